@@ -1,0 +1,16 @@
+"""ASGI entry point: the production server (uvicorn) serves this, streaming included."""
+
+import os
+
+from django.conf import settings
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiassistant.settings")
+
+application = get_asgi_application()
+
+if settings.DEBUG:
+    # Serve the admin's static files in development; production serves them from STATIC_ROOT.
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    application = ASGIStaticFilesHandler(application)  # type: ignore[assignment]

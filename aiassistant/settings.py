@@ -1,0 +1,430 @@
+"""Settings for the whole product: the only module that reads the environment.
+
+Every value has an embedded default so that `make run` works on a fresh machine
+(SQLite, in-process cache, eager Celery, local files, console email, the LLM
+emulator). Production switches each part on by setting one variable; the README
+lists every variable with its default.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+# --- Core -------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=False)
+_DEV_SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105 - DEBUG only
+SECRET_KEY = env("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else None)
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+SITE_NAME = env("SITE_NAME", default="AI Assistant")
+FRONTEND_URL = env("FRONTEND_URL", default="http://localhost:3000").rstrip("/")
+SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@localhost")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "knox",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "backend.core",
+    "backend.llm",
+    "appauth",
+    "chat",
+    "prototypes",
+]
+
+MIDDLEWARE = [
+    "backend.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "aiassistant.urls"
+WSGI_APPLICATION = "aiassistant.wsgi.application"
+ASGI_APPLICATION = "aiassistant.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "appauth.AppUser"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Database -----------------------------------------------------------------
+# DATABASE_URL unset -> a SQLite file next to manage.py (the embedded default).
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env.bool("DATABASE_POOL", default=False):
+        # Django's psycopg pool; persistent connections must then be off.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN", default=2),
+            "max_size": env.int("DATABASE_POOL_MAX", default=20),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+
+# --- Cache, rate-limit counters, stream log ----------------------------------------
+
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="aia"),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery ---------------------------------------------------------------------
+# No broker configured -> tasks run inline (eager), which is the embedded default.
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis redelivers an unacknowledged task only after this many seconds (default 1 h).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+
+# --- Files (uploads, avatars, attachments) ------------------------------------------
+# AWS_STORAGE_BUCKET_NAME set -> S3 (or any S3 endpoint via AWS_S3_ENDPOINT_URL).
+
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL = "/media/"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATIC_URL = "/static/"
+
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default=None)
+# Storage credentials of their own (e.g. MinIO); unset -> the standard AWS chain, as for Bedrock.
+AWS_S3_ACCESS_KEY_ID = env("AWS_S3_ACCESS_KEY_ID", default=None)
+AWS_S3_SECRET_ACCESS_KEY = env("AWS_S3_SECRET_ACCESS_KEY", default=None)
+AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default=env("AWS_REGION", default="us-east-1"))
+AWS_DEFAULT_ACL = None
+AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=900)
+AWS_S3_FILE_OVERWRITE = False
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage: dict[str, Any] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"location": env("AWS_S3_MEDIA_PREFIX", default="media")},
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Request bodies: JSON bodies are small; uploads go to disk above 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Email ---------------------------------------------------------------------------
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <noreply@localhost>")
+EMAIL_TIMEOUT = 10
+
+# --- Auth & passwords -------------------------------------------------------------------
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- REST API ------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "backend.api.exception_handler.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "backend.api.pagination.DefaultCursorPagination",
+    "PAGE_SIZE": 20,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": "REST and Server-Sent Events API of the AI assistant (Claude on Amazon Bedrock).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("AUTH_TOKEN_TTL_HOURS", default=24 * 7)),
+    "AUTO_REFRESH": True,
+    "TOKEN_PREFIX": env("KNOX_TOKEN_PREFIX", default="aia_"),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+
+# --- CORS / CSRF for single-page apps -------------------------------------------------------
+
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_CREDENTIALS = True
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "last-event-id",
+    "x-csrftoken",
+    "x-request-id",
+]
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Production safety (DEBUG off) -----------------------------------------------------------
+
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# TLS is usually terminated by the proxy; it must then set X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=not DEBUG) else None
+)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = 0 if DEBUG else env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Number of proxies in front of the app whose X-Forwarded-For entries are trusted (0 = use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Logging ---------------------------------------------------------------------------------
+
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "backend.logging.RequestIdFilter"},
+        "redact": {"()": "backend.logging.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "json": {"()": "backend.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
+        "aiobotocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
+
+# --- LLM (Amazon Bedrock) ------------------------------------------------------------------------
+# BEDROCK_ENDPOINT_URL set -> Bedrock Runtime calls go there (e.g. the emulator).
+# Credentials come from the standard AWS chain (env keys, profile, role) or AWS_BEARER_TOKEN_BEDROCK.
+
+AWS_REGION = env("AWS_REGION", default="us-east-1")
+BEDROCK_ENDPOINT_URL = env("BEDROCK_ENDPOINT_URL", default=None)
+BEDROCK_CREDENTIALS_CONFIGURED = any(
+    env(name, default="")
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    )
+)
+EMULATOR_PORT = env.int("EMULATOR_PORT", default=8765)
+PORT = env.int("PORT", default=8000)
+
+LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=5.0)
+# For streams this bounds the gap between two events, not the whole answer.
+LLM_STREAM_READ_TIMEOUT = env.float("LLM_STREAM_READ_TIMEOUT", default=90.0)
+# A non-streaming call must receive its whole answer within this.
+LLM_READ_TIMEOUT = env.float("LLM_READ_TIMEOUT", default=300.0)
+LLM_MAX_POOL_CONNECTIONS = env.int("LLM_MAX_POOL_CONNECTIONS", default=1000)
+LLM_THROTTLE_COOLDOWN_SECONDS = env.float("LLM_THROTTLE_COOLDOWN_SECONDS", default=20.0)
+LLM_UNAVAILABLE_COOLDOWN_SECONDS = env.float("LLM_UNAVAILABLE_COOLDOWN_SECONDS", default=10.0)
+
+
+def _claude(
+    model_id: str,
+    *,
+    context_window: int,
+    max_output: int,
+    prices: tuple[float, float, float, float],
+    min_cache_tokens: int,
+    count_tokens_id: str | None = None,
+) -> dict[str, Any]:
+    """One registry entry; prices are USD per million tokens: input, output, cache read, cache write."""
+    return {
+        "id": model_id,
+        "context_window": context_window,
+        "max_output_tokens": max_output,
+        "max_images": 20,
+        "max_image_bytes": 3_750_000,
+        "max_image_pixels": 8000,
+        "max_documents": 5,
+        "max_document_bytes": 4_500_000,
+        "min_cache_tokens": min_cache_tokens,
+        "price_input": prices[0],
+        "price_output": prices[1],
+        "price_cache_read": prices[2],
+        "price_cache_write": prices[3],
+        # CountTokens refuses inference-profile ids: it takes the bare foundation model id.
+        "count_tokens_id": count_tokens_id or model_id.split(".", 1)[1],
+    }
+
+
+_DEFAULT_LLM_MODELS = [
+    _claude(
+        "us.anthropic.claude-sonnet-4-6",
+        context_window=200_000,
+        max_output=64_000,
+        prices=(3.0, 15.0, 0.30, 3.75),
+        min_cache_tokens=1024,
+    ),
+    _claude(
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        context_window=200_000,
+        max_output=64_000,
+        prices=(3.0, 15.0, 0.30, 3.75),
+        min_cache_tokens=1024,
+    ),
+    _claude(
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        context_window=200_000,
+        max_output=64_000,
+        prices=(1.0, 5.0, 0.10, 1.25),
+        min_cache_tokens=4096,
+    ),
+    _claude(
+        "us.anthropic.claude-opus-4-6-v1",
+        context_window=200_000,
+        max_output=32_000,
+        prices=(5.0, 25.0, 0.50, 6.25),
+        min_cache_tokens=4096,
+    ),
+]
+_DEFAULT_LLM_ALIASES = {
+    "chat-default": {
+        "label": "Claude Sonnet",
+        "chain": ["us.anthropic.claude-sonnet-4-6", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"],
+        "selectable": True,
+    },
+    "chat-smart": {
+        "label": "Claude Opus",
+        "chain": ["us.anthropic.claude-opus-4-6-v1", "us.anthropic.claude-sonnet-4-6"],
+        "selectable": True,
+    },
+    "fast": {
+        "label": "Claude Haiku",
+        "chain": ["us.anthropic.claude-haiku-4-5-20251001-v1:0", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"],
+        "selectable": True,
+    },
+    "prototype": {
+        "label": "Prototype generator",
+        "chain": ["us.anthropic.claude-sonnet-4-6", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"],
+        "selectable": False,
+    },
+}
+
+# LLM_CONFIG_FILE: a JSON file {"models": [...], "aliases": {...}} replacing the defaults above.
+_llm_config_file = env("LLM_CONFIG_FILE", default="")
+if _llm_config_file:
+    _llm_config = json.loads(Path(_llm_config_file).read_text())
+    LLM_MODELS: list[dict[str, Any]] = _llm_config["models"]
+    LLM_ALIASES: dict[str, dict[str, Any]] = _llm_config["aliases"]
+else:
+    LLM_MODELS = _DEFAULT_LLM_MODELS
+    LLM_ALIASES = _DEFAULT_LLM_ALIASES
+LLM_DEFAULT_ALIAS = env("LLM_DEFAULT_ALIAS", default="chat-default")

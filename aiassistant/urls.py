@@ -1,0 +1,21 @@
+"""Root URL configuration. Each app mounts its own `urls.py` under /api/v1/."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from backend import health
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/models/", include("backend.llm.urls")),
+]
+
+handler400 = "backend.api.views.bad_request"
+handler403 = "backend.api.views.permission_denied"
+handler404 = "backend.api.views.page_not_found"
+handler500 = "backend.api.views.server_error"

@@ -1,0 +1,1 @@
+"""Shared core library of the product. It imports no app; apps import it."""

@@ -1,0 +1,1 @@
+"""DRF glue shared by every app: the exception handler, pagination, Django's error views."""

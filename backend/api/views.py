@@ -1,0 +1,58 @@
+"""Django's error views (handler400/403/404/500), rendering the API's error shape on API paths.
+
+Non-API paths (the admin) keep Django's HTML pages.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+
+from backend import errors
+from backend.api.exception_handler import error_payload
+
+logger = logging.getLogger(__name__)
+
+API_PATH_PREFIXES = ("/api/", "/healthz", "/readyz")
+
+
+def is_api_path(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PATH_PREFIXES)
+
+
+def error_response(error: errors.ApplicationError) -> JsonResponse:
+    response = JsonResponse(error_payload(error), status=error.status_code)
+    for name, value in error.headers().items():
+        response[name] = value
+    return response
+
+
+def bad_request(request: HttpRequest, exception: Exception, *args: Any, **kwargs: Any) -> HttpResponse:
+    if not is_api_path(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return error_response(errors.PayloadTooLarge())
+    return error_response(errors.MalformedRequest("The request could not be understood."))
+
+
+def permission_denied(request: HttpRequest, exception: Exception, *args: Any, **kwargs: Any) -> HttpResponse:
+    if not is_api_path(request):
+        return defaults.permission_denied(request, exception)
+    return error_response(errors.PermissionDenied())
+
+
+def page_not_found(request: HttpRequest, exception: Exception, *args: Any, **kwargs: Any) -> HttpResponse:
+    if not is_api_path(request):
+        return defaults.page_not_found(request, exception)
+    return error_response(errors.NotFound("No such resource."))
+
+
+def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    # Django has already logged the traceback (django.request) with the request id.
+    if not is_api_path(request):
+        return defaults.server_error(request)
+    return error_response(errors.InternalError())

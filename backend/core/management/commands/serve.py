@@ -1,0 +1,59 @@
+"""`manage.py serve`: the ASGI server (uvicorn + uvloop + httptools), as `make run` starts it.
+
+When no Bedrock credentials and no BEDROCK_ENDPOINT_URL are configured, it first starts the
+built-in LLM emulator on EMULATOR_PORT and points the LLM layer at it, with a loud warning
+that replies are canned. Everything else (database, cache, Celery) follows settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+logger = logging.getLogger("aiassistant.serve")
+
+EMULATOR_WARNING = (
+    "No Bedrock credentials configured: answers come from the built-in LLM EMULATOR at %s and are CANNED, "
+    "not from Claude. To use Amazon Bedrock, set AWS_REGION and credentials (AWS_ACCESS_KEY_ID/"
+    "AWS_SECRET_ACCESS_KEY, AWS_PROFILE or AWS_BEARER_TOKEN_BEDROCK) and restart."
+)
+
+
+class Command(BaseCommand):
+    help = "Serve the ASGI application with uvicorn (starting the LLM emulator when Bedrock is not configured)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument("--workers", type=int, default=1)
+        parser.add_argument("--reload", action="store_true")
+
+    def handle(self, *args: Any, host: str, port: int, workers: int, reload: bool, **options: Any) -> None:
+        import uvicorn
+
+        if not settings.BEDROCK_ENDPOINT_URL and not settings.BEDROCK_CREDENTIALS_CONFIGURED:
+            from backend.llm.emulator import EmulatorServer
+
+            emulator = EmulatorServer(host="127.0.0.1", port=settings.EMULATOR_PORT)
+            emulator.start()
+            settings.BEDROCK_ENDPOINT_URL = emulator.url
+            logger.warning(EMULATOR_WARNING, emulator.url)
+            if workers > 1:
+                logger.warning("the emulator runs in this process; serving with one worker")
+                workers = 1
+        uvicorn.run(
+            "aiassistant.asgi:application",
+            host=host,
+            port=port,
+            workers=workers,
+            reload=reload,
+            loop="uvloop",
+            http="httptools",
+            lifespan="off",
+            log_config=None,
+            proxy_headers=settings.TRUSTED_PROXY_COUNT > 0,
+            timeout_graceful_shutdown=10,
+        )

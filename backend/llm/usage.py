@@ -1,0 +1,62 @@
+"""Usage records: every model call, successful or not, is written to the `LLMCall` ledger."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from backend.llm.types import CallContext, Usage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    context: CallContext
+    alias: str
+    model_id: str
+    streamed: bool
+    status: str = "ok"
+    usage: Usage = field(default_factory=Usage)
+    cost: Decimal = Decimal(0)
+    latency_ms: int = 0
+    first_token_ms: int | None = None
+    stop_reason: str = ""
+    error_code: str = ""
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def record_usage(record: UsageRecord) -> None:
+    """Append `record` to the ledger. A failure to record is logged, never raised into the call."""
+    from backend.llm.models import LLMCall
+
+    try:
+        LLMCall.objects.create(
+            user_id=record.context.user_id,
+            purpose=record.context.purpose,
+            reference=record.context.reference[:128],
+            alias=record.alias,
+            model_id=record.model_id,
+            attempts=record.attempts,
+            streamed=record.streamed,
+            status=record.status,
+            error_code=record.error_code,
+            stop_reason=record.stop_reason,
+            input_tokens=record.usage.input_tokens,
+            output_tokens=record.usage.output_tokens,
+            cache_read_tokens=record.usage.cache_read_tokens,
+            cache_write_tokens=record.usage.cache_write_tokens,
+            usage_estimated=record.usage.estimated,
+            latency_ms=record.latency_ms,
+            first_token_ms=record.first_token_ms,
+            cost=record.cost,
+        )
+    except Exception:
+        logger.exception("could not record LLM usage for %s", record.model_id)
+
+
+arecord_usage = sync_to_async(record_usage, thread_sensitive=True)

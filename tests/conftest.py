@@ -1,0 +1,114 @@
+"""Test-wide fixtures: real PostgreSQL and Redis when reachable, the Bedrock emulator, a clean cache.
+
+Backing services: the settings point at PostgreSQL (database `test`) and Redis (db 15) on
+loopback. If one is unreachable, tests marked `postgres`/`redis` are skipped, the rest run on
+SQLite / in-process memory, and the summary says so loudly; with REQUIRE_SERVICES=1 (CI) an
+unreachable service fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import pytest
+
+_missing_services: list[str] = []
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.hasplugin("django"):
+        return  # a run with -p no:django (the emulator's own tests) needs no services
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        url = f"postgres://{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}"
+        if not _reachable(url, 5432):
+            _missing_services.append("postgres")
+            settings.DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    if settings.REDIS_URL and not _reachable(settings.REDIS_URL, 6379):
+        _missing_services.append("redis")
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if _missing_services and os.environ.get("REQUIRE_SERVICES") == "1":
+        raise pytest.UsageError(
+            f"REQUIRE_SERVICES=1 but these services are unreachable: {', '.join(_missing_services)}"
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for service in _missing_services:
+            if service in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=f"{service} is not reachable on loopback"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _missing_services:
+        terminalreporter.write_sep(
+            "!",
+            f"SERVICES UNREACHABLE: {', '.join(_missing_services)} -- tests needing them were SKIPPED",
+            red=True,
+            bold=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[object]:
+    """The Bedrock emulator, in-process on a free loopback port, for the whole session."""
+    from backend.llm.emulator import EmulatorServer
+
+    server = EmulatorServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _bedrock_points_at_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test talks to the emulator over HTTP, never to AWS."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    from django.test import override_settings
+
+    from backend.llm import bedrock
+
+    server = request.getfixturevalue("emulator_server")
+    with override_settings(BEDROCK_ENDPOINT_URL=server.url, BEDROCK_CREDENTIALS_CONFIGURED=False):
+        bedrock.reset_clients()
+        yield
+    bedrock.reset_clients()
+
+
+@pytest.fixture
+def emulator(emulator_server: object) -> Iterator[object]:
+    """The emulator with no rules, throttles, recorded requests or cached prompts left over."""
+    emulator_server.reset()  # type: ignore[attr-defined]
+    yield emulator_server
+    emulator_server.reset()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Cooldowns, rate-limit counters and stream logs never leak between tests."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
