@@ -13,4 +13,4 @@ if settings.DEBUG:
     # Serve the admin's static files in development; production serves them from STATIC_ROOT.
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    application = ASGIStaticFilesHandler(application)  # type: ignore[assignment]
+    application = ASGIStaticFilesHandler(application)

@@ -15,11 +15,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
 from kombu import Connection
 
 from backend import errors
-from backend.api.views import error_response
+from backend.api.views import error_response, require_get
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +51,12 @@ CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-@require_GET
+@require_get
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-@require_GET
+@require_get
 def readyz(request: HttpRequest) -> JsonResponse:
     results: dict[str, str] = {}
     for name, check in CHECKS.items():

@@ -33,22 +33,20 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:
             return self._acall(request)
-        token = request_id_var.set(self._request_id(request))
-        try:
-            response: HttpResponseBase = self.get_response(request)
-            response["X-Request-ID"] = request_id_var.get()
-            return response
-        finally:
-            request_id_var.reset(token)
+        # Not reset on the way out: Django logs 4xx/5xx responses after the middleware chain
+        # returns, and those lines must carry the id too. The next request sets its own.
+        request_id = self._request_id(request)
+        request_id_var.set(request_id)
+        response: HttpResponseBase = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        token = request_id_var.set(self._request_id(request))
-        try:
-            response: HttpResponseBase = await self.get_response(request)
-            response["X-Request-ID"] = request_id_var.get()
-            return response
-        finally:
-            request_id_var.reset(token)
+        request_id = self._request_id(request)
+        request_id_var.set(request_id)
+        response: HttpResponseBase = await self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
 
     @staticmethod
     def _request_id(request: HttpRequest) -> str:

@@ -109,6 +109,10 @@ def _clean_cache(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     from django.core.cache import cache
 
+    from backend.llm import cooldown
+
     cache.clear()
+    cooldown.forget_local_snapshot()
     yield
     cache.clear()
+    cooldown.forget_local_snapshot()

@@ -46,13 +46,13 @@ def translate(exc: Exception) -> errors.ApplicationError | None:
     if isinstance(exc, RequestDataTooBig):
         return errors.PayloadTooLarge()
     if isinstance(exc, DjangoValidationError):
-        details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return errors.ValidationFailed(_first_message(details), details=details)
+        django_details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return errors.ValidationFailed(_first_message(django_details), details=django_details)
     if isinstance(exc, drf.ValidationError):
-        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        return errors.ValidationFailed(_first_message(details), details=drf_detail_to_data(details))
+        drf_details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return errors.ValidationFailed(_first_message(drf_details), details=drf_detail_to_data(drf_details))
     if isinstance(exc, drf.Throttled):
-        return errors.RateLimited(retry_after=int(exc.wait or 1))
+        return errors.RateLimited(retry_after=int(getattr(exc, "wait", None) or 1))
     if isinstance(exc, drf.ParseError):
         return errors.MalformedRequest(str(exc.detail))
     if isinstance(exc, drf.UnsupportedMediaType):

@@ -6,6 +6,8 @@ Non-API paths (the admin) keep Django's HTML pages.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -56,3 +58,17 @@ def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespons
     if not is_api_path(request):
         return defaults.server_error(request)
     return error_response(errors.InternalError())
+
+
+def require_get(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Like Django's require_GET (HEAD allowed), but a refusal is a 405 in the API's error shape."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = error_response(errors.MethodNotAllowed(f'Method "{request.method}" not allowed.'))
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper

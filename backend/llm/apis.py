@@ -13,7 +13,7 @@ from backend.llm.registry import get_registry, selectable_aliases
 
 class ModelAliasSerializer(serializers.Serializer):
     alias = serializers.CharField()
-    label = serializers.CharField()
+    name = serializers.CharField()
     context_window = serializers.IntegerField()
     max_output_tokens = serializers.IntegerField()
     default = serializers.BooleanField()
@@ -31,7 +31,7 @@ class ModelAliasListApi(APIView):
             rows.append(
                 {
                     "alias": alias.name,
-                    "label": alias.label,
+                    "name": alias.label,
                     "context_window": primary.context_window,
                     "max_output_tokens": primary.max_output_tokens,
                     "default": alias.name == settings.LLM_DEFAULT_ALIAS,

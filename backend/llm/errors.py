@@ -13,6 +13,7 @@ import enum
 from typing import Any
 
 from botocore import exceptions as boto_exc
+from botocore.parsers import ResponseParserError
 
 from backend.errors import ApplicationError
 
@@ -188,7 +189,7 @@ def classify(
         return LLMError(FailureKind.TIMEOUT, provider_code="read_timeout", detail=str(exc), **kwargs)
     if _is_connection_failure(exc):
         return LLMError(FailureKind.UNAVAILABLE, provider_code="connection_lost", detail=str(exc), **kwargs)
-    if isinstance(exc, boto_exc.ResponseParserError):
+    if isinstance(exc, ResponseParserError):
         return LLMError(FailureKind.MODEL_ERROR, provider_code="malformed_response", detail=str(exc), **kwargs)
     if isinstance(exc, (boto_exc.NoCredentialsError, boto_exc.PartialCredentialsError)):
         return LLMError(FailureKind.CLIENT_ERROR, provider_code="no_credentials", detail=str(exc), **kwargs)

@@ -34,7 +34,6 @@ from backend.llm.types import (
     StreamStop,
     TextBlock,
     TextDelta,
-    ToolUseBlock,
     ToolUseEvent,
     Usage,
 )
@@ -64,6 +63,11 @@ class _Call:
     started: float = field(default_factory=time.perf_counter)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     first_token_at: float | None = None
+
+    def started_on(self, model: ModelSpec) -> StreamStart:
+        """The StreamStart event, sent once, right before the first content."""
+        self.first_token_at = time.perf_counter()
+        return StreamStart(model_id=model.id, alias=self.alias.name)
 
     def elapsed_ms(self, since: float | None = None) -> int:
         return int(((since or time.perf_counter()) - self.started) * 1000)
@@ -208,20 +212,6 @@ def _stop_event(call: _Call, model: ModelSpec, assembler: bedrock.StreamAssemble
     ), record
 
 
-def _content_events(
-    call: _Call, alias: Alias, model: ModelSpec, text: str, tool_use: ToolUseBlock | None
-) -> list[StreamStart | TextDelta | ToolUseEvent]:
-    events: list[StreamStart | TextDelta | ToolUseEvent] = []
-    if call.first_token_at is None:
-        call.first_token_at = time.perf_counter()
-        events.append(StreamStart(model_id=model.id, alias=alias.name))
-    if text:
-        events.append(TextDelta(text))
-    if tool_use is not None:
-        events.append(ToolUseEvent(tool_use))
-    return events
-
-
 def stream(request: LLMRequest) -> Iterator[StreamStart | TextDelta | ToolUseEvent | StreamStop]:
     """Stream one answer with fallback before the first content.
 
@@ -242,8 +232,14 @@ def stream(request: LLMRequest) -> Iterator[StreamStart | TextDelta | ToolUseEve
                 event_stream = bedrock.sync_client(stream=True).converse_stream(**kwargs)["stream"]
                 for raw_event in event_stream:
                     text, tool_use = assembler.feed(raw_event)
-                    if text or tool_use:
-                        yield from _content_events(call, alias, model, text, tool_use)
+                    if text:  # the hot path: one cheap check per token
+                        if call.first_token_at is None:
+                            yield call.started_on(model)
+                        yield TextDelta(text)
+                    elif tool_use is not None:
+                        if call.first_token_at is None:
+                            yield call.started_on(model)
+                        yield ToolUseEvent(tool_use)
                 stop, record = _stop_event(call, model, assembler)
             except Exception as exc:
                 error = call.failed(exc, model, assembler)
@@ -257,7 +253,7 @@ def stream(request: LLMRequest) -> Iterator[StreamStart | TextDelta | ToolUseEve
                 if event_stream is not None:
                     event_stream.close()
             if call.first_token_at is None:
-                yield StreamStart(model_id=model.id, alias=alias.name)
+                yield call.started_on(model)  # an answer without content still names its model
             finished = True
             record_usage(record)
             yield stop
@@ -288,9 +284,14 @@ async def astream(request: LLMRequest) -> AsyncIterator[StreamStart | TextDelta 
                 event_stream = (await client.converse_stream(**kwargs))["stream"]
                 async for raw_event in event_stream:
                     text, tool_use = assembler.feed(raw_event)
-                    if text or tool_use:
-                        for event in _content_events(call, alias, model, text, tool_use):
-                            yield event
+                    if text:  # the hot path: one cheap check per token
+                        if call.first_token_at is None:
+                            yield call.started_on(model)
+                        yield TextDelta(text)
+                    elif tool_use is not None:
+                        if call.first_token_at is None:
+                            yield call.started_on(model)
+                        yield ToolUseEvent(tool_use)
                 stop, record = _stop_event(call, model, assembler)
             except Exception as exc:
                 error = call.failed(exc, model, assembler)
@@ -304,7 +305,7 @@ async def astream(request: LLMRequest) -> AsyncIterator[StreamStart | TextDelta 
                 if event_stream is not None:
                     event_stream.close()
             if call.first_token_at is None:
-                yield StreamStart(model_id=model.id, alias=alias.name)
+                yield call.started_on(model)  # an answer without content still names its model
             finished = True
             await arecord_usage(record)
             yield stop

@@ -1,0 +1,45 @@
+"""Run the Bedrock emulator: ``python -m backend.llm.emulator --host 127.0.0.1 --port 8765``.
+
+Prints ``Bedrock emulator listening on http://HOST:PORT`` once bound (with
+``--port 0`` this line tells the actual port) and serves until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from backend.llm.emulator.server import EmulatorServer
+
+logger = logging.getLogger("backend.llm.emulator")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m backend.llm.emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--min-cache-tokens", type=int, default=1024)
+    parser.add_argument("--max-output-tokens", type=int, default=64000)
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    server = EmulatorServer(
+        args.host,
+        args.port,
+        min_cache_tokens=args.min_cache_tokens,
+        max_output_tokens=args.max_output_tokens,
+    )
+    logger.warning("BEDROCK EMULATOR: every reply is CANNED, deterministic fake text. No real model is called.")
+    server.serve_forever(on_listening=_announce)
+
+
+def _announce(url: str) -> None:
+    # Printed (not logged) and flushed: scripts and tests parse this line.
+    print(f"Bedrock emulator listening on {url}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

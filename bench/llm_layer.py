@@ -1,0 +1,239 @@
+"""How much does backend.llm add to a Bedrock stream? Layer vs raw clients, same emulator, same run.
+
+Measures, against the emulator running in its own process:
+1. one stream at a time (unpaced, 64 tokens): time to first token (TTFT) and tokens/s for
+   raw aiobotocore, raw boto3 and `backend.llm.service.astream`, interleaved;
+2. N concurrent streams (default 200) at 20 ms/token: TTFT and inter-token latency (ITL)
+   for raw aiobotocore and the layer.
+The layer's figures include everything it does per call: registry lookup, cooldown check
+in the cache, request translation, stream assembly, and the usage-ledger write at the end.
+
+    python bench/llm_layer.py [--runs 300] [--concurrency 200] [--write docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import REPO, emulator_process, machine_line, summary, write_section
+
+MODEL = "us.anthropic.claude-sonnet-4-6"
+
+
+def setup_django(emulator_url: str) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiassistant.settings")
+    os.environ.setdefault("DEBUG", "1")
+    os.environ["BEDROCK_ENDPOINT_URL"] = emulator_url
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    if "DATABASE_URL" not in os.environ:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def converse_body(prompt: str) -> dict:
+    return {
+        "modelId": MODEL,
+        "messages": [{"role": "user", "content": [{"text": prompt}]}],
+        "inferenceConfig": {"maxTokens": 4096},
+    }
+
+
+async def raw_async_stream(client, prompt: str) -> tuple[float, list[float]]:
+    """Returns (start time, arrival time of each text delta)."""
+    started = time.perf_counter()
+    arrivals: list[float] = []
+    response = await client.converse_stream(**converse_body(prompt))
+    async for event in response["stream"]:
+        if "contentBlockDelta" in event and "text" in event["contentBlockDelta"]["delta"]:
+            arrivals.append(time.perf_counter())
+    return started, arrivals
+
+
+def raw_sync_stream(client, prompt: str) -> tuple[float, list[float]]:
+    started = time.perf_counter()
+    arrivals: list[float] = []
+    response = client.converse_stream(**converse_body(prompt))
+    for event in response["stream"]:
+        if "contentBlockDelta" in event and "text" in event["contentBlockDelta"]["delta"]:
+            arrivals.append(time.perf_counter())
+    return started, arrivals
+
+
+async def layer_stream(prompt: str) -> tuple[float, list[float]]:
+    from backend.llm import service
+    from backend.llm.types import CallContext, LLMRequest, Message, TextDelta
+
+    request = LLMRequest(messages=(Message.user(prompt),), alias="bench", context=CallContext(purpose="bench"))
+    started = time.perf_counter()
+    arrivals: list[float] = []
+    async for event in service.astream(request):
+        if isinstance(event, TextDelta):
+            arrivals.append(time.perf_counter())
+    return started, arrivals
+
+
+def ttft_ms(started: float, arrivals: list[float]) -> float:
+    return (arrivals[0] - started) * 1000
+
+
+def tokens_per_second(arrivals: list[float]) -> float:
+    return (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+
+
+def itl_ms(arrivals: list[float]) -> list[float]:
+    return [(b - a) * 1000 for a, b in itertools.pairwise(arrivals)]
+
+
+async def sequential(runs: int, raw_client, sync_client) -> dict[str, dict[str, list[float]]]:
+    results: dict[str, dict[str, list[float]]] = {
+        name: {"ttft": [], "tps": []} for name in ("raw aiobotocore", "raw boto3", "backend.llm")
+    }
+    prompt = "[[emu:tokens=64]] benchmark"
+    for index in range(runs + 20):
+        for name in results:
+            if name == "raw aiobotocore":
+                started, arrivals = await raw_async_stream(raw_client, prompt)
+            elif name == "raw boto3":
+                started, arrivals = raw_sync_stream(sync_client, prompt)
+            else:
+                started, arrivals = await layer_stream(prompt)
+            if index >= 20:  # warm-up: connections, imports, caches
+                results[name]["ttft"].append(ttft_ms(started, arrivals))
+                results[name]["tps"].append(tokens_per_second(arrivals))
+    return results
+
+
+async def concurrent(concurrency: int, tokens: int, rounds: int, raw_client) -> dict[str, dict[str, list[float]]]:
+    prompt = f"[[emu:tokens={tokens}]] [[emu:delay_ms=20]] concurrent"
+    results: dict[str, dict[str, list[float]]] = {}
+    for name in ("raw aiobotocore", "backend.llm") * rounds:  # alternated, so drift hits both alike
+        if name == "raw aiobotocore":
+            outcomes = await asyncio.gather(*(raw_async_stream(raw_client, prompt) for _ in range(concurrency)))
+        else:
+            outcomes = await asyncio.gather(*(layer_stream(prompt) for _ in range(concurrency)))
+        entry = results.setdefault(name, {"ttft": [], "itl": [], "errors": [0]})
+        for started, arrivals in outcomes:
+            if len(arrivals) != tokens:
+                entry["errors"][0] += 1
+                continue
+            entry["ttft"].append(ttft_ms(started, arrivals))
+            entry["itl"].extend(itl_ms(arrivals))
+    return results
+
+
+def make_clients(emulator_url: str):
+    import boto3
+    from aiobotocore.session import get_session
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "total_max_attempts": 2}, max_pool_connections=1000, read_timeout=90)
+    kwargs = {
+        "region_name": "us-east-1",
+        "endpoint_url": emulator_url,
+        "aws_access_key_id": "bench",
+        "aws_secret_access_key": "bench",
+        "config": config,
+    }
+    return get_session().create_client("bedrock-runtime", **kwargs), boto3.client("bedrock-runtime", **kwargs)
+
+
+def fmt(value: float) -> str:
+    return f"{value:.2f}"
+
+
+async def main_async(args: argparse.Namespace, emulator_url: str) -> str:
+    from django.conf import settings
+
+    settings.LLM_ALIASES = {**settings.LLM_ALIASES, "bench": {"label": "bench", "chain": [MODEL]}}
+    raw_context, sync_client = make_clients(emulator_url)
+    async with raw_context as raw_client:
+        seq = await sequential(args.runs, raw_client, sync_client)
+        conc = await concurrent(args.concurrency, args.tokens, args.rounds, raw_client)
+    from backend.llm import bedrock
+
+    await bedrock.aclose_clients()
+
+    lines = [
+        "## LLM layer overhead (`bench/llm_layer.py`)",
+        "",
+        f"Emulator in its own process; {machine_line()}; {args.runs} interleaved runs after 20 warm-up runs.",
+        "The layer's figures include registry lookup, the cooldown check in the cache, request translation,",
+        "stream assembly and the usage-ledger write (SQLite unless DATABASE_URL is set).",
+        "",
+        "### One stream at a time (64 tokens, unpaced)",
+        "",
+        "| client | TTFT p50 ms | TTFT p99 ms | tokens/s p50 |",
+        "|---|---|---|---|",
+    ]
+    for name, values in seq.items():
+        ttft, tps = summary(values["ttft"]), summary(values["tps"])
+        lines.append(f"| {name} | {fmt(ttft['p50'])} | {fmt(ttft['p99'])} | {tps['p50']:.0f} |")
+    raw_ttft, layer_ttft = summary(seq["raw aiobotocore"]["ttft"]), summary(seq["backend.llm"]["ttft"])
+    raw_tps, layer_tps = summary(seq["raw aiobotocore"]["tps"]), summary(seq["backend.llm"]["tps"])
+    lines += [
+        "",
+        f"- Added TTFT by the layer vs raw aiobotocore: p50 **{fmt(layer_ttft['p50'] - raw_ttft['p50'])} ms** "
+        f"(ratio {layer_ttft['p50'] / raw_ttft['p50']:.2f}), p99 {fmt(layer_ttft['p99'] - raw_ttft['p99'])} ms.",
+        f"- Tokens/s layer / raw aiobotocore: **{layer_tps['p50'] / raw_tps['p50']:.3f}**.",
+        "",
+        f"### {args.concurrency} concurrent streams, {args.tokens} tokens at 20 ms/token ({args.rounds} rounds each)",
+        "",
+        "| client | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | failed streams |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, values in conc.items():
+        ttft, itl = summary(values["ttft"]), summary(values["itl"])
+        lines.append(
+            f"| {name} | {fmt(ttft['p50'])} | {fmt(ttft['p99'])} | {fmt(itl['p50'])} | {fmt(itl['p99'])} "
+            f"| {int(values['errors'][0])} |"
+        )
+    raw_itl, layer_itl = summary(conc["raw aiobotocore"]["itl"]), summary(conc["backend.llm"]["itl"])
+    raw_cttft, layer_cttft = summary(conc["raw aiobotocore"]["ttft"]), summary(conc["backend.llm"]["ttft"])
+    lines += [
+        "",
+        f"- Added TTFT under load: p50 {fmt(layer_cttft['p50'] - raw_cttft['p50'])} ms "
+        f"(ratio {layer_cttft['p50'] / raw_cttft['p50']:.2f}).",
+        f"- Added ITL under load: p50 {fmt(layer_itl['p50'] - raw_itl['p50'])} ms, "
+        f"p99 {fmt(layer_itl['p99'] - raw_itl['p99'])} ms (ratio p99 {layer_itl['p99'] / raw_itl['p99']:.2f}).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--tokens", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds of the concurrent test")
+    parser.add_argument("--write", type=Path, help="write the figures into this markdown file")
+    args = parser.parse_args()
+    with emulator_process() as emulator_url:
+        setup_django(emulator_url)
+        try:
+            import uvloop
+
+            runner = uvloop.run
+        except ImportError:  # pragma: no cover
+            runner = asyncio.run
+        report = runner(main_async(args, emulator_url))
+    print(report)
+    if args.write:
+        write_section(REPO / args.write if not args.write.is_absolute() else args.write, "llm_layer", report)
+
+
+if __name__ == "__main__":
+    main()
