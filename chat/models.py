@@ -1,0 +1,266 @@
+"""Chat data: projects with knowledge, chats, a tree of message pairs, messages, attachments, usage.
+
+The conversation is a tree, not a list: every `MessagePair` (one user turn and the assistant's
+answer) points at the pair it follows. Editing a message or regenerating an answer adds a
+sibling pair under the same parent, so nothing is ever overwritten; `Chat.active_leaf` marks
+the branch the user sees, and the active branch is the path from that leaf to the root.
+Messages live in their own rows; files are referenced by storage key, never stored inline.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Project(models.Model):
+    """A container of chats sharing instructions and knowledge (Claude-style projects)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_projects")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    instructions = models.TextField(blank=True, help_text="Added to the system prompt of every chat in the project.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["user", "-updated_at"], name="chat_project_user_updated")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectKnowledge(models.Model):
+    """A document of a project; those marked `include_in_chat` are sent with every chat of the project."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="knowledge")
+    title = models.CharField(max_length=200)
+    content = models.TextField()
+    include_in_chat = models.BooleanField(default=True)
+    token_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "project knowledge"
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["project", "created_at"], name="chat_knowledge_project")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SavedSystemPrompt(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_prompts")
+    name = models.CharField(max_length=200)
+    content = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["user", "-updated_at"], name="chat_prompt_user_updated")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Chat(models.Model):
+    class TitleSource(models.TextChoices):
+        DEFAULT = "default", "default"
+        GENERATED = "generated", "generated"
+        USER = "user", "user"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chats")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="chats")
+    title = models.CharField(max_length=200, default="New chat")
+    title_source = models.CharField(max_length=16, choices=TitleSource.choices, default=TitleSource.DEFAULT)
+    # The chat's own system prompt wins over a saved one; with neither, the default prompt applies.
+    system_prompt = models.TextField(blank=True)
+    saved_prompt = models.ForeignKey(
+        SavedSystemPrompt, null=True, blank=True, on_delete=models.SET_NULL, related_name="chats"
+    )
+    model = models.CharField(max_length=64, blank=True, help_text="Model alias; empty = the default alias.")
+    archived = models.BooleanField(default=False)
+    incognito = models.BooleanField(default=False, help_text="Never used for memory.")
+    active_leaf = models.ForeignKey("MessagePair", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            # The chat list: a user's (un)archived chats, newest activity first, keyset-paginated.
+            models.Index(fields=["user", "archived", "-updated_at", "-id"], name="chat_list"),
+            models.Index(fields=["project", "-updated_at"], name="chat_project_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MessagePair(models.Model):
+    """One turn: a user message and the assistant's answer to it, placed in the conversation tree."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="pairs")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    depth = models.PositiveIntegerField(default=0, help_text="0 for the first turn of a chat.")
+    hidden = models.BooleanField(default=False, help_text="Left out of the context sent to the model.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["depth", "created_at"]
+        indexes = [
+            models.Index(fields=["chat", "depth", "created_at"], name="chat_pair_chat_depth"),
+            models.Index(fields=["parent", "created_at"], name="chat_pair_siblings"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pair {self.id} of chat {self.chat_id}"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "user"
+        ASSISTANT = "assistant", "assistant"
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming", "streaming"
+        COMPLETE = "complete", "complete"
+        ERROR = "error", "error"
+        CANCELLED = "cancelled", "cancelled"
+        INTERRUPTED = "interrupted", "interrupted"
+
+    TERMINAL = frozenset({Status.COMPLETE, Status.ERROR, Status.CANCELLED, Status.INTERRUPTED})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    pair = models.ForeignKey(MessagePair, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    # For an assistant message: the text so far while streaming, the partial text after a failure.
+    text = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    model_alias = models.CharField(max_length=64, blank=True)
+    model_id = models.CharField(max_length=128, blank=True, help_text="The model that actually answered.")
+    stop_reason = models.CharField(max_length=64, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    token_count = models.PositiveIntegerField(default=0, help_text="Estimated tokens of this message's content.")
+    # Turns the client was told were left out of the context because the budget was exceeded.
+    context_omitted = models.JSONField(default=list, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of its generation.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["pair", "role"], name="chat_message_one_per_role")]
+        indexes = [
+            # The sweeper's scan: generations that stopped heart-beating.
+            models.Index(fields=["heartbeat_at"], name="chat_message_streaming", condition=Q(status="streaming")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} message {self.id}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+
+class Attachment(models.Model):
+    """A file a user uploaded for a message (the seed's MessageContent for files)."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "image"
+        DOCUMENT = "document", "document"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_attachments")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    format = models.CharField(max_length=16, help_text="Converse format: png, jpeg, pdf, docx, ...")
+    mime_type = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    file = models.FileField(upload_to="chat/attachments/%Y/%m/", max_length=300)
+    size_bytes = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="chat_attachment_user")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TokenUsage(models.Model):
+    """Daily roll-up of model usage per user, chat and purpose: cheap per-chat/project/user totals."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_token_usage")
+    chat = models.ForeignKey(Chat, null=True, blank=True, on_delete=models.SET_NULL, related_name="token_usage")
+    # The chat's id when the usage was recorded (kept after the chat is deleted), or the nil UUID.
+    chat_ref = models.UUIDField(default=uuid.UUID(int=0))
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="token_usage")
+    day = models.DateField()
+    purpose = models.CharField(max_length=32, default="chat")
+    model_id = models.CharField(max_length=128)
+    calls = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cache_read_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+
+    class Meta:
+        verbose_name_plural = "token usage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "chat_ref", "day", "purpose", "model_id"],
+                name="chat_token_usage_rollup",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["user", "day"], name="chat_usage_user_day"),
+            models.Index(fields=["chat"], name="chat_usage_chat"),
+            models.Index(fields=["project"], name="chat_usage_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.purpose} {self.model_id}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key for a message POST: a repeat replays, never generates twice."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=128)
+    request_hash = models.CharField(max_length=64)
+    pair = models.ForeignKey(MessagePair, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="chat_idempotency_unique")]
+        indexes = [models.Index(fields=["created_at"], name="chat_idempotency_created")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,1 @@
+"""Reads of the chat app. Writes live in `chat.services`."""

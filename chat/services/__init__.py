@@ -1,0 +1,1 @@
+"""Writes of the chat app: plain functions with keyword-only arguments, owning their transactions."""
