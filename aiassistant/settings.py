@@ -433,3 +433,77 @@ else:
     LLM_MODELS = _DEFAULT_LLM_MODELS
     LLM_ALIASES = _DEFAULT_LLM_ALIASES
 LLM_DEFAULT_ALIAS = env("LLM_DEFAULT_ALIAS", default="chat-default")
+
+# --- Accounts (appauth) --------------------------------------------------------------------------
+# Token policy: knox tokens (SHA-512 digest stored, never the token), prefixed with
+# KNOX_TOKEN_PREFIX; each lives AUTH_TOKEN_TTL_HOURS after its last use (sliding refresh)
+# but never longer than AUTH_TOKEN_MAX_LIFETIME_DAYS after login. A user holds at most
+# AUTH_TOKEN_LIMIT_PER_USER live tokens: a new login evicts the least recently used one.
+
+KNOX_TOKEN_MODEL = "appauth.AuthToken"
+# Knox's own migrations would create its (swapped-out, unused) token table; skip them.
+MIGRATION_MODULES = {"knox": None}
+AUTH_TOKEN_MAX_LIFETIME_DAYS = env.int("AUTH_TOKEN_MAX_LIFETIME_DAYS", default=30)
+AUTH_TOKEN_LIMIT_PER_USER = env.int("AUTH_TOKEN_LIMIT_PER_USER", default=20)
+# A token's last_used_at is written at most once per this many seconds.
+AUTH_TOKEN_TOUCH_INTERVAL_SECONDS = env.int("AUTH_TOKEN_TOUCH_INTERVAL_SECONDS", default=60)
+REST_KNOX.update(
+    {
+        "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+        "AUTO_REFRESH_MAX_TTL": timedelta(days=AUTH_TOKEN_MAX_LIFETIME_DAYS),
+        "MIN_REFRESH_INTERVAL": 60,
+        # Knox's own LoginView (unused) would answer 403 at the limit; appauth evicts instead.
+        "TOKEN_LIMIT_PER_USER": AUTH_TOKEN_LIMIT_PER_USER,
+        "USER_SERIALIZER": None,
+    }
+)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "appauth.authentication.TokenAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+]
+
+# Google sign-in: every client id whose id_tokens we accept (web, Android, iOS differ).
+GOOGLE_CLIENT_IDS = env.list("GOOGLE_CLIENT_IDS", default=[])
+GOOGLE_JWKS_URL = env("GOOGLE_JWKS_URL", default="https://www.googleapis.com/oauth2/v3/certs")
+GOOGLE_JWKS_CACHE_SECONDS = env.int("GOOGLE_JWKS_CACHE_SECONDS", default=3600)
+GOOGLE_JWKS_TIMEOUT_SECONDS = env.float("GOOGLE_JWKS_TIMEOUT_SECONDS", default=5.0)
+GOOGLE_CLOCK_SKEW_SECONDS = env.int("GOOGLE_CLOCK_SKEW_SECONDS", default=30)
+
+# Links in emails point at the single-page app: FRONTEND_URL + these paths (?uid=…&token=…).
+AUTH_VERIFY_EMAIL_PATH = env("AUTH_VERIFY_EMAIL_PATH", default="/verify-email")
+AUTH_PASSWORD_RESET_PATH = env("AUTH_PASSWORD_RESET_PATH", default="/reset-password")
+AUTH_EMAIL_CHANGE_PATH = env("AUTH_EMAIL_CHANGE_PATH", default="/confirm-email-change")
+EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT", default=3 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+
+# Soft lockout per account (keyed by the normalised email, so unknown emails lock alike):
+# AUTH_LOCKOUT_THRESHOLD failures within AUTH_LOCKOUT_WINDOW_SECONDS lock the account for
+# AUTH_LOCKOUT_BASE_SECONDS, doubling with each further lockout within a day, capped at
+# AUTH_LOCKOUT_MAX_SECONDS. Password reset and Google sign-in still work while locked.
+AUTH_LOCKOUT_THRESHOLD = env.int("AUTH_LOCKOUT_THRESHOLD", default=5)
+AUTH_LOCKOUT_WINDOW_SECONDS = env.int("AUTH_LOCKOUT_WINDOW_SECONDS", default=900)
+AUTH_LOCKOUT_BASE_SECONDS = env.int("AUTH_LOCKOUT_BASE_SECONDS", default=60)
+AUTH_LOCKOUT_MAX_SECONDS = env.int("AUTH_LOCKOUT_MAX_SECONDS", default=3600)
+
+# Rate limits ("N/unit" or "N/Kunit", unit s|m|h|d). `*_ip` scopes are per client IP and
+# answer 429 + Retry-After; `*_email` scopes are per address and drop the mail silently
+# (the answer stays the same, so they reveal nothing); `*_user` scopes are per account.
+AUTH_RATE_LIMITS = {
+    "register_ip": env("AUTH_RATE_REGISTER_IP", default="20/h"),
+    "login_ip": env("AUTH_RATE_LOGIN_IP", default="30/m"),
+    "google_login_ip": env("AUTH_RATE_GOOGLE_LOGIN_IP", default="30/m"),
+    "verify_email_ip": env("AUTH_RATE_VERIFY_EMAIL_IP", default="30/m"),
+    "resend_verification_ip": env("AUTH_RATE_RESEND_VERIFICATION_IP", default="10/h"),
+    "resend_verification_email": env("AUTH_RATE_RESEND_VERIFICATION_EMAIL", default="3/h"),
+    "password_reset_ip": env("AUTH_RATE_PASSWORD_RESET_IP", default="20/h"),
+    "password_reset_email": env("AUTH_RATE_PASSWORD_RESET_EMAIL", default="3/h"),
+    "password_reset_confirm_ip": env("AUTH_RATE_PASSWORD_RESET_CONFIRM_IP", default="30/m"),
+    "password_change_user": env("AUTH_RATE_PASSWORD_CHANGE_USER", default="5/m"),
+    "account_delete_user": env("AUTH_RATE_ACCOUNT_DELETE_USER", default="5/m"),
+    "email_change_user": env("AUTH_RATE_EMAIL_CHANGE_USER", default="5/h"),
+}
+
+# Avatars: stored through the default storage (S3 in production), re-encoded as PNG.
+AUTH_AVATAR_MAX_BYTES = env.int("AUTH_AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
+AUTH_AVATAR_MAX_PIXELS = env.int("AUTH_AVATAR_MAX_PIXELS", default=4096 * 4096)
+AUTH_AVATAR_SIZE = env.int("AUTH_AVATAR_SIZE", default=512)

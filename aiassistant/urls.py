@@ -1,5 +1,7 @@
 """Root URL configuration. Each app mounts its own `urls.py` under /api/v1/."""
 
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -13,7 +15,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/models/", include("backend.llm.urls")),
+    path("api/v1/auth/", include("appauth.urls")),
 ]
+
+if settings.DEBUG:
+    # Uploaded files on the local disk, for development only (production serves them from S3).
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 handler400 = "backend.api.views.bad_request"
 handler403 = "backend.api.views.permission_denied"

@@ -5,3 +5,7 @@ class AppauthConfig(AppConfig):
     name = "appauth"
     verbose_name = "Accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the OpenAPI description of the token header.
+        from appauth import authentication  # noqa: F401

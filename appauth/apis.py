@@ -1,0 +1,366 @@
+"""The account API: thin views that validate, call one service or selector, and render.
+
+Public endpoints (register, login, links…) take no authentication at all, so a stale or
+broken `Authorization` header can never turn a login into a 401, and they answer the same
+for existing and unknown accounts. Per-IP throttles (`ClientIPThrottle`) guard them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.auth import logout as session_logout
+from django.contrib.auth import update_session_auth_hash
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from appauth import selectors, services
+from appauth.models import AppUser, AuthToken
+from appauth.serializers import (
+    AccountDeleteInputSerializer,
+    DetailSerializer,
+    EmailChangeConfirmInputSerializer,
+    EmailChangeInputSerializer,
+    EmailInputSerializer,
+    GoogleLoginInputSerializer,
+    LinkTokenInputSerializer,
+    LoginInputSerializer,
+    LoginOutputSerializer,
+    PasswordChangeInputSerializer,
+    PasswordResetConfirmInputSerializer,
+    ProfileUpdateInputSerializer,
+    RegisterInputSerializer,
+    TokenSerializer,
+    UserSerializer,
+)
+from appauth.throttling import ClientIPThrottle
+from backend.net import client_ip, user_agent
+
+TAGS = ["auth"]
+ERROR_RESPONSES: dict[int, OpenApiResponse] = {
+    400: OpenApiResponse(description="Invalid input: `{error: {code, message, details}}`."),
+    429: OpenApiResponse(description="Rate limited or account locked (`Retry-After` header)."),
+}
+AUTH_ERROR_RESPONSES: dict[int, OpenApiResponse] = {
+    **ERROR_RESPONSES,
+    401: OpenApiResponse(description="Not authenticated."),
+}
+ACCEPTED = "If the address can be used, we have sent an email with the next step."
+
+
+def _client(request: Request) -> services.ClientInfo:
+    return services.ClientInfo(ip=client_ip(request._request), user_agent=user_agent(request._request))
+
+
+def _user(request: Request) -> AppUser:
+    assert isinstance(request.user, AppUser)
+    return request.user
+
+
+def _current_token(request: Request) -> AuthToken | None:
+    return request.auth if isinstance(request.auth, AuthToken) else None
+
+
+def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _accepted() -> Response:
+    return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+def _login_response(result: services.LoginResult, request: Request) -> Response:
+    data = {"token": result.token, "expiry": result.auth_token.expiry, "user": result.user}
+    return Response(LoginOutputSerializer(data, context={"request": request}).data)
+
+
+class PublicApi(APIView):
+    authentication_classes: list[type[Any]] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ClientIPThrottle]
+
+
+class RegisterApi(PublicApi):
+    throttle_scope = "register_ip"
+
+    @extend_schema(
+        tags=TAGS,
+        request=RegisterInputSerializer,
+        responses={202: DetailSerializer, **ERROR_RESPONSES},
+        summary="Register with email and password",
+        description="Always 202 with the same body, whether or not the email is taken (the owner is mailed).",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(RegisterInputSerializer, request)
+        services.user_register(client=_client(request), **data)
+        return _accepted()
+
+
+class LoginApi(PublicApi):
+    throttle_scope = "login_ip"
+
+    @extend_schema(
+        tags=TAGS,
+        request=LoginInputSerializer,
+        responses={200: LoginOutputSerializer, **ERROR_RESPONSES},
+        summary="Log in with email and password",
+        description=(
+            "Returns a new token. `invalid_credentials` (400) for any wrong email/password; "
+            "`account_locked` (429 + Retry-After) after repeated failures. Unverified accounts may "
+            "log in: see `user.email_verified`."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(LoginInputSerializer, request)
+        result = services.user_login(client=_client(request), **data)
+        return _login_response(result, request)
+
+
+class GoogleLoginApi(PublicApi):
+    throttle_scope = "google_login_ip"
+
+    @extend_schema(
+        tags=TAGS,
+        request=GoogleLoginInputSerializer,
+        responses={
+            200: LoginOutputSerializer,
+            503: OpenApiResponse(description="Google unreachable."),
+            **ERROR_RESPONSES,
+        },
+        summary="Sign in (or up) with a Google id_token (web, Android, iOS)",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(GoogleLoginInputSerializer, request)
+        result = services.user_login_google(client=_client(request), **data)
+        return _login_response(result, request)
+
+
+class VerifyEmailApi(PublicApi):
+    throttle_scope = "verify_email_ip"
+
+    @extend_schema(
+        tags=TAGS,
+        request=LinkTokenInputSerializer,
+        responses={200: DetailSerializer, **ERROR_RESPONSES},
+        summary="Confirm an email address with the uid and token from the emailed link",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(LinkTokenInputSerializer, request)
+        services.user_verify_email(uidb64=data["uid"], token=data["token"], client=_client(request))
+        return Response({"detail": "Email address verified."})
+
+
+class VerifyEmailResendApi(PublicApi):
+    throttle_scope = "resend_verification_ip"
+
+    @extend_schema(
+        tags=TAGS,
+        request=EmailInputSerializer,
+        responses={202: DetailSerializer, **ERROR_RESPONSES},
+        summary="Send the verification email again (same answer for any address)",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(EmailInputSerializer, request)
+        services.user_verification_resend(email=data["email"], client=_client(request))
+        return _accepted()
+
+
+class PasswordResetApi(PublicApi):
+    throttle_scope = "password_reset_ip"
+
+    @extend_schema(
+        tags=TAGS,
+        request=EmailInputSerializer,
+        responses={202: DetailSerializer, **ERROR_RESPONSES},
+        summary="Request a password reset email (same answer for any address)",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(EmailInputSerializer, request)
+        services.password_reset_request(email=data["email"], client=_client(request))
+        return _accepted()
+
+
+class PasswordResetConfirmApi(PublicApi):
+    throttle_scope = "password_reset_confirm_ip"
+
+    @extend_schema(
+        tags=TAGS,
+        request=PasswordResetConfirmInputSerializer,
+        responses={200: DetailSerializer, **ERROR_RESPONSES},
+        summary="Set a new password with the uid and token from the emailed link",
+        description="Revokes every token; does not log in.",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(PasswordResetConfirmInputSerializer, request)
+        services.password_reset_confirm(
+            uidb64=data["uid"], token=data["token"], new_password=data["new_password"], client=_client(request)
+        )
+        return Response({"detail": "Password has been reset. Log in with the new password."})
+
+
+class PasswordChangeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS,
+        request=PasswordChangeInputSerializer,
+        responses={200: DetailSerializer, **AUTH_ERROR_RESPONSES},
+        summary="Change the password (current password required); revokes all other tokens",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(PasswordChangeInputSerializer, request)
+        user = _user(request)
+        services.password_change(user=user, keep_token=_current_token(request), client=_client(request), **data)
+        if _current_token(request) is None:  # a browser session stays signed in
+            update_session_auth_hash(request._request, user)
+        return Response({"detail": "Password changed."})
+
+
+class LogoutApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(tags=TAGS, request=None, responses={204: None, 401: AUTH_ERROR_RESPONSES[401]}, summary="Log out")
+    def post(self, request: Request) -> Response:
+        services.user_logout(user=_user(request), auth_token=_current_token(request), client=_client(request))
+        if _current_token(request) is None:
+            session_logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS, request=None, responses={204: None, 401: AUTH_ERROR_RESPONSES[401]}, summary="Log out everywhere"
+    )
+    def post(self, request: Request) -> Response:
+        services.user_logout_all(user=_user(request), client=_client(request))
+        if _current_token(request) is None:
+            session_logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProfileApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(tags=TAGS, responses={200: UserSerializer, 401: AUTH_ERROR_RESPONSES[401]}, summary="My profile")
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(_user(request), context={"request": request}).data)
+
+    @extend_schema(
+        tags=TAGS,
+        request={
+            "application/json": ProfileUpdateInputSerializer,
+            "multipart/form-data": ProfileUpdateInputSerializer,
+        },
+        responses={200: UserSerializer, 413: OpenApiResponse(description="Avatar too large."), **AUTH_ERROR_RESPONSES},
+        summary="Update names and avatar (avatar: null removes it)",
+    )
+    def patch(self, request: Request) -> Response:
+        data = _valid(ProfileUpdateInputSerializer, request)
+        avatar = data.pop("avatar", None)
+        remove_avatar = "avatar" in request.data and avatar is None
+        user = services.user_profile_update(
+            user=_user(request), client=_client(request), avatar=avatar, remove_avatar=remove_avatar, **data
+        )
+        return Response(UserSerializer(user, context={"request": request}).data)
+
+
+class EmailChangeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS,
+        request=EmailChangeInputSerializer,
+        responses={202: DetailSerializer, **AUTH_ERROR_RESPONSES},
+        summary="Ask to change my email (password, or a Google id_token for Google-only accounts)",
+        description="Mails a confirmation link to the new address; the current one stays in use until then.",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(EmailChangeInputSerializer, request)
+        services.email_change_request(
+            user=_user(request),
+            client=_client(request),
+            new_email=data["new_email"],
+            password=data.get("password"),
+            google_id_token=data.get("id_token"),
+        )
+        return _accepted()
+
+
+class EmailChangeConfirmApi(PublicApi):
+    throttle_scope = "verify_email_ip"
+
+    @extend_schema(
+        tags=TAGS,
+        request=EmailChangeConfirmInputSerializer,
+        responses={200: DetailSerializer, 409: OpenApiResponse(description="Address taken."), **ERROR_RESPONSES},
+        summary="Confirm a new email address with the token from the emailed link",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(EmailChangeConfirmInputSerializer, request)
+        services.email_change_confirm(token=data["token"], client=_client(request))
+        return Response({"detail": "Email address changed."})
+
+
+class TokenListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS,
+        responses={200: TokenSerializer(many=True), 401: AUTH_ERROR_RESPONSES[401]},
+        summary="My live tokens (devices)",
+    )
+    def get(self, request: Request) -> Response:
+        tokens = selectors.token_list(user=_user(request))
+        current = _current_token(request)
+        context = {"current_token_id": current.pk if current else None}
+        return Response(TokenSerializer(tokens, many=True, context=context).data)
+
+
+class TokenRevokeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS,
+        responses={
+            204: None,
+            404: OpenApiResponse(description="Not one of my tokens."),
+            401: AUTH_ERROR_RESPONSES[401],
+        },
+        summary="Revoke one of my tokens",
+    )
+    def delete(self, request: Request, token_id: uuid.UUID) -> Response:
+        services.token_revoke(user=_user(request), token_id=token_id, client=_client(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AccountApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS,
+        request=AccountDeleteInputSerializer,
+        responses={204: None, **AUTH_ERROR_RESPONSES},
+        summary="Delete my account (password, or a fresh Google id_token for Google-only accounts)",
+    )
+    def delete(self, request: Request) -> Response:
+        data = _valid(AccountDeleteInputSerializer, request)
+        services.user_delete(
+            user=_user(request),
+            client=_client(request),
+            password=data.get("password"),
+            google_id_token=data.get("id_token"),
+        )
+        if _current_token(request) is None:
+            session_logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,164 @@
+"""Cache-backed rate limits and soft lockouts, shared by every app.
+
+Counters live in Django's default cache: Redis in production (so every worker and
+process sees the same counts), in-process memory in the embedded default. Keys are
+hashed, so identifiers such as email addresses never appear in the cache in clear.
+
+Two tools:
+
+- `hit()` counts one event against a rate (e.g. "10 per hour per IP", a sliding-window
+  estimate over two fixed windows) and says whether the caller is over the limit and
+  for how long (`retry_after`, for the Retry-After header).
+- `Lockout` is a per-key soft lockout with exponential backoff: after `threshold`
+  failures within `window` seconds the key is locked for `base` seconds, doubling with
+  every further lockout (up to `maximum`); locks expire on their own. A success clears
+  the failure count of that key only.
+
+The clock is `now()` in this module, so tests can move time with `unittest.mock.patch`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import re
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def now() -> float:
+    """Seconds since the epoch; patched in tests."""
+    return time.time()
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    window: int  # seconds
+
+    @classmethod
+    def parse(cls, rate: str) -> Rate:
+        """`"10/m"`, `"100/h"`, `"5/15m"` (five per fifteen minutes), `"1000/d"`."""
+        match = _RATE.match(rate)
+        if not match:
+            raise ValueError(f"Invalid rate {rate!r}; expected e.g. '10/m' or '5/15m'.")
+        count, multiplier, unit = match.groups()
+        return cls(limit=int(count), window=int(multiplier or 1) * _UNITS[unit])
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    count: int
+    retry_after: int  # seconds until the window resets (0 when allowed)
+
+
+def _key(*parts: str) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    return f"rl:{parts[0]}:{digest}"
+
+
+def _incr(key: str, timeout: int) -> int:
+    """Atomic increment that creates the counter with a timeout (Redis INCR semantics)."""
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add() and incr()
+        cache.add(key, 1, timeout=timeout)
+        return 1
+
+
+def hit(scope: str, identifier: str, rate: Rate | str) -> Decision:
+    """Count one event for (scope, identifier) and decide whether it is within `rate`.
+
+    A sliding-window estimate: the current fixed window's count plus the previous window's
+    count weighted by how much of it still overlaps the last `window` seconds. So a burst
+    at a window boundary cannot get twice the limit through. A refused event is not counted.
+    """
+    rate = Rate.parse(rate) if isinstance(rate, str) else rate
+    current = now()
+    window_start = int(current // rate.window) * rate.window
+    elapsed = current - window_start
+    current_key = _key(scope, identifier, str(window_start))
+    count = _incr(current_key, timeout=2 * rate.window + 1)  # read again as "previous" next window
+    previous = int(cache.get(_key(scope, identifier, str(window_start - rate.window))) or 0)
+    estimate = count + previous * (rate.window - elapsed) / rate.window
+    if estimate <= rate.limit:
+        return Decision(allowed=True, count=count, retry_after=0)
+    with contextlib.suppress(ValueError):  # ValueError: the key expired meanwhile
+        cache.decr(current_key)
+    return Decision(allowed=False, count=count, retry_after=_retry_after(rate, elapsed, count - 1, previous))
+
+
+def _retry_after(rate: Rate, elapsed: float, counted: int, previous: int) -> int:
+    """Seconds until one more event fits, if nothing else is counted meanwhile."""
+    if counted + 1 > rate.limit:
+        # The current window alone is full: wait for the next one, then for this window's
+        # weight to drop until `limit - 1` earlier events remain in the estimate.
+        overlap_allowed = (rate.limit - 1) / counted if counted else 1.0
+        wait = (rate.window - elapsed) + rate.window * (1 - overlap_allowed)
+    else:
+        # The previous window's tail is what overflows: wait until enough of it slides out.
+        overlap_allowed = (rate.limit - counted - 1) / previous
+        wait = rate.window * (1 - overlap_allowed) - elapsed
+    return max(1, math.ceil(wait))
+
+
+def reset(scope: str, identifier: str, rate: Rate | str) -> None:
+    """Forget the counts for (scope, identifier) in the current and previous windows."""
+    rate = Rate.parse(rate) if isinstance(rate, str) else rate
+    window_start = int(now() // rate.window) * rate.window
+    cache.delete_many(
+        [_key(scope, identifier, str(window_start)), _key(scope, identifier, str(window_start - rate.window))]
+    )
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A soft lockout policy for one scope (e.g. password login per account)."""
+
+    scope: str
+    threshold: int  # failures within `window` that trigger a lock
+    window: int  # seconds a failure is remembered
+    base: int  # seconds of the first lock
+    maximum: int  # cap on one lock's length
+    memory: int = 86400  # seconds the number of past locks is remembered (drives the backoff)
+
+    def _keys(self, identifier: str) -> tuple[str, str, str]:
+        return (
+            _key(self.scope, identifier, "failures"),
+            _key(self.scope, identifier, "locks"),
+            _key(self.scope, identifier, "until"),
+        )
+
+    def remaining(self, identifier: str) -> int:
+        """Seconds the key stays locked (0 when it is not locked)."""
+        until = cache.get(self._keys(identifier)[2])
+        if until is None:
+            return 0
+        left = float(until) - now()
+        return math.ceil(left) if left > 0 else 0
+
+    def register_failure(self, identifier: str) -> int:
+        """Count a failure; returns the length in seconds of the lock it triggered, else 0."""
+        failures_key, locks_key, until_key = self._keys(identifier)
+        failures = _incr(failures_key, timeout=self.window)
+        if failures < self.threshold:
+            return 0
+        cache.delete(failures_key)
+        locks = _incr(locks_key, timeout=self.memory)
+        duration = min(self.maximum, self.base * 2 ** min(locks - 1, 32))
+        cache.set(until_key, now() + duration, timeout=duration + 1)
+        return duration
+
+    def clear(self, identifier: str, *, forget_history: bool = False) -> None:
+        """Clear failures and any current lock (a success, a password reset, an admin unlock)."""
+        failures_key, locks_key, until_key = self._keys(identifier)
+        cache.delete_many([failures_key, until_key, *([locks_key] if forget_history else [])])

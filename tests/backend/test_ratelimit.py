@@ -1,0 +1,155 @@
+"""Cache-backed rate limits and soft lockouts (the cache is Redis when reachable)."""
+
+from unittest import mock
+
+import pytest
+
+from backend import ratelimit
+from backend.ratelimit import Lockout, Rate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clock():
+    """A controllable clock for the module (no sleeping)."""
+    now = [1_700_000_000.0]
+    with mock.patch.object(ratelimit, "now", side_effect=lambda: now[0]):
+        yield now
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "window"),
+    [("10/m", 10, 60), ("5/15m", 5, 900), ("100/h", 100, 3600), ("3/day", 3, 86400), ("1/s", 1, 1)],
+)
+def test_rates_parse(text, limit, window):
+    assert Rate.parse(text) == Rate(limit=limit, window=window)
+
+
+@pytest.mark.parametrize("text", ["", "ten/m", "5/x", "5"])
+def test_bad_rates_are_refused(text):
+    with pytest.raises(ValueError, match="Invalid rate"):
+        Rate.parse(text)
+
+
+def test_hits_within_the_limit_pass_and_the_next_is_refused_for_retry_after(clock):
+    clock[0] = 1_700_000_020.0  # 40 s into a one-minute window
+    decisions = [ratelimit.hit("test", "1.2.3.4", "3/m") for _ in range(4)]
+
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    # The window ends in 20 s; then its 3 hits weigh 3 * (60 - e) / 60 until e = 20 s.
+    assert decisions[-1].retry_after == 40
+
+    clock[0] += 39
+    assert not ratelimit.hit("test", "1.2.3.4", "3/m").allowed
+    clock[0] += 1
+    assert ratelimit.hit("test", "1.2.3.4", "3/m").allowed
+
+
+def test_a_burst_at_a_window_boundary_cannot_double_the_limit(clock):
+    clock[0] = 1_700_000_039.0  # one second before the window ends
+    assert all(ratelimit.hit("test", "k", "3/m").allowed for _ in range(3))
+
+    clock[0] += 2  # a fresh fixed window, but the last minute already holds 3 events
+    decision = ratelimit.hit("test", "k", "3/m")
+
+    assert not decision.allowed
+    assert decision.retry_after == 20  # until two thirds of the previous window slid out
+
+
+def test_refused_hits_are_not_counted(clock):
+    clock[0] = 1_700_000_000.0  # 20 s into a window
+    outcomes = [ratelimit.hit("test", "k", "2/m").allowed for _ in range(12)]
+    assert outcomes == [True, True] + [False] * 10
+
+    clock[0] += 60  # 20 s into the next window: the 2 allowed hits weigh 2 * 40 / 60
+    decision = ratelimit.hit("test", "k", "2/m")
+    assert not decision.allowed
+    assert decision.retry_after == 10  # had the 10 refusals counted, it would be 35
+    clock[0] += 10
+    assert ratelimit.hit("test", "k", "2/m").allowed
+
+
+def test_identifiers_and_scopes_are_counted_separately(clock):
+    ratelimit.hit("test", "a", "1/m")
+
+    assert not ratelimit.hit("test", "a", "1/m").allowed
+    assert ratelimit.hit("test", "b", "1/m").allowed
+    assert ratelimit.hit("other", "a", "1/m").allowed
+
+
+def test_reset_forgets_the_current_window(clock):
+    ratelimit.hit("test", "a", "1/m")
+    ratelimit.reset("test", "a", "1/m")
+
+    assert ratelimit.hit("test", "a", "1/m").allowed
+
+
+def test_cache_keys_do_not_contain_the_identifier(clock):
+    from django.core.cache import cache
+
+    with mock.patch.object(cache, "add", wraps=cache.add) as add:
+        ratelimit.hit("login", "victim@example.com", "1/m")
+
+    assert "victim" not in add.call_args.args[0]
+
+
+POLICY = Lockout(scope="test-login", threshold=3, window=900, base=60, maximum=240)
+
+
+def test_lockout_after_threshold_failures_expires_on_its_own(clock):
+    assert POLICY.register_failure("acct") == 0
+    assert POLICY.register_failure("acct") == 0
+    assert POLICY.register_failure("acct") == 60
+    assert POLICY.remaining("acct") == 60
+
+    clock[0] += 59
+    assert POLICY.remaining("acct") == 1
+    clock[0] += 1
+    assert POLICY.remaining("acct") == 0
+
+
+def test_each_further_lockout_doubles_up_to_the_maximum(clock):
+    durations = []
+    for _ in range(5):
+        for _ in range(POLICY.threshold):
+            locked = POLICY.register_failure("acct")
+        durations.append(locked)
+        clock[0] += locked
+
+    assert durations == [60, 120, 240, 240, 240]
+
+
+def test_clear_unlocks_and_can_forget_the_backoff(clock):
+    for _ in range(3):
+        POLICY.register_failure("acct")
+    POLICY.clear("acct", forget_history=True)
+
+    assert POLICY.remaining("acct") == 0
+    for _ in range(3):
+        locked = POLICY.register_failure("acct")
+    assert locked == 60
+
+
+def test_lockouts_are_per_key(clock):
+    for _ in range(3):
+        POLICY.register_failure("victim")
+
+    assert POLICY.remaining("victim") == 60
+    assert POLICY.remaining("someone-else") == 0
+
+
+@pytest.mark.redis
+def test_counters_live_in_the_shared_cache_backend(settings, clock):
+    """With REDIS_URL set (tests use db 15), counts are in Redis and survive a fresh cache handle."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    if not settings.REDIS_URL:
+        pytest.skip("REDIS_URL is not set")
+    assert isinstance(caches["default"], RedisCache)
+    ratelimit.hit("shared", "k", "1/m")
+
+    fresh = RedisCache(settings.CACHES["default"]["LOCATION"], {"KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"]})
+    key = ratelimit._key("shared", "k", str(int(clock[0] // 60) * 60))
+    assert fresh.get(key) == 1
