@@ -133,6 +133,8 @@ else:
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
 CELERY_TASK_EAGER_PROPAGATES = True
+# Eager tasks enqueued with backend.tasks.dispatch run on a background thread, not in the request.
+CELERY_EAGER_BACKGROUND = env.bool("CELERY_EAGER_BACKGROUND", default=True)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -330,6 +332,10 @@ BEDROCK_CREDENTIALS_CONFIGURED = any(
 )
 EMULATOR_PORT = env.int("EMULATOR_PORT", default=8765)
 PORT = env.int("PORT", default=8000)
+# Async callables run when the ASGI server shuts down (backend.lifespan).
+ASGI_SHUTDOWN_HOOKS = [
+    "chat.services.generation.shutdown",
+]
 
 LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=5.0)
 # For streams this bounds the gap between two events, not the whole answer.
@@ -434,13 +440,39 @@ else:
     LLM_ALIASES = _DEFAULT_LLM_ALIASES
 LLM_DEFAULT_ALIAS = env("LLM_DEFAULT_ALIAS", default="chat-default")
 
+# --- Chat: generation and streaming ---------------------------------------------------------------
+
+# Event logs of generations (backend.streams): Redis copy written every this many seconds.
+STREAM_LOG_FLUSH_SECONDS = env.float("STREAM_LOG_FLUSH_SECONDS", default=0.05)
+# How long a finished generation's events stay replayable from Redis.
+STREAM_LOG_TTL = env.int("STREAM_LOG_TTL", default=3600)
+STREAM_LOCAL_RETENTION_SECONDS = env.int("STREAM_LOCAL_RETENTION_SECONDS", default=60)
+STREAM_KEEPALIVE_SECONDS = env.float("STREAM_KEEPALIVE_SECONDS", default=15.0)
+CHAT_MAX_CONCURRENT_GENERATIONS = env.int("CHAT_MAX_CONCURRENT_GENERATIONS", default=3)
+CHAT_MESSAGE_RATE = env("CHAT_MESSAGE_RATE", default="20/m")
+CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=100_000)
+# Partial text is written to the database (and the generation heart-beats) this often.
+CHAT_CHECKPOINT_SECONDS = env.float("CHAT_CHECKPOINT_SECONDS", default=2.0)
+# A streaming message whose generation has not heart-beaten for this long is turned `interrupted`.
+CHAT_STALE_GENERATION_SECONDS = env.int("CHAT_STALE_GENERATION_SECONDS", default=60)
+CHAT_IDEMPOTENCY_TTL_HOURS = env.int("CHAT_IDEMPOTENCY_TTL_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["chat-sweep-stale-generations"] = {
+    "task": "chat.tasks.sweep_stale_generations",
+    "schedule": env.float("CHAT_SWEEP_INTERVAL_SECONDS", default=30.0),
+}
+CELERY_BEAT_SCHEDULE["chat-purge-idempotency-keys"] = {"task": "chat.tasks.purge_idempotency_keys", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["chat-purge-unclaimed-attachments"] = {
+    "task": "chat.tasks.purge_unclaimed_attachments",
+    "schedule": 3600.0,
+}
+
 # --- Accounts (appauth) --------------------------------------------------------------------------
 # Token policy: knox tokens (SHA-512 digest stored, never the token), prefixed with
 # KNOX_TOKEN_PREFIX; each lives AUTH_TOKEN_TTL_HOURS after its last use (sliding refresh)
 # but never longer than AUTH_TOKEN_MAX_LIFETIME_DAYS after login. A user holds at most
 # AUTH_TOKEN_LIMIT_PER_USER live tokens: a new login evicts the least recently used one.
 
-KNOX_TOKEN_MODEL = "appauth.AuthToken"
+KNOX_TOKEN_MODEL = "appauth.AuthToken"  # noqa: S105 - a model path, not a secret
 # Knox's own migrations would create its (swapped-out, unused) token table; skip them.
 MIGRATION_MODULES = {"knox": None}
 AUTH_TOKEN_MAX_LIFETIME_DAYS = env.int("AUTH_TOKEN_MAX_LIFETIME_DAYS", default=30)
@@ -507,3 +539,38 @@ AUTH_RATE_LIMITS = {
 AUTH_AVATAR_MAX_BYTES = env.int("AUTH_AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
 AUTH_AVATAR_MAX_PIXELS = env.int("AUTH_AVATAR_MAX_PIXELS", default=4096 * 4096)
 AUTH_AVATAR_SIZE = env.int("AUTH_AVATAR_SIZE", default=512)
+
+# --- Chat attachments ---
+# Uploads above CHAT_MAX_UPLOAD_BYTES are refused (413) before they are read; the per-model
+# limits (LLM_MODELS) apply below that. Uploads no message claimed are purged after the TTL.
+CHAT_MAX_UPLOAD_BYTES = env.int("CHAT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+CHAT_ATTACHMENT_TTL_HOURS = env.int("CHAT_ATTACHMENT_TTL_HOURS", default=24)
+
+# --- Chat (REST) ---
+# Most tokens of project knowledge (marked include_in_chat) one project may send with each chat.
+CHAT_KNOWLEDGE_TOKEN_BUDGET = env.int("CHAT_KNOWLEDGE_TOKEN_BUDGET", default=100_000)
+
+# --- Chat memory and titles ---
+# Titles and memory extraction run in Celery after an answer completes, on the `fast` alias.
+CHAT_TITLE_MODEL_ALIAS = env("CHAT_TITLE_MODEL_ALIAS", default="fast")
+CHAT_MEMORY_MODEL_ALIAS = env("CHAT_MEMORY_MODEL_ALIAS", default="fast")
+# Queue of these model-calling tasks (run a dedicated worker with `-Q` to isolate them).
+CHAT_BACKGROUND_QUEUE = env("CHAT_BACKGROUND_QUEUE", default="celery")
+# Tokens of the memory block in the system prompt, and the confidence below which a fact is not kept.
+CHAT_MEMORY_CONTEXT_TOKENS = env.int("CHAT_MEMORY_CONTEXT_TOKENS", default=600)
+CHAT_MEMORY_MIN_CONFIDENCE = env.float("CHAT_MEMORY_MIN_CONFIDENCE", default=0.5)
+# Per-turn extraction claims (which make redeliveries no-ops) are purged after this many days.
+CHAT_MEMORY_EXTRACTION_RETENTION_DAYS = env.int("CHAT_MEMORY_EXTRACTION_RETENTION_DAYS", default=30)
+# Retries of a throttled/unavailable model call: backoff doubles from the base, capped, with jitter.
+# Keep the cap below CELERY_VISIBILITY_TIMEOUT: Redis would hand a waiting retry to a second worker.
+CHAT_TASK_MAX_RETRIES = env.int("CHAT_TASK_MAX_RETRIES", default=5)
+CHAT_TASK_RETRY_BACKOFF_SECONDS = env.float("CHAT_TASK_RETRY_BACKOFF_SECONDS", default=15.0)
+CHAT_TASK_RETRY_BACKOFF_MAX_SECONDS = env.float("CHAT_TASK_RETRY_BACKOFF_MAX_SECONDS", default=600.0)
+# Redis hands out a task lost with its worker again only when a worker sweeps for unacknowledged
+# tasks older than the visibility timeout; kombu's default sweep runs every ~100 s, this makes it explicit.
+CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_interval"] = env.int("CELERY_UNACKED_RESTORE_SECONDS", default=30)
+CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
+CELERY_BEAT_SCHEDULE["chat-purge-memory-extractions"] = {
+    "task": "chat.tasks.purge_memory_extractions",
+    "schedule": 24 * 3600.0,
+}

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/models/", include("backend.llm.urls")),
     path("api/v1/auth/", include("appauth.urls")),
+    path("api/v1/chat/", include("chat.urls")),
 ]
 
 if settings.DEBUG:

@@ -264,3 +264,105 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# --- Memory: facts about the user, remembered across chats ------------------------------------------
+
+
+class MemorySettings(models.Model):
+    """A user's memory switch. No row means memory is on (the default)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="memory_settings"
+    )
+    enabled = models.BooleanField(default=True, help_text="Off: nothing is remembered and nothing is recalled.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "memory settings"
+
+    def __str__(self) -> str:
+        return f"memory {'on' if self.enabled else 'off'} for user {self.user_id}"
+
+
+class MemoryTag(models.Model):
+    """A user's label for memories (per user: one user's tags never show up for another)."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memory_tags")
+    name = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="chat_memory_tag_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserMemory(models.Model):
+    """One fact about a user, with where it came from.
+
+    `project` set: recalled only inside that project's chats. A contradicted fact is kept,
+    inactive, pointing at the fact that replaced it (`superseded_by`).
+    """
+
+    class Category(models.TextChoices):
+        PERSONAL = "personal", "personal"
+        PREFERENCE = "preference", "preference"
+        WORK = "work", "work"
+        SKILL = "skill", "skill"
+        INTEREST = "interest", "interest"
+        GOAL = "goal", "goal"
+        OTHER = "other", "other"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memories")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="memories")
+    summary = models.CharField(max_length=300)
+    raw_content = models.TextField(blank=True, help_text="What the user said that supports the fact.")
+    category = models.CharField(max_length=16, choices=Category.choices, default=Category.OTHER)
+    confidence = models.FloatField(default=1.0)
+    tags = models.ManyToManyField(MemoryTag, blank=True, related_name="memories")
+    source_chat = models.ForeignKey(Chat, null=True, blank=True, on_delete=models.SET_NULL, related_name="memories")
+    source_pair = models.ForeignKey(
+        MessagePair, null=True, blank=True, on_delete=models.SET_NULL, related_name="memories"
+    )
+    is_verified = models.BooleanField(default=False, help_text="Confirmed by the user.")
+    is_active = models.BooleanField(default=True)
+    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    times_referenced = models.PositiveIntegerField(default=0)
+    last_referenced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "user memories"
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["user", "is_active", "-updated_at"], name="chat_memory_user_active")]
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+class MemoryExtraction(models.Model):
+    """That memory extraction ran for a turn: the claim that makes a redelivered task a no-op."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "applied"
+        INVALID = "invalid", "invalid"  # the model's output was dropped
+
+    id = models.BigAutoField(primary_key=True)
+    pair = models.OneToOneField(MessagePair, on_delete=models.CASCADE, related_name="memory_extraction")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    superseded = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="chat_memory_extraction_created")]
+
+    def __str__(self) -> str:
+        return f"extraction of pair {self.pair_id}: {self.outcome}"

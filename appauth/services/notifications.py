@@ -24,6 +24,7 @@ from appauth.tokens import (
     uid_encode,
 )
 from backend.email import send_email
+from backend.tasks import dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def email_enqueue(task_name: str, *args: str | int) -> None:
         from appauth import tasks
 
         try:
-            getattr(tasks, task_name).delay(*args)
+            dispatch(getattr(tasks, task_name), args=tuple(args))
         except Exception:  # a mail must never break the request that caused it
             logger.exception("Could not send or enqueue the %s email.", task_name)
 

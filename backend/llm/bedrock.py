@@ -131,11 +131,14 @@ async def aclose_clients() -> None:
 
 
 def reset_clients() -> None:
-    """Forget every cached client (after settings change in tests)."""
+    """Forget cached sync clients, and async ones of event loops that are closed.
+
+    Clients of a running loop stay: they are keyed by the settings they were built from, so a
+    settings change gets a new client anyway, and dropping a live one would leak its session.
+    """
     _sync_clients.clear()
     for loop in [loop for loop in _async_clients if loop.is_closed()]:
         _async_clients.pop(loop, None)
-    _async_clients.clear()
 
 
 # --- Request translation ---------------------------------------------------------------------

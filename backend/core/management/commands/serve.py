@@ -52,7 +52,7 @@ class Command(BaseCommand):
             reload=reload,
             loop="uvloop",
             http="httptools",
-            lifespan="off",
+            lifespan="on",
             log_config=None,
             proxy_headers=settings.TRUSTED_PROXY_COUNT > 0,
             timeout_graceful_shutdown=10,

@@ -1,0 +1,27 @@
+"""Server-Sent Events encoding (https://html.spec.whatwg.org/multipage/server-sent-events.html)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+KEEPALIVE = b": ping\n\n"
+
+# Headers every SSE response carries: no caching, no proxy buffering (nginx honours X-Accel-Buffering).
+SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+
+
+def encode_event(event_id: int, event: str, data: dict[str, Any]) -> bytes:
+    """One event with its sequence number as `id:`, so a client can resume with Last-Event-ID."""
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {event_id}\nevent: {event}\ndata: {payload}\n\n".encode()
+
+
+def parse_last_event_id(value: str | None) -> int:
+    """The sequence number a client last saw (0 when absent or malformed: replay everything)."""
+    if not value:
+        return 0
+    try:
+        return max(0, int(value.strip()))
+    except ValueError:
+        return 0

@@ -1,0 +1,408 @@
+"""Chat streaming and history benchmarks against the emulator, with PostgreSQL and Redis.
+
+The product runs as it does in production: uvicorn (uvloop, httptools) serving the ASGI app in
+its own process, PostgreSQL and Redis on loopback, full persistence (messages, usage ledger,
+event log). The emulator runs in its own process. The baseline, measured in the same run, is
+the emulator called directly (aiobotocore, same prompt).
+
+    python bench/chat.py ttft [--runs 300]
+    python bench/chat.py concurrency [--streams 100 500 1000] [--tokens 300]
+    python bench/chat.py history [--messages 100000] [--clients 32] [--seconds 10]
+    python bench/chat.py all --write docs/benchmarks.md
+
+Needs PostgreSQL (database `aia_bench` is created) and Redis (db 13) on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import REPO, emulator_process, machine_line, summary, write_section
+
+MODEL = "us.anthropic.claude-sonnet-4-6"
+DB_NAME = "aia_bench"
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "aiassistant.settings",
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-secret-key-0123456789abcdef",
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+    "DATABASE_POOL": "1",
+    "DATABASE_POOL_MAX": "40",
+    "REDIS_URL": "redis://127.0.0.1:6379/13",
+    "LOG_LEVEL": "WARNING",
+    "BEHIND_TLS_PROXY": "0",
+    "CHAT_MAX_CONCURRENT_GENERATIONS": "100000",
+    "CHAT_MESSAGE_RATE": "1000000/m",
+    "LLM_MAX_POOL_CONNECTIONS": "2000",
+}
+
+
+def prepare_database() -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {DB_NAME}")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO,
+        env={**os.environ, **ENV},
+        check=True,
+    )
+
+
+def setup_django(emulator_url: str) -> None:
+    os.environ.update(ENV)
+    os.environ["BEDROCK_ENDPOINT_URL"] = emulator_url
+    import django
+
+    django.setup()
+
+
+def make_token() -> tuple[Any, str]:
+    from django.contrib.auth import get_user_model
+
+    from appauth.services.audit import ClientInfo
+    from appauth.services.tokens import token_create
+
+    user = get_user_model().objects.create_user(f"bench-{time.time_ns()}@example.com", "bench-password-123456")
+    _, token = token_create(user=user, client=ClientInfo(ip="127.0.0.1", user_agent="bench"))
+    return user, token
+
+
+@contextmanager
+def server_process(emulator_url: str, workers: int = 1) -> Iterator[str]:
+    port = 18000 + os.getpid() % 1000
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "aiassistant.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env={**os.environ, **ENV, "BEDROCK_ENDPOINT_URL": emulator_url},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                import urllib.request
+
+                urllib.request.urlopen(f"{url}/healthz", timeout=1)  # noqa: S310 - our own loopback server
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+# --- A minimal SSE client on raw asyncio streams (cheap enough for 1000 streams on one core) ----------
+
+DELTA = b"event: delta"
+
+
+async def sse_post(host: str, port: int, path: str, token: str, body: bytes) -> tuple[float, list[float], bool]:
+    """POST, then read the SSE answer. Returns (start, arrival times of deltas, ended cleanly)."""
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(host, port)
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Token {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+    writer.write(request)
+    arrivals: list[float] = []
+    ended = False
+    head = await reader.readuntil(b"\r\n\r\n")
+    ok = head.startswith(b"HTTP/1.1 200")
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        now = time.perf_counter()
+        arrivals.extend([now] * chunk.count(DELTA))
+        if b"event: message_stop" in chunk or b"event: error" in chunk:
+            ended = b"event: message_stop" in chunk
+            break
+    writer.close()
+    return started, arrivals, ok and ended
+
+
+async def direct_stream(client: Any, prompt: str) -> tuple[float, list[float], bool]:
+    started = time.perf_counter()
+    arrivals: list[float] = []
+    response = await client.converse_stream(
+        modelId=MODEL, messages=[{"role": "user", "content": [{"text": prompt}]}], inferenceConfig={"maxTokens": 4096}
+    )
+    async for event in response["stream"]:
+        if "contentBlockDelta" in event:
+            arrivals.append(time.perf_counter())
+    return started, arrivals, True
+
+
+def emulator_client(emulator_url: str) -> Any:
+    from aiobotocore.session import get_session
+    from botocore.config import Config
+
+    return get_session().create_client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=emulator_url,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(
+            max_pool_connections=2000, read_timeout=120, retries={"mode": "standard", "total_max_attempts": 1}
+        ),
+    )
+
+
+def fmt(value: float) -> str:
+    return f"{value:.2f}"
+
+
+# --- Benchmarks ----------------------------------------------------------------------------------------
+
+
+async def bench_ttft(server_url: str, emulator_url: str, token: str, runs: int) -> str:
+    host, port = server_url.removeprefix("http://").split(":")
+    prompt = "[[emu:tokens=20]] time to first token"
+    body = ('{"content": "' + prompt + '"}').encode()
+    product, direct = [], []
+    async with emulator_client(emulator_url) as client:
+        for index in range(runs + 20):
+            started, arrivals, ok = await sse_post(host, int(port), "/api/v1/chat/messages/", token, body)
+            d_started, d_arrivals, _ = await direct_stream(client, prompt)
+            if index >= 20 and ok and arrivals:
+                product.append((arrivals[0] - started) * 1000)
+                direct.append((d_arrivals[0] - d_started) * 1000)
+    added = [p - d for p, d in zip(product, direct, strict=True)]
+    p, d, a = summary(product), summary(direct), summary(added)
+    return "\n".join(
+        [
+            "### Added time to first token, one stream at a time",
+            "",
+            f"{len(product)} sequential turns (after 20 warm-up turns), each a new chat: authentication, the",
+            "chat, pair and both messages written in one transaction, context assembly, generation start,",
+            "first SSE delta. Baseline: the emulator called directly with aiobotocore, interleaved.",
+            "",
+            "| | p50 ms | p95 ms | p99 ms |",
+            "|---|---|---|---|",
+            f"| through the product | {fmt(p['p50'])} | {fmt(p['p95'])} | {fmt(p['p99'])} |",
+            f"| emulator directly | {fmt(d['p50'])} | {fmt(d['p95'])} | {fmt(d['p99'])} |",
+            f"| **added** (paired difference) | **{fmt(a['p50'])}** | {fmt(a['p95'])} | **{fmt(a['p99'])}** |",
+            "",
+            f"Target: added p50 ≤ 3 ms, p99 ≤ 10 ms. Ratio of medians: {p['p50'] / d['p50']:.2f}.",
+            "",
+        ]
+    )
+
+
+async def run_concurrent(
+    server_url: str, token: str, streams: int, tokens: int
+) -> tuple[list[float], list[float], int]:
+    host, port = server_url.removeprefix("http://").split(":")
+    body = ('{"content": "[[emu:tokens=' + str(tokens) + ']] [[emu:delay_ms=20]] load"}').encode()
+
+    # Arrivals spread over one second (an open loop), as real users do not press send in the same microsecond.
+    async def delayed(offset: float) -> tuple[float, list[float], bool]:
+        await asyncio.sleep(offset)
+        return await sse_post(host, int(port), "/api/v1/chat/messages/", token, body)
+
+    results = await asyncio.gather(*(delayed(index / streams) for index in range(streams)), return_exceptions=True)
+    ttft, itl, errors = [], [], 0
+    for result in results:
+        if isinstance(result, BaseException) or not result[2] or len(result[1]) != tokens:
+            errors += 1
+            continue
+        started, arrivals, _ = result
+        ttft.append((arrivals[0] - started) * 1000)
+        itl.extend((b - a) * 1000 for a, b in itertools.pairwise(arrivals))
+    return ttft, itl, errors
+
+
+async def run_direct_concurrent(emulator_url: str, streams: int, tokens: int) -> tuple[list[float], list[float]]:
+    prompt = f"[[emu:tokens={tokens}]] [[emu:delay_ms=20]] load"
+    async with emulator_client(emulator_url) as client:
+
+        async def delayed(offset: float) -> tuple[float, list[float], bool]:
+            await asyncio.sleep(offset)
+            return await direct_stream(client, prompt)
+
+        results = await asyncio.gather(*(delayed(index / streams) for index in range(streams)))
+    itl = [(b - a) * 1000 for _, arrivals, _ in results for a, b in itertools.pairwise(arrivals)]
+    ttft = [(arrivals[0] - started) * 1000 for started, arrivals, _ in results]
+    return ttft, itl
+
+
+async def bench_concurrency(server_url: str, emulator_url: str, token: str, levels: list[int], tokens: int) -> str:
+    lines = [
+        f"### Concurrent streams, {tokens} tokens at 20 ms/token",
+        "",
+        "Streams start over one second. ITL = gap between consecutive deltas as the client sees them.",
+        "Baseline: the same load on the emulator directly. One uvicorn worker.",
+        "",
+        "| streams | TTFT p50 / p99 ms | ITL p50 / p99 ms | direct ITL p50 / p99 ms | added ITL p99 ms | failed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for level in levels:
+        _, d_itl = await run_direct_concurrent(emulator_url, level, tokens)
+        ttft, itl, errors = await run_concurrent(server_url, token, level, tokens)
+        t, i, di = summary(ttft), summary(itl), summary(d_itl)
+        lines.append(
+            f"| {level} | {fmt(t['p50'])} / {fmt(t['p99'])} | {fmt(i['p50'])} / {fmt(i['p99'])} "
+            f"| {fmt(di['p50'])} / {fmt(di['p99'])} | {fmt(i['p99'] - di['p99'])} | {errors} |"
+        )
+    lines += ["", "Target: ≥ 1000 streams with added ITL p99 ≤ 20 ms and no failures.", ""]
+    return "\n".join(lines)
+
+
+def seed_history(user: Any, messages: int) -> tuple[str, int]:
+    """`messages` messages for `user`: one long chat of 2,000 messages, the rest over 1,000 chats."""
+    from chat.models import Chat, Message, MessagePair
+
+    pairs_total = messages // 2
+    long_pairs = min(1000, pairs_total)
+    rest = pairs_total - long_pairs
+    chats = [Chat(user=user, title=f"Chat {i}") for i in range(1001)]
+    Chat.objects.bulk_create(chats, batch_size=1000)
+    long_chat = chats[0]
+    plan = [(long_chat, long_pairs)] + [(chat, rest // 1000) for chat in chats[1:]]
+    for chat, count in plan:
+        pairs, parent = [], None
+        for depth in range(count):
+            pair = MessagePair(chat=chat, parent=parent, depth=depth)
+            pairs.append(pair)
+            parent = pair
+        MessagePair.objects.bulk_create(pairs, batch_size=2000)
+        Message.objects.bulk_create(
+            [
+                message
+                for pair in pairs
+                for message in (
+                    Message(pair=pair, role="user", text=f"Question {pair.depth} about something"),
+                    Message(pair=pair, role="assistant", status="complete", text="An answer " * 30, model_id=MODEL),
+                )
+            ],
+            batch_size=4000,
+        )
+        if pairs:
+            Chat.objects.filter(id=chat.id).update(active_leaf=pairs[-1])
+    return str(long_chat.id), Message.objects.filter(pair__chat__user=user).count()
+
+
+async def hammer(url: str, token: str, clients: int, seconds: float) -> tuple[float, list[float], int]:
+    import aiohttp
+
+    latencies: list[float] = []
+    failures = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            async with session.get(url, headers={"Authorization": f"Token {token}"}) as response:
+                await response.read()
+                if response.status != 200:
+                    failures += 1
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return len(latencies) / elapsed, latencies, failures
+
+
+async def bench_history(server_url: str, token: str, chat_id: str, total: int, clients: int, seconds: float) -> str:
+    lines = [
+        f"### Chat list and history with {total:,} messages in the database",
+        "",
+        f"{clients} concurrent clients for {seconds:.0f} s each, keep-alive connections, one uvicorn worker.",
+        "",
+        "| endpoint | requests/s | p50 ms | p99 ms | failed |",
+        "|---|---|---|---|---|",
+    ]
+    for name, path in [
+        ("chat list (20 per page)", "/api/v1/chat/chats/"),
+        ("history of a 2,000-message chat (last page)", f"/api/v1/chat/chats/{chat_id}/messages/"),
+    ]:
+        await hammer(server_url + path, token, clients, 1.0)  # warm-up
+        rate, latencies, failures = await hammer(server_url + path, token, clients, seconds)
+        s = summary(latencies)
+        lines.append(f"| {name} | {rate:.0f} | {fmt(s['p50'])} | {fmt(s['p99'])} | {failures} |")
+    lines += ["", "Target: ≥ 1000 requests/s and p99 ≤ 20 ms.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["ttft", "concurrency", "history", "all"])
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--streams", type=int, nargs="+", default=[100, 500, 1000])
+    parser.add_argument("--tokens", type=int, default=300)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--write", type=Path)
+    args = parser.parse_args()
+
+    prepare_database()
+    sections = [f"## Chat (`bench/chat.py`)\n\n{machine_line()}; PostgreSQL and Redis on loopback; uvicorn + uvloop.\n"]
+    with emulator_process() as emulator_url:
+        setup_django(emulator_url)
+        _, token = make_token()
+        with server_process(emulator_url) as server_url:
+            import uvloop
+
+            if args.what in ("ttft", "all"):
+                sections.append(uvloop.run(bench_ttft(server_url, emulator_url, token, args.runs)))
+            if args.what in ("concurrency", "all"):
+                sections.append(
+                    uvloop.run(bench_concurrency(server_url, emulator_url, token, args.streams, args.tokens))
+                )
+            if args.what in ("history", "all"):
+                history_user, history_token = make_token()
+                chat_id, total = seed_history(history_user, args.messages)
+                sections.append(
+                    uvloop.run(bench_history(server_url, history_token, chat_id, total, args.clients, args.seconds))
+                )
+    report = "\n".join(sections)
+    print(report)
+    if args.write:
+        write_section(args.write if args.write.is_absolute() else REPO / args.write, f"chat_{args.what}", report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""REST and streaming endpoints of the chat app."""

@@ -1,0 +1,160 @@
+"""Attachment endpoints: upload, read, delete, and a dry-run check of a file.
+
+Thin views: validate the multipart form, call one service or selector, render. Every
+attachment is visible to its owner only; any other id answers 404 `attachment_not_found`.
+The error codes are documented in `chat.services.attachments`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.errors import PayloadTooLarge
+from chat.models import Attachment
+from chat.selectors.attachments import attachment_get
+from chat.services.attachments import attachment_check, attachment_create, attachment_delete
+
+TAGS = ["chat attachments"]
+ERROR_RESPONSES: dict[int, OpenApiResponse] = {
+    400: OpenApiResponse(
+        description="`file_type_mismatch`, `invalid_image`, `empty_file`, `unknown_model` or a missing field."
+    ),
+    401: OpenApiResponse(description="Not authenticated."),
+    413: OpenApiResponse(description="`attachment_too_large`: over the upload cap or the model's document limit."),
+    415: OpenApiResponse(description="`unsupported_file_type`: the content is not a supported image or document."),
+}
+
+
+class FileUploadInputSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The file. Its type is read from its content, not its name.")
+    model = serializers.CharField(
+        required=False, allow_blank=True, help_text="Model alias the file is meant for; limits follow it."
+    )
+
+
+class AttachmentOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attachment
+        fields = ["id", "kind", "format", "mime_type", "name", "size_bytes", "width", "height", "created_at"]
+        read_only_fields = fields
+
+
+class AttachmentDetailOutputSerializer(AttachmentOutputSerializer):
+    message_id = serializers.UUIDField(allow_null=True, read_only=True)
+    download_url = serializers.SerializerMethodField(help_text="Short-lived (signed) URL of the stored file.")
+
+    class Meta(AttachmentOutputSerializer.Meta):
+        fields = [*AttachmentOutputSerializer.Meta.fields, "message_id", "download_url"]
+        read_only_fields = fields
+
+    def get_download_url(self, attachment: Attachment) -> str:
+        url = attachment.file.url
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
+
+
+class FileCheckOutputSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    kind = serializers.ChoiceField(choices=Attachment.Kind.choices)
+    format = serializers.CharField()
+    mime_type = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    will_downscale = serializers.BooleanField(help_text="The image exceeds the model's limits and will be shrunk.")
+
+
+# Room for the multipart boundaries, headers and the `model` field around the file itself.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _validated_upload(request: Request) -> dict[str, Any]:
+    """The form's fields. A body declared larger than any acceptable upload is refused unparsed."""
+    cap = settings.CHAT_MAX_UPLOAD_BYTES
+    declared = str(request.META.get("CONTENT_LENGTH") or "")
+    if declared.isdigit() and int(declared) > cap + _MULTIPART_OVERHEAD:
+        raise PayloadTooLarge("The file is too large.", code="attachment_too_large", details={"max_bytes": cap})
+    serializer = FileUploadInputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class AttachmentUploadApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        tags=TAGS,
+        request={"multipart/form-data": FileUploadInputSerializer},
+        responses={201: AttachmentOutputSerializer, **ERROR_RESPONSES},
+        summary="Upload a file for a message",
+        description=(
+            "Stores the file for a message still to be sent; pass its id in the message's `attachments`. "
+            "Images over the model's limits are shrunk to fit. Unsent uploads are deleted after a while."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated_upload(request)
+        attachment = attachment_create(user=request.user, upload=data["file"], alias=data.get("model") or None)
+        return Response(AttachmentOutputSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class AttachmentDetailApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={200: AttachmentDetailOutputSerializer, 404: OpenApiResponse(description="`attachment_not_found`.")},
+        summary="An attachment, with a download URL",
+    )
+    def get(self, request: Request, attachment_id: UUID) -> Response:
+        attachment = attachment_get(user=request.user, attachment_id=attachment_id)
+        return Response(AttachmentDetailOutputSerializer(attachment, context={"request": request}).data)
+
+    @extend_schema(
+        tags=TAGS,
+        responses={
+            204: None,
+            404: OpenApiResponse(description="`attachment_not_found`."),
+            409: OpenApiResponse(description="`attachment_in_use`: already sent with a message."),
+        },
+        summary="Delete an unsent upload",
+    )
+    def delete(self, request: Request, attachment_id: UUID) -> Response:
+        attachment_delete(user=request.user, attachment_id=attachment_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ValidateFileApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        tags=TAGS,
+        request={"multipart/form-data": FileUploadInputSerializer},
+        responses={200: FileCheckOutputSerializer, **ERROR_RESPONSES},
+        summary="Check a file without storing it",
+        description="Answers what an upload of this file would be, or the error it would get.",
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated_upload(request)
+        check = attachment_check(upload=data["file"], alias=data.get("model") or None)
+        return Response(
+            FileCheckOutputSerializer(
+                {
+                    "valid": True,
+                    "kind": check.kind,
+                    "format": check.format,
+                    "mime_type": check.mime_type,
+                    "size_bytes": check.size_bytes,
+                    "width": check.width,
+                    "height": check.height,
+                    "will_downscale": check.will_downscale,
+                }
+            ).data
+        )

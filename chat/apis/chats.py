@@ -1,0 +1,294 @@
+"""Chats, their active branch and the turns (pairs) of the conversation tree.
+
+Thin views: validate → one service or selector → render. Every id is looked up among the
+requesting user's own rows, so another user's id is a 404. Shared view helpers live here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from appauth.models import AppUser
+from chat.models import Chat
+from chat.selectors import chats as selectors
+from chat.selectors.usage import UsageTotals, chat_usage_totals
+from chat.serializers import (
+    BranchPageQuerySerializer,
+    BranchPageSerializer,
+    ChatCreateInputSerializer,
+    ChatDetailSerializer,
+    ChatListQuerySerializer,
+    ChatListSerializer,
+    ChatSearchQuerySerializer,
+    ChatSearchResultSerializer,
+    ChatSystemPromptInputSerializer,
+    ChatUpdateInputSerializer,
+    PairStateSerializer,
+    PairToggleInputSerializer,
+    SiblingSerializer,
+)
+from chat.services import chats as services
+
+TAGS = ["chat"]
+ERRORS: dict[int, OpenApiResponse] = {
+    400: OpenApiResponse(description="Invalid input: `{error: {code, message, details}}`."),
+    401: OpenApiResponse(description="Not authenticated."),
+    404: OpenApiResponse(description="Not found (or another user's)."),
+}
+
+
+# --- shared helpers ------------------------------------------------------------------------------
+
+
+def request_user(request: Request) -> AppUser:
+    assert isinstance(request.user, AppUser)
+    return request.user
+
+
+def valid(serializer_class: type[BaseSerializer], data: Any, **kwargs: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class NewestFirstPagination(CursorPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    ordering = ("-updated_at", "-id")
+
+
+class OldestFirstPagination(NewestFirstPagination):
+    ordering = ("created_at", "id")
+
+
+class SearchPagination(PageNumberPagination):
+    """Relevance-ranked results: numbered pages (a keyset cursor cannot follow a rank)."""
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class PaginatedApi(APIView):
+    pagination_class: type[BasePagination] = NewestFirstPagination
+
+    def paginated(
+        self, request: Request, queryset: QuerySet[Any], serializer_class: type[BaseSerializer], **context: Any
+    ) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        data = serializer_class(page, many=True, context={"request": request, **context}).data
+        return paginator.get_paginated_response(data)
+
+
+def chat_detail(chat: Chat, *, new: bool = False) -> dict[str, Any]:
+    """The detail shape of `chat`, with its token totals (one aggregate query; none for a new chat)."""
+    totals = UsageTotals() if new else chat_usage_totals(chat=chat)
+    return dict(ChatDetailSerializer(chat, context={"usage": totals}).data)
+
+
+def branch_response(request: Request, chat: Chat, *, before: int | None = None, page_size: int = 50) -> Response:
+    page = selectors.branch_page(chat=chat, before=before, limit=page_size)
+
+    def url(cursor: int | None) -> str | None:
+        if cursor is None:
+            return None
+        path = reverse("chat-messages", kwargs={"chat_id": chat.id})
+        return request.build_absolute_uri(f"{path}?before={cursor}&page_size={page_size}")
+
+    return Response(
+        BranchPageSerializer(
+            {
+                "previous": url(page.previous_before),
+                "next": url(page.next_before),
+                "total": page.total,
+                "turns": page.turns,
+            }
+        ).data
+    )
+
+
+# --- chats ---------------------------------------------------------------------------------------
+
+
+class ChatListApi(PaginatedApi):
+    @extend_schema(
+        tags=TAGS,
+        parameters=[ChatListQuerySerializer],
+        responses={200: ChatListSerializer(many=True), **ERRORS},
+        summary="List chats, newest activity first",
+    )
+    def get(self, request: Request) -> Response:
+        query = valid(ChatListQuerySerializer, request.query_params)
+        chats = selectors.chat_list(
+            user=request_user(request), archived=query["archived"], project_id=query.get("project")
+        )
+        return self.paginated(request, chats, ChatListSerializer)
+
+    @extend_schema(
+        tags=TAGS,
+        request=ChatCreateInputSerializer,
+        responses={201: ChatDetailSerializer, **ERRORS},
+        summary="Create an empty chat",
+        description=(
+            "`model` must be a selectable alias (`unknown_model`); `project_id` and `saved_prompt_id` must be yours."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        data = valid(ChatCreateInputSerializer, request.data)
+        chat = services.chat_create(user=request_user(request), **data)
+        return Response(chat_detail(chat, new=True), status=status.HTTP_201_CREATED)
+
+
+class ChatDetailApi(APIView):
+    @extend_schema(tags=TAGS, responses={200: ChatDetailSerializer, **ERRORS}, summary="A chat with its token totals")
+    def get(self, request: Request, chat_id: UUID) -> Response:
+        chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
+        return Response(chat_detail(chat))
+
+    @extend_schema(
+        tags=TAGS,
+        request=ChatUpdateInputSerializer,
+        responses={200: ChatDetailSerializer, **ERRORS},
+        summary="Rename, re-prompt, move or re-model a chat",
+        description="A new `title` becomes the user's (`title_source=user`); `project_id: null` detaches it.",
+    )
+    def patch(self, request: Request, chat_id: UUID) -> Response:
+        chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
+        changes = valid(ChatUpdateInputSerializer, request.data, partial=True)
+        chat = services.chat_update(chat=chat, changes=changes)
+        return Response(chat_detail(chat))
+
+    @extend_schema(tags=TAGS, responses={204: None, **ERRORS}, summary="Delete a chat and its messages")
+    def delete(self, request: Request, chat_id: UUID) -> Response:
+        services.chat_delete(chat=selectors.chat_get(user=request_user(request), chat_id=chat_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChatArchiveApi(APIView):
+    archived = True
+
+    @extend_schema(tags=TAGS, request=None, responses={200: ChatDetailSerializer, **ERRORS}, summary="Archive a chat")
+    def post(self, request: Request, chat_id: UUID) -> Response:
+        chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
+        return Response(chat_detail(services.chat_set_archived(chat=chat, archived=self.archived)))
+
+
+class ChatUnarchiveApi(ChatArchiveApi):
+    archived = False
+
+    @extend_schema(tags=TAGS, request=None, responses={200: ChatDetailSerializer, **ERRORS}, summary="Unarchive a chat")
+    def post(self, request: Request, chat_id: UUID) -> Response:
+        return super().post(request, chat_id)
+
+
+class ChatSystemPromptApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=ChatSystemPromptInputSerializer,
+        responses={200: ChatDetailSerializer, **ERRORS},
+        summary="Set the chat's system prompt",
+        description=(
+            "`{saved_prompt_id}` uses a saved prompt (later edits to it apply); `{system_prompt}` sets the "
+            "chat's own text; neither (or nulls) returns to the default prompt. Both → `ambiguous_system_prompt`."
+        ),
+    )
+    def post(self, request: Request, chat_id: UUID) -> Response:
+        chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
+        data = valid(ChatSystemPromptInputSerializer, request.data)
+        chat = services.chat_set_system_prompt(chat=chat, **data)
+        return Response(chat_detail(chat))
+
+
+class ChatSearchApi(PaginatedApi):
+    pagination_class = SearchPagination
+
+    @extend_schema(
+        tags=TAGS,
+        parameters=[ChatSearchQuerySerializer],
+        responses={200: ChatSearchResultSerializer(many=True), **ERRORS},
+        summary="Search chat titles and messages",
+        description="Full-text (websearch syntax) on PostgreSQL, best match first; `snippet` marks matches with `**`.",
+    )
+    def get(self, request: Request) -> Response:
+        query = valid(ChatSearchQuerySerializer, request.query_params)["q"]
+        results = selectors.chat_search(user=request_user(request), query=query)
+        return self.paginated(request, results, ChatSearchResultSerializer, query=query)
+
+
+class ChatMessagesApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        parameters=[BranchPageQuerySerializer],
+        responses={200: BranchPageSerializer, **ERRORS},
+        summary="The turns of the chat's active branch, oldest first",
+        description=(
+            "Without `before`, the newest `page_size` turns; follow `previous` for older ones. `sibling_count`/"
+            '`sibling_index` give the "2 of 3" position of each turn among its versions.'
+        ),
+    )
+    def get(self, request: Request, chat_id: UUID) -> Response:
+        chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
+        query = valid(BranchPageQuerySerializer, request.query_params)
+        return branch_response(request, chat, before=query.get("before"), page_size=query["page_size"])
+
+
+# --- pairs (turns) -------------------------------------------------------------------------------
+
+
+class PairSiblingsApi(APIView):
+    @extend_schema(tags=TAGS, responses={200: SiblingSerializer(many=True), **ERRORS}, summary="The versions of a turn")
+    def get(self, request: Request, pair_id: UUID) -> Response:
+        pair = selectors.pair_get(user=request_user(request), pair_id=pair_id)
+        return Response(SiblingSerializer(selectors.pair_siblings(pair=pair), many=True).data)
+
+
+class PairSwitchApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses={200: BranchPageSerializer, **ERRORS},
+        summary="Show this version of a turn",
+        description="The chat's active branch becomes the newest branch through this pair; returns its last page.",
+    )
+    def post(self, request: Request, pair_id: UUID) -> Response:
+        pair = selectors.pair_get(user=request_user(request), pair_id=pair_id)
+        return branch_response(request, services.pair_switch(pair=pair))
+
+
+class PairToggleApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=PairToggleInputSerializer,
+        responses={200: PairStateSerializer, **ERRORS},
+        summary="Hide a turn from the model's context, or show it again",
+        description="`{hidden: bool}` sets it; an empty body flips it.",
+    )
+    def post(self, request: Request, pair_id: UUID) -> Response:
+        pair = selectors.pair_get(user=request_user(request), pair_id=pair_id)
+        data = valid(PairToggleInputSerializer, request.data)
+        return Response(PairStateSerializer(services.pair_set_hidden(pair=pair, hidden=data["hidden"])).data)
+
+
+class PairDetailApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        responses={204: None, 409: OpenApiResponse(description="`generation_in_progress`."), **ERRORS},
+        summary="Delete a turn and every turn after it",
+        description="If the active branch went through it, the chat shows the newest remaining version instead.",
+    )
+    def delete(self, request: Request, pair_id: UUID) -> Response:
+        services.pair_delete(pair=selectors.pair_get(user=request_user(request), pair_id=pair_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,153 @@
+"""Reads of the user's memory: lists, lookups, stats, and the relevance ranking for context.
+
+Relevance is lexical for now (word overlap with the current question, plus confidence,
+verification and recency). `memories_rank` is the one function to replace with retrieval.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
+
+from appauth.models import AppUser
+from backend.errors import NotFound
+from chat.models import MemoryExtraction, MemorySettings, MemoryTag, UserMemory
+
+# How many of the newest active memories are considered for one context (bounds the work).
+CONTEXT_CANDIDATES = 200
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset(
+    (  # noqa: SIM905 - a word list reads best as words
+        "a an and are as at be but by for from has have i in is it its me my of on or so that the their them "
+        "they this to uses use user was were with you your about into likes like prefers prefer"
+    ).split()
+)
+
+
+def words(text: str) -> frozenset[str]:
+    """Normalised content words of `text` (lowercase, no stopwords, a plural `s` dropped)."""
+    result = set()
+    for word in _WORD.findall(text.lower()):
+        if word in _STOPWORDS or len(word) < 2:
+            continue
+        result.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
+    return frozenset(result)
+
+
+def memory_enabled(*, user_id: Any) -> bool:
+    """Memory is on unless the user switched it off."""
+    return not MemorySettings.objects.filter(user_id=user_id, enabled=False).exists()
+
+
+def memory_list(
+    *,
+    user: AppUser,
+    q: str = "",
+    category: str = "",
+    tag: str = "",
+    project_id: UUID | None = None,
+    is_active: bool | None = True,
+    is_verified: bool | None = None,
+) -> QuerySet[UserMemory]:
+    """The user's memories, newest change first, filtered; tags prefetched."""
+    memories = UserMemory.objects.filter(user=user).select_related("project").prefetch_related("tags")
+    if q:
+        memories = memories.filter(Q(summary__icontains=q) | Q(raw_content__icontains=q) | Q(tags__name__iexact=q))
+        memories = memories.distinct()
+    if category:
+        memories = memories.filter(category=category)
+    if tag:
+        memories = memories.filter(tags__name__iexact=tag)
+    if project_id is not None:
+        memories = memories.filter(project_id=project_id)
+    if is_active is not None:
+        memories = memories.filter(is_active=is_active)
+    if is_verified is not None:
+        memories = memories.filter(is_verified=is_verified)
+    return memories.order_by("-updated_at", "-id")
+
+
+def memory_get(*, user: AppUser, memory_id: UUID) -> UserMemory:
+    memory = (
+        UserMemory.objects.select_related("project").prefetch_related("tags").filter(user=user, id=memory_id).first()
+    )
+    if memory is None:
+        raise NotFound("Memory not found.", code="memory_not_found")
+    return memory
+
+
+def tag_list(*, user: AppUser) -> QuerySet[MemoryTag]:
+    """The user's tags with how many active memories carry each."""
+    return MemoryTag.objects.filter(user=user).annotate(
+        memory_count=Count("memories", filter=Q(memories__is_active=True))
+    )
+
+
+def tag_get(*, user: AppUser, tag_id: int) -> MemoryTag:
+    tag = MemoryTag.objects.filter(user=user, id=tag_id).first()
+    if tag is None:
+        raise NotFound("Tag not found.", code="memory_tag_not_found")
+    return tag
+
+
+def memory_stats(*, user: AppUser) -> dict[str, Any]:
+    memories = UserMemory.objects.filter(user=user)
+    totals = memories.aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(is_active=True)),
+        verified=Count("id", filter=Q(is_active=True, is_verified=True)),
+        project_scoped=Count("id", filter=Q(is_active=True, project__isnull=False)),
+        times_referenced=Sum("times_referenced"),
+        last_referenced_at=Max("last_referenced_at"),
+        last_updated_at=Max("updated_at"),
+    )
+    by_category = dict(
+        memories.filter(is_active=True).values_list("category").annotate(n=Count("id")).values_list("category", "n")
+    )
+    last_extraction = (
+        MemoryExtraction.objects.filter(pair__chat__user=user).aggregate(at=Max("created_at"))["at"]
+        if totals["total"]
+        else None
+    )
+    return {
+        **totals,
+        "times_referenced": totals["times_referenced"] or 0,
+        "enabled": memory_enabled(user_id=user.id),
+        "by_category": by_category,
+        "tags": MemoryTag.objects.filter(user=user).count(),
+        "last_extraction_at": last_extraction,
+    }
+
+
+def memories_in_scope(*, user_id: Any, project_id: UUID | None, limit: int = CONTEXT_CANDIDATES) -> list[UserMemory]:
+    """Active memories visible in a chat: global ones, plus the project's own inside that project."""
+    scope = Q(project__isnull=True)
+    if project_id is not None:
+        scope |= Q(project_id=project_id)
+    return list(
+        UserMemory.objects.filter(scope, user_id=user_id, is_active=True)
+        .prefetch_related("tags")
+        .order_by("-updated_at", "-id")[:limit]
+    )
+
+
+def _score(memory: UserMemory, query_words: frozenset[str], now: datetime) -> float:
+    memory_words = words(memory.summary) | {tag.name.lower() for tag in memory.tags.all()}
+    overlap = len(query_words & memory_words) / len(query_words) if query_words else 0.0
+    age_days = max((now - memory.updated_at).total_seconds() / 86400, 0.0)
+    recency = 1 / (1 + age_days / 30)
+    return 3 * overlap + memory.confidence + (0.5 if memory.is_verified else 0.0) + 0.25 * recency
+
+
+def memories_rank(*, memories: Iterable[UserMemory], query: str) -> list[UserMemory]:
+    """Most relevant first for `query`. Replaceable by retrieval (same inputs, same output)."""
+    query_words = words(query)
+    now = timezone.now()
+    return sorted(memories, key=lambda memory: (-_score(memory, query_words, now), str(memory.id)))

@@ -1,0 +1,327 @@
+"""Input validation and output shapes of the chat REST API (no writes here: services do those)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from chat.models import Attachment, Chat, Message, Project, ProjectKnowledge, SavedSystemPrompt
+from chat.selectors.chats import chat_search_snippet
+from chat.services.projects import knowledge_budget
+
+# --- shared ----------------------------------------------------------------------------------
+
+
+class UsageSerializer(serializers.Serializer):
+    calls = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cache_read_tokens = serializers.IntegerField()
+    cache_write_tokens = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=20, decimal_places=6, coerce_to_string=True)
+
+
+class DayUsageSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    usage = UsageSerializer(source="totals")
+
+
+class ModelUsageSerializer(serializers.Serializer):
+    model_id = serializers.CharField()
+    usage = UsageSerializer(source="totals")
+
+
+class UsageReportSerializer(serializers.Serializer):
+    totals = UsageSerializer()
+    days = DayUsageSerializer(many=True)
+    models = ModelUsageSerializer(many=True)
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=366, default=30)
+
+
+# --- chats -----------------------------------------------------------------------------------
+
+
+class ChatListQuerySerializer(serializers.Serializer):
+    archived = serializers.BooleanField(default=False)
+    project = serializers.UUIDField(required=False)
+
+
+class ChatCreateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    project_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    system_prompt = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    saved_prompt_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    model = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    incognito = serializers.BooleanField(required=False, default=False)
+
+
+class ChatUpdateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    system_prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    project_id = serializers.UUIDField(required=False, allow_null=True)
+    saved_prompt_id = serializers.UUIDField(required=False, allow_null=True)
+    model = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Give at least one field to change.")
+        return attrs
+
+
+class ChatSystemPromptInputSerializer(serializers.Serializer):
+    saved_prompt_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    system_prompt = serializers.CharField(required=False, allow_blank=True, default=None, trim_whitespace=False)
+
+
+class ChatListSerializer(serializers.ModelSerializer):
+    project_id = serializers.UUIDField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = Chat
+        fields: tuple[str, ...] = (
+            "id",
+            "title",
+            "title_source",
+            "project_id",
+            "model",
+            "archived",
+            "incognito",
+            "last_message_preview",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class ChatDetailSerializer(ChatListSerializer):
+    project_name = serializers.SerializerMethodField()
+    saved_prompt_id = serializers.UUIDField(allow_null=True, read_only=True)
+    active_leaf_id = serializers.UUIDField(allow_null=True, read_only=True)
+    usage = serializers.SerializerMethodField()
+
+    class Meta(ChatListSerializer.Meta):
+        fields = (
+            *ChatListSerializer.Meta.fields,
+            "project_name",
+            "system_prompt",
+            "saved_prompt_id",
+            "active_leaf_id",
+            "usage",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_project_name(self, chat: Chat) -> str | None:
+        return chat.project.name if chat.project_id and chat.project else None
+
+    @extend_schema_field(UsageSerializer)
+    def get_usage(self, chat: Chat) -> dict[str, Any]:
+        """The chat's token totals, which the view supplies as `context["usage"]` (a `UsageTotals`)."""
+        return dict(UsageSerializer(self.context["usage"]).data)
+
+
+class ChatSearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=200)
+
+
+class ChatSearchResultSerializer(ChatListSerializer):
+    snippet = serializers.SerializerMethodField()
+
+    class Meta(ChatListSerializer.Meta):
+        fields = (*ChatListSerializer.Meta.fields, "snippet")
+        read_only_fields = fields
+
+    def get_snippet(self, chat: Chat) -> str:
+        return chat_search_snippet(chat=chat, query=self.context.get("query", ""))
+
+
+# --- messages (the active branch) --------------------------------------------------------
+
+
+class AttachmentSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attachment
+        fields = ("id", "name", "kind", "format", "mime_type", "size_bytes", "width", "height")
+        read_only_fields = fields
+
+
+class MessageUsageSerializer(serializers.Serializer):
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cache_read_tokens = serializers.IntegerField()
+    cache_write_tokens = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=12, decimal_places=6, coerce_to_string=True)
+
+
+class UserMessageSerializer(serializers.ModelSerializer):
+    attachments = AttachmentSummarySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = ("id", "text", "created_at", "attachments")
+        read_only_fields = fields
+
+
+class AssistantMessageSerializer(serializers.ModelSerializer):
+    usage = MessageUsageSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = Message
+        fields = (
+            "id",
+            "status",
+            "text",
+            "model_alias",
+            "model_id",
+            "stop_reason",
+            "error_code",
+            "error_message",
+            "usage",
+            "created_at",
+            "completed_at",
+        )
+        read_only_fields = fields
+
+
+class TurnSerializer(serializers.Serializer):
+    pair_id = serializers.UUIDField(source="pair.id")
+    parent_id = serializers.UUIDField(source="pair.parent_id", allow_null=True)
+    depth = serializers.IntegerField(source="pair.depth")
+    hidden = serializers.BooleanField(source="pair.hidden")
+    sibling_count = serializers.IntegerField()
+    sibling_index = serializers.IntegerField()
+    user = UserMessageSerializer(source="user_message", allow_null=True)
+    assistant = AssistantMessageSerializer(source="assistant_message", allow_null=True)
+
+
+class BranchPageQuerySerializer(serializers.Serializer):
+    before = serializers.IntegerField(min_value=0, required=False)
+    page_size = serializers.IntegerField(min_value=1, max_value=200, default=50)
+
+
+class BranchPageSerializer(serializers.Serializer):
+    previous = serializers.CharField(allow_null=True, help_text="URL of the page of older turns.")
+    next = serializers.CharField(allow_null=True, help_text="URL of the page of newer turns.")
+    total = serializers.IntegerField(help_text="Turns on the whole active branch.")
+    results = TurnSerializer(many=True, source="turns")
+
+
+class SiblingSerializer(serializers.Serializer):
+    pair_id = serializers.UUIDField(source="pair.id")
+    index = serializers.IntegerField()
+    active = serializers.BooleanField(help_text="On the chat's active branch.")
+    hidden = serializers.BooleanField(source="pair.hidden")
+    created_at = serializers.DateTimeField(source="pair.created_at")
+    user_text = serializers.CharField(source="user_message.text", default="")
+    assistant_status = serializers.CharField(source="assistant_message.status", default=None, allow_null=True)
+
+
+class PairToggleInputSerializer(serializers.Serializer):
+    hidden = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class PairStateSerializer(serializers.Serializer):
+    pair_id = serializers.UUIDField(source="id")
+    hidden = serializers.BooleanField()
+
+
+# --- projects and knowledge ------------------------------------------------------------------
+
+
+class ProjectInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    instructions = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+
+class ProjectUpdateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    instructions = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    knowledge_tokens = serializers.IntegerField(read_only=True, help_text="Tokens of the knowledge sent with chats.")
+    knowledge_budget = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = (
+            "id",
+            "name",
+            "description",
+            "instructions",
+            "knowledge_tokens",
+            "knowledge_budget",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+    def get_knowledge_budget(self, project: Project) -> int:
+        return knowledge_budget()
+
+
+class KnowledgeCreateInputSerializer(serializers.Serializer):
+    project_id = serializers.UUIDField()
+    title = serializers.CharField(max_length=200)
+    content = serializers.CharField(trim_whitespace=False)
+    include_in_chat = serializers.BooleanField(required=False, default=True)
+
+
+class KnowledgeUpdateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    content = serializers.CharField(required=False, trim_whitespace=False)
+    include_in_chat = serializers.BooleanField(required=False)
+
+
+class KnowledgeListQuerySerializer(serializers.Serializer):
+    project = serializers.UUIDField(required=False)
+
+
+class KnowledgeListSerializer(serializers.ModelSerializer):
+    project_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = ProjectKnowledge
+        fields: tuple[str, ...] = (
+            "id",
+            "project_id",
+            "title",
+            "include_in_chat",
+            "token_count",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class KnowledgeSerializer(KnowledgeListSerializer):
+    class Meta(KnowledgeListSerializer.Meta):
+        fields = (*KnowledgeListSerializer.Meta.fields, "content")
+        read_only_fields = fields
+
+
+# --- saved prompts ---------------------------------------------------------------------------
+
+
+class SavedPromptInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    content = serializers.CharField(trim_whitespace=False)
+
+
+class SavedPromptUpdateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    content = serializers.CharField(required=False, trim_whitespace=False)
+
+
+class SavedPromptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SavedSystemPrompt
+        fields = ("id", "name", "content", "created_at", "updated_at")
+        read_only_fields = fields

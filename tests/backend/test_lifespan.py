@@ -1,0 +1,46 @@
+"""The ASGI lifespan wrapper runs the shutdown hooks and passes other traffic through."""
+
+import asyncio
+
+from aiassistant.asgi import application
+from backend import lifespan
+
+calls: list[str] = []
+
+
+async def hook() -> None:
+    calls.append("stopped")
+
+
+async def broken_hook() -> None:
+    raise RuntimeError("hook failed")
+
+
+def test_shutdown_runs_every_hook_even_after_a_failing_one(settings):
+    settings.ASGI_SHUTDOWN_HOOKS = [
+        "tests.backend.test_lifespan.broken_hook",
+        "tests.backend.test_lifespan.hook",
+    ]
+    calls.clear()
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return inbox.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(application({"type": "lifespan"}, receive, send))
+
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert calls == ["stopped"]
+
+
+def test_the_configured_hooks_exist():
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    for path in settings.ASGI_SHUTDOWN_HOOKS:
+        assert asyncio.iscoroutinefunction(import_string(path))
+    assert lifespan.with_lifespan

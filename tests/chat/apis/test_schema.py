@@ -1,0 +1,81 @@
+"""Every chat REST endpoint is in the OpenAPI schema with its request and response shapes."""
+
+import pytest
+from rest_framework.test import APIClient
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
+
+EXPECTED = {
+    ("/api/v1/chat/chats/", "get"),
+    ("/api/v1/chat/chats/", "post"),
+    ("/api/v1/chat/chats/search/", "get"),
+    ("/api/v1/chat/chats/{chat_id}/", "get"),
+    ("/api/v1/chat/chats/{chat_id}/", "patch"),
+    ("/api/v1/chat/chats/{chat_id}/", "delete"),
+    ("/api/v1/chat/chats/{chat_id}/archive/", "post"),
+    ("/api/v1/chat/chats/{chat_id}/unarchive/", "post"),
+    ("/api/v1/chat/chats/{chat_id}/system-prompt/", "post"),
+    ("/api/v1/chat/chats/{chat_id}/messages/", "get"),
+    ("/api/v1/chat/chats/{chat_id}/usage/", "get"),
+    ("/api/v1/chat/chats/{chat_id}/export/", "get"),
+    ("/api/v1/chat/pairs/{pair_id}/", "delete"),
+    ("/api/v1/chat/pairs/{pair_id}/siblings/", "get"),
+    ("/api/v1/chat/pairs/{pair_id}/switch/", "post"),
+    ("/api/v1/chat/pairs/{pair_id}/toggle/", "post"),
+    ("/api/v1/chat/projects/", "get"),
+    ("/api/v1/chat/projects/", "post"),
+    ("/api/v1/chat/projects/{project_id}/", "get"),
+    ("/api/v1/chat/projects/{project_id}/", "patch"),
+    ("/api/v1/chat/projects/{project_id}/", "delete"),
+    ("/api/v1/chat/projects/{project_id}/knowledge/", "get"),
+    ("/api/v1/chat/projects/{project_id}/chats/", "get"),
+    ("/api/v1/chat/projects/{project_id}/usage/", "get"),
+    ("/api/v1/chat/knowledge/", "get"),
+    ("/api/v1/chat/knowledge/", "post"),
+    ("/api/v1/chat/knowledge/{knowledge_id}/", "get"),
+    ("/api/v1/chat/knowledge/{knowledge_id}/", "patch"),
+    ("/api/v1/chat/knowledge/{knowledge_id}/", "delete"),
+    ("/api/v1/chat/knowledge/{knowledge_id}/toggle/", "post"),
+    ("/api/v1/chat/prompts/", "get"),
+    ("/api/v1/chat/prompts/", "post"),
+    ("/api/v1/chat/prompts/{prompt_id}/", "get"),
+    ("/api/v1/chat/prompts/{prompt_id}/", "patch"),
+    ("/api/v1/chat/prompts/{prompt_id}/", "delete"),
+    ("/api/v1/chat/usage/", "get"),
+}
+
+
+@pytest.fixture
+def schema():
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_every_endpoint_is_documented(schema):
+    documented = {(path, method) for path, item in schema["paths"].items() for method in item if method != "parameters"}
+
+    assert documented == EXPECTED
+
+
+def test_writes_document_their_request_and_lists_their_pagination(schema):
+    paths = schema["paths"]
+
+    assert "requestBody" in paths["/api/v1/chat/chats/"]["post"]
+    assert "requestBody" in paths["/api/v1/chat/knowledge/"]["post"]
+    chat_list = paths["/api/v1/chat/chats/"]["get"]
+    assert {parameter["name"] for parameter in chat_list["parameters"]} >= {
+        "archived",
+        "project",
+        "cursor",
+        "page_size",
+    }
+    page = chat_list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert page.endswith("PaginatedChatListList")
+
+
+def test_messages_page_is_documented(schema):
+    operation = schema["paths"]["/api/v1/chat/chats/{chat_id}/messages/"]["get"]
+
+    assert {parameter["name"] for parameter in operation["parameters"]} >= {"before", "page_size"}
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("BranchPage")

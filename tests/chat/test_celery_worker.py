@@ -1,0 +1,213 @@
+"""Real Celery workers on Redis: titles after a streamed answer, and tasks killed mid-run.
+
+Each test starts `celery -A aiassistant worker` as a subprocess on Redis db 12, reading a queue
+only this test publishes to (CHAT_BACKGROUND_QUEUE), against the same test database (real
+commits: transactional tests) and the in-process Bedrock emulator. Waits poll with a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.db import connection
+
+from backend.llm.models import LLMCall
+from chat import tasks
+from chat.models import Chat, MemoryExtraction, Message, UserMemory
+from tests.chat.factories import ChatFactory, turn
+from tests.e2e.conftest import headers, live_server_asgi, make_user, stream_events  # noqa: F401
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.slow]
+
+BROKER = "redis://127.0.0.1:6379/12"
+REPO = Path(__file__).resolve().parents[2]
+CELERY = str(Path(sys.executable).with_name("celery"))
+TITLE = "You name conversations"
+EXTRACTION = "known_memories"
+
+
+def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Worker:
+    """One `celery worker` process group (main process and its prefork child)."""
+
+    def __init__(self, *, queue: str, emulator_url: str, log: Path, restore_seconds: int) -> None:
+        database = connection.settings_dict
+        env = {
+            **os.environ,
+            "DATABASE_URL": (
+                f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@{database['HOST'] or '127.0.0.1'}:"
+                f"{database['PORT'] or 5432}/{database['NAME']}"
+            ),
+            "REDIS_URL": BROKER,
+            "CELERY_BROKER_URL": BROKER,
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "CELERY_VISIBILITY_TIMEOUT": "5",
+            "CELERY_UNACKED_RESTORE_SECONDS": str(restore_seconds),
+            "BEDROCK_ENDPOINT_URL": emulator_url,
+        }
+        self.log = log
+        argv = [CELERY, "-A", "aiassistant", "worker", "--pool=prefork", "--concurrency=1", "-Q", queue]
+        argv += ["-n", f"{queue}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle"]
+        argv += ["--without-heartbeat", "--loglevel=INFO"]
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_for(lambda: " ready." in log.read_text(errors="replace"), timeout=30, what=f"the worker ({log})")
+
+    def child_pid(self) -> int:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return int(children[0])
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: nothing gets to acknowledge or clean up."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def queue(settings) -> Iterator[str]:
+    """This process publishes chat background tasks to Redis db 12, on a queue of its own."""
+    from aiassistant.celery import app
+
+    name = f"test-chat-background-{uuid.uuid4().hex[:8]}"
+    # The app reads Django settings through the CELERY_ namespace: override the namespaced keys.
+    saved = {key: app.conf[key] for key in ("CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER")}
+    app.conf.update(CELERY_BROKER_URL=BROKER, CELERY_TASK_ALWAYS_EAGER=False)
+    app._after_fork()  # drop connection pools made for the previous broker
+    assert (app.conf.broker_url, app.conf.task_always_eager) == (BROKER, False)
+    settings.CHAT_BACKGROUND_QUEUE = name
+    yield name
+    app.conf.update(saved)
+    app._after_fork()
+    import redis
+
+    client = redis.Redis.from_url(BROKER)
+    client.delete(name, *client.scan_iter(f"_kombu.binding*.{name}"))
+    # A failed run may leave a message unacknowledged; kombu would later restore it into this queue.
+    for tag, entry in client.hgetall("unacked").items():
+        if name.encode() in entry:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+
+
+@pytest.fixture
+def workers(queue, emulator, tmp_path) -> Iterator[Callable[..., Worker]]:
+    started: list[Worker] = []
+
+    def start(*, restore_seconds: int = 1) -> Worker:
+        log = tmp_path / f"worker-{len(started)}.log"
+        worker = Worker(queue=queue, emulator_url=emulator.url, log=log, restore_seconds=restore_seconds)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def requests_for(emulator, marker: str) -> list[dict]:
+    return [r for r in emulator.requests() if marker in str(r["body"])]
+
+
+def tool_reply(*summaries: str) -> dict:
+    memories = [{"summary": s, "category": "work", "confidence": 0.9} for s in summaries]
+    return {"tool_use": {"name": "record_memories", "input": {"memories": memories}}}
+
+
+def test_a_title_and_memories_appear_after_a_streamed_answer(live_server_asgi, workers, emulator):  # noqa: F811
+    emulator.add_rule({"match": TITLE, "response": {"text": "Night shift sleep"}})
+    emulator.add_rule({"match": EXTRACTION, "response": tool_reply("Works night shifts as a nurse")})
+    worker = workers()
+    user, token = make_user("worker-alice@example.com")
+
+    events = stream_events(
+        live_server_asgi, "POST", "/api/v1/chat/messages/", token, json_body={"content": "I work night shifts."}
+    )
+
+    assert events[-1].event == "message_stop"
+    chat_id = events[0].data["chat_id"]
+    chat = wait_for(
+        lambda: Chat.objects.filter(id=chat_id, title_source="generated").first(), timeout=20, what="the title"
+    )
+    assert chat.title == "Night shift sleep"
+    listed = httpx.get(f"{live_server_asgi.url}/api/v1/chat/chats/", headers=headers(token)).json()["results"]
+    assert [(c["id"], c["title"]) for c in listed] == [(chat_id, "Night shift sleep")]  # what the client sees
+    wait_for(lambda: UserMemory.objects.filter(user=user).exists(), timeout=20, what="the memory")
+    assert UserMemory.objects.get(user=user).summary == "Works night shifts as a nurse"
+    assert set(LLMCall.objects.filter(user=user).values_list("purpose", flat=True)) == {"chat", "title", "memory"}
+    log = worker.log.read_text(errors="replace")
+    assert "chat.tasks.generate_chat_title" in log and "chat.tasks.extract_turn_memories" in log  # not in-process
+
+
+def test_a_task_whose_worker_process_is_killed_is_redelivered_and_applied_once(workers, queue, emulator):
+    chat = ChatFactory()
+    answer = turn(chat, user_text="I am a nurse", assistant_text="Noted.").messages.get(role=Message.Role.ASSISTANT)
+    emulator.add_rule({"match": EXTRACTION, "response": tool_reply("Works as a nurse")})
+    # The first delivery hangs in the model call long enough to be killed there.
+    emulator.add_rule(
+        {"match": EXTRACTION, "response": tool_reply("Works as a nurse"), "first_token_ms": 30_000, "times": 1}
+    )
+    worker = workers()
+
+    tasks.extract_turn_memories.apply_async(args=(str(answer.id),), queue=queue)
+    wait_for(lambda: requests_for(emulator, EXTRACTION), timeout=20, what="the first model call")
+    os.kill(worker.child_pid(), signal.SIGKILL)  # acks_late + reject_on_worker_lost: back to the queue
+
+    wait_for(lambda: MemoryExtraction.objects.filter(pair=answer.pair).exists(), timeout=20, what="the redelivery")
+    assert len(requests_for(emulator, EXTRACTION)) == 2
+    assert list(UserMemory.objects.values_list("summary", flat=True)) == ["Works as a nurse"]
+    assert "WorkerLostError" in worker.log.read_text(errors="replace")
+
+    # A further copy of the message (a redelivery after the work committed) changes nothing.
+    tasks.extract_turn_memories.apply_async(args=(str(answer.id),), queue=queue)
+    wait_for(lambda: worker.log.read_text(errors="replace").count("succeeded") == 2, timeout=20, what="the copy")
+    assert len(requests_for(emulator, EXTRACTION)) == 2
+    assert UserMemory.objects.count() == 1
+
+
+def test_a_task_lost_with_its_whole_worker_is_redelivered_to_the_next_worker_once(workers, queue, emulator):
+    chat = ChatFactory(title="New chat", title_source=Chat.TitleSource.DEFAULT)
+    turn(chat, user_text="Tips for sourdough?", assistant_text="Feed it daily.")
+    emulator.add_rule({"match": TITLE, "response": {"text": "Sourdough tips"}})
+    emulator.add_rule({"match": TITLE, "response": {"text": "Too slow"}, "first_token_ms": 30_000, "times": 1})
+    # Killed while sweeping for lost tasks, a worker would leave kombu's sweep lock held for minutes.
+    first = workers(restore_seconds=600)
+
+    tasks.generate_chat_title.apply_async(args=(str(chat.id),), queue=queue)
+    wait_for(lambda: requests_for(emulator, TITLE), timeout=20, what="the first model call")
+    first.kill()  # unacknowledged: Redis hands it out again after the visibility timeout
+    workers()
+
+    wait_for(lambda: Chat.objects.filter(id=chat.id, title_source="generated").exists(), timeout=30, what="the title")
+    assert Chat.objects.get(id=chat.id).title == "Sourdough tips"
+    assert len(requests_for(emulator, TITLE)) == 2
+    assert LLMCall.objects.filter(purpose="title", status="ok").count() == 1
