@@ -335,6 +335,7 @@ PORT = env.int("PORT", default=8000)
 # Async callables run when the ASGI server shuts down (backend.lifespan).
 ASGI_SHUTDOWN_HOOKS = [
     "chat.services.generation.shutdown",
+    "prototypes.services.generation.shutdown",
 ]
 
 LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=5.0)
@@ -573,4 +574,28 @@ CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
 CELERY_BEAT_SCHEDULE["chat-purge-memory-extractions"] = {
     "task": "chat.tasks.purge_memory_extractions",
     "schedule": 24 * 3600.0,
+}
+
+# --- Prototypes ---
+# Previews are served from PROTOTYPE_PREVIEW_BASE_URL (a separate registrable domain in
+# production, e.g. https://proto-usercontent.example; empty = the app's own host) through
+# signed URLs valid for PROTOTYPE_PREVIEW_MAX_AGE seconds, scoped to one version. Only the
+# origins in PROTOTYPE_PREVIEW_FRAME_ANCESTORS (default: FRONTEND_URL) may frame them.
+PROTOTYPE_PREVIEW_BASE_URL = env("PROTOTYPE_PREVIEW_BASE_URL", default="").rstrip("/")
+PROTOTYPE_PREVIEW_MAX_AGE = env.int("PROTOTYPE_PREVIEW_MAX_AGE", default=300)
+PROTOTYPE_PREVIEW_FRAME_ANCESTORS = env.list("PROTOTYPE_PREVIEW_FRAME_ANCESTORS", default=[FRONTEND_URL])
+# Most output tokens of one prototype generation (0 = the model's maximum output).
+PROTOTYPE_MAX_TOKENS = env.int("PROTOTYPE_MAX_TOKENS", default=0)
+# Generations one user may run at once (more → 429), and how long an Idempotency-Key is remembered.
+PROTOTYPE_MAX_CONCURRENT_GENERATIONS = env.int("PROTOTYPE_MAX_CONCURRENT_GENERATIONS", default=3)
+PROTOTYPE_IDEMPOTENCY_TTL_HOURS = env.int("PROTOTYPE_IDEMPOTENCY_TTL_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["prototypes-sweep-stale-generations"] = {
+    "task": "prototypes.tasks.sweep_stale_generations",
+    "schedule": env.float("PROTOTYPE_SWEEP_INTERVAL_SECONDS", default=60.0),
+}
+_enum_name_overrides: Any = SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES") or {}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **_enum_name_overrides,
+    "PrototypeVersionStatusEnum": "prototypes.models.PrototypeVersion.Status",
+    "PrototypeVersionEditModeEnum": "prototypes.models.PrototypeVersion.EditMode",
 }

@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/v1/models/", include("backend.llm.urls")),
     path("api/v1/auth/", include("appauth.urls")),
     path("api/v1/chat/", include("chat.urls")),
+    path("api/v1/prototypes/", include("prototypes.urls")),
+    path("prototype-preview/", include("prototypes.urls_preview")),
 ]
 
 if settings.DEBUG:

@@ -1,0 +1,118 @@
+"""Reads of the prototypes app. Every lookup is scoped to the owner: another user's id is a 404."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+
+from backend import errors
+from prototypes.models import DesignProject, Group, Prototype, PrototypeVariant, PrototypeVersion
+
+# Columns a version list never needs (whole pages and diffs).
+HEAVY_VERSION_FIELDS = ("html_content", "diff", "raw_output", "sanitizer_notes")
+
+
+def _not_found(what: str) -> errors.NotFound:
+    return errors.NotFound(f"No such {what.replace('_', ' ')}.", code=f"{what}_not_found")
+
+
+# --- lookups ---------------------------------------------------------------------------------------
+
+
+def project_get(*, user: Any, project_id: UUID) -> DesignProject:
+    project = DesignProject.objects.filter(id=project_id, user=user).first()
+    if project is None:
+        raise _not_found("design_project")
+    return project
+
+
+def group_get(*, user: Any, group_id: UUID) -> Group:
+    group = Group.objects.filter(id=group_id, project__user=user).select_related("project").first()
+    if group is None:
+        raise _not_found("group")
+    return group
+
+
+def prototype_get(*, user: Any, prototype_id: UUID) -> Prototype:
+    prototype = Prototype.objects.filter(id=prototype_id, project__user=user).select_related("project").first()
+    if prototype is None:
+        raise _not_found("prototype")
+    return prototype
+
+
+def variant_get(*, user: Any, variant_id: UUID) -> PrototypeVariant:
+    variant = (
+        PrototypeVariant.objects.filter(id=variant_id, prototype__project__user=user)
+        .select_related("prototype__project")
+        .first()
+    )
+    if variant is None:
+        raise _not_found("variant")
+    return variant
+
+
+def version_get(*, user: Any, version_id: UUID) -> PrototypeVersion:
+    version = (
+        PrototypeVersion.objects.filter(id=version_id, variant__prototype__project__user=user)
+        .select_related("variant__prototype")
+        .first()
+    )
+    if version is None:
+        raise _not_found("version")
+    return version
+
+
+def latest_good_version(*, variant: PrototypeVariant) -> PrototypeVersion | None:
+    """The newest `complete` version of a variant: what an edit or a variant starts from."""
+    return variant.versions.filter(status=PrototypeVersion.Status.COMPLETE).order_by("-version_number").first()
+
+
+# --- lists (cursor-paginated by the views; a constant number of queries per page) ----------------
+
+
+def project_list(*, user: Any) -> QuerySet[DesignProject]:
+    return DesignProject.objects.filter(user=user).annotate(
+        prototypes_count=Count("prototypes", distinct=True), groups_count=Count("groups", distinct=True)
+    )
+
+
+def group_list(*, user: Any, project_id: UUID | None = None) -> QuerySet[Group]:
+    groups = Group.objects.filter(project__user=user)
+    if project_id is not None:
+        groups = groups.filter(project_id=project_id)
+    return groups.annotate(prototypes_count=Count("prototypes"))
+
+
+def prototype_list(*, user: Any, project_id: UUID | None = None, group_id: UUID | None = None) -> QuerySet[Prototype]:
+    prototypes = Prototype.objects.filter(project__user=user)
+    if project_id is not None:
+        prototypes = prototypes.filter(project_id=project_id)
+    if group_id is not None:
+        prototypes = prototypes.filter(group_id=group_id)
+    latest = PrototypeVersion.objects.filter(variant__prototype=OuterRef("pk")).order_by("-created_at")
+    return prototypes.annotate(
+        variants_count=Count("variants", distinct=True),
+        latest_version_id=Subquery(latest.values("id")[:1]),
+        latest_version_status=Subquery(latest.values("status")[:1]),
+    )
+
+
+def variant_list(*, user: Any, prototype_id: UUID | None = None) -> QuerySet[PrototypeVariant]:
+    variants = PrototypeVariant.objects.filter(prototype__project__user=user)
+    if prototype_id is not None:
+        variants = variants.filter(prototype_id=prototype_id)
+    latest = PrototypeVersion.objects.filter(variant=OuterRef("pk")).order_by("-version_number")
+    return variants.annotate(
+        versions_count=Count("versions"),
+        latest_version_id=Subquery(latest.values("id")[:1]),
+        latest_version_number=Subquery(latest.values("version_number")[:1]),
+    )
+
+
+def version_list(*, user: Any, variant_id: UUID | None = None) -> QuerySet[PrototypeVersion]:
+    versions = PrototypeVersion.objects.filter(variant__prototype__project__user=user)
+    if variant_id is not None:
+        versions = versions.filter(variant_id=variant_id)
+    return versions.defer(*HEAVY_VERSION_FIELDS)

@@ -1,0 +1,1 @@
+"""Writes of the prototypes app: CRUD, generations of versions, edits, reverts, previews."""
