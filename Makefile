@@ -60,8 +60,9 @@ beat: $(STAMP)  ## Celery beat scheduler (stream sweeper, cleanups)
 emulator: $(STAMP)  ## The Bedrock emulator alone on 127.0.0.1:$EMULATOR_PORT
 	$(PY) -m backend.llm.emulator --host 127.0.0.1 --port $(EMULATOR_PORT)
 
-bench: $(STAMP)  ## Benchmarks; figures go to docs/benchmarks.md
+bench: $(STAMP)  ## Benchmarks (needs PostgreSQL and Redis); figures go to docs/benchmarks.md
 	$(PY) bench/llm_layer.py --write docs/benchmarks.md
+	$(PY) bench/chat.py all --write docs/benchmarks.md
 
 migrate: $(STAMP)  ## Apply migrations
 	$(PY) manage.py migrate

@@ -11,12 +11,16 @@ from chat.models import (
     Attachment,
     Chat,
     IdempotencyKey,
+    MemoryExtraction,
+    MemorySettings,
+    MemoryTag,
     Message,
     MessagePair,
     Project,
     ProjectKnowledge,
     SavedSystemPrompt,
     TokenUsage,
+    UserMemory,
 )
 
 MESSAGE_USAGE_FIELDS = (
@@ -144,3 +148,35 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     search_fields = ("key", "user__email")
     list_select_related = ("user",)
     raw_id_fields = ("user", "pair")
+
+
+@admin.register(UserMemory)
+class UserMemoryAdmin(admin.ModelAdmin):
+    list_display = ("summary", "user", "category", "confidence", "is_verified", "is_active", "updated_at")
+    list_filter = ("category", "is_verified", "is_active")
+    search_fields = ("summary", "raw_content", "user__email")
+    list_select_related = ("user",)
+    raw_id_fields = ("user", "project", "source_chat", "source_pair", "superseded_by")
+    filter_horizontal = ("tags",)
+
+
+@admin.register(MemoryTag)
+class MemoryTagAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "created_at")
+    search_fields = ("name", "user__email")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+
+
+@admin.register(MemorySettings)
+class MemorySettingsAdmin(admin.ModelAdmin):
+    list_display = ("user", "enabled", "updated_at")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+
+
+@admin.register(MemoryExtraction)
+class MemoryExtractionAdmin(ReadOnlyAdmin):
+    list_display = ("pair", "outcome", "created", "updated", "superseded")
+    list_filter = ("outcome",)
+    raw_id_fields = ("pair",)

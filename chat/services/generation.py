@@ -30,17 +30,18 @@ from uuid import UUID
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, TextField, Value, When
+from django.db import transaction
+from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
 from backend import streams
 from backend.llm import service as llm
 from backend.llm.errors import LLMError
 from backend.llm.types import StreamStart, StreamStop, TextDelta, Usage
-from chat.models import Chat, Message, TokenUsage
+from chat.models import Chat, Message
 from chat.services import memory, titles
 from chat.services.context import BuiltContext, context_build
+from chat.services.usage import usage_add
 
 logger = logging.getLogger(__name__)
 
@@ -69,42 +70,6 @@ _maintenance: asyncio.Task[None] | None = None
 
 
 # --- Database writes (sync, run off the event loop) ----------------------------------------------
-
-
-def _usage_add(*, chat: Chat, model_id: str, usage: Usage, cost: Decimal) -> None:
-    """Add one call to the daily usage roll-up (atomic increments; creates the row once)."""
-    key = {
-        "user_id": chat.user_id,
-        "chat_ref": chat.id,
-        "day": timezone.localdate(),
-        "purpose": "chat",
-        "model_id": model_id,
-    }
-    increments = {
-        "calls": F("calls") + 1,
-        "input_tokens": F("input_tokens") + usage.input_tokens,
-        "output_tokens": F("output_tokens") + usage.output_tokens,
-        "cache_read_tokens": F("cache_read_tokens") + usage.cache_read_tokens,
-        "cache_write_tokens": F("cache_write_tokens") + usage.cache_write_tokens,
-        "cost": F("cost") + cost,
-    }
-    if TokenUsage.objects.filter(**key).update(**increments):
-        return
-    try:
-        with transaction.atomic():
-            TokenUsage.objects.create(
-                **key,
-                chat=chat,
-                project_id=chat.project_id,
-                calls=1,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
-                cost=cost,
-            )
-    except IntegrityError:  # created concurrently: add to it
-        TokenUsage.objects.filter(**key).update(**increments)
 
 
 def generation_finish(
@@ -141,7 +106,7 @@ def generation_finish(
         chat = Chat.objects.get(pairs__messages__id=message_id)
         Chat.objects.filter(id=chat.id).update(updated_at=timezone.now())
         if model_id and (usage.input_tokens or usage.output_tokens):
-            _usage_add(chat=chat, model_id=model_id, usage=usage, cost=cost)
+            usage_add(chat=chat, purpose="chat", model_id=model_id, usage=usage, cost=cost)
         if status == Message.Status.COMPLETE:  # background follow-ups, enqueued on commit
             titles.title_schedule(chat=chat)
             memory.memory_schedule(chat=chat, message_id=message_id)

@@ -36,6 +36,7 @@ from chat import prompts
 from chat.models import Chat, MemoryExtraction, MemorySettings, MemoryTag, Message, MessagePair, UserMemory
 from chat.selectors import memory as selectors
 from chat.selectors.tree import active_branch_ids
+from chat.services.usage import usage_add
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +241,7 @@ def _extract(*, chat: Chat, pair: MessagePair | None, conversation: str) -> Extr
         ),
     )
     completion = llm.complete(request)
+    usage_add(chat=chat, purpose="memory", model_id=completion.model_id, usage=completion.usage, cost=completion.cost)
     try:
         facts = _facts_from(completion)
     except InvalidExtraction as error:

@@ -25,6 +25,7 @@ from backend.tasks import dispatch
 from chat import prompts
 from chat.models import Chat, Message
 from chat.selectors.tree import active_branch_ids
+from chat.services.usage import usage_add
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,9 @@ def _ask(chat: Chat, conversation: str) -> str:
         temperature=0.2,
         context=CallContext(purpose="title", user_id=chat.user_id, reference=f"chat.chat:{chat.id}"),
     )
-    return title_clean(llm.complete(request).text)
+    completion = llm.complete(request)
+    usage_add(chat=chat, purpose="title", model_id=completion.model_id, usage=completion.usage, cost=completion.cost)
+    return title_clean(completion.text)
 
 
 def chat_title_generate(*, chat_id: UUID) -> str | None:

@@ -179,3 +179,22 @@ def test_a_refused_request_is_not_retried(emulator, caplog):
 )
 def test_title_clean(reply, title):
     assert title_clean(reply) == title
+
+
+def test_the_title_call_counts_in_the_chats_usage(emulator):
+    from chat.models import TokenUsage
+    from tests.chat.factories import ChatFactory, turn
+
+    chat = ChatFactory(title="New chat", title_source="default")
+    pair = turn(chat, user_text="How do I keep a sourdough starter alive?", assistant_text="Feed it daily.")
+    chat.active_leaf = pair
+    chat.save()
+    emulator.add_rule({"match": "sourdough", "response": {"text": "Sourdough starter care"}})
+
+    from chat.services.titles import chat_title_generate
+
+    chat_title_generate(chat_id=chat.id)
+
+    usage = TokenUsage.objects.get(chat=chat, purpose="title")
+    assert usage.calls == 1
+    assert usage.output_tokens > 0
