@@ -100,9 +100,15 @@ def _new_pair(
     copy_attachments_from: Message | None = None,
 ) -> tuple[MessagePair, Message, Message]:
     pair = MessagePair.objects.create(chat=chat, parent=parent, depth=0 if parent is None else parent.depth + 1)
-    user_message = Message.objects.create(
-        pair=pair, role=Message.Role.USER, text=content, token_count=estimate_text_tokens(content)
+    user_message = Message(pair=pair, role=Message.Role.USER, text=content, token_count=estimate_text_tokens(content))
+    assistant_message = Message(
+        pair=pair,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        model_alias=alias,
+        heartbeat_at=timezone.now(),
     )
+    Message.objects.bulk_create([user_message, assistant_message])  # one INSERT for the turn's two messages
     if attachment_ids:
         from chat.services.attachments import attachments_claim
 
@@ -124,13 +130,6 @@ def _new_pair(
             )
             for attachment in copy_attachments_from.attachments.all()
         )
-    assistant_message = Message.objects.create(
-        pair=pair,
-        role=Message.Role.ASSISTANT,
-        status=Message.Status.STREAMING,
-        model_alias=alias,
-        heartbeat_at=timezone.now(),
-    )
     chat.active_leaf = pair
     chat.last_message_preview = content[:PREVIEW_CHARS]
     chat.save(update_fields=["active_leaf", "last_message_preview", "updated_at"])

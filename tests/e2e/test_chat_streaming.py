@@ -53,7 +53,7 @@ def test_a_streamed_answer_has_exact_text_usage_and_the_answering_model(live, al
     assert chat.user == user
     assert chat.active_leaf_id == uuid.UUID(start["pair_id"])
     assert LLMCall.objects.get(purpose="chat").reference == f"chat.message:{message.id}"
-    usage = TokenUsage.objects.get(chat=chat)
+    usage = TokenUsage.objects.get(chat=chat, purpose="chat")
     assert (usage.calls, usage.output_tokens) == (1, 30)
 
 
