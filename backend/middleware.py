@@ -72,15 +72,14 @@ class RequestIdMiddleware:
 class _InlineHooks:
     """`__acall__` that runs `process_request` / `process_response` inline (they must do no I/O)."""
 
-    get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]
-
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        hooks: Any = self  # a MiddlewareMixin: get_response is async when __acall__ runs
         response = None
-        if hasattr(self, "process_request"):
-            response = self.process_request(request)
-        response = response or await self.get_response(request)
-        if hasattr(self, "process_response"):
-            response = self.process_response(request, response)
+        if hasattr(hooks, "process_request"):
+            response = hooks.process_request(request)
+        response = response or await hooks.get_response(request)
+        if hasattr(hooks, "process_response"):
+            response = hooks.process_response(request, response)
         return response
 
 
@@ -101,7 +100,9 @@ class AuthenticationMiddleware(_InlineHooks, auth_middleware.AuthenticationMiddl
 
 
 class CsrfViewMiddleware(_InlineHooks, csrf.CsrfViewMiddleware):
-    async def process_view(self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any) -> Any:
+    async def process_view(  # type: ignore[override]
+        self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any
+    ) -> Any:
         # A coroutine, so the handler awaits it instead of hopping to a thread; the check itself
         # reads only the request (its body is already in memory under ASGI).
         return super().process_view(request, callback, callback_args, callback_kwargs)
@@ -112,7 +113,7 @@ class SessionMiddleware(sessions_middleware.SessionMiddleware):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         self.process_request(request)
-        response = await self.get_response(request)
+        response = await self.get_response(request)  # type: ignore[misc]  # async in __acall__
         session = request.session
         if session.accessed or session.modified:
             return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
@@ -124,7 +125,7 @@ class MessageMiddleware(messages_middleware.MessageMiddleware):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         self.process_request(request)
-        response = await self.get_response(request)
+        response = await self.get_response(request)  # type: ignore[misc]  # async in __acall__
         storage = request._messages  # type: ignore[attr-defined]
         if storage.used or storage.added_new:
             return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
