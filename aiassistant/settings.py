@@ -110,9 +110,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN", default=2),
             "max_size": env.int("DATABASE_POOL_MAX", default=20),
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
         }
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+
+# Threads (each with its own connection) that run the database work of async code, such as
+# streamed answers; bounds the connections used whatever the number of open streams.
+DB_THREADS = env.int("DB_THREADS", default=8)
 
 # --- Cache, rate-limit counters, stream log ----------------------------------------
 
@@ -338,6 +343,7 @@ PORT = env.int("PORT", default=8000)
 ASGI_SHUTDOWN_HOOKS = [
     "chat.services.generation.shutdown",
     "prototypes.services.generation.shutdown",
+    "backend.db.aclose_connections",
 ]
 
 LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=5.0)

@@ -380,7 +380,12 @@ def main() -> None:
     args = parser.parse_args()
 
     prepare_database()
-    sections = [f"## Chat (`bench/chat.py`)\n\n{machine_line()}; PostgreSQL and Redis on loopback; uvicorn + uvloop.\n"]
+    title = {"ttft": "time to first token", "concurrency": "concurrent streams", "history": "history and list"}
+    heading = "all benchmarks" if args.what == "all" else title[args.what]
+    sections = [
+        f"## Chat: {heading} (`bench/chat.py {args.what}`)\n\n"
+        f"{machine_line()}; PostgreSQL and Redis on loopback; uvicorn + uvloop, one worker.\n"
+    ]
     with emulator_process() as emulator_url:
         setup_django(emulator_url)
         _, token = make_token()

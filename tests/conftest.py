@@ -116,3 +116,16 @@ def _clean_cache(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     cache.clear()
     cooldown.forget_local_snapshot()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_threads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """backend.db's threads keep connections open; close them before the test database is dropped."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    request.getfixturevalue("django_db_setup")
+    yield
+    from backend import db
+
+    db.close_connections()

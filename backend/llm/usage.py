@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
+from backend.db import db_sync_to_async
 from backend.llm.types import CallContext, Usage
 
 logger = logging.getLogger(__name__)
@@ -59,4 +58,4 @@ def record_usage(record: UsageRecord) -> None:
         logger.exception("could not record LLM usage for %s", record.model_id)
 
 
-arecord_usage = sync_to_async(record_usage, thread_sensitive=True)
+arecord_usage = db_sync_to_async(record_usage)

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -29,6 +28,7 @@ from rest_framework.views import APIView
 
 from backend import errors
 from backend.asyncapi import LogPosition, authenticate, documented, follow_log, json_response, sse_response
+from backend.db import db_sync_to_async
 from backend.sse import KEEPALIVE, encode_event, parse_last_event_id
 from chat.models import Message
 from chat.services import generation, messages
@@ -106,7 +106,7 @@ async def _stored_events(message_id: UUID, after: int) -> AsyncIterator[bytes]:
     sent_chars = 0
     seq = after
     while True:
-        message = await Message.objects.aget(id=message_id)
+        message = await db_sync_to_async(Message.objects.get)(id=message_id)
         if len(message.text) > sent_chars:
             seq += 1
             yield encode_event(seq, "delta", {"text": message.text[sent_chars:], "replayed": True})
@@ -293,7 +293,7 @@ def _accept_new(request: HttpRequest) -> tuple[messages.Accepted, BuiltContext |
 @documented(MessageCreateDoc, "POST")
 async def message_create(request: HttpRequest) -> HttpResponseBase:
     """POST /api/v1/chat/messages/: accept the message, start the answer, stream it."""
-    accepted = await sync_to_async(_accept_new)(request)
+    accepted = await db_sync_to_async(_accept_new)(request)
     return _start(accepted)
 
 
@@ -304,7 +304,7 @@ def _stream_target(request: HttpRequest, message_id: UUID) -> Message:
 @documented(MessageStreamDoc, "GET")
 async def message_stream(request: HttpRequest, message_id: UUID) -> HttpResponseBase:
     """GET /api/v1/chat/messages/{id}/stream/: replay what the client missed, then follow."""
-    message = await sync_to_async(_stream_target)(request, message_id)
+    message = await db_sync_to_async(_stream_target)(request, message_id)
     after = parse_last_event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
     return _sse_response(message.id, after)
 
@@ -312,12 +312,12 @@ async def message_stream(request: HttpRequest, message_id: UUID) -> HttpResponse
 @documented(MessageStopDoc, "POST")
 async def message_stop(request: HttpRequest, message_id: UUID) -> HttpResponseBase:
     """POST /api/v1/chat/messages/{id}/stop/: stop the answer; it ends `cancelled` with its partial text."""
-    message = await sync_to_async(_stream_target)(request, message_id)
+    message = await db_sync_to_async(_stream_target)(request, message_id)
     if message.is_terminal:
         return json_response({"status": message.status, "text": message.text})
     stopped_here = await generation.generation_stop(message_id=message.id)
     if stopped_here:
-        message = await Message.objects.aget(id=message.id)
+        message = await db_sync_to_async(Message.objects.get)(id=message.id)
         return json_response({"status": message.status, "text": message.text})
     return json_response({"status": "stopping"}, status=202)
 
@@ -343,10 +343,10 @@ def _accept_regenerate(request: HttpRequest, pair_id: UUID) -> tuple[messages.Ac
 @documented(PairEditDoc, "POST")
 async def pair_edit(request: HttpRequest, pair_id: UUID) -> HttpResponseBase:
     """POST /api/v1/chat/pairs/{id}/edit/: a new branch with the edited message, answered."""
-    return _start(await sync_to_async(_accept_edit)(request, pair_id))
+    return _start(await db_sync_to_async(_accept_edit)(request, pair_id))
 
 
 @documented(PairRegenerateDoc, "POST")
 async def pair_regenerate(request: HttpRequest, pair_id: UUID) -> HttpResponseBase:
     """POST /api/v1/chat/pairs/{id}/regenerate/: answer the same message again on a new branch."""
-    return _start(await sync_to_async(_accept_regenerate)(request, pair_id))
+    return _start(await db_sync_to_async(_accept_regenerate)(request, pair_id))

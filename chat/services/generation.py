@@ -35,6 +35,7 @@ from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
 from backend import streams
+from backend.db import db_sync_to_async
 from backend.llm import service as llm
 from backend.llm.errors import LLMError
 from backend.llm.types import StreamStart, StreamStop, TextDelta, Usage
@@ -156,9 +157,9 @@ def generations_sweep() -> int:
     return swept
 
 
-_afinish = sync_to_async(generation_finish, thread_sensitive=True)
-_acheckpoint = sync_to_async(generations_checkpoint, thread_sensitive=True)
-_abuild = sync_to_async(context_build, thread_sensitive=True)
+_afinish = db_sync_to_async(generation_finish)
+_acheckpoint = db_sync_to_async(generations_checkpoint)
+_abuild = db_sync_to_async(context_build)
 
 
 # --- The generation task ----------------------------------------------------------------------------

@@ -20,7 +20,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.clickjacking import xframe_options_exempt
 from drf_spectacular.types import OpenApiTypes
@@ -31,6 +30,7 @@ from rest_framework.views import APIView
 
 from backend import asyncapi, errors
 from backend.api.views import error_response
+from backend.db import db_sync_to_async
 from backend.sse import KEEPALIVE, encode_event, parse_last_event_id
 from prototypes import selectors
 from prototypes.models import PrototypeVersion
@@ -152,7 +152,7 @@ async def _stored_events(version_id: UUID, after: int) -> AsyncIterator[bytes]:
     sent = 0
     seq = after
     while True:
-        version = await PrototypeVersion.objects.aget(id=version_id)
+        version = await db_sync_to_async(PrototypeVersion.objects.get)(id=version_id)
         if len(version.raw_output) > sent:
             seq += 1
             yield encode_event(seq, "delta", {"text": version.raw_output[sent:], "replayed": True})
@@ -242,7 +242,7 @@ def _accept_generate(request: HttpRequest) -> versions.Accepted:
 @asyncapi.documented(GenerateDoc, "POST")
 async def generate(request: HttpRequest) -> HttpResponseBase:
     """POST /api/v1/prototypes/generate/"""
-    return _start(await sync_to_async(_accept_generate)(request))
+    return _start(await db_sync_to_async(_accept_generate)(request))
 
 
 def _accept_variant(request: HttpRequest, id: UUID) -> versions.Accepted:
@@ -266,7 +266,7 @@ def _accept_variant(request: HttpRequest, id: UUID) -> versions.Accepted:
 @asyncapi.documented(CreateVariantDoc, "POST")
 async def create_variant(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """POST /api/v1/prototypes/prototypes/{id}/create-variant/"""
-    return _start(await sync_to_async(_accept_variant)(request, id))
+    return _start(await db_sync_to_async(_accept_variant)(request, id))
 
 
 def _accept_version(request: HttpRequest, id: UUID) -> versions.Accepted:
@@ -284,7 +284,7 @@ def _accept_version(request: HttpRequest, id: UUID) -> versions.Accepted:
 @asyncapi.documented(CreateVersionDoc, "POST")
 async def create_version(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """POST /api/v1/prototypes/variants/{id}/create-version/"""
-    return _start(await sync_to_async(_accept_version)(request, id))
+    return _start(await db_sync_to_async(_accept_version)(request, id))
 
 
 def _owned_version(request: HttpRequest, id: UUID) -> PrototypeVersion:
@@ -294,7 +294,7 @@ def _owned_version(request: HttpRequest, id: UUID) -> PrototypeVersion:
 @asyncapi.documented(VersionStreamDoc, "GET")
 async def version_stream(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """GET /api/v1/prototypes/versions/{id}/stream/: replay what the client missed, then follow."""
-    version = await sync_to_async(_owned_version)(request, id)
+    version = await db_sync_to_async(_owned_version)(request, id)
     after = parse_last_event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
     return asyncapi.sse_response(_events(version.id, after))
 
@@ -302,11 +302,11 @@ async def version_stream(request: HttpRequest, id: UUID) -> HttpResponseBase:
 @asyncapi.documented(VersionStopDoc, "POST")
 async def version_stop(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """POST /api/v1/prototypes/versions/{id}/stop/"""
-    version = await sync_to_async(_owned_version)(request, id)
+    version = await db_sync_to_async(_owned_version)(request, id)
     if version.is_terminal:
         return asyncapi.json_response({"status": version.status})
     if await generation.generation_stop(version_id=version.id):
-        version = await PrototypeVersion.objects.aget(id=version.id)
+        version = await db_sync_to_async(PrototypeVersion.objects.get)(id=version.id)
         return asyncapi.json_response({"status": version.status})
     return asyncapi.json_response({"status": "stopping"}, status=202)
 

@@ -36,6 +36,7 @@ from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
 from backend import streams
+from backend.db import db_sync_to_async
 from backend.llm import service as llm
 from backend.llm.errors import FailureKind, LLMError
 from backend.llm.types import LLMRequest, StreamStart, StreamStop, TextDelta, Usage
@@ -89,7 +90,7 @@ class Generation:
 
 _running: dict[UUID, Generation] = {}
 _maintenance: asyncio.Task[None] | None = None
-_afinish = sync_to_async(version_finish, thread_sensitive=True)
+_afinish = db_sync_to_async(version_finish)
 
 
 # --- Database writes off the event loop -------------------------------------------------------------
@@ -134,7 +135,7 @@ def versions_sweep() -> int:
     return swept
 
 
-_acheckpoint = sync_to_async(versions_checkpoint, thread_sensitive=True)
+_acheckpoint = db_sync_to_async(versions_checkpoint)
 
 
 # --- The task --------------------------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""Database work from async code, on a bounded pool of threads with their own connections.
+
+`sync_to_async(thread_sensitive=True)` — what Django's async ORM methods use — runs the call on
+the current request's thread, and that thread keeps its database connection until the request
+ends. A streamed answer is a request that lasts many seconds, so every open stream would hold a
+connection (and a thread): a few hundred streams exhaust the connection pool. `db_sync_to_async`
+runs database work on `DB_THREADS` dedicated threads instead; each keeps one connection, so the
+number of connections is bounded whatever the number of open streams.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import Error as DatabaseError
+from django.db import InterfaceError, OperationalError, connections
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_executor: ThreadPoolExecutor | None = None
+_lock = threading.Lock()
+
+
+def db_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        with _lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(max_workers=settings.DB_THREADS, thread_name_prefix="db")
+    return _executor
+
+
+def _with_connection_recovery(function: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except (InterfaceError, OperationalError):
+            # The thread's connection may be broken (database restarted): drop it, so the next
+            # call on this thread reconnects, and let the caller see this call's failure.
+            for connection in connections.all(initialized_only=True):
+                with contextlib.suppress(DatabaseError):
+                    connection.close()
+            raise
+
+    return run
+
+
+def db_sync_to_async(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """`function` (sync, touching the database) as a coroutine run on the database threads."""
+    return sync_to_async(_with_connection_recovery(function), thread_sensitive=False, executor=db_executor())
+
+
+def close_connections() -> None:
+    """Close the connection of every database thread (at shutdown, and between test sessions)."""
+    executor = _executor
+    if executor is None:
+        return
+    workers = settings.DB_THREADS
+    # Every worker must take exactly one task: each waits at the barrier until all are busy.
+    barrier = threading.Barrier(workers)
+
+    def close() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=5)
+        connections.close_all()
+
+    for future in [executor.submit(close) for _ in range(workers)]:
+        future.result()
+
+
+async def aclose_connections() -> None:
+    """`close_connections` for the ASGI shutdown hooks."""
+    await sync_to_async(close_connections, thread_sensitive=False)()
