@@ -18,23 +18,19 @@ touches the database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
-from backend import streams
+from backend import generations, streams
 from backend.db import db_sync_to_async
 from backend.llm import service as llm
 from backend.llm.errors import LLMError
@@ -45,8 +41,6 @@ from chat.services.context import BuiltContext, context_build
 from chat.services.usage import usage_add
 
 logger = logging.getLogger(__name__)
-
-STOP_KEY = "chat:stop:{}"
 
 
 @dataclass
@@ -64,10 +58,6 @@ class Generation:
     @property
     def text(self) -> str:
         return "".join(self.text_parts)
-
-
-_running: dict[UUID, Generation] = {}
-_maintenance: asyncio.Task[None] | None = None
 
 
 # --- Database writes (sync, run off the event loop) ----------------------------------------------
@@ -161,6 +151,8 @@ _afinish = db_sync_to_async(generation_finish)
 _acheckpoint = db_sync_to_async(generations_checkpoint)
 _abuild = db_sync_to_async(context_build)
 
+registry: generations.Registry[Generation] = generations.Registry("chat", checkpoint=_acheckpoint)
+
 
 # --- The generation task ----------------------------------------------------------------------------
 
@@ -175,11 +167,7 @@ def generation_launch(
     """
     log = streams.registry.open(str(assistant_message.id))
     generation = Generation(message_id=assistant_message.id, ids=ids, log=log)
-    _running[assistant_message.id] = generation
-    generation.task = asyncio.get_running_loop().create_task(
-        _run(generation, assistant_message, built), name=f"generation-{assistant_message.id}"
-    )
-    _ensure_maintenance()
+    registry.start(assistant_message.id, generation, _run(generation, assistant_message, built))
     return generation
 
 
@@ -253,7 +241,7 @@ async def _run(generation: Generation, assistant_message: Message, built: BuiltC
             },
         )
     finally:
-        _running.pop(generation.message_id, None)
+        registry.finished(generation.message_id)
 
 
 async def _end_cancelled(generation: Generation, started: bool, omitted: list[UUID]) -> None:
@@ -287,85 +275,20 @@ async def _end_cancelled(generation: Generation, started: bool, omitted: list[UU
 async def generation_stop(*, message_id: UUID) -> bool:
     """Stop a generation. True when it ran in this process and has ended `cancelled` on return.
 
-    Otherwise a stop flag is left in the shared cache, and the process running it (polling every
-    STOP_POLL_SECONDS) cancels it.
+    Otherwise a stop flag is left in the shared cache, and the process running it cancels it
+    within `backend.generations.STOP_POLL_SECONDS`.
     """
-    generation = _running.get(message_id)
-    if generation is not None and generation.task is not None:
-        generation.stop_requested = True
-        generation.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(generation.task), timeout=5)
-        return True
-    await sync_to_async(cache.set, thread_sensitive=False)(STOP_KEY.format(message_id), 1, 600)
-    return False
-
-
-# --- Per-process maintenance: heartbeat, checkpoints, remote stops -----------------------------------------
-
-STOP_POLL_SECONDS = 0.05
-
-
-def _ensure_maintenance() -> None:
-    global _maintenance
-    loop = asyncio.get_running_loop()
-    if _maintenance is None or _maintenance.done() or _maintenance.get_loop() is not loop:
-        _maintenance = loop.create_task(_maintain(), name="generation-maintenance")
-
-
-async def _maintain() -> None:
-    last_checkpoint = time.monotonic()
-    remote_stops = bool(settings.REDIS_URL)
-    while _running:
-        await asyncio.sleep(STOP_POLL_SECONDS)
-        if remote_stops:
-            await _apply_remote_stops()
-        if time.monotonic() - last_checkpoint >= settings.CHAT_CHECKPOINT_SECONDS:
-            last_checkpoint = time.monotonic()
-            await _checkpoint()
-
-
-async def _checkpoint() -> None:
-    texts: dict[UUID, str] = {}
-    for generation in list(_running.values()):
-        text = generation.text
-        if len(text) != generation.checkpointed_chars:
-            texts[generation.message_id] = text
-            generation.checkpointed_chars = len(text)
-    try:
-        await _acheckpoint(texts=texts, alive=list(_running))
-    except Exception:
-        logger.warning("generation checkpoint failed", exc_info=True)
-
-
-async def _apply_remote_stops() -> None:
-    keys = {STOP_KEY.format(message_id): message_id for message_id in _running}
-    if not keys:
-        return
-    try:
-        found = await sync_to_async(cache.get_many, thread_sensitive=False)(list(keys))
-    except Exception:
-        logger.warning("could not read stop flags", exc_info=True)
-        return
-    for key in found:
-        generation = _running.get(keys[key])
-        if generation is not None and generation.task is not None and not generation.stop_requested:
-            generation.stop_requested = True
-            generation.task.cancel()
+    return await registry.stop(message_id)
 
 
 def running_generations() -> dict[UUID, Generation]:
     """The generations this process is running (for tests and diagnostics)."""
-    return dict(_running)
+    return dict(registry.running)
 
 
 async def shutdown() -> None:
     """Cancel every running generation (they end `interrupted`) and flush the logs."""
-    tasks = [generation.task for generation in _running.values() if generation.task is not None]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await streams.registry.flush()
+    await registry.shutdown()
 
 
 def stream_ids(*, accepted: Any) -> dict[str, str]:

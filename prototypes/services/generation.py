@@ -20,22 +20,18 @@ the whole page (its deltas carry `"phase": "rewrite"`); usage of both calls is s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
-from backend import streams
+from backend import generations, streams
 from backend.db import db_sync_to_async
 from backend.llm import service as llm
 from backend.llm.errors import FailureKind, LLMError
@@ -49,8 +45,6 @@ from prototypes.services.versions import Accepted, version_finish
 
 logger = logging.getLogger(__name__)
 
-STOP_KEY = "prototypes:stop:{}"
-STOP_POLL_SECONDS = 0.05
 Status = PrototypeVersion.Status
 
 
@@ -88,8 +82,6 @@ class Generation:
         )
 
 
-_running: dict[UUID, Generation] = {}
-_maintenance: asyncio.Task[None] | None = None
 _afinish = db_sync_to_async(version_finish)
 
 
@@ -137,6 +129,8 @@ def versions_sweep() -> int:
 
 _acheckpoint = db_sync_to_async(versions_checkpoint)
 
+registry: generations.Registry[Generation] = generations.Registry("prototypes", checkpoint=_acheckpoint)
+
 
 # --- The task --------------------------------------------------------------------------------------------
 
@@ -146,9 +140,7 @@ def generation_launch(*, accepted: Accepted) -> Generation:
     version_id = accepted.version.id
     log = streams.registry.open(log_key(version_id))
     generation = Generation(version_id=version_id, accepted=accepted, log=log)
-    _running[version_id] = generation
-    generation.task = asyncio.get_running_loop().create_task(_run(generation), name=f"prototype-{version_id}")
-    _ensure_maintenance()
+    registry.start(version_id, generation, _run(generation))
     return generation
 
 
@@ -278,7 +270,7 @@ async def _run(generation: Generation) -> None:
             "error", {"code": code, "message": "The prototype could not be generated.", "retryable": True}
         )
     finally:
-        _running.pop(generation.version_id, None)
+        registry.finished(generation.version_id)
 
 
 async def _end_cancelled(generation: Generation) -> None:
@@ -310,71 +302,13 @@ async def _end_cancelled(generation: Generation) -> None:
 
 async def generation_stop(*, version_id: UUID) -> bool:
     """Stop a generation. True when it ran here and has ended `cancelled`; else a flag is left for its process."""
-    generation = _running.get(version_id)
-    if generation is not None and generation.task is not None:
-        generation.stop_requested = True
-        generation.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(generation.task), timeout=5)
-        return True
-    await sync_to_async(cache.set, thread_sensitive=False)(STOP_KEY.format(version_id), 1, 600)
-    return False
-
-
-# --- Per-process maintenance ----------------------------------------------------------------------------------
-
-
-def _ensure_maintenance() -> None:
-    global _maintenance
-    loop = asyncio.get_running_loop()
-    if _maintenance is None or _maintenance.done() or _maintenance.get_loop() is not loop:
-        _maintenance = loop.create_task(_maintain(), name="prototype-generation-maintenance")
-
-
-async def _maintain() -> None:
-    last_checkpoint = time.monotonic()
-    remote_stops = bool(settings.REDIS_URL)
-    while _running:
-        await asyncio.sleep(STOP_POLL_SECONDS)
-        if remote_stops:
-            await _apply_remote_stops()
-        if time.monotonic() - last_checkpoint >= settings.CHAT_CHECKPOINT_SECONDS:
-            last_checkpoint = time.monotonic()
-            texts: dict[UUID, str] = {}
-            for generation in list(_running.values()):
-                if len(generation.text) != generation.checkpointed_chars:
-                    texts[generation.version_id] = generation.text
-                    generation.checkpointed_chars = len(generation.text)
-            try:
-                await _acheckpoint(texts=texts, alive=list(_running))
-            except Exception:
-                logger.warning("prototype generation checkpoint failed", exc_info=True)
-
-
-async def _apply_remote_stops() -> None:
-    keys = {STOP_KEY.format(version_id): version_id for version_id in _running}
-    if not keys:
-        return
-    try:
-        found = await sync_to_async(cache.get_many, thread_sensitive=False)(list(keys))
-    except Exception:
-        logger.warning("could not read prototype stop flags", exc_info=True)
-        return
-    for key in found:
-        generation = _running.get(keys[key])
-        if generation is not None and generation.task is not None and not generation.stop_requested:
-            generation.stop_requested = True
-            generation.task.cancel()
+    return await registry.stop(version_id)
 
 
 def running_generations() -> dict[UUID, Generation]:
-    return dict(_running)
+    return dict(registry.running)
 
 
 async def shutdown() -> None:
     """Cancel every running generation (they end `interrupted`) and flush the logs."""
-    tasks = [generation.task for generation in _running.values() if generation.task is not None]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await streams.registry.flush()
+    await registry.shutdown()
