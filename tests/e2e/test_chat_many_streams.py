@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-from django.conf import settings
 from django.db import connection
 
 from chat.models import Message
