@@ -252,6 +252,13 @@ def chat_search(*, user: AppUser, query: str) -> QuerySet[Chat]:
 
 def _search_postgres(*, user: AppUser, query: str) -> QuerySet[Chat]:
     search_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+    # The user's chats with a matching message, found through the GIN index on the message vector
+    # (migration 0003); the ranked, correlated subqueries below then run for matching chats only.
+    chats_with_matches = (
+        Message.objects.annotate(document=SearchVector("text", config=SEARCH_CONFIG))
+        .filter(document=search_query, pair__chat__user=user)
+        .values("pair__chat_id")
+    )
     matching_messages = (
         Message.objects.filter(pair__chat=OuterRef("pk"))
         .annotate(document=SearchVector("text", config=SEARCH_CONFIG))
@@ -262,13 +269,13 @@ def _search_postgres(*, user: AppUser, query: str) -> QuerySet[Chat]:
     title_vector = SearchVector("title", config=SEARCH_CONFIG, weight="A")
     return (
         Chat.objects.filter(user=user)
+        .annotate(title_document=title_vector)
+        .filter(Q(title_document=search_query) | Q(id__in=chats_with_matches))
         .annotate(
             title_rank=SearchRank(title_vector, search_query),
-            title_document=title_vector,
             message_rank=Subquery(matching_messages.values("rank")[:1], output_field=FloatField()),
             matched_text=Subquery(matching_messages.values("text")[:1]),
         )
-        .filter(Q(title_document=search_query) | Q(message_rank__isnull=False))
         .annotate(
             rank=F("title_rank") + Coalesce(F("message_rank"), Value(0.0)),
             snippet=SearchHeadline(
