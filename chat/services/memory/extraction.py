@@ -1,20 +1,9 @@
-"""Memory: facts about the user, extracted in the background and recalled in context.
-
-- Extraction: after each complete turn (never for incognito chats or users with memory off)
-  a Celery task asks the `fast` model to call the `record_memories` tool. Its input is
-  validated here; invalid output is logged and dropped. New facts are merged into an existing
-  memory saying the same thing (an update, not a second row); a fact that contradicts a known
-  one (`supersedes`) deactivates it. A `MemoryExtraction` row claims the turn in the same
-  transaction as the writes, so a redelivered task changes nothing twice.
-- Recall: `memory_context_block` renders the most relevant active memories within a token
-  budget for the system prompt and marks them referenced.
-- Management: create/edit/delete/verify, tags, the on/off switch, delete everything.
-"""
+"""Memory extraction: the model's facts about the user, validated, merged and applied once per turn."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,23 +11,22 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from appauth.models import AppUser
-from backend.errors import Conflict, ValidationFailed
+from backend.errors import Conflict
 from backend.llm import service as llm
-from backend.llm.tokens import estimate_text_tokens
 from backend.llm.types import CallContext, Completion, LLMRequest, TextBlock, ToolSpec
 from backend.llm.types import Message as LLMMessage
 from backend.tasks import dispatch
 from chat import prompts
-from chat.models import Chat, MemoryExtraction, MemorySettings, MemoryTag, Message, MessagePair, UserMemory
+from chat.models import Chat, MemoryExtraction, MemorySettings, Message, MessagePair, UserMemory
 from chat.selectors import memory as selectors
 from chat.selectors.tree import active_branch_ids
+from chat.services.memory.management import tags_attach
 from chat.services.usage import usage_add
 
 logger = logging.getLogger(__name__)
+
 
 TOOL_NAME = "record_memories"
 MAX_FACTS = 20
@@ -97,15 +85,6 @@ class ExtractionResult:
     created: list[UUID] = field(default_factory=list)
     updated: list[UUID] = field(default_factory=list)
     superseded: list[UUID] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class MemoryBlock:
-    """The memory part of a system prompt: its text and the memories it names."""
-
-    text: str
-    memories: list[UserMemory]
-    token_estimate: int
 
 
 # --- validation of the model's output ------------------------------------------------------------
@@ -320,7 +299,7 @@ def _merge(memory: UserMemory, fact: Fact) -> None:
         memory.raw_content = fact.content
     memory.confidence = max(memory.confidence, fact.confidence)
     memory.save(update_fields=["summary", "category", "raw_content", "confidence", "updated_at"])
-    _tag(memory, fact.tags)
+    tags_attach(memory, fact.tags)
 
 
 def _create(*, chat: Chat, pair: MessagePair | None, fact: Fact) -> UserMemory:
@@ -334,18 +313,8 @@ def _create(*, chat: Chat, pair: MessagePair | None, fact: Fact) -> UserMemory:
         source_chat=chat,
         source_pair=pair,
     )
-    _tag(memory, fact.tags)
+    tags_attach(memory, fact.tags)
     return memory
-
-
-def _tag(memory: UserMemory, names: Iterable[str]) -> None:
-    names = list(dict.fromkeys(name.strip().lower()[:50] for name in names if name.strip()))
-    if not names:
-        return
-    MemoryTag.objects.bulk_create(
-        [MemoryTag(user_id=memory.user_id, name=name) for name in names], ignore_conflicts=True
-    )
-    memory.tags.add(*MemoryTag.objects.filter(user_id=memory.user_id, name__in=names))
 
 
 def memory_extract_chat_schedule(*, chat: Chat) -> None:
@@ -366,142 +335,4 @@ def memory_extractions_purge(*, older_than_days: int) -> int:
     """Forget extraction claims older than any redelivery could be (their memories stay)."""
     horizon = timezone.now() - timedelta(days=older_than_days)
     deleted, _ = MemoryExtraction.objects.filter(created_at__lt=horizon).delete()
-    return deleted
-
-
-# --- recall --------------------------------------------------------------------------------------
-
-_HEADER = (
-    "What you remember about the user from earlier conversations. Use it when it helps the answer; "
-    "do not list it unprompted. The user can see, edit and delete these memories."
-)
-
-
-def _line(memory: UserMemory) -> str:
-    tags = ", ".join(tag.name for tag in memory.tags.all())
-    return f"- {memory.summary} [{memory.category}{'; ' + tags if tags else ''}]"
-
-
-def memory_context_block(*, chat: Chat, query: str | None = None, mark_referenced: bool = True) -> MemoryBlock | None:
-    """The most relevant active memories for `chat` within CHAT_MEMORY_CONTEXT_TOKENS, rendered.
-
-    `query` defaults to the chat's newest user message. None for incognito chats, with memory
-    off, or when nothing is remembered. The memories used are marked referenced unless
-    `mark_referenced` is False (the preview).
-    """
-    if chat.incognito or not selectors.memory_enabled(user_id=chat.user_id):
-        return None
-    candidates = selectors.memories_in_scope(user_id=chat.user_id, project_id=chat.project_id)
-    if not candidates:
-        return None
-    if query is None:
-        newest = Message.objects.filter(pair__chat=chat, role=Message.Role.USER).order_by("-created_at").first()
-        query = newest.text if newest else chat.title
-    budget = settings.CHAT_MEMORY_CONTEXT_TOKENS - estimate_text_tokens(_HEADER) - 10
-    chosen: list[UserMemory] = []
-    lines: list[str] = []
-    for memory in selectors.memories_rank(memories=candidates, query=query):
-        line = _line(memory)
-        cost = estimate_text_tokens(line) + 1
-        if cost > budget:
-            continue
-        budget -= cost
-        chosen.append(memory)
-        lines.append(line)
-    if not chosen:
-        return None
-    text = "<user_memory>\n" + _HEADER + "\n" + "\n".join(lines) + "\n</user_memory>"
-    if mark_referenced:
-        UserMemory.objects.filter(id__in=[memory.id for memory in chosen]).update(
-            times_referenced=F("times_referenced") + 1, last_referenced_at=timezone.now()
-        )
-    return MemoryBlock(text=text, memories=chosen, token_estimate=estimate_text_tokens(text))
-
-
-# --- management ----------------------------------------------------------------------------------
-
-MEMORY_UPDATABLE = ("summary", "raw_content", "category", "confidence", "is_active", "is_verified", "tags")
-
-
-def _project_for(*, user: AppUser, project_id: UUID | None) -> Any:
-    if project_id is None:
-        return None
-    from chat.selectors.chats import project_get
-
-    return project_get(user=user, project_id=project_id)
-
-
-def memory_create(
-    *,
-    user: AppUser,
-    summary: str,
-    raw_content: str = "",
-    category: str = UserMemory.Category.OTHER,
-    tags: Iterable[str] = (),
-    project_id: UUID | None = None,
-) -> UserMemory:
-    """A memory the user wrote themselves: verified, full confidence."""
-    memory = UserMemory.objects.create(
-        user=user,
-        project=_project_for(user=user, project_id=project_id),
-        summary=summary.strip(),
-        raw_content=raw_content,
-        category=category,
-        confidence=1.0,
-        is_verified=True,
-    )
-    _tag(memory, tags)
-    return memory
-
-
-def memory_update(*, memory: UserMemory, changes: Mapping[str, Any]) -> UserMemory:
-    """Apply the given subset of MEMORY_UPDATABLE; `tags` replaces the tag set."""
-    unknown = set(changes) - {*MEMORY_UPDATABLE, "project_id"}
-    if unknown:
-        raise ValidationFailed(f"Cannot change: {', '.join(sorted(unknown))}.")
-    with transaction.atomic():
-        for name in ("summary", "raw_content", "category", "confidence", "is_active", "is_verified"):
-            if name in changes:
-                setattr(memory, name, changes[name])
-        if "project_id" in changes:
-            memory.project = _project_for(user=memory.user, project_id=changes["project_id"])
-        if changes.get("is_active"):
-            memory.superseded_by = None  # restored by the user
-        memory.save()
-        if "tags" in changes:
-            memory.tags.clear()
-            _tag(memory, changes["tags"])
-    return memory
-
-
-def memory_verify(*, memory: UserMemory, verified: bool = True) -> UserMemory:
-    memory.is_verified = verified
-    memory.save(update_fields=["is_verified", "updated_at"])
-    return memory
-
-
-def memory_delete(*, memory: UserMemory) -> None:
-    memory.delete()
-
-
-def tag_create(*, user: AppUser, name: str) -> MemoryTag:
-    tag, _ = MemoryTag.objects.get_or_create(user=user, name=name.strip().lower()[:50])
-    return tag
-
-
-def tag_delete(*, tag: MemoryTag) -> None:
-    tag.delete()
-
-
-def memory_settings_set(*, user: AppUser, enabled: bool) -> MemorySettings:
-    preference, _ = MemorySettings.objects.update_or_create(user=user, defaults={"enabled": enabled})
-    return preference
-
-
-def memory_forget_all(*, user: AppUser) -> int:
-    """Delete every memory and tag of the user. Returns how many memories were deleted."""
-    with transaction.atomic():
-        deleted = UserMemory.objects.filter(user=user).count()
-        UserMemory.objects.filter(user=user).delete()
-        MemoryTag.objects.filter(user=user).delete()
     return deleted

@@ -1,0 +1,72 @@
+"""Memory recall: the most relevant active memories, within a token budget, for the system prompt."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from backend.llm.tokens import estimate_text_tokens
+from chat.models import Chat, Message, UserMemory
+from chat.selectors import memory as selectors
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MemoryBlock:
+    """The memory part of a system prompt: its text and the memories it names."""
+
+    text: str
+    memories: list[UserMemory]
+    token_estimate: int
+
+
+_HEADER = (
+    "What you remember about the user from earlier conversations. Use it when it helps the answer; "
+    "do not list it unprompted. The user can see, edit and delete these memories."
+)
+
+
+def _line(memory: UserMemory) -> str:
+    tags = ", ".join(tag.name for tag in memory.tags.all())
+    return f"- {memory.summary} [{memory.category}{'; ' + tags if tags else ''}]"
+
+
+def memory_context_block(*, chat: Chat, query: str | None = None, mark_referenced: bool = True) -> MemoryBlock | None:
+    """The most relevant active memories for `chat` within CHAT_MEMORY_CONTEXT_TOKENS, rendered.
+
+    `query` defaults to the chat's newest user message. None for incognito chats, with memory
+    off, or when nothing is remembered. The memories used are marked referenced unless
+    `mark_referenced` is False (the preview).
+    """
+    if chat.incognito or not selectors.memory_enabled(user_id=chat.user_id):
+        return None
+    candidates = selectors.memories_in_scope(user_id=chat.user_id, project_id=chat.project_id)
+    if not candidates:
+        return None
+    if query is None:
+        newest = Message.objects.filter(pair__chat=chat, role=Message.Role.USER).order_by("-created_at").first()
+        query = newest.text if newest else chat.title
+    budget = settings.CHAT_MEMORY_CONTEXT_TOKENS - estimate_text_tokens(_HEADER) - 10
+    chosen: list[UserMemory] = []
+    lines: list[str] = []
+    for memory in selectors.memories_rank(memories=candidates, query=query):
+        line = _line(memory)
+        cost = estimate_text_tokens(line) + 1
+        if cost > budget:
+            continue
+        budget -= cost
+        chosen.append(memory)
+        lines.append(line)
+    if not chosen:
+        return None
+    text = "<user_memory>\n" + _HEADER + "\n" + "\n".join(lines) + "\n</user_memory>"
+    if mark_referenced:
+        UserMemory.objects.filter(id__in=[memory.id for memory in chosen]).update(
+            times_referenced=F("times_referenced") + 1, last_referenced_at=timezone.now()
+        )
+    return MemoryBlock(text=text, memories=chosen, token_estimate=estimate_text_tokens(text))
