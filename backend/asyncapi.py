@@ -11,15 +11,17 @@ ASGI), which DRF's APIView cannot be. These helpers give such views the API's be
 - `json_body(request)`: the JSON object body, or a 400/415 in the error shape;
 - `sse_response(events)`: a `text/event-stream` response with the SSE headers;
 - `follow_log(key, after)`: a generation's event log as SSE bytes (`backend.streams`),
-  ending after its terminal event; the caller falls back to its stored record afterwards.
+  ending after its terminal event; the caller falls back to its stored record afterwards;
+- `stored_events(load, after)`: that fallback, the stored record as SSE bytes.
 
 Extracted from `chat.apis.streaming` so every app streams the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
@@ -126,3 +128,30 @@ async def follow_log(key: str, position: LogPosition) -> AsyncIterator[bytes]:
         if event.type in streams.TERMINAL_EVENTS:
             position.ended = True
             return
+
+
+StoredState = tuple[str, tuple[str, dict[str, Any]] | None]
+
+
+async def stored_events(
+    load: Callable[[], Awaitable[StoredState]], after: int, *, poll_seconds: float = 1.0
+) -> AsyncIterator[bytes]:
+    """A generation served from its stored record, for when there is no log to follow.
+
+    `load()` returns the text stored so far and, once the record is terminal, its terminal event
+    `(type, data)`. New text goes out as `delta` events (marked `replayed`); a record still being
+    generated elsewhere is polled every `poll_seconds` until it ends. Event ids continue after `after`.
+    """
+    sent = 0
+    seq = after
+    while True:
+        text, terminal = await load()
+        if len(text) > sent:
+            seq += 1
+            yield encode_event(seq, "delta", {"text": text[sent:], "replayed": True})
+            sent = len(text)
+        if terminal is not None:
+            yield encode_event(seq + 1, *terminal)
+            return
+        yield KEEPALIVE
+        await asyncio.sleep(poll_seconds)

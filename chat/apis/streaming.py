@@ -13,7 +13,7 @@ with `id:` = its sequence number; `: ping` comments keep idle connections open. 
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,9 +27,18 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from backend import errors
-from backend.asyncapi import LogPosition, authenticate, documented, follow_log, json_response, sse_response
+from backend.asyncapi import (
+    LogPosition,
+    StoredState,
+    authenticate,
+    documented,
+    follow_log,
+    json_response,
+    sse_response,
+    stored_events,
+)
 from backend.db import db_sync_to_async
-from backend.sse import KEEPALIVE, encode_event, parse_last_event_id
+from backend.sse import parse_last_event_id
 from chat.models import Message
 from chat.services import generation, messages
 from chat.services.context import BuiltContext, context_build
@@ -93,45 +102,30 @@ async def _event_stream(message_id: UUID, after: int) -> AsyncIterator[bytes]:
     async for chunk in follow_log(str(message_id), position):
         yield chunk
     if not position.ended:
-        async for chunk in _stored_events(message_id, position.last):
+        # No log to follow (expired, or its process died): serve the stored message.
+        load = functools.partial(db_sync_to_async(_stored_state), message_id)
+        async for chunk in stored_events(load, position.last):
             yield chunk
 
 
-async def _stored_events(message_id: UUID, after: int) -> AsyncIterator[bytes]:
-    """No log to follow (expired, or its process died): serve the stored message.
-
-    A finished message comes as one `delta` with its whole text and its terminal event; a
-    message still streaming elsewhere is polled until it ends.
-    """
-    sent_chars = 0
-    seq = after
-    while True:
-        message = await db_sync_to_async(Message.objects.get)(id=message_id)
-        if len(message.text) > sent_chars:
-            seq += 1
-            yield encode_event(seq, "delta", {"text": message.text[sent_chars:], "replayed": True})
-            sent_chars = len(message.text)
-        if message.is_terminal:
-            seq += 1
-            if message.status in (Message.Status.COMPLETE, Message.Status.CANCELLED):
-                usage = {
-                    "input_tokens": message.input_tokens,
-                    "output_tokens": message.output_tokens,
-                    "cache_read_tokens": message.cache_read_tokens,
-                    "cache_write_tokens": message.cache_write_tokens,
-                }
-                yield encode_event(
-                    seq, "message_stop", {"stop_reason": message.stop_reason, "model": message.model_id, "usage": usage}
-                )
-            else:
-                yield encode_event(
-                    seq,
-                    "error",
-                    {"code": message.error_code or message.status, "message": message.error_message, "retryable": True},
-                )
-            return
-        yield KEEPALIVE
-        await asyncio.sleep(1.0)
+def _stored_state(message_id: UUID) -> StoredState:
+    """The stored message's text and, once it ended, its terminal event."""
+    message = Message.objects.get(id=message_id)
+    if not message.is_terminal:
+        return message.text, None
+    if message.status in (Message.Status.COMPLETE, Message.Status.CANCELLED):
+        usage = {
+            "input_tokens": message.input_tokens,
+            "output_tokens": message.output_tokens,
+            "cache_read_tokens": message.cache_read_tokens,
+            "cache_write_tokens": message.cache_write_tokens,
+        }
+        return message.text, (
+            "message_stop",
+            {"stop_reason": message.stop_reason, "model": message.model_id, "usage": usage},
+        )
+    error = {"code": message.error_code or message.status, "message": message.error_message, "retryable": True}
+    return message.text, ("error", error)
 
 
 def _owned_assistant_message(*, user: Any, message_id: UUID) -> Message:

@@ -281,11 +281,6 @@ async def generation_stop(*, message_id: UUID) -> bool:
     return await registry.stop(message_id)
 
 
-def running_generations() -> dict[UUID, Generation]:
-    """The generations this process is running (for tests and diagnostics)."""
-    return dict(registry.running)
-
-
 async def shutdown() -> None:
     """Cancel every running generation (they end `interrupted`) and flush the logs."""
     await registry.shutdown()

@@ -16,7 +16,7 @@ The preview endpoint needs no login: its signed, expiring token is the capabilit
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
@@ -31,7 +31,7 @@ from rest_framework.views import APIView
 from backend import asyncapi, errors
 from backend.api.views import error_response
 from backend.db import db_sync_to_async
-from backend.sse import KEEPALIVE, encode_event, parse_last_event_id
+from backend.sse import parse_last_event_id
 from prototypes import selectors
 from prototypes.models import PrototypeVersion
 from prototypes.serializers import CreateVariantInputSerializer, CreateVersionInputSerializer, GenerateInputSerializer
@@ -143,49 +143,36 @@ async def _events(version_id: UUID, after: int) -> AsyncIterator[bytes]:
     async for chunk in asyncapi.follow_log(generation.log_key(version_id), position):
         yield chunk
     if not position.ended:
-        async for chunk in _stored_events(version_id, position.last):
+        # No log to follow (expired, or its process died): serve the stored version.
+        load = functools.partial(db_sync_to_async(_stored_state), version_id)
+        async for chunk in asyncapi.stored_events(load, position.last):
             yield chunk
 
 
-async def _stored_events(version_id: UUID, after: int) -> AsyncIterator[bytes]:
-    """No log to follow (expired, or another process died): the stored version, polled until terminal."""
-    sent = 0
-    seq = after
-    while True:
-        version = await db_sync_to_async(PrototypeVersion.objects.get)(id=version_id)
-        if len(version.raw_output) > sent:
-            seq += 1
-            yield encode_event(seq, "delta", {"text": version.raw_output[sent:], "replayed": True})
-            sent = len(version.raw_output)
-        if version.is_terminal:
-            seq += 1
-            if version.status in (PrototypeVersion.Status.ERROR, PrototypeVersion.Status.INTERRUPTED) or (
-                version.status == PrototypeVersion.Status.INCOMPLETE and version.error_code.startswith("llm_")
-            ):
-                data = {
-                    "code": version.error_code or version.status,
-                    "message": version.error_message,
-                    "retryable": True,
-                }
-                yield encode_event(seq, "error", data)
-            else:
-                usage = {
-                    "input_tokens": version.input_tokens,
-                    "output_tokens": version.output_tokens,
-                    "cache_read_tokens": version.cache_read_tokens,
-                    "cache_write_tokens": version.cache_write_tokens,
-                }
-                data = {
-                    "stop_reason": version.stop_reason,
-                    "model": version.model_id,
-                    "usage": usage,
-                    "version_id": str(version.id),
-                    "status": version.status,
-                }
-                yield encode_event(seq, "message_stop", data)
-            return
-        yield KEEPALIVE
-        await asyncio.sleep(1.0)
+def _stored_state(version_id: UUID) -> asyncapi.StoredState:
+    """The stored version's raw answer and, once it ended, its terminal event."""
+    version = PrototypeVersion.objects.get(id=version_id)
+    if not version.is_terminal:
+        return version.raw_output, None
+    if version.status in (PrototypeVersion.Status.ERROR, PrototypeVersion.Status.INTERRUPTED) or (
+        version.status == PrototypeVersion.Status.INCOMPLETE and version.error_code.startswith("llm_")
+    ):
+        error = {"code": version.error_code or version.status, "message": version.error_message, "retryable": True}
+        return version.raw_output, ("error", error)
+    usage = {
+        "input_tokens": version.input_tokens,
+        "output_tokens": version.output_tokens,
+        "cache_read_tokens": version.cache_read_tokens,
+        "cache_write_tokens": version.cache_write_tokens,
+    }
+    stop = {
+        "stop_reason": version.stop_reason,
+        "model": version.model_id,
+        "usage": usage,
+        "version_id": str(version.id),
+        "status": version.status,
+    }
+    return version.raw_output, ("message_stop", stop)
 
 
 def _start(accepted: versions.Accepted) -> HttpResponseBase:

@@ -305,10 +305,6 @@ async def generation_stop(*, version_id: UUID) -> bool:
     return await registry.stop(version_id)
 
 
-def running_generations() -> dict[UUID, Generation]:
-    return dict(registry.running)
-
-
 async def shutdown() -> None:
     """Cancel every running generation (they end `interrupted`) and flush the logs."""
     await registry.shutdown()
