@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from decimal import Decimal
 from typing import Any
 
 from botocore import exceptions as boto_exc
 from botocore.parsers import ResponseParserError
 
 from backend.errors import ApplicationError
+from backend.llm.types import Usage
 
 
 class FailureKind(enum.StrEnum):
@@ -94,6 +96,9 @@ class LLMError(ApplicationError):
         self.after_content = after_content
         self.partial_text = partial_text
         self.attempts = attempts or []
+        # What the failed call was billed (set by the LLM layer when it records the call).
+        self.usage: Usage = Usage()
+        self.cost: Decimal = Decimal(0)
         super().__init__(
             _MESSAGES[kind],
             code=f"llm_{kind.value}",

@@ -37,7 +37,7 @@ from backend.llm.types import (
     ToolUseEvent,
     Usage,
 )
-from backend.llm.usage import UsageRecord, arecord_usage, record_usage
+from backend.llm.usage import CallReport, UsageRecord, arecord_usage, record_usage
 
 
 def _order(chain: list[ModelSpec], cooling: set[str]) -> list[ModelSpec]:
@@ -63,6 +63,7 @@ class _Call:
     started: float = field(default_factory=time.perf_counter)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     first_token_at: float | None = None
+    report: CallReport | None = None
 
     def started_on(self, model: ModelSpec) -> StreamStart:
         """The StreamStart event, sent once, right before the first content."""
@@ -102,7 +103,7 @@ class _Call:
         stop_reason: str = "",
         error_code: str = "",
     ) -> UsageRecord:
-        return UsageRecord(
+        record = UsageRecord(
             context=self.request.context,
             alias=self.alias.name,
             model_id=model.id,
@@ -117,12 +118,17 @@ class _Call:
             # The successful (or last) attempt is the record itself; keep only the ones before it.
             attempts=[a for a in self.attempts if a["model"] != model.id or status != "ok"],
         )
+        if self.report is not None:
+            self.report.fill(record)
+        return record
 
     def error_record(self, error: LLMError, model: ModelSpec, assembler: bedrock.StreamAssembler | None) -> UsageRecord:
         usage = self.usage_for(model, assembler, assembler.usage if assembler else None)
         if not error.after_content and error.kind is not FailureKind.TRUNCATED:
             usage = Usage(estimated=True)  # nothing was generated, so nothing is billed
-        return self.record(model, status="error", usage=usage, error_code=error.code)
+        record = self.record(model, status="error", usage=usage, error_code=error.code)
+        error.usage, error.cost = record.usage, record.cost
+        return record
 
 
 def _plan(request: LLMRequest, cooling: set[str] | None = None) -> tuple[Alias, list[ModelSpec]]:
@@ -212,7 +218,9 @@ def _stop_event(call: _Call, model: ModelSpec, assembler: bedrock.StreamAssemble
     ), record
 
 
-def stream(request: LLMRequest) -> Iterator[StreamStart | TextDelta | ToolUseEvent | StreamStop]:
+def stream(
+    request: LLMRequest, *, report: CallReport | None = None
+) -> Iterator[StreamStart | TextDelta | ToolUseEvent | StreamStop]:
     """Stream one answer with fallback before the first content.
 
     Yields StreamStart (once, right before the first content), TextDelta / ToolUseEvent, then
@@ -220,7 +228,7 @@ def stream(request: LLMRequest) -> Iterator[StreamStart | TextDelta | ToolUseEve
     Closing the iterator early closes the upstream stream and records the call as cancelled.
     """
     alias, models = _plan(request, cooldown.cooling_models(_chain_ids(request)))
-    call = _Call(request=request, alias=alias, streamed=True)
+    call = _Call(request=request, alias=alias, streamed=True, report=report)
     model, assembler = models[0], None
     finished = False
     try:
@@ -264,14 +272,16 @@ def stream(request: LLMRequest) -> Iterator[StreamStart | TextDelta | ToolUseEve
             record_usage(call.record(model, status="cancelled", usage=usage))
 
 
-async def astream(request: LLMRequest) -> AsyncIterator[StreamStart | TextDelta | ToolUseEvent | StreamStop]:
+async def astream(
+    request: LLMRequest, *, report: CallReport | None = None
+) -> AsyncIterator[StreamStart | TextDelta | ToolUseEvent | StreamStop]:
     """Async `stream` over aiobotocore: no thread per stream, the event loop is never blocked.
 
     Same contract as `stream`. When the consumer is cancelled (client disconnect) or closes the
     generator, the upstream HTTP stream is closed and the call is recorded as cancelled.
     """
     alias, models = _plan(request, await cooldown.acooling_models(_chain_ids(request)))
-    call = _Call(request=request, alias=alias, streamed=True)
+    call = _Call(request=request, alias=alias, streamed=True, report=report)
     model, assembler = models[0], None
     finished = False
     try:

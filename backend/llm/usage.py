@@ -29,6 +29,27 @@ class UsageRecord:
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class CallReport:
+    """What a call cost, filled in by the LLM layer on every ending: complete, failed or cancelled.
+
+    A caller that streams hands one in (`astream(request, report=...)`) to learn the model that
+    was called and the tokens billed even when the stream raised or was closed early, so that
+    what the user is shown equals what the ledger holds.
+    """
+
+    model_id: str = ""
+    status: str = ""
+    usage: Usage = field(default_factory=Usage)
+    cost: Decimal = Decimal(0)
+
+    def fill(self, record: UsageRecord) -> None:
+        self.model_id = record.model_id
+        self.status = record.status
+        self.usage = record.usage
+        self.cost = record.cost
+
+
 def record_usage(record: UsageRecord) -> None:
     """Append `record` to the ledger. A failure to record is logged, never raised into the call."""
     from backend.llm.models import LLMCall
