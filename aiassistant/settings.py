@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "backend.core",
     "backend.llm",
+    "backend.streaming",
     "appauth",
     "chat",
     "prototypes",
@@ -339,12 +340,9 @@ BEDROCK_CREDENTIALS_CONFIGURED = any(
 )
 EMULATOR_PORT = env.int("EMULATOR_PORT", default=8765)
 PORT = env.int("PORT", default=8000)
-# Async callables run when the ASGI server shuts down (backend.lifespan).
-ASGI_SHUTDOWN_HOOKS = [
-    "chat.services.generation.shutdown",
-    "prototypes.services.generation.shutdown",
-    "backend.db.aclose_connections",
-]
+# Async callables run when the ASGI server starts and stops (backend.lifespan).
+ASGI_STARTUP_HOOKS = ["backend.streaming.engine.startup"]
+ASGI_SHUTDOWN_HOOKS = ["backend.streaming.engine.shutdown", "backend.db.aclose_connections"]
 
 LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=5.0)
 # For streams this bounds the gap between two events, not the whole answer.
@@ -449,27 +447,44 @@ else:
     LLM_ALIASES = _DEFAULT_LLM_ALIASES
 LLM_DEFAULT_ALIAS = env("LLM_DEFAULT_ALIAS", default="chat-default")
 
-# --- Chat: generation and streaming ---------------------------------------------------------------
+# --- Streaming engine (backend.streaming) -------------------------------------------------------
 
-# Event logs of generations (backend.streams): Redis copy written every this many seconds.
+# The engines of the apps that stream (dotted paths; the sweeper and shutdown visit each).
+STREAMING_ENGINES = ["chat.services.generation.engine", "prototypes.services.generation.engine"]
+# Event logs: Redis copy written every this many seconds; kept this long after a generation ends.
 STREAM_LOG_FLUSH_SECONDS = env.float("STREAM_LOG_FLUSH_SECONDS", default=0.05)
-# How long a finished generation's events stay replayable from Redis.
 STREAM_LOG_TTL = env.int("STREAM_LOG_TTL", default=3600)
 STREAM_LOCAL_RETENTION_SECONDS = env.int("STREAM_LOCAL_RETENTION_SECONDS", default=60)
 STREAM_KEEPALIVE_SECONDS = env.float("STREAM_KEEPALIVE_SECONDS", default=15.0)
+# Partial text is written to the database (and generations heart-beat) this often: one UPDATE for all.
+STREAM_CHECKPOINT_SECONDS = env.float("STREAM_CHECKPOINT_SECONDS", default=2.0)
+# A process refreshes its liveness key every second; it expires this long after the process died.
+STREAM_WORKER_TTL_SECONDS = env.int("STREAM_WORKER_TTL_SECONDS", default=5)
+# A generation of a dead process is ended once its heartbeat is this old (covers admission).
+STREAM_ORPHAN_GRACE_SECONDS = env.int("STREAM_ORPHAN_GRACE_SECONDS", default=5)
+# A generation that has not heart-beaten this long is ended even if its process looks alive (hung).
+STREAM_STALE_SECONDS = env.int("STREAM_STALE_SECONDS", default=60)
+# Each web process sweeps orphaned generations this often (Celery beat does too, when it runs).
+STREAM_SWEEP_SECONDS = env.float("STREAM_SWEEP_SECONDS", default=10.0)
+# On shutdown, running generations may finish for this long before they end `interrupted`.
+STREAM_SHUTDOWN_GRACE_SECONDS = env.float("STREAM_SHUTDOWN_GRACE_SECONDS", default=3.0)
+STREAM_IDEMPOTENCY_TTL_HOURS = env.int("STREAM_IDEMPOTENCY_TTL_HOURS", default=24)
+# Every event name the streams document (OpenAPI enum names); an app adding events lists them here.
+STREAM_EVENT_NAMES = ["message_start", "delta", "snapshot", "message_stop", "error"]
+CELERY_BEAT_SCHEDULE["streaming-sweep-generations"] = {
+    "task": "backend.streaming.tasks.sweep_generations",
+    "schedule": env.float("STREAM_BEAT_SWEEP_SECONDS", default=30.0),
+}
+CELERY_BEAT_SCHEDULE["streaming-purge-idempotency-keys"] = {
+    "task": "backend.streaming.tasks.purge_idempotency_keys",
+    "schedule": 3600.0,
+}
+
+# --- Chat: messages -----------------------------------------------------------------------------------
+
 CHAT_MAX_CONCURRENT_GENERATIONS = env.int("CHAT_MAX_CONCURRENT_GENERATIONS", default=3)
 CHAT_MESSAGE_RATE = env("CHAT_MESSAGE_RATE", default="20/m")
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=100_000)
-# Partial text is written to the database (and the generation heart-beats) this often.
-CHAT_CHECKPOINT_SECONDS = env.float("CHAT_CHECKPOINT_SECONDS", default=2.0)
-# A streaming message whose generation has not heart-beaten for this long is turned `interrupted`.
-CHAT_STALE_GENERATION_SECONDS = env.int("CHAT_STALE_GENERATION_SECONDS", default=60)
-CHAT_IDEMPOTENCY_TTL_HOURS = env.int("CHAT_IDEMPOTENCY_TTL_HOURS", default=24)
-CELERY_BEAT_SCHEDULE["chat-sweep-stale-generations"] = {
-    "task": "chat.tasks.sweep_stale_generations",
-    "schedule": env.float("CHAT_SWEEP_INTERVAL_SECONDS", default=30.0),
-}
-CELERY_BEAT_SCHEDULE["chat-purge-idempotency-keys"] = {"task": "chat.tasks.purge_idempotency_keys", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["chat-purge-unclaimed-attachments"] = {
     "task": "chat.tasks.purge_unclaimed_attachments",
     "schedule": 3600.0,
@@ -594,16 +609,16 @@ PROTOTYPE_PREVIEW_MAX_AGE = env.int("PROTOTYPE_PREVIEW_MAX_AGE", default=300)
 PROTOTYPE_PREVIEW_FRAME_ANCESTORS = env.list("PROTOTYPE_PREVIEW_FRAME_ANCESTORS", default=[FRONTEND_URL])
 # Most output tokens of one prototype generation (0 = the model's maximum output).
 PROTOTYPE_MAX_TOKENS = env.int("PROTOTYPE_MAX_TOKENS", default=0)
-# Generations one user may run at once (more → 429), and how long an Idempotency-Key is remembered.
+# Generations one user may run at once (more → 429).
 PROTOTYPE_MAX_CONCURRENT_GENERATIONS = env.int("PROTOTYPE_MAX_CONCURRENT_GENERATIONS", default=3)
-PROTOTYPE_IDEMPOTENCY_TTL_HOURS = env.int("PROTOTYPE_IDEMPOTENCY_TTL_HOURS", default=24)
-CELERY_BEAT_SCHEDULE["prototypes-sweep-stale-generations"] = {
-    "task": "prototypes.tasks.sweep_stale_generations",
-    "schedule": env.float("PROTOTYPE_SWEEP_INTERVAL_SECONDS", default=60.0),
-}
 _enum_name_overrides: Any = SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES") or {}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **_enum_name_overrides,
     "PrototypeVersionStatusEnum": "prototypes.models.PrototypeVersion.Status",
     "PrototypeVersionEditModeEnum": "prototypes.models.PrototypeVersion.EditMode",
+    # Each event name of the event streams (backend.streaming.schema) is a one-value enum.
+    **{
+        f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
+        for name in STREAM_EVENT_NAMES
+    },
 }

@@ -1,9 +1,12 @@
-"""ASGI lifespan for Django, which has none: run shutdown hooks when the server stops.
+"""ASGI lifespan for Django, which has none: run startup and shutdown hooks.
 
-On SIGTERM uvicorn stops accepting connections, lets open responses finish (up to its graceful
-timeout), then sends `lifespan.shutdown`. The hooks named in `ASGI_SHUTDOWN_HOOKS` (dotted paths
-of async callables, e.g. "stop the generations of this process and mark them interrupted")
-run then, so a deploy never leaves answers `streaming` until the sweeper finds them.
+`ASGI_STARTUP_HOOKS` run when the server starts (the streaming engine sweeps what a dead
+predecessor left and starts its maintenance loop). On SIGTERM uvicorn stops accepting
+connections, lets open responses finish (up to its graceful timeout), then sends
+`lifespan.shutdown`; the hooks named in `ASGI_SHUTDOWN_HOOKS` (dotted paths of async
+callables) run then. `manage.py serve` runs the streaming engine's shutdown earlier, on the
+signal itself, so that open streams end with their terminal event before the server waits
+for them (see `backend.core.management.commands.serve`).
 """
 
 from __future__ import annotations
@@ -23,12 +26,17 @@ Send = Callable[[Any], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-async def run_shutdown_hooks() -> None:
-    for path in settings.ASGI_SHUTDOWN_HOOKS:
+async def run_hooks(paths: list[str]) -> None:
+    """Await each hook in turn; one that fails is logged and does not stop the others."""
+    for path in paths:
         try:
             await import_string(path)()
         except Exception:
-            logger.exception("shutdown hook %s failed", path)
+            logger.exception("lifespan hook %s failed", path)
+
+
+async def run_shutdown_hooks() -> None:
+    await run_hooks(settings.ASGI_SHUTDOWN_HOOKS)
 
 
 def with_lifespan(application: ASGIApp) -> ASGIApp:
@@ -41,6 +49,7 @@ def with_lifespan(application: ASGIApp) -> ASGIApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await run_hooks(settings.ASGI_STARTUP_HOOKS)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await run_shutdown_hooks()

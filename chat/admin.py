@@ -10,7 +10,6 @@ from django.http import HttpRequest
 from chat.models import (
     Attachment,
     Chat,
-    IdempotencyKey,
     MemoryExtraction,
     MemorySettings,
     MemoryTag,
@@ -140,14 +139,6 @@ class TokenUsageAdmin(ReadOnlyAdmin):
     date_hierarchy = "day"
     list_select_related = ("user",)
     raw_id_fields = ("user", "chat", "project")
-
-
-@admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(ReadOnlyAdmin):
-    list_display = ("key", "user", "created_at")
-    search_fields = ("key", "user__email")
-    list_select_related = ("user",)
-    raw_id_fields = ("user", "pair")
 
 
 @admin.register(UserMemory)

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from backend.streaming.models import GenerationRecord
+
 
 class Project(models.Model):
     """A container of chats sharing instructions and knowledge (Claude-style projects)."""
@@ -129,7 +131,7 @@ class MessagePair(models.Model):
         return f"pair {self.id} of chat {self.chat_id}"
 
 
-class Message(models.Model):
+class Message(GenerationRecord):
     class Role(models.TextChoices):
         USER = "user", "user"
         ASSISTANT = "assistant", "assistant"
@@ -148,23 +150,13 @@ class Message(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     # For an assistant message: the text so far while streaming, the partial text after a failure.
+    # The generation fields (model, usage, error, heartbeat, ...) come from GenerationRecord.
     text = models.TextField(blank=True)
-    error_code = models.CharField(max_length=64, blank=True)
-    error_message = models.CharField(max_length=500, blank=True)
     model_alias = models.CharField(max_length=64, blank=True)
-    model_id = models.CharField(max_length=128, blank=True, help_text="The model that actually answered.")
-    stop_reason = models.CharField(max_length=64, blank=True)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cache_read_tokens = models.PositiveIntegerField(default=0)
-    cache_write_tokens = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     token_count = models.PositiveIntegerField(default=0, help_text="Estimated tokens of this message's content.")
     # Turns the client was told were left out of the context because the budget was exceeded.
     context_omitted = models.JSONField(default=list, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of its generation.")
     created_at = models.DateTimeField(auto_now_add=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -176,10 +168,6 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} message {self.id}"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in self.TERMINAL
 
 
 class Attachment(models.Model):
@@ -246,24 +234,6 @@ class TokenUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.purpose} {self.model_id}"
-
-
-class IdempotencyKey(models.Model):
-    """A client's Idempotency-Key for a message POST: a repeat replays, never generates twice."""
-
-    id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=128)
-    request_hash = models.CharField(max_length=64)
-    pair = models.ForeignKey(MessagePair, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="chat_idempotency_unique")]
-        indexes = [models.Index(fields=["created_at"], name="chat_idempotency_created")]
-
-    def __str__(self) -> str:
-        return self.key
 
 
 # --- Memory: facts about the user, remembered across chats ------------------------------------------

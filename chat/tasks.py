@@ -21,8 +21,6 @@ from backend.llm.errors import LLMError
 from chat.models import Chat
 from chat.services import memory, titles
 from chat.services.attachments import attachments_purge_unclaimed
-from chat.services.generation import generations_sweep
-from chat.services.messages import idempotency_keys_purge
 
 logger = logging.getLogger(__name__)
 
@@ -80,17 +78,6 @@ def extract_chat_memories(self: Task, chat_id: str) -> int:
 def purge_memory_extractions() -> int:
     """Forget old per-turn extraction claims (kept only to make redeliveries no-ops)."""
     return memory.memory_extractions_purge(older_than_days=settings.CHAT_MEMORY_EXTRACTION_RETENTION_DAYS)
-
-
-@shared_task(ignore_result=True)
-def sweep_stale_generations() -> int:
-    """Turn generations that stopped heart-beating into `interrupted`."""
-    return generations_sweep()
-
-
-@shared_task(ignore_result=True)
-def purge_idempotency_keys() -> int:
-    return idempotency_keys_purge()
 
 
 @shared_task(ignore_result=True)

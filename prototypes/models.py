@@ -17,6 +17,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from backend.streaming.models import GenerationRecord
+
 
 class DesignProject(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -95,7 +97,7 @@ class PrototypeVariant(models.Model):
         return self.name
 
 
-class PrototypeVersion(models.Model):
+class PrototypeVersion(GenerationRecord):
     class Status(models.TextChoices):
         STREAMING = "streaming", "streaming"
         COMPLETE = "complete", "complete"
@@ -136,19 +138,8 @@ class PrototypeVersion(models.Model):
     summary = models.TextField(blank=True, help_text="The assistant's change summary (text outside the file tag).")
     raw_output = models.TextField(blank=True, help_text="The model's answer as streamed.")
     sanitizer_notes = models.JSONField(default=list, blank=True, help_text="What sanitising removed or changed.")
-    # The generation record.
-    model_id = models.CharField(max_length=128, blank=True, help_text="The model that actually answered.")
-    stop_reason = models.CharField(max_length=64, blank=True)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cache_read_tokens = models.PositiveIntegerField(default=0)
-    cache_write_tokens = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0, help_text="USD")
-    error_code = models.CharField(max_length=64, blank=True)
-    error_message = models.CharField(max_length=500, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The generation fields (model, usage, error, heartbeat, ...) come from GenerationRecord.
     created_at = models.DateTimeField(auto_now_add=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-version_number"]
@@ -159,24 +150,3 @@ class PrototypeVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.variant_id} v{self.version_number}"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status != self.Status.STREAMING
-
-
-class IdempotencyKey(models.Model):
-    """An `Idempotency-Key` a user sent with a request that started a generation, and its version."""
-
-    id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=128)
-    request_hash = models.CharField(max_length=64)
-    version = models.ForeignKey(PrototypeVersion, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="proto_idempotency_user_key")]
-
-    def __str__(self) -> str:
-        return self.key

@@ -36,10 +36,46 @@ def test_every_api_route_is_in_the_schema(schema):
     assert not missing, f"undocumented endpoints: {missing}"
 
 
-def test_streaming_endpoints_describe_their_event_stream(schema):
+def _event_frames(schema, operation):
+    components = schema["components"]["schemas"]
+
+    def resolve(node):
+        while "$ref" in node or "allOf" in node:
+            node = components[node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node["allOf"][0]
+        return node
+
+    content = operation["responses"]["200"]["content"]
+    assert list(content) == ["text/event-stream"]
+    frames = {}
+    for ref in resolve(content["text/event-stream"]["schema"])["oneOf"]:
+        frame = resolve(ref)
+        frames[resolve(frame["properties"]["event"])["enum"][0]] = resolve(frame["properties"]["data"])
+    return frames
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/chat/messages/", "post"),
+        ("/api/v1/chat/messages/{message_id}/stream/", "get"),
+        ("/api/v1/chat/pairs/{pair_id}/edit/", "post"),
+        ("/api/v1/prototypes/generate/", "post"),
+        ("/api/v1/prototypes/versions/{id}/stream/", "get"),
+    ],
+)
+def test_streaming_endpoints_document_each_event_and_its_payload(schema, path, method):
+    frames = _event_frames(schema, schema["paths"][path][method])
+
+    assert set(frames) == {"message_start", "delta", "snapshot", "message_stop", "error"}
+    assert {"model"} <= set(frames["message_start"]["properties"])
+    assert set(frames["delta"]["properties"]) >= {"text"}
+    assert set(frames["message_stop"]["required"]) >= {"stop_reason", "model", "usage"}
+    assert set(frames["error"]["required"]) >= {"code", "message", "retryable", "model", "usage"}
+
+
+def test_streaming_endpoints_document_their_headers(schema):
     send = schema["paths"]["/api/v1/chat/messages/"]["post"]
 
-    assert "message_start" in send["responses"]["200"]["description"]
     assert any(p["name"] == "Idempotency-Key" for p in send["parameters"])
     assert "Last-Event-ID" in str(schema["paths"]["/api/v1/chat/messages/{message_id}/stream/"]["get"]["parameters"])
 

@@ -2,7 +2,9 @@
 
 Every accepted user message gets its assistant message in the same transaction, in status
 `streaming`: from that moment the "nothing lost" invariant holds — the generation (or, if it
-dies, the sweeper) moves that assistant message to exactly one terminal state.
+dies, the sweeper) moves that assistant message to exactly one terminal state. These run
+inside the streaming engine's admission (`chat.services.generation.engine.admit`), which
+handles Idempotency-Keys and the concurrency limit before them.
 """
 
 from __future__ import annotations
@@ -10,18 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from backend import errors, ratelimit
 from backend.llm.registry import get_registry
 from backend.llm.tokens import estimate_text_tokens
-from chat.models import Attachment, Chat, IdempotencyKey, Message, MessagePair, Project
+from backend.streaming.engine import Engine
+from chat.models import Attachment, Chat, Message, MessagePair, Project
 
 PREVIEW_CHARS = 200
 
@@ -42,20 +43,10 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _check_limits(*, user: Any) -> None:
+def _check_rate(*, user: Any) -> None:
     decision = ratelimit.hit("chat:message", str(user.pk), settings.CHAT_MESSAGE_RATE)
     if not decision.allowed:
         raise errors.RateLimited("Too many messages. Wait a moment.", retry_after=decision.retry_after)
-    running = Message.objects.filter(
-        pair__chat__user=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
-    ).count()
-    if running >= settings.CHAT_MAX_CONCURRENT_GENERATIONS:
-        raise errors.RateLimited(
-            "Too many answers are being generated at once. Wait for one to finish.",
-            code="too_many_generations",
-            retry_after=5,
-            details={"limit": settings.CHAT_MAX_CONCURRENT_GENERATIONS},
-        )
 
 
 def _resolve_alias(model: str | None, chat: Chat) -> str:
@@ -64,30 +55,6 @@ def _resolve_alias(model: str | None, chat: Chat) -> str:
     if model and not resolved.selectable:
         raise errors.ValidationFailed(f"Model {model!r} cannot be chosen.", code="unknown_model")
     return resolved.name
-
-
-def _replay(*, user: Any, key: str, fingerprint: str) -> Accepted | None:
-    record = (
-        IdempotencyKey.objects.select_related("pair__chat")
-        .filter(
-            user=user, key=key, created_at__gte=timezone.now() - timedelta(hours=settings.CHAT_IDEMPOTENCY_TTL_HOURS)
-        )
-        .first()
-    )
-    if record is None:
-        return None
-    if record.request_hash != fingerprint:
-        raise errors.Conflict(
-            "This Idempotency-Key was already used for a different request.", code="idempotency_key_reused"
-        )
-    messages = {message.role: message for message in record.pair.messages.all()}
-    return Accepted(
-        chat=record.pair.chat,
-        pair=record.pair,
-        user_message=messages[Message.Role.USER],
-        assistant_message=messages[Message.Role.ASSISTANT],
-        replayed=True,
-    )
 
 
 def _new_pair(
@@ -101,13 +68,7 @@ def _new_pair(
 ) -> tuple[MessagePair, Message, Message]:
     pair = MessagePair.objects.create(chat=chat, parent=parent, depth=0 if parent is None else parent.depth + 1)
     user_message = Message(pair=pair, role=Message.Role.USER, text=content, token_count=estimate_text_tokens(content))
-    assistant_message = Message(
-        pair=pair,
-        role=Message.Role.ASSISTANT,
-        status=Message.Status.STREAMING,
-        model_alias=alias,
-        heartbeat_at=timezone.now(),
-    )
+    assistant_message = Message(pair=pair, role=Message.Role.ASSISTANT, model_alias=alias, **Engine.new_record_fields())
     Message.objects.bulk_create([user_message, assistant_message])  # one INSERT for the turn's two messages
     if attachment_ids:
         from chat.services.attachments import attachments_claim
@@ -155,54 +116,37 @@ def message_send(
     parent_pair_id: UUID | None = None,
     model: str | None = None,
     attachment_ids: list[UUID] | None = None,
-    idempotency_key: str | None = None,
-    fingerprint: str = "",
 ) -> Accepted:
     """Accept a user message: a new chat when `chat_id` is None, else a new turn in that chat.
 
     The turn follows `parent_pair_id` when given (it must belong to the chat), else the active
-    leaf. Raises NotFound for foreign ids, RateLimited over the limits, Conflict when an
-    Idempotency-Key is reused for another request.
+    leaf. Raises NotFound for foreign ids, RateLimited over the message rate.
     """
     content = _validate_content(content)
-    if idempotency_key:
-        replay = _replay(user=user, key=idempotency_key, fingerprint=fingerprint)
-        if replay is not None:
-            return replay
-    _check_limits(user=user)
-    try:
-        with transaction.atomic():
-            if chat_id is None:
-                project = None
-                if project_id is not None:
-                    project = Project.objects.filter(id=project_id, user=user).first()
-                    if project is None:
-                        raise errors.NotFound("No such project.", code="project_not_found")
-                chat = Chat.objects.create(user=user, project=project, model=model or "")
-            else:
-                found = Chat.objects.select_for_update().filter(id=chat_id, user=user).first()
-                if found is None:
-                    raise errors.NotFound("No such chat.", code="chat_not_found")
-                chat = found
-            alias = _resolve_alias(model, chat)
-            if parent_pair_id is not None:
-                parent = MessagePair.objects.filter(id=parent_pair_id, chat=chat).first()
-                if parent is None:
-                    raise errors.NotFound("No such message in this chat.", code="pair_not_found")
-            else:
-                parent = chat.active_leaf
-            pair, user_message, assistant_message = _new_pair(
-                chat=chat, parent=parent, content=content, alias=alias, attachment_ids=list(attachment_ids or [])
-            )
-            if idempotency_key:
-                IdempotencyKey.objects.create(user=user, key=idempotency_key, request_hash=fingerprint, pair=pair)
-    except IntegrityError:
-        # A concurrent request with the same Idempotency-Key won the race: replay its turn.
-        if idempotency_key:
-            replay = _replay(user=user, key=idempotency_key, fingerprint=fingerprint)
-            if replay is not None:
-                return replay
-        raise
+    _check_rate(user=user)
+    with transaction.atomic():
+        if chat_id is None:
+            project = None
+            if project_id is not None:
+                project = Project.objects.filter(id=project_id, user=user).first()
+                if project is None:
+                    raise errors.NotFound("No such project.", code="project_not_found")
+            chat = Chat.objects.create(user=user, project=project, model=model or "")
+        else:
+            found = Chat.objects.select_for_update().filter(id=chat_id, user=user).first()
+            if found is None:
+                raise errors.NotFound("No such chat.", code="chat_not_found")
+            chat = found
+        alias = _resolve_alias(model, chat)
+        if parent_pair_id is not None:
+            parent = MessagePair.objects.filter(id=parent_pair_id, chat=chat).first()
+            if parent is None:
+                raise errors.NotFound("No such message in this chat.", code="pair_not_found")
+        else:
+            parent = chat.active_leaf
+        pair, user_message, assistant_message = _new_pair(
+            chat=chat, parent=parent, content=content, alias=alias, attachment_ids=list(attachment_ids or [])
+        )
     return Accepted(chat=chat, pair=pair, user_message=user_message, assistant_message=assistant_message)
 
 
@@ -216,7 +160,7 @@ def _owned_pair(*, user: Any, pair_id: UUID) -> MessagePair:
 def message_edit(*, user: Any, pair_id: UUID, content: str, model: str | None = None) -> Accepted:
     """Edit a user message: a sibling turn with the new text; the old branch is kept."""
     content = _validate_content(content)
-    _check_limits(user=user)
+    _check_rate(user=user)
     with transaction.atomic():
         pair = _owned_pair(user=user, pair_id=pair_id)
         chat = Chat.objects.select_for_update().get(id=pair.chat_id)
@@ -229,7 +173,7 @@ def message_edit(*, user: Any, pair_id: UUID, content: str, model: str | None = 
 
 def message_regenerate(*, user: Any, pair_id: UUID, model: str | None = None) -> Accepted:
     """Answer a turn again: a sibling turn with the same user message and files; the old answer is kept."""
-    _check_limits(user=user)
+    _check_rate(user=user)
     with transaction.atomic():
         pair = _owned_pair(user=user, pair_id=pair_id)
         chat = Chat.objects.select_for_update().get(id=pair.chat_id)
@@ -244,10 +188,3 @@ def message_regenerate(*, user: Any, pair_id: UUID, model: str | None = None) ->
             copy_attachments_from=original,
         )
     return Accepted(chat=chat, pair=new_pair, user_message=user_message, assistant_message=assistant_message)
-
-
-def idempotency_keys_purge() -> int:
-    """Forget Idempotency-Keys older than CHAT_IDEMPOTENCY_TTL_HOURS; returns how many."""
-    horizon = timezone.now() - timedelta(hours=settings.CHAT_IDEMPOTENCY_TTL_HOURS)
-    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=horizon).delete()
-    return deleted

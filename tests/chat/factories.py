@@ -14,7 +14,6 @@ from backend.llm.tokens import estimate_text_tokens
 from chat.models import (
     Attachment,
     Chat,
-    IdempotencyKey,
     Message,
     MessagePair,
     Project,
@@ -127,16 +126,6 @@ class TokenUsageFactory(factory.django.DjangoModelFactory):
     cache_read_tokens = 0
     cache_write_tokens = 0
     cost = "0.001050"
-
-
-class IdempotencyKeyFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = IdempotencyKey
-
-    pair = factory.SubFactory(MessagePairFactory)
-    user = factory.LazyAttribute(lambda o: o.pair.chat.user)
-    key = factory.Sequence(lambda n: f"key-{n}")
-    request_hash = "0" * 64
 
 
 def turn(

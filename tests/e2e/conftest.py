@@ -8,7 +8,6 @@ HTTP to the emulator. The database is shared through real commits (transactional
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ import httpx
 import pytest
 import uvicorn
 from django.contrib.auth import get_user_model
+
+from tests.sse import SSEEvent, parse_sse
 
 
 @dataclass
@@ -63,11 +64,13 @@ async def _close_loop_resources() -> None:
     from asgiref.sync import sync_to_async
     from django.db import connections
 
-    from backend import streams
     from backend.llm import bedrock
+    from backend.streaming.engine import maintenance
+    from backend.streaming.log import logs
 
     await bedrock.aclose_clients()
-    await streams.registry.aclose()
+    await maintenance.aclose()
+    await logs.aclose()
     await sync_to_async(connections.close_all)()  # the server's database connection
 
 
@@ -94,28 +97,6 @@ def alice() -> tuple[Any, str]:
 @pytest.fixture
 def bob() -> tuple[Any, str]:
     return make_user("bob@example.com")
-
-
-@dataclass
-class SSEEvent:
-    id: int
-    event: str
-    data: dict[str, Any]
-
-
-def parse_sse(lines: Iterator[str]) -> Iterator[SSEEvent]:
-    """Events from an SSE line stream (comments skipped)."""
-    fields: dict[str, str] = {}
-    for line in lines:
-        if line == "":
-            if "event" in fields:
-                yield SSEEvent(id=int(fields.get("id", 0)), event=fields["event"], data=json.loads(fields["data"]))
-            fields = {}
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(": ")
-        fields[name] = value
 
 
 def headers(token: str, **extra: str) -> dict[str, str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from django.utils import timezone
 
+from backend.streaming.workers import worker_id
 from chat.models import Chat, Message, MessagePair, Project, ProjectKnowledge
 from tests.e2e.conftest import headers, stream_events
 
@@ -234,7 +236,10 @@ def test_concurrent_generations_are_capped_per_user(live, alice, settings):
     chat = Chat.objects.create(user=user)
     pair = MessagePair.objects.create(chat=chat)
     Message.objects.create(pair=pair, role="user", text="busy")
-    Message.objects.create(pair=pair, role="assistant", status="streaming")
+    # Generating in a live process (this one): it holds the slot.
+    Message.objects.create(
+        pair=pair, role="assistant", status="streaming", worker_id=worker_id(), heartbeat_at=timezone.now()
+    )
 
     with httpx.Client(base_url=live.url) as client:
         response = client.post("/api/v1/chat/messages/", json={"content": "hi"}, headers=headers(token))

@@ -13,8 +13,9 @@ from backend.llm.emulator.directives import strip_directives
 from backend.llm.emulator.replies import default_reply_tokens
 from backend.llm.models import LLMCall
 from chat.models import Chat, Message, MessagePair, TokenUsage
-from chat.services.generation import generations_sweep
-from tests.e2e.conftest import headers, parse_sse, stream_events
+from chat.services.generation import engine
+from tests.e2e.conftest import headers, stream_events
+from tests.sse import assert_stream_contract, parse_sse, visible_text
 
 PRIMARY = "us.anthropic.claude-sonnet-4-6"
 SECONDARY = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -79,7 +80,9 @@ def test_a_disconnected_client_resumes_with_last_event_id_and_misses_nothing(liv
         extra_headers={"Last-Event-ID": str(seen[-1].id)},
     )
 
-    everything = seen + rest
+    assert_stream_contract(rest, after=seen[-1].id)
+    assert rest[0].data == seen[0].data  # the resumed stream opens with the same message_start (no id)
+    everything = seen + rest[1:]
     assert [e.id for e in everything] == list(range(1, len(everything) + 1))  # every event exactly once
     assert deltas(everything) == "".join(default_reply_tokens(strip_directives(prompt), 40))
     assert rest[-1].event == "message_stop"
@@ -203,12 +206,13 @@ def test_the_sweeper_turns_a_dead_generation_interrupted_and_followers_get_its_e
         heartbeat_at=timezone.now() - timezone.timedelta(minutes=10),
     )
 
-    assert generations_sweep() == 1
+    assert engine.sweep() == 1
 
     orphan.refresh_from_db()
     assert (orphan.status, orphan.text, orphan.error_code) == ("interrupted", "partial answ", "interrupted")
     replay = stream_events(live, "GET", f"/api/v1/chat/messages/{orphan.id}/stream/", token)
-    assert deltas(replay) == "partial answ"
+    assert_stream_contract(replay)
+    assert visible_text(replay) == "partial answ"
     assert replay[-1].event == "error"
     assert replay[-1].data["code"] == "interrupted"
 

@@ -264,7 +264,8 @@ def test_resume_with_last_event_id_replays_exactly_what_was_missed(live, alice, 
         live, "GET", f"{API}/versions/{version_id}/stream/", token, extra_headers={"Last-Event-ID": str(events[5].id)}
     )
 
-    assert [(e.id, e.event) for e in rest] == [(e.id, e.event) for e in events[6:]]
+    assert (rest[0].id, rest[0].event, rest[0].data) == (None, "message_start", events[0].data)
+    assert [(e.id, e.event) for e in rest[1:]] == [(e.id, e.event) for e in events[6:]]
 
 
 def test_another_users_version_stream_is_a_404(live, alice, bob, emulator, project):

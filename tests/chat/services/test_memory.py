@@ -396,4 +396,4 @@ def test_old_extraction_claims_are_purged_by_beat_and_their_memories_stay(emulat
     assert list(MemoryExtraction.objects.values_list("pair_id", flat=True)) == [fresh.pair_id]
     assert UserMemory.objects.count() == 1
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert {"chat.tasks.purge_memory_extractions", "chat.tasks.sweep_stale_generations"} <= scheduled
+    assert {"chat.tasks.purge_memory_extractions", "backend.streaming.tasks.sweep_generations"} <= scheduled

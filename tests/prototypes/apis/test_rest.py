@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from backend.streaming.workers import worker_id
 from prototypes.models import DesignProject, Prototype, PrototypeVariant, PrototypeVersion
 from tests.prototypes.factories import (
     PAGE,
@@ -292,7 +294,14 @@ def test_generating_beyond_the_concurrency_limit_is_a_429(settings):
     client.force_authenticate(user)
     *_, variant, _, _ = _tree(user)
     for number in (3, 4):
-        VersionFactory(variant=variant, version_number=number, status="streaming")
+        # Running in a live process (this one): they hold their slots.
+        VersionFactory(
+            variant=variant,
+            version_number=number,
+            status="streaming",
+            worker_id=worker_id(),
+            heartbeat_at=timezone.now(),
+        )
 
     response = client.post(
         f"{API}/generate/", {"design_project_id": str(variant.prototype.project_id), "prompt": "x"}, format="json"

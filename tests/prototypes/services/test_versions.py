@@ -8,9 +8,10 @@ import pytest
 from django.utils import timezone
 
 from backend import errors
+from backend.streaming.engine import Outcome
 from prototypes.models import PrototypeVersion
-from prototypes.services.generation import versions_sweep
-from prototypes.services.versions import version_create, version_finish, version_revert
+from prototypes.services.generation import engine
+from prototypes.services.versions import version_create, version_revert
 from tests.prototypes.factories import PAGE, VersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +34,13 @@ def test_an_edit_gets_the_next_number_and_starts_from_the_latest_complete_versio
 def test_a_version_is_finished_once():
     version = VersionFactory(status="streaming", html_content="")
 
-    first = version_finish(version_id=version.id, status="complete", raw_output="x", html=PAGE)
-    second = version_finish(version_id=version.id, status="error", raw_output="y")
+    first = engine.finish(
+        record_id=version.id, outcome=Outcome(status="complete", fields={"html_content": PAGE}), text="x"
+    )
+    second = engine.finish(record_id=version.id, outcome=Outcome(status="error"), text="y")
 
-    assert (first, second) == (True, False)
+    assert first is None  # written
+    assert second is not None and second.text == "x"  # already terminal: the stored state, unchanged
     version.refresh_from_db()
     assert (version.status, version.raw_output, version.html_content) == ("complete", "x", PAGE)
 
@@ -45,7 +49,7 @@ def test_the_sweeper_interrupts_versions_whose_generation_stopped_heart_beating(
     stale = VersionFactory(status="streaming", raw_output="partial", heartbeat_at=timezone.now() - timedelta(hours=1))
     alive = VersionFactory(status="streaming", heartbeat_at=timezone.now())
 
-    assert versions_sweep() == 1
+    assert engine.sweep() == 1
 
     stale.refresh_from_db()
     alive.refresh_from_db()

@@ -1,4 +1,4 @@
-"""Glue for async (streaming) Django views that behave like the rest of the DRF API.
+"""The HTTP side of streaming: async Django views that behave like the rest of the DRF API.
 
 Streaming responses must come from `async def` views (a sync iterator is buffered whole under
 ASGI), which DRF's APIView cannot be. These helpers give such views the API's behaviour:
@@ -9,20 +9,20 @@ ASGI), which DRF's APIView cannot be. These helpers give such views the API's be
   API's error shape; attaches a documentation-only APIView as `.cls`, so drf-spectacular
   lists the async view with its request and response shapes;
 - `json_body(request)`: the JSON object body, or a 400/415 in the error shape;
-- `sse_response(events)`: a `text/event-stream` response with the SSE headers;
-- `follow_log(key, after)`: a generation's event log as SSE bytes (`backend.streams`),
-  ending after its terminal event; the caller falls back to its stored record afterwards;
-- `stored_events(load, after)`: that fallback, the stored record as SSE bytes.
-
-Extracted from `chat.apis.streaming` so every app streams the same way.
+- `start_response(engine, admit)`: admit and launch a generation (shielded from the client
+  going away) and answer with its event stream;
+- `resume_response(engine, request, record_id)`: the event stream after `Last-Event-ID`;
+- `stop_response(engine, record)`: stop a generation and say where it stands.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -31,16 +31,25 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from backend import errors, streams
+from backend import errors
 from backend.api.exception_handler import translate
 from backend.api.views import error_response
-from backend.sse import KEEPALIVE, SSE_HEADERS, encode_event
+from backend.db import db_sync_to_async
+from backend.streaming import replay
+from backend.streaming.sse import SSE_HEADERS, parse_last_event_id
+
+if TYPE_CHECKING:
+    from backend.streaming.engine import Admission, Engine
+
+logger = logging.getLogger(__name__)
 
 ViewFunction = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
 
+IDEMPOTENCY_KEY_MAX = 128
+
 
 def authenticate(request: HttpRequest) -> Any:
-    """The authenticated user (sync: call through `sync_to_async`); raises NotAuthenticated."""
+    """The authenticated user (sync: call on a database thread); raises NotAuthenticated."""
     authentication_classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
     authenticators = [cls() for cls in authentication_classes]
     user = Request(request, authenticators=authenticators).user
@@ -91,11 +100,21 @@ def json_body(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]
         raise errors.UnsupportedMediaType("Send application/json.")
     try:
         body = json.loads(request.body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise errors.MalformedRequest(f"The body is not valid JSON: {exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise errors.MalformedRequest("The body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise errors.MalformedRequest("The body must be a JSON object.")
     return body
+
+
+def idempotency_key(request: HttpRequest) -> str | None:
+    """The request's `Idempotency-Key` header (None when absent); 400 when it is too long."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise errors.ValidationFailed(
+            f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX} characters.", code="invalid_idempotency_key"
+        )
+    return key or None
 
 
 def json_response(data: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -109,49 +128,35 @@ def sse_response(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
     return response
 
 
-class LogPosition:
-    """The last sequence number sent by `follow_log` (where a stored-record fallback continues)."""
-
-    def __init__(self, after: int) -> None:
-        self.last = after
-        self.ended = False
-
-
-async def follow_log(key: str, position: LogPosition) -> AsyncIterator[bytes]:
-    """The events of log `key` after `position.last`, live, as SSE; keep-alive comments while idle."""
-    async for event in streams.registry.follow(key, position.last):
-        if event is None:
-            yield KEEPALIVE
-            continue
-        position.last = event.seq
-        yield encode_event(event.seq, event.type, event.data)
-        if event.type in streams.TERMINAL_EVENTS:
-            position.ended = True
-            return
+def _consume(task: asyncio.Task[Any]) -> None:
+    """Log a shielded admission's failure when nobody awaited it any more (its client left)."""
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        if not isinstance(exc, errors.ApplicationError):
+            logger.error("admission failed after its client left", exc_info=exc)
 
 
-StoredState = tuple[str, tuple[str, dict[str, Any]] | None]
+async def start_response(engine: Engine, admit: Callable[[], Admission]) -> StreamingHttpResponse:
+    """Admit and launch a generation, then stream it; a client that leaves cannot undo either."""
+    task = asyncio.get_running_loop().create_task(engine.admit_and_launch(admit))
+    task.add_done_callback(_consume)
+    admission = await asyncio.shield(task)
+    return sse_response(replay.events(engine, admission.record_id))
 
 
-async def stored_events(
-    load: Callable[[], Awaitable[StoredState]], after: int, *, poll_seconds: float = 1.0
-) -> AsyncIterator[bytes]:
-    """A generation served from its stored record, for when there is no log to follow.
+def last_event_id(request: HttpRequest) -> int:
+    return parse_last_event_id(request.headers.get("Last-Event-ID") or request.GET.get("last_event_id"))
 
-    `load()` returns the text stored so far and, once the record is terminal, its terminal event
-    `(type, data)`. New text goes out as `delta` events (marked `replayed`); a record still being
-    generated elsewhere is polled every `poll_seconds` until it ends. Event ids continue after `after`.
-    """
-    sent = 0
-    seq = after
-    while True:
-        text, terminal = await load()
-        if len(text) > sent:
-            seq += 1
-            yield encode_event(seq, "delta", {"text": text[sent:], "replayed": True})
-            sent = len(text)
-        if terminal is not None:
-            yield encode_event(seq + 1, *terminal)
-            return
-        yield KEEPALIVE
-        await asyncio.sleep(poll_seconds)
+
+def resume_response(engine: Engine, request: HttpRequest, record_id: UUID) -> StreamingHttpResponse:
+    return sse_response(replay.events(engine, record_id, after=last_event_id(request)))
+
+
+async def stop_response(engine: Engine, record: Any) -> HttpResponse:
+    """200 with the terminal status when the generation has ended; 202 while another process stops it."""
+    if record.is_terminal:
+        return json_response({"status": record.status, "text": getattr(record, engine.adapter.text_field)})
+    if await engine.stop(record.id):
+        record = await db_sync_to_async(engine.adapter.record_model.objects.get)(id=record.id)
+        return json_response({"status": record.status, "text": getattr(record, engine.adapter.text_field)})
+    return json_response({"status": "stopping"}, status=202)

@@ -11,9 +11,15 @@ KEEPALIVE = b": ping\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 
 
-def encode_event(event_id: int, event: str, data: dict[str, Any]) -> bytes:
-    """One event with its sequence number as `id:`, so a client can resume with Last-Event-ID."""
+def encode_event(event_id: int | None, event: str, data: dict[str, Any]) -> bytes:
+    """One event; `id:` is its sequence number, so a client can resume with Last-Event-ID.
+
+    An event sent without an id (`event_id=None`: the `message_start` that opens a resumed
+    stream) leaves the client's last event id where it was, as the SSE specification says.
+    """
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if event_id is None:
+        return f"event: {event}\ndata: {payload}\n\n".encode()
     return f"id: {event_id}\nevent: {event}\ndata: {payload}\n\n".encode()
 
 
@@ -22,6 +28,6 @@ def parse_last_event_id(value: str | None) -> int:
     if not value:
         return 0
     try:
-        return max(0, int(value.strip()))
+        return max(0, min(int(value.strip()), 2**31 - 1))
     except ValueError:
         return 0

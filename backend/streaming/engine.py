@@ -1,0 +1,782 @@
+"""The streaming engine: one lifecycle for every answer the product streams.
+
+An app (chat answers, prototype versions, and every later feature that streams) supplies an
+`Adapter`; the engine owns the rest:
+
+- **admission** (`Engine.admit`, sync, on a database thread): an `Idempotency-Key` replays the
+  generation it started; the user's concurrency slot is claimed (orphans of dead processes
+  are swept first, so a crash never holds a slot); the adapter's `accept` writes the turn and
+  its record in status `streaming` in one transaction;
+- **launch** (`Engine.admit_and_launch`): admission and the start of the generation run as one
+  task that a client disconnect cannot cancel: an accepted turn is always generated;
+- **the run** (`Engine._run`): an asyncio task, independent of any connection, appends numbered
+  events to the generation's log (`backend.streaming.log`); the adapter's `run` streams model
+  calls through `Run.stream` and returns an `Outcome`; the engine turns every ending — done,
+  failed, stopped, interrupted by shutdown — into exactly one terminal state in the database and
+  exactly one terminal event, both carrying the model that was called and the usage billed;
+- **stop** here or in another process, **checkpoints** and heart-beats (one UPDATE per engine
+  and interval, none per token), the **sweeper** for generations whose process died, and
+  **shutdown** (running generations get a grace period, then end `interrupted`).
+
+Replaying events to clients lives in `backend.streaming.replay`; the HTTP side in
+`backend.streaming.http`. The protocol is documented in docs/streaming.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar, Protocol
+from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Case, IntegerField, QuerySet, TextField, Value, When
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from backend import errors
+from backend.db import db_sync_to_async
+from backend.llm import service as llm
+from backend.llm.errors import LLMError
+from backend.llm.types import LLMRequest, StreamStart, StreamStop, TextDelta, ToolUseEvent, Usage
+from backend.llm.usage import CallReport
+from backend.streaming import workers
+from backend.streaming.log import LocalLog, close_orphaned_log, logs
+from backend.streaming.models import STREAMING, IdempotencyKey
+
+logger = logging.getLogger(__name__)
+
+STOP_POLL_SECONDS = 0.05
+ALIVE_EVERY_SECONDS = 1.0
+
+# Error codes after which retrying the same request cannot help.
+NOT_RETRYABLE = frozenset({"llm_client_error"})
+
+
+# --- What an app supplies and gets ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    code: str
+    message: str
+    retryable: bool = True
+
+
+@dataclass
+class Outcome:
+    """How a generation ended, as the adapter (or the engine) decided.
+
+    `status` is a status of the app's record; `failure` makes the terminal event an `error`
+    (else `message_stop`, with `stop_reason`); `note` is a code and message recorded on an
+    answer that ended normally but short of what was asked (a prototype cut off at
+    `max_tokens`); `fields` are app columns written with the terminal state (a prototype's
+    page, say); `event_data` are extra fields of the terminal event.
+    """
+
+    status: str
+    stop_reason: str = ""
+    failure: Failure | None = None
+    note: Failure | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    event_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A generation the server accepted. `replayed`: an Idempotency-Key matched an earlier one."""
+
+    record_id: UUID
+    payload: Any = None  # what the adapter's `run` needs; None for a replay
+    replayed: bool = False
+
+
+class Adapter(Protocol):
+    """What an app tells the engine. Only `run` is async; the rest runs on a database thread."""
+
+    scope: str  # names the logs, stop flags, idempotency keys and log lines: "chat", "prototypes", ...
+    record_model: Any  # a concrete subclass of GenerationRecord (a Protocol attribute cannot vary)
+    text_field: str  # the record's column the streamed text goes to
+
+    def max_concurrent(self) -> int: ...
+
+    def running(self, *, user: Any) -> QuerySet[Any]:
+        """The user's records in status `streaming` (for the concurrency limit)."""
+        ...
+
+    def prepare(self, admission: Admission) -> None:
+        """Work after the turn is committed, in the same database hop (chat assembles its context)."""
+        ...
+
+    def start_data(self, record: Any) -> dict[str, Any]:
+        """The ids of `message_start` for a stored record (its live `Run.start_fields`)."""
+        ...
+
+    def terminal_data(self, record: Any) -> dict[str, Any]:
+        """Extra fields of the terminal event for a stored record (its live `Outcome.event_data`)."""
+        ...
+
+    async def run(self, run: Run) -> Outcome:
+        """Produce the answer: stream model calls with `run.stream(...)`, return how it ended.
+
+        An `LLMError` that escapes becomes an `error` outcome through `failed`.
+        """
+        ...
+
+    def failed(self, run: Run, error: LLMError) -> Outcome:
+        """The outcome of a model failure (chat: `error`; prototypes may keep a partial page)."""
+        ...
+
+    def finished(self, *, record: Any, outcome: Outcome) -> None:
+        """App rows to update with the terminal state, in its transaction (roll-ups, follow-up tasks)."""
+        ...
+
+
+def failure_outcome(error: LLMError) -> Outcome:
+    return Outcome(status="error", failure=Failure(error.code, error.message, error.retryable))
+
+
+# --- A running generation --------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One generation in this process: its log, its text, and what its model calls cost."""
+
+    engine: Engine
+    record_id: UUID
+    admission: Admission
+    log: LocalLog
+    start_fields: dict[str, Any] = field(default_factory=dict)
+    text_parts: list[str] = field(default_factory=list)
+    reports: list[CallReport] = field(default_factory=list)
+    tool_uses: list[ToolUseEvent] = field(default_factory=list)
+    started_model: str | None = None
+    checkpointed_chars: int = -1
+    stop_requested: bool = False
+    began: float = field(default_factory=time.perf_counter)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def payload(self) -> Any:
+        return self.admission.payload
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+    @property
+    def model_id(self) -> str:
+        """The model last called (after any fallback), or the one that started answering."""
+        for report in reversed(self.reports):
+            if report.model_id:
+                return report.model_id
+        return self.started_model or ""
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for report in self.reports:
+            total = Usage(
+                input_tokens=total.input_tokens + report.usage.input_tokens,
+                output_tokens=total.output_tokens + report.usage.output_tokens,
+                cache_read_tokens=total.cache_read_tokens + report.usage.cache_read_tokens,
+                cache_write_tokens=total.cache_write_tokens + report.usage.cache_write_tokens,
+                estimated=total.estimated or report.usage.estimated,
+            )
+        return total
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((report.cost for report in self.reports), Decimal(0))
+
+    def started(self, model_id: str) -> None:
+        """Append `message_start` (once), naming the model that answers."""
+        if self.started_model is None:
+            self.started_model = model_id
+            self.log.append("message_start", {**self.start_fields, "model": model_id})
+
+    def emit(self, event_type: str, data: dict[str, Any]) -> None:
+        """An app event between `message_start` and the terminal event (e.g. `citations`, `result`)."""
+        self.started(self.model_id)
+        self.log.append(event_type, data)
+
+    def append_text(self, text: str, **extra: Any) -> None:
+        self.text_parts.append(text)
+        self.log.append("delta", {"text": text, **extra} if extra else {"text": text})
+
+    async def stream(self, request: LLMRequest, **delta_extra: Any) -> StreamStop:
+        """One model call, streamed into the log; returns its stop event. Raises LLMError.
+
+        `delta_extra` are extra fields of each `delta` (a prototype's rewrite phase). The call's
+        tool use blocks are collected in `tool_uses`; what it billed is in `reports`, whatever
+        way it ends.
+        """
+        report = CallReport()
+        self.reports.append(report)
+        stop: StreamStop | None = None
+        async for event in llm.astream(request, report=report):
+            if isinstance(event, TextDelta):
+                self.append_text(event.text, **delta_extra)
+            elif isinstance(event, StreamStart):
+                self.started(event.model_id)
+            elif isinstance(event, StreamStop):
+                stop = event
+            elif isinstance(event, ToolUseEvent):
+                self.tool_uses.append(event)
+        assert stop is not None, "the LLM layer ends every stream with a stop event or an error"
+        return stop
+
+
+# --- The engine ------------------------------------------------------------------------------------------
+
+
+def _terminal_event(
+    *, failure: Failure | None, stop_reason: str, model_id: str, usage: dict[str, int], extra: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The terminal event, the same for a live generation and a stored record."""
+    common = {"model": model_id, "usage": usage, **extra}
+    if failure is not None:
+        return "error", {"code": failure.code, "message": failure.message, "retryable": failure.retryable, **common}
+    return "message_stop", {"stop_reason": stop_reason, **common}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """A record as a replay needs it."""
+
+    start: dict[str, Any]
+    text: str
+    event_seq: int
+    terminal: tuple[str, dict[str, Any]] | None
+
+
+class Engine:
+    """The lifecycle of one app's generations in this process (see the module docstring)."""
+
+    instances: ClassVar[dict[str, Engine]] = {}
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self.scope = adapter.scope
+        self.running: dict[UUID, Run] = {}
+        self.draining = False
+        Engine.instances[self.scope] = self
+
+    # --- Names ----------------------------------------------------------------------------------
+
+    def log_key(self, record_id: UUID | str) -> str:
+        return f"{self.scope}:{record_id}"
+
+    def stop_key(self, record_id: UUID | str) -> str:
+        return f"stream:stop:{self.scope}:{record_id}"
+
+    @staticmethod
+    def new_record_fields() -> dict[str, Any]:
+        """The generation fields of a new record: streaming, in this process, alive now."""
+        return {"status": STREAMING, "worker_id": workers.worker_id(), "heartbeat_at": timezone.now()}
+
+    # --- Admission (sync, database thread) ------------------------------------------------------
+
+    def admit(
+        self,
+        *,
+        user: Any,
+        accept: Callable[[], Admission],
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+    ) -> Admission:
+        """Accept a generation once: replay its Idempotency-Key, claim a slot, write it durably.
+
+        Raises Conflict when the key was used for another request, RateLimited when the user
+        runs too many generations, ServiceUnavailable while this process shuts down, and
+        whatever `accept` raises (nothing is written then).
+        """
+        if self.draining:
+            raise errors.ServiceUnavailable("The server is restarting. Try again in a moment.", code="shutting_down")
+        if idempotency_key:
+            replay = self._replay(user=user, key=idempotency_key, fingerprint=fingerprint)
+            if replay is not None:
+                return replay
+        self._claim_slot(user=user)
+        _keep_alive_from_thread()
+        try:
+            with transaction.atomic():
+                admission = accept()
+                if idempotency_key:
+                    IdempotencyKey.objects.create(
+                        user=user,
+                        scope=self.scope,
+                        key=idempotency_key,
+                        request_hash=fingerprint,
+                        record_id=admission.record_id,
+                    )
+        except IntegrityError:
+            # A concurrent request with the same key won the race: replay its generation.
+            replay = self._replay(user=user, key=idempotency_key, fingerprint=fingerprint) if idempotency_key else None
+            if replay is None:
+                raise
+            return replay
+        try:
+            self.adapter.prepare(admission)
+        except Exception:  # the run prepares again, and ends the record `error` if it fails there too
+            logger.warning("%s: preparing %s failed", self.scope, admission.record_id, exc_info=True)
+        return admission
+
+    def _replay(self, *, user: Any, key: str, fingerprint: str) -> Admission | None:
+        horizon = timezone.now() - timedelta(hours=settings.STREAM_IDEMPOTENCY_TTL_HOURS)
+        record = IdempotencyKey.objects.filter(user=user, scope=self.scope, key=key, created_at__gte=horizon).first()
+        if record is None:
+            return None
+        if record.request_hash != fingerprint:
+            raise errors.Conflict(
+                "This Idempotency-Key was already used for a different request.", code="idempotency_key_reused"
+            )
+        return Admission(record_id=record.record_id, replayed=True)
+
+    def _claim_slot(self, *, user: Any) -> None:
+        limit = self.adapter.max_concurrent()
+        running = list(self.adapter.running(user=user).values_list("id", "worker_id", "heartbeat_at"))
+        if len(running) < limit:
+            return
+        # Over the limit: generations of processes that died hold no slot.
+        freed = self._sweep_rows(running)
+        if len(running) - freed >= limit:
+            raise errors.RateLimited(
+                "Too many answers are being generated at once. Wait for one to finish.",
+                code="too_many_generations",
+                retry_after=5,
+                details={"limit": limit},
+            )
+
+    # --- Launch (event loop) --------------------------------------------------------------------
+
+    async def admit_and_launch(self, admit: Callable[[], Admission]) -> Admission:
+        """Run `admit` on a database thread and start the generation it accepted.
+
+        Call through `asyncio.shield` (as `backend.streaming.http.start_response` does): the
+        work goes on when the client that asked for it goes away, so an accepted turn is always
+        generated.
+        """
+        admission = await db_sync_to_async(admit)()
+        if not admission.replayed:
+            self.launch(admission)
+        return admission
+
+    def launch(self, admission: Admission, *, start_fields: dict[str, Any] | None = None) -> Run:
+        """Start generating `admission`'s record in this process (call from the event loop)."""
+        record_id = admission.record_id
+        run = Run(
+            engine=self,
+            record_id=record_id,
+            admission=admission,
+            log=logs.open(self.log_key(record_id)),
+            start_fields=dict(start_fields or getattr(admission.payload, "start_fields", {}) or {}),
+        )
+        self.running[record_id] = run
+        run.task = asyncio.get_running_loop().create_task(self._run(run), name=f"{self.scope}-{record_id}")
+        maintenance.ensure_running()
+        return run
+
+    # --- The run ----------------------------------------------------------------------------------
+
+    async def _run(self, run: Run) -> None:
+        try:
+            try:
+                outcome = await self.adapter.run(run)
+            except LLMError as error:
+                outcome = self.adapter.failed(run, error)
+            except asyncio.CancelledError:
+                if run.stop_requested:
+                    outcome = Outcome(status="cancelled", stop_reason="cancelled")
+                else:
+                    outcome = Outcome(
+                        status="interrupted",
+                        failure=Failure("interrupted", "The answer was interrupted by a server restart."),
+                    )
+                await asyncio.shield(self._end(run, outcome))
+                if not run.stop_requested:
+                    raise  # the process is shutting down: let the cancellation finish
+                return
+            except Exception as exc:
+                logger.exception("%s generation %s failed", self.scope, run.record_id)
+                code = str(getattr(exc, "code", "") or "internal_error")
+                outcome = Outcome(status="error", failure=Failure(code, "The answer could not be generated."))
+            await asyncio.shield(self._end(run, outcome))
+        finally:
+            self.running.pop(run.record_id, None)
+
+    async def _end(self, run: Run, outcome: Outcome) -> None:
+        """Write the terminal state, then append the terminal event: the same text, model and usage."""
+        run.started(run.model_id)  # every stream starts with message_start, even one that failed at once
+        text, model_id, usage, cost = run.text, run.model_id, run.usage, run.cost
+        terminal_seq = run.log.last_seq + 1
+        try:
+            stored = await db_sync_to_async(self.finish)(
+                record_id=run.record_id,
+                outcome=outcome,
+                text=text,
+                model_id=model_id,
+                usage=usage,
+                cost=cost,
+                event_seq=terminal_seq,
+            )
+        except Exception:
+            # The database is unreachable: the log still ends; the sweeper ends the record later.
+            logger.exception("%s generation %s: could not write its terminal state", self.scope, run.record_id)
+            stored = None
+        if stored is None or stored.terminal is None:
+            event_type, data = _terminal_event(
+                failure=outcome.failure,
+                stop_reason=outcome.stop_reason,
+                model_id=model_id,
+                usage=usage.as_dict(),
+                extra=outcome.event_data,
+            )
+        else:
+            # Someone else ended it first (the sweeper believed this process dead): the log ends
+            # with what the database says, so every reader sees the stored text.
+            run.log.append("snapshot", {"text": stored.text})
+            event_type, data = stored.terminal
+        run.log.append(event_type, data)
+        await logs.flush()
+        logger.info(
+            "generation finished",
+            extra={
+                "scope": self.scope,
+                "record_id": str(run.record_id),
+                "user_id": getattr(run.payload, "user_id", None),
+                "outcome": outcome.status,
+                "model": model_id,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cost": str(cost),
+                "latency_ms": int((time.perf_counter() - run.began) * 1000),
+                "error_code": outcome.failure.code if outcome.failure else "",
+            },
+        )
+
+    # --- Records (sync, database thread) ------------------------------------------------------------
+
+    def finish(
+        self,
+        *,
+        record_id: UUID,
+        outcome: Outcome,
+        text: str,
+        model_id: str = "",
+        usage: Usage | None = None,
+        cost: Decimal = Decimal(0),
+        event_seq: int = 0,
+    ) -> StoredState | None:
+        """Write a record's terminal state, once. None when written; the stored state if it already was."""
+        usage = usage or Usage()
+        failure = outcome.failure
+        # A stored record's terminal event is `error` exactly when it has an error code and no
+        # stop reason (see `stored_state`): the outcome must say one or the other.
+        assert not (failure and outcome.stop_reason), "a failed outcome has no stop reason"
+        assert not (outcome.note and not outcome.stop_reason), "a noted outcome needs its stop reason"
+        recorded = failure or outcome.note
+        model = self.adapter.record_model
+        with transaction.atomic():
+            updated = model.objects.filter(id=record_id, status=STREAMING).update(
+                status=outcome.status,
+                model_id=model_id,
+                stop_reason=outcome.stop_reason,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                cost=cost,
+                error_code=recorded.code if recorded else "",
+                error_message=recorded.message[:500] if recorded else "",
+                event_seq=event_seq,
+                completed_at=timezone.now(),
+                **{self.adapter.text_field: text},
+                **outcome.fields,
+            )
+            if updated:
+                self.adapter.finished(record=model.objects.get(id=record_id), outcome=outcome)
+                return None
+        return self.stored_state(record_id)
+
+    def stored_state(self, record_id: UUID) -> StoredState:
+        record = self.adapter.record_model.objects.get(id=record_id)
+        terminal = None
+        if record.is_terminal:
+            failure = None
+            if record.error_code and not record.stop_reason:
+                failure = Failure(
+                    record.error_code, record.error_message, retryable=record.error_code not in NOT_RETRYABLE
+                )
+            terminal = _terminal_event(
+                failure=failure,
+                stop_reason=record.stop_reason,
+                model_id=record.model_id,
+                usage=record.usage_dict(),
+                extra=self.adapter.terminal_data(record),
+            )
+        return StoredState(
+            start={**self.adapter.start_data(record), "model": record.model_id},
+            text=getattr(record, self.adapter.text_field),
+            event_seq=record.event_seq,
+            terminal=terminal,
+        )
+
+    def checkpoint(self, *, texts: dict[UUID, tuple[str, int]], alive: list[UUID]) -> None:
+        """One UPDATE for every running generation: heartbeat, plus partial text where it grew."""
+        model = self.adapter.record_model
+        now = timezone.now()
+        if texts:
+            model.objects.filter(id__in=list(texts), status=STREAMING).update(
+                heartbeat_at=now,
+                event_seq=Case(
+                    *(When(id=rid, then=Value(seq)) for rid, (_, seq) in texts.items()), output_field=IntegerField()
+                ),
+                **{
+                    self.adapter.text_field: Case(
+                        *(When(id=rid, then=Value(text)) for rid, (text, _) in texts.items()),
+                        output_field=TextField(),
+                    )
+                },
+            )
+        rest = [rid for rid in alive if rid not in texts]
+        if rest:
+            model.objects.filter(id__in=rest, status=STREAMING).update(heartbeat_at=now)
+
+    # --- Sweeper (sync) ---------------------------------------------------------------------------------
+
+    def sweep(self) -> int:
+        """End the generations whose process died: `interrupted`, their stored text kept.
+
+        A generation is orphaned when its process's liveness key is gone (after a short grace
+        that covers admission), or when it has not heart-beaten for STREAM_STALE_SECONDS (a hung
+        process). Returns how many were ended.
+        """
+        grace = timezone.now() - timedelta(seconds=settings.STREAM_ORPHAN_GRACE_SECONDS)
+        rows = list(
+            self.adapter.record_model.objects.filter(status=STREAMING, heartbeat_at__lt=grace).values_list(
+                "id", "worker_id", "heartbeat_at"
+            )
+        )
+        return self._sweep_rows(rows)
+
+    def _sweep_rows(self, rows: list[tuple[UUID, str, Any]]) -> int:
+        if not rows:
+            return 0
+        now = timezone.now()
+        stale = now - timedelta(seconds=settings.STREAM_STALE_SECONDS)
+        grace = now - timedelta(seconds=settings.STREAM_ORPHAN_GRACE_SECONDS)
+        living = workers.alive(worker for _, worker, _ in rows)
+        swept = 0
+        for record_id, worker, heartbeat_at in rows:
+            if record_id in self.running and worker == workers.worker_id():
+                continue  # ours and running: alive by definition
+            heartbeat = heartbeat_at or datetime.min.replace(tzinfo=UTC)
+            if heartbeat >= grace or (worker in living and heartbeat >= stale):
+                continue
+            if self._end_orphan(record_id):
+                swept += 1
+        if swept:
+            logger.warning("%s: ended %d generations whose process stopped", self.scope, swept)
+        return swept
+
+    def _end_orphan(self, record_id: UUID) -> bool:
+        record = self.adapter.record_model.objects.filter(id=record_id).first()
+        if record is None or record.is_terminal:
+            return False
+        outcome = Outcome(
+            status="interrupted", failure=Failure("interrupted", "The answer was interrupted by a server restart.")
+        )
+        text = getattr(record, self.adapter.text_field)
+        usage = Usage(
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            cache_read_tokens=record.cache_read_tokens,
+            cache_write_tokens=record.cache_write_tokens,
+        )
+        if self.finish(
+            record_id=record_id,
+            outcome=outcome,
+            text=text,
+            model_id=record.model_id,
+            usage=usage,
+            cost=record.cost,
+            event_seq=record.event_seq,
+        ):
+            return False  # ended by someone else meanwhile
+        state = self.stored_state(record_id)
+        assert state.terminal is not None
+        last = close_orphaned_log(
+            self.log_key(record_id), after_seq=record.event_seq, events=[("snapshot", {"text": text}), state.terminal]
+        )
+        if last:
+            self.adapter.record_model.objects.filter(id=record_id).update(event_seq=last)
+        return True
+
+    # --- Stop -----------------------------------------------------------------------------------------------
+
+    async def stop(self, record_id: UUID) -> bool:
+        """Stop a generation. True when it ran here and has ended on return; else a flag is left.
+
+        The process running it sees the flag within STOP_POLL_SECONDS.
+        """
+        run = self.running.get(record_id)
+        if run is not None and run.task is not None:
+            run.stop_requested = True
+            run.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(run.task), timeout=5)
+            return True
+        await sync_to_async(cache.set, thread_sensitive=False)(self.stop_key(record_id), 1, 600)
+        return False
+
+    async def _apply_remote_stops(self) -> None:
+        keys = {self.stop_key(record_id): record_id for record_id in self.running}
+        if not keys:
+            return
+        try:
+            found = await sync_to_async(cache.get_many, thread_sensitive=False)(list(keys))
+        except Exception:
+            logger.warning("could not read %s stop flags", self.scope, exc_info=True)
+            return
+        for stop_key in found:
+            run = self.running.get(keys[stop_key])
+            if run is not None and run.task is not None and not run.stop_requested:
+                run.stop_requested = True
+                run.task.cancel()
+
+    async def _checkpoint_running(self) -> None:
+        texts: dict[UUID, tuple[str, int]] = {}
+        for record_id, run in list(self.running.items()):
+            text = run.text
+            if len(text) != run.checkpointed_chars:
+                texts[record_id] = (text, run.log.last_seq)
+                run.checkpointed_chars = len(text)
+        try:
+            await db_sync_to_async(self.checkpoint)(texts=texts, alive=list(self.running))
+        except Exception:
+            logger.warning("%s checkpoint failed", self.scope, exc_info=True)
+
+    # --- Shutdown ---------------------------------------------------------------------------------------------
+
+    async def interrupt_all(self) -> None:
+        """Cancel every running generation here: each ends `interrupted` with a terminal event."""
+        tasks = [run.task for run in self.running.values() if run.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# --- The process-wide loop: stops, checkpoints, liveness, sweeps ------------------------------------------
+
+
+def engines() -> list[Engine]:
+    """Every engine named in STREAMING_ENGINES (importing them registers them)."""
+    for path in settings.STREAMING_ENGINES:
+        import_string(path)
+    return list(Engine.instances.values())
+
+
+_last_alive_mark = 0.0
+
+
+def _keep_alive_from_thread() -> None:
+    """Refresh this process's liveness key before it writes a record naming it (rate-limited)."""
+    global _last_alive_mark
+    now = time.monotonic()
+    if now - _last_alive_mark >= ALIVE_EVERY_SECONDS:
+        _last_alive_mark = now
+        workers.mark_alive()
+
+
+class Maintenance:
+    """One task per process: applies remote stops, checkpoints, keeps the process alive, sweeps."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def ensure_running(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._loop(), name="stream-maintenance")
+
+    async def _loop(self) -> None:
+        last_checkpoint = last_alive = last_sweep = time.monotonic()
+        await workers.amark_alive()
+        while True:
+            busy = any(engine.running for engine in Engine.instances.values())
+            await asyncio.sleep(STOP_POLL_SECONDS if busy else ALIVE_EVERY_SECONDS)
+            now = time.monotonic()
+            try:
+                if busy and settings.REDIS_URL:  # without Redis there is one process: stops are local
+                    for engine in list(Engine.instances.values()):
+                        await engine._apply_remote_stops()
+                if busy and now - last_alive >= ALIVE_EVERY_SECONDS:
+                    last_alive = now
+                    await workers.amark_alive()
+                if busy and now - last_checkpoint >= settings.STREAM_CHECKPOINT_SECONDS:
+                    last_checkpoint = now
+                    for engine in list(Engine.instances.values()):
+                        if engine.running:
+                            await engine._checkpoint_running()
+                if now - last_sweep >= settings.STREAM_SWEEP_SECONDS:
+                    last_sweep = now
+                    await db_sync_to_async(sweep_all)()
+            except Exception:
+                logger.warning("stream maintenance failed", exc_info=True)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+maintenance = Maintenance()
+
+
+def sweep_all() -> int:
+    """Sweep every engine's orphaned generations (the Celery beat task and each web process)."""
+    return sum(engine.sweep() for engine in engines())
+
+
+async def startup() -> None:
+    """ASGI startup: sweep what a previous process left, then keep sweeping in the background."""
+    engines()
+    try:
+        await db_sync_to_async(sweep_all)()
+    except Exception:
+        logger.warning("startup sweep failed", exc_info=True)
+    maintenance.ensure_running()
+
+
+async def shutdown() -> None:
+    """ASGI shutdown (and the first signal): let running generations finish, then interrupt them.
+
+    New generations are refused (503 `shutting_down`) from now on. Generations still running
+    after STREAM_SHUTDOWN_GRACE_SECONDS end `interrupted`; every one appends its terminal event,
+    so every open stream ends with one before the server closes it.
+    """
+    all_engines = list(Engine.instances.values())
+    for engine in all_engines:
+        engine.draining = True
+    tasks = [run.task for engine in all_engines for run in engine.running.values() if run.task is not None]
+    if tasks:
+        await asyncio.wait(tasks, timeout=settings.STREAM_SHUTDOWN_GRACE_SECONDS)
+    for engine in all_engines:
+        await engine.interrupt_all()
+    await logs.flush()
+    await maintenance.aclose()
+    with contextlib.suppress(Exception):
+        await sync_to_async(workers.mark_gone, thread_sensitive=False)()

@@ -1,0 +1,328 @@
+"""Per-generation event logs: live fan-out in the process, durable replay through Redis.
+
+A generation appends numbered events (1, 2, 3, ...) to its log; readers follow the log from any
+sequence number, so a client that lost its connection resumes exactly where it left off.
+
+- `LocalLog` lives in the process that runs the generation. Readers in that process (the
+  usual case: the POST that started it) are woken directly, with no I/O per token.
+- With Redis configured (`REDIS_URL`), every event is also written to a Redis Stream
+  (batched: one pipeline per flush interval, not one round trip per token) that expires
+  `STREAM_LOG_TTL` seconds after the generation ends. A reader in another process, or after
+  this process restarted, follows the Redis Stream.
+- Without Redis (the embedded default: one process), the local log is the whole story.
+
+A follow ends in one of two ways: it delivered the terminal event (`Follow.ended`), or there is
+no log that can take the reader further — none was ever here, it expired, Redis stayed
+unreachable, or the reader is already at or past the log's end. The caller then serves the
+generation's stored record instead (`backend.streaming.replay`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_EVENTS = frozenset({"message_stop", "error"})
+
+# Sequence numbers skipped before the events the sweeper writes for a dead generation. Events the
+# dead process handed to its clients but never wrote to Redis (at most one flush interval's worth)
+# stay below the gap, so the sweeper's `snapshot` and terminal event always come after them.
+ORPHAN_SEQ_GAP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Follow:
+    """Where a reader got to: the last sequence number it was given, and whether that ended the log."""
+
+    position: int
+    ended: bool = False
+
+
+@dataclass
+class LocalLog:
+    """The in-process log of one generation."""
+
+    key: str
+    events: list[Event] = field(default_factory=list)
+    ended: bool = False
+    ended_at: float = 0.0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _unflushed: list[Event] = field(default_factory=list)
+
+    @property
+    def last_seq(self) -> int:
+        return len(self.events)
+
+    def append(self, event_type: str, data: dict[str, Any]) -> Event:
+        event = Event(seq=len(self.events) + 1, type=event_type, data=data)
+        self.events.append(event)
+        self._unflushed.append(event)
+        if event_type in TERMINAL_EVENTS:
+            self.ended = True
+            self.ended_at = time.monotonic()
+        # Wake every waiting reader, then re-arm for the next append.
+        self._changed.set()
+        self._changed = asyncio.Event()
+        return event
+
+    def take_unflushed(self) -> list[Event]:
+        events, self._unflushed = self._unflushed, []
+        return events
+
+    async def follow(self, follow: Follow, keepalive: float) -> AsyncIterator[Event | None]:
+        """Events after `follow.position`, live; yields None when `keepalive` seconds pass without one."""
+        if follow.position > len(self.events):
+            return  # the reader claims events this log never had: let the stored record answer
+        if self.ended and follow.position >= len(self.events):
+            return  # the reader already has the terminal event
+        while True:
+            while follow.position < len(self.events):
+                event = self.events[follow.position]
+                follow.position = event.seq
+                yield event
+                if event.type in TERMINAL_EVENTS:
+                    follow.ended = True
+                    return
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=keepalive)
+            except TimeoutError:
+                yield None
+
+
+def _decode_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
+    raw_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return Event(seq=int(raw_id.split("-")[1]), type=fields[b"t"].decode(), data=json.loads(fields[b"d"]))
+
+
+def _encode_fields(event_type: str, data: dict[str, Any]) -> dict[Any, Any]:
+    return {"t": event_type, "d": json.dumps(data, separators=(",", ":"))}
+
+
+def redis_key(key: str) -> str:
+    return f"{settings.CACHES['default'].get('KEY_PREFIX', 'aia')}:stream:{key}"
+
+
+class EventLogs:
+    """The process's live logs, their Redis mirror, and the flusher that writes it."""
+
+    # A follower on Redis retries a failed read this many times (one keep-alive apart) before
+    # giving up on the log and serving the stored record.
+    READ_RETRIES = 3
+
+    def __init__(self) -> None:
+        self.logs: dict[str, LocalLog] = {}
+        self._redis: Any = None
+        self._redis_loop: asyncio.AbstractEventLoop | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    # --- Redis -------------------------------------------------------------------------
+
+    def _redis_client(self) -> Any:
+        if not settings.REDIS_URL:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._redis is None or self._redis_loop is not loop:
+            import redis.asyncio as aioredis
+
+            # Blocking reads wait up to one keep-alive interval: the socket must outlast them.
+            self._redis = aioredis.Redis.from_url(
+                settings.REDIS_URL,
+                socket_timeout=settings.STREAM_KEEPALIVE_SECONDS + 10,
+                socket_connect_timeout=2,
+            )
+            self._redis_loop = loop
+        return self._redis
+
+    # --- Writing -------------------------------------------------------------------------
+
+    def open(self, key: str) -> LocalLog:
+        log = LocalLog(key=key)
+        self.logs[key] = log
+        self._ensure_flusher()
+        return log
+
+    def _ensure_flusher(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
+            self._flusher = loop.create_task(self._flush_forever(), name="stream-log-flusher")
+
+    async def _flush_forever(self) -> None:
+        interval = settings.STREAM_LOG_FLUSH_SECONDS
+        while self.logs:
+            await asyncio.sleep(interval)
+            await self.flush()
+            self._forget_finished()
+
+    async def flush(self) -> None:
+        """Write every log's new events to Redis in one pipeline."""
+        redis = self._redis_client()
+        if redis is None:
+            for log in self.logs.values():
+                log.take_unflushed()
+            return
+        pipeline = redis.pipeline(transaction=False)
+        pending = False
+        for log in list(self.logs.values()):
+            events = log.take_unflushed()
+            if not events:
+                continue
+            pending = True
+            key = redis_key(log.key)
+            for event in events:
+                pipeline.xadd(key, _encode_fields(event.type, event.data), id=f"0-{event.seq}")
+            ttl = settings.STREAM_LOG_TTL if log.ended else settings.STREAM_LOG_TTL + 3600
+            pipeline.expire(key, ttl)
+        if pending:
+            try:
+                await pipeline.execute()
+            except Exception:  # the live readers still have every event; only remote resume degrades
+                logger.warning("could not write stream events to Redis", exc_info=True)
+
+    def _forget_finished(self) -> None:
+        """Drop local logs some time after they ended (late local readers get the Redis copy)."""
+        horizon = time.monotonic() - settings.STREAM_LOCAL_RETENTION_SECONDS
+        for key in [key for key, log in self.logs.items() if log.ended and log.ended_at < horizon]:
+            del self.logs[key]
+
+    # --- Reading -------------------------------------------------------------------------
+
+    async def first_event(self, key: str) -> Event | None:
+        """The log's first event (a generation's `message_start`), if the log can be read."""
+        local = self.logs.get(key)
+        if local is not None:
+            return local.events[0] if local.events else None
+        redis = self._redis_client()
+        if redis is None:
+            return None
+        try:
+            entries = await redis.xrange(redis_key(key), min="0-1", max="0-1", count=1)
+        except Exception:
+            logger.warning("could not read stream events from Redis", exc_info=True)
+            return None
+        return _decode_entry(*entries[0]) if entries else None
+
+    async def follow(self, key: str, follow: Follow) -> AsyncIterator[Event | None]:
+        """Every event of `key` after `follow.position`, from the local log if it is here, else Redis.
+
+        Yields None as a keep-alive tick. Ends after a terminal event (`follow.ended`), or when no
+        log can take the reader further (the caller then serves the stored record).
+        """
+        keepalive = settings.STREAM_KEEPALIVE_SECONDS
+        local = self.logs.get(key)
+        if local is not None:
+            async for event in local.follow(follow, keepalive):
+                yield event
+            return
+        redis = self._redis_client()
+        if redis is None:
+            return
+        async for event in self._follow_redis(redis, redis_key(key), follow, keepalive):
+            yield event
+
+    async def _follow_redis(
+        self, redis: Any, key: str, follow: Follow, keepalive: float
+    ) -> AsyncIterator[Event | None]:
+        failures = 0
+        if not await self._has_more(redis, key, follow.position):
+            return
+        while True:
+            try:
+                response = await redis.xread({key: f"0-{follow.position}"}, block=int(keepalive * 1000), count=500)
+            except Exception:
+                failures += 1
+                logger.warning("could not read stream events from Redis (try %d)", failures, exc_info=True)
+                if failures > self.READ_RETRIES:
+                    return
+                yield None
+                await asyncio.sleep(min(keepalive, 1.0))
+                continue
+            failures = 0
+            if not response:
+                if not await self._has_more(redis, key, follow.position):
+                    return
+                yield None
+                continue
+            for entry_id, fields in response[0][1]:
+                event = _decode_entry(entry_id, fields)
+                follow.position = event.seq
+                yield event
+                if event.type in TERMINAL_EVENTS:
+                    follow.ended = True
+                    return
+
+    @staticmethod
+    async def _has_more(redis: Any, key: str, position: int) -> bool:
+        """False when the log is gone, or has ended at or before `position` (nothing more will come)."""
+        try:
+            last = await redis.xrevrange(key, count=1)
+        except Exception:
+            logger.warning("could not read stream events from Redis", exc_info=True)
+            return False
+        if not last:
+            return False
+        event = _decode_entry(*last[0])
+        return not (event.type in TERMINAL_EVENTS and event.seq <= position)
+
+    async def aclose(self) -> None:
+        await self.flush()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+
+logs = EventLogs()
+
+
+def close_orphaned_log(key: str, *, after_seq: int, events: list[tuple[str, dict[str, Any]]]) -> int:
+    """End the Redis log of a generation whose process died (sync: called by the sweeper).
+
+    Appends `events` (a `snapshot` of the stored text, then the terminal event) with ids past
+    everything the dead process can have handed out, so that followers stop waiting and every
+    reader ends with the stored text. Returns the id of the last event written (0 when there was
+    no log: readers then go to the stored record directly). Without Redis there is nothing to
+    do: a local log died with its process.
+    """
+    if not settings.REDIS_URL:
+        return 0
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+    key = redis_key(key)
+    try:
+        last = client.xrevrange(key, count=1)
+        if not last:
+            return 0
+        seq = max(_decode_entry(*last[0]).seq, after_seq) + ORPHAN_SEQ_GAP  # type: ignore[arg-type]
+        pipeline = client.pipeline(transaction=False)
+        for offset, (event_type, data) in enumerate(events):
+            pipeline.xadd(key, _encode_fields(event_type, data), id=f"0-{seq + offset}")
+        pipeline.expire(key, settings.STREAM_LOG_TTL)
+        pipeline.execute()
+        return seq + len(events) - 1
+    except Exception:  # the database already holds the terminal state; followers fall back to it
+        logger.warning("could not close the event log of %s", key, exc_info=True)
+        return 0
+    finally:
+        client.close()
