@@ -27,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -752,13 +754,45 @@ def sweep_all() -> int:
 
 
 async def startup() -> None:
-    """ASGI startup: sweep what a previous process left, then keep sweeping in the background."""
+    """ASGI startup: sweep what a previous process left, then keep sweeping in the background.
+
+    Also chains a handler in front of the server's SIGTERM/SIGINT handlers, so that the
+    generations of this process start ending the moment the server is asked to stop — while it
+    still waits for open responses — instead of after it gave up on them.
+    """
     engines()
     try:
         await db_sync_to_async(sweep_all)()
     except Exception:
         logger.warning("startup sweep failed", exc_info=True)
     maintenance.ensure_running()
+    _drain_on_signals(asyncio.get_running_loop())
+
+
+_draining: asyncio.Task[None] | None = None
+
+
+def _begin_drain() -> None:
+    global _draining
+    if _draining is None:
+        logger.warning("stopping: running generations get %ss to finish", settings.STREAM_SHUTDOWN_GRACE_SECONDS)
+        _draining = asyncio.get_running_loop().create_task(shutdown(), name="stream-drain")
+
+
+def _drain_on_signals(loop: asyncio.AbstractEventLoop) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return  # a server in a thread (tests) owns no signals
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        if not callable(previous) or getattr(previous, "drains_streams", False):
+            continue  # no server handler to chain (default or ignored), or already chained
+
+        def handler(received: int, frame: Any, previous: Callable[[int, Any], Any] = previous) -> None:
+            loop.call_soon_threadsafe(_begin_drain)
+            previous(received, frame)
+
+        handler.drains_streams = True  # type: ignore[attr-defined]
+        signal.signal(signum, handler)
 
 
 async def shutdown() -> None:
@@ -768,6 +802,7 @@ async def shutdown() -> None:
     after STREAM_SHUTDOWN_GRACE_SECONDS end `interrupted`; every one appends its terminal event,
     so every open stream ends with one before the server closes it.
     """
+    global _draining
     all_engines = list(Engine.instances.values())
     for engine in all_engines:
         engine.draining = True
@@ -780,3 +815,6 @@ async def shutdown() -> None:
     await maintenance.aclose()
     with contextlib.suppress(Exception):
         await sync_to_async(workers.mark_gone, thread_sensitive=False)()
+    for engine in all_engines:
+        engine.draining = False  # a server started again in this process (tests) admits again
+    _draining = None

@@ -204,6 +204,19 @@ class EventLogs:
 
     # --- Reading -------------------------------------------------------------------------
 
+    async def exists(self, key: str) -> bool:
+        """Whether `key`'s log can be read here (in this process, or in Redis)."""
+        if key in self.logs:
+            return True
+        redis = self._redis_client()
+        if redis is None:
+            return False
+        try:
+            return bool(await redis.exists(redis_key(key)))
+        except Exception:
+            logger.warning("could not read stream events from Redis", exc_info=True)
+            return False
+
     async def first_event(self, key: str) -> Event | None:
         """The log's first event (a generation's `message_start`), if the log can be read."""
         local = self.logs.get(key)

@@ -36,6 +36,8 @@ async def events(engine: Engine, record_id: UUID, *, after: int = 0) -> AsyncIte
     """SSE bytes of `record_id`'s generation after event `after`, to its terminal event."""
     key = engine.log_key(record_id)
     started = False
+    if not await logs.exists(key):
+        await _wait_for_log(engine, record_id, key)
     if after > 0:
         first = await logs.first_event(key)
         if first is not None and first.type == "message_start":
@@ -52,6 +54,21 @@ async def events(engine: Engine, record_id: UUID, *, after: int = 0) -> AsyncIte
         return
     async for chunk in stored_events(engine, record_id, after=follow.position, started=started):
         yield chunk
+
+
+async def _wait_for_log(engine: Engine, record_id: UUID, key: str) -> None:
+    """A generation just started in another process may not have flushed its log to Redis yet:
+    wait a few flush intervals while its record is still streaming, rather than serve snapshots."""
+    if not settings.REDIS_URL:
+        return
+    deadline = time.monotonic() + max(1.0, 10 * settings.STREAM_LOG_FLUSH_SECONDS)
+    while time.monotonic() < deadline:
+        state = await db_sync_to_async(engine.stored_state)(record_id)
+        if state.terminal is not None:
+            return
+        await asyncio.sleep(settings.STREAM_LOG_FLUSH_SECONDS)
+        if await logs.exists(key):
+            return
 
 
 async def stored_events(engine: Engine, record_id: UUID, *, after: int, started: bool) -> AsyncIterator[bytes]:
