@@ -469,6 +469,8 @@ STREAM_SWEEP_SECONDS = env.float("STREAM_SWEEP_SECONDS", default=10.0)
 # On shutdown, running generations may finish for this long before they end `interrupted`.
 STREAM_SHUTDOWN_GRACE_SECONDS = env.float("STREAM_SHUTDOWN_GRACE_SECONDS", default=3.0)
 STREAM_IDEMPOTENCY_TTL_HOURS = env.int("STREAM_IDEMPOTENCY_TTL_HOURS", default=24)
+# A stream ticket (EventSource resume for token clients) opens one stream within this many seconds.
+STREAM_TICKET_SECONDS = env.int("STREAM_TICKET_SECONDS", default=60)
 # Every event name the streams document (OpenAPI enum names); an app adding events lists them here.
 STREAM_EVENT_NAMES = ["message_start", "delta", "snapshot", "message_stop", "error"]
 CELERY_BEAT_SCHEDULE["streaming-sweep-generations"] = {

@@ -22,6 +22,11 @@ urlpatterns = [
     path("variants/<uuid:id>/create-version/", streaming.create_version, name="prototypes-create-version"),
     path("versions/<uuid:id>/stream/", streaming.version_stream, name="prototypes-version-stream"),
     path("versions/<uuid:id>/stop/", streaming.version_stop, name="prototypes-version-stop"),
+    path(
+        "versions/<uuid:id>/stream-ticket/",
+        streaming.VersionStreamTicketApi.as_view(),
+        name="prototypes-version-stream-ticket",
+    ),
     # design projects
     path("projects/", rest.DesignProjectViewSet.as_view(LIST), name="prototypes-project-list"),
     path("projects/<uuid:id>/", rest.DesignProjectViewSet.as_view(DETAIL), name="prototypes-project-detail"),

@@ -12,6 +12,8 @@ ASGI), which DRF's APIView cannot be. These helpers give such views the API's be
 - `start_response(engine, admit)`: admit and launch a generation (shielded from the client
   going away) and answer with its event stream;
 - `resume_response(engine, request, record_id)`: the event stream after `Last-Event-ID`;
+- `stream_user(request, ...)`: the reader of a stream: a `?ticket=` (`backend.streaming.tickets`,
+  for `EventSource`) or the authenticated user;
 - `stop_response(engine, record)`: stop a generation and say where it stands.
 """
 
@@ -24,6 +26,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
@@ -37,6 +41,7 @@ from backend.api.views import error_response
 from backend.db import db_sync_to_async
 from backend.streaming import replay
 from backend.streaming.sse import SSE_HEADERS, parse_last_event_id
+from backend.streaming.tickets import ticket_issue, ticket_redeem
 
 if TYPE_CHECKING:
     from backend.streaming.engine import Admission, Engine
@@ -46,16 +51,43 @@ logger = logging.getLogger(__name__)
 ViewFunction = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
 
 IDEMPOTENCY_KEY_MAX = 128
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def authenticate(request: HttpRequest) -> Any:
-    """The authenticated user (sync: call on a database thread); raises NotAuthenticated."""
-    authentication_classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
-    authenticators = [cls() for cls in authentication_classes]
-    user = Request(request, authenticators=authenticators).user
+    """The authenticated user (sync: call on a database thread); raises NotAuthenticated.
+
+    A session (cookie) client's CSRF check reads the form fields of the body, so the DRF request
+    gets the API's parsers; a JSON body is read into memory first so the view can still read it.
+    """
+    if request.method == "POST" and not (request.content_type or "").startswith(_FORM_TYPES):
+        request.body  # noqa: B018 - cache the body before DRF reads the stream
+    authenticators = [cls() for cls in list[Any](api_settings.DEFAULT_AUTHENTICATION_CLASSES)]
+    parsers = [cls() for cls in list[Any](api_settings.DEFAULT_PARSER_CLASSES)]
+    user = Request(request, parsers=parsers, authenticators=authenticators).user
     if not user or not user.is_authenticated:
         raise errors.NotAuthenticated()
     return user
+
+
+def stream_user(request: HttpRequest, *, scope: str, record_id: UUID) -> Any:
+    """Who may read a stream: the `?ticket=` holder (EventSource), else the authenticated user (sync)."""
+    ticket = request.GET.get("ticket")
+    if not ticket:
+        return authenticate(request)
+    user_id = ticket_redeem(ticket=ticket, scope=scope, record_id=record_id)
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise errors.NotAuthenticated("The stream ticket is invalid, expired or already used.", code="invalid_ticket")
+    return user
+
+
+def ticket_data(*, user: Any, scope: str, record_id: UUID) -> dict[str, Any]:
+    """The body of a stream-ticket response."""
+    return {
+        "ticket": ticket_issue(user_id=user.pk, scope=scope, record_id=record_id),
+        "expires_in": settings.STREAM_TICKET_SECONDS,
+    }
 
 
 def api_error(exc: Exception) -> HttpResponse:

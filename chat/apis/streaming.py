@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend import errors
@@ -111,6 +112,17 @@ _IDEMPOTENCY = OpenApiParameter(
 _LAST_EVENT_ID = OpenApiParameter(
     "Last-Event-ID", int, OpenApiParameter.HEADER, description="Resume after this event sequence number."
 )
+_RESUME_QUERY = [
+    OpenApiParameter(
+        "last_event_id", int, OpenApiParameter.QUERY, description="As Last-Event-ID, for clients that cannot set it."
+    ),
+    OpenApiParameter(
+        "ticket",
+        str,
+        OpenApiParameter.QUERY,
+        description="A stream ticket (`stream-ticket/`) instead of the Authorization header, for EventSource.",
+    ),
+]
 _ERRORS = {
     400: OpenApiResponse(description="Invalid input (error shape)."),
     401: OpenApiResponse(description="Not authenticated."),
@@ -139,7 +151,7 @@ class MessageStreamDoc(APIView):
     @extend_schema(
         operation_id="chat_message_stream",
         summary="Resume or follow an answer (SSE)",
-        parameters=[_LAST_EVENT_ID],
+        parameters=[_LAST_EVENT_ID, *_RESUME_QUERY],
         responses={**_SSE_RESPONSE, 401: _ERRORS[401], 404: _ERRORS[404]},
         tags=["chat"],
     )
@@ -232,10 +244,15 @@ def _stream_target(request: HttpRequest, message_id: UUID) -> Message:
     return _owned_assistant_message(user=http.authenticate(request), message_id=message_id)
 
 
+def _stream_reader_target(request: HttpRequest, message_id: UUID) -> Message:
+    user = http.stream_user(request, scope=engine.scope, record_id=message_id)
+    return _owned_assistant_message(user=user, message_id=message_id)
+
+
 @http.documented(MessageStreamDoc, "GET")
 async def message_stream(request: HttpRequest, message_id: UUID) -> HttpResponseBase:
     """GET /api/v1/chat/messages/{id}/stream/: replay what the client missed, then follow."""
-    message = await db_sync_to_async(_stream_target)(request, message_id)
+    message = await db_sync_to_async(_stream_reader_target)(request, message_id)
     return http.resume_response(engine, request, message.id)
 
 
@@ -282,3 +299,24 @@ async def pair_edit(request: HttpRequest, pair_id: UUID) -> HttpResponseBase:
 async def pair_regenerate(request: HttpRequest, pair_id: UUID) -> HttpResponseBase:
     """POST /api/v1/chat/pairs/{id}/regenerate/: answer the same message again on a new branch."""
     return await http.start_response(engine, lambda: _accept_regenerate(request, pair_id))
+
+
+class MessageStreamTicketApi(APIView):
+    """A single-use ticket to open this answer's stream with EventSource (no Authorization header)."""
+
+    @extend_schema(
+        operation_id="chat_message_stream_ticket",
+        summary="A single-use ticket for EventSource to resume an answer",
+        request=None,
+        responses={
+            200: inline_serializer(
+                "StreamTicket", {"ticket": serializers.CharField(), "expires_in": serializers.IntegerField()}
+            ),
+            401: _ERRORS[401],
+            404: _ERRORS[404],
+        },
+        tags=["chat"],
+    )
+    def post(self, request: Request, message_id: UUID) -> Response:
+        message = _owned_assistant_message(user=request.user, message_id=message_id)
+        return Response(http.ticket_data(user=request.user, scope=engine.scope, record_id=message.id))

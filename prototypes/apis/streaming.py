@@ -25,6 +25,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend import errors
@@ -115,7 +116,9 @@ class VersionStreamDoc(APIView):
         operation_id="prototypes_version_stream",
         summary="Resume or follow a version's generation (SSE)",
         parameters=[
-            OpenApiParameter("Last-Event-ID", int, OpenApiParameter.HEADER, description="Resume after this id.")
+            OpenApiParameter("Last-Event-ID", int, OpenApiParameter.HEADER, description="Resume after this id."),
+            OpenApiParameter("last_event_id", int, OpenApiParameter.QUERY, description="As Last-Event-ID."),
+            OpenApiParameter("ticket", str, OpenApiParameter.QUERY, description="A stream ticket (EventSource)."),
         ],
         responses={**_SSE, 401: _ERRORS[401], 404: _ERRORS[404]},
         tags=TAGS,
@@ -234,10 +237,15 @@ def _owned_version(request: HttpRequest, id: UUID) -> PrototypeVersion:
     return selectors.version_get(user=http.authenticate(request), version_id=id)
 
 
+def _readable_version(request: HttpRequest, id: UUID) -> PrototypeVersion:
+    user = http.stream_user(request, scope=engine.scope, record_id=id)
+    return selectors.version_get(user=user, version_id=id)
+
+
 @http.documented(VersionStreamDoc, "GET")
 async def version_stream(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """GET /api/v1/prototypes/versions/{id}/stream/: replay what the client missed, then follow."""
-    version = await db_sync_to_async(_owned_version)(request, id)
+    version = await db_sync_to_async(_readable_version)(request, id)
     return http.resume_response(engine, request, version.id)
 
 
@@ -246,6 +254,27 @@ async def version_stop(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """POST /api/v1/prototypes/versions/{id}/stop/"""
     version = await db_sync_to_async(_owned_version)(request, id)
     return await http.stop_response(engine, version)
+
+
+class VersionStreamTicketApi(APIView):
+    """A single-use ticket to open this version's stream with EventSource (no Authorization header)."""
+
+    @extend_schema(
+        operation_id="prototypes_version_stream_ticket",
+        summary="A single-use ticket for EventSource to resume a version's generation",
+        request=None,
+        responses={
+            200: inline_serializer(
+                "PrototypeStreamTicket", {"ticket": serializers.CharField(), "expires_in": serializers.IntegerField()}
+            ),
+            401: _ERRORS[401],
+            404: _ERRORS[404],
+        },
+        tags=TAGS,
+    )
+    def post(self, request: Request, id: UUID) -> Response:
+        version = selectors.version_get(user=request.user, version_id=id)
+        return Response(http.ticket_data(user=request.user, scope=engine.scope, record_id=version.id))
 
 
 # --- Preview ------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ Every test asserts the invariants of docs/streaming.md:
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -181,7 +182,7 @@ def test_a_client_gone_before_the_first_byte_still_gets_its_turn_answered(server
     a, _ = servers
     user, token = user_and_token
     prompt = "[[emu:tokens=8]] [[emu:first_token_ms=300]] gone at once"
-    body = ('{"content": "%s"}' % prompt).encode()
+    body = json.dumps({"content": prompt}).encode()
 
     # Once the turn is stored, the client leaves before reading a single byte.
     conn = _raw_post(a, token, body)
@@ -328,6 +329,7 @@ def test_a_resume_after_the_log_expired_gets_a_snapshot_and_the_end(servers, use
     assert min(ids(rest)) > max(ids(events))  # never an id the client may already have
     assert visible_text(rest, visible_text(seen)) == expected_text(prompt, 20)
     assert rest[-1].data == events[-1].data  # the same model and usage as the live end
+    assert_usage_matches_ledger(user)
 
 
 @pytest.mark.parametrize("expired", [False, True])
