@@ -43,7 +43,7 @@ ENV = {
     "CONN_MAX_AGE": "60",
     "DATABASE_POOL_MIN": "8",
     "DATABASE_POOL_MAX": "40",
-    "REDIS_URL": "redis://127.0.0.1:6379/13",
+    "REDIS_URL": "redis://127.0.0.1:6379/9",
     "LOG_LEVEL": "WARNING",
     "BEHIND_TLS_PROXY": "0",
     "CHAT_MAX_CONCURRENT_GENERATIONS": "100000",

@@ -32,6 +32,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
@@ -192,3 +193,17 @@ async def stop_response(engine: Engine, record: Any) -> HttpResponse:
         record = await db_sync_to_async(engine.adapter.record_model.objects.get)(id=record.id)
         return json_response({"status": record.status, "text": getattr(record, engine.adapter.text_field)})
     return json_response({"status": "stopping"}, status=202)
+
+
+class StreamTicketApi(APIView):
+    """`POST …/stream-ticket/`: a single-use ticket for EventSource. Subclasses find the owned record."""
+
+    engine: Engine
+
+    def owned_record(self, request: Request, **kwargs: Any) -> Any:
+        """The record named in the URL, owned by `request.user`; raises NotFound otherwise."""
+        raise NotImplementedError
+
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        record = self.owned_record(request, **kwargs)
+        return Response(ticket_data(user=request.user, scope=self.engine.scope, record_id=record.id))

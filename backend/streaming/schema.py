@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, inline_serializer
 from rest_framework import serializers
 
 EVENT_STREAM = "text/event-stream"
@@ -122,3 +122,39 @@ def stream_responses(
             ),
         )
     }
+
+
+def resume_parameters() -> list[OpenApiParameter]:
+    """The parameters of a resume endpoint (`GET …/stream/`)."""
+    return [
+        OpenApiParameter(
+            "Last-Event-ID", int, OpenApiParameter.HEADER, description="Resume after this event sequence number."
+        ),
+        OpenApiParameter(
+            "last_event_id",
+            int,
+            OpenApiParameter.QUERY,
+            description="As Last-Event-ID, for clients that cannot set it.",
+        ),
+        OpenApiParameter(
+            "ticket",
+            str,
+            OpenApiParameter.QUERY,
+            description="A stream ticket (`…/stream-ticket/`) instead of the Authorization header, for EventSource.",
+        ),
+    ]
+
+
+def stop_responses(prefix: str) -> dict[int, Any]:
+    """200 with the final status and text when the generation ended here; 202 while another process stops it."""
+    return {
+        200: inline_serializer(
+            f"{prefix}Stopped", {"status": serializers.CharField(), "text": serializers.CharField()}
+        ),
+        202: inline_serializer(f"{prefix}Stopping", {"status": serializers.CharField()}),
+    }
+
+
+class StreamTicketSerializer(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Opens one stream: `…/stream/?ticket=<ticket>`.")
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")

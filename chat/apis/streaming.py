@@ -18,17 +18,16 @@ from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponseBase
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend import errors
 from backend.db import db_sync_to_async
 from backend.streaming import http
 from backend.streaming.engine import Admission
-from backend.streaming.schema import stream_responses
+from backend.streaming.schema import StreamTicketSerializer, resume_parameters, stop_responses, stream_responses
 from chat.models import Message
 from chat.services import messages
 from chat.services.generation import admission_of, engine
@@ -109,20 +108,6 @@ _IDEMPOTENCY = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="A repeat with the same key and body replays the same answer instead of generating again.",
 )
-_LAST_EVENT_ID = OpenApiParameter(
-    "Last-Event-ID", int, OpenApiParameter.HEADER, description="Resume after this event sequence number."
-)
-_RESUME_QUERY = [
-    OpenApiParameter(
-        "last_event_id", int, OpenApiParameter.QUERY, description="As Last-Event-ID, for clients that cannot set it."
-    ),
-    OpenApiParameter(
-        "ticket",
-        str,
-        OpenApiParameter.QUERY,
-        description="A stream ticket (`stream-ticket/`) instead of the Authorization header, for EventSource.",
-    ),
-]
 _ERRORS = {
     400: OpenApiResponse(description="Invalid input (error shape)."),
     401: OpenApiResponse(description="Not authenticated."),
@@ -151,7 +136,7 @@ class MessageStreamDoc(APIView):
     @extend_schema(
         operation_id="chat_message_stream",
         summary="Resume or follow an answer (SSE)",
-        parameters=[_LAST_EVENT_ID, *_RESUME_QUERY],
+        parameters=resume_parameters(),
         responses={**_SSE_RESPONSE, 401: _ERRORS[401], 404: _ERRORS[404]},
         tags=["chat"],
     )
@@ -164,14 +149,7 @@ class MessageStopDoc(APIView):
         operation_id="chat_message_stop",
         summary="Stop generating an answer",
         request=None,
-        responses={
-            200: inline_serializer(
-                "MessageStopped", {"status": serializers.CharField(), "text": serializers.CharField()}
-            ),
-            202: inline_serializer("MessageStopping", {"status": serializers.CharField()}),
-            401: _ERRORS[401],
-            404: _ERRORS[404],
-        },
+        responses={**stop_responses("Message"), 401: _ERRORS[401], 404: _ERRORS[404]},
         tags=["chat"],
     )
     def post(self, request: Request, message_id: UUID) -> None:  # pragma: no cover - documentation only
@@ -301,22 +279,17 @@ async def pair_regenerate(request: HttpRequest, pair_id: UUID) -> HttpResponseBa
     return await http.start_response(engine, lambda: _accept_regenerate(request, pair_id))
 
 
-class MessageStreamTicketApi(APIView):
-    """A single-use ticket to open this answer's stream with EventSource (no Authorization header)."""
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="chat_message_stream_ticket",
         summary="A single-use ticket for EventSource to resume an answer",
         request=None,
-        responses={
-            200: inline_serializer(
-                "StreamTicket", {"ticket": serializers.CharField(), "expires_in": serializers.IntegerField()}
-            ),
-            401: _ERRORS[401],
-            404: _ERRORS[404],
-        },
+        responses={200: StreamTicketSerializer, 401: _ERRORS[401], 404: _ERRORS[404]},
         tags=["chat"],
     )
-    def post(self, request: Request, message_id: UUID) -> Response:
-        message = _owned_assistant_message(user=request.user, message_id=message_id)
-        return Response(http.ticket_data(user=request.user, scope=engine.scope, record_id=message.id))
+)
+class MessageStreamTicketApi(http.StreamTicketApi):
+    engine = engine
+
+    def owned_record(self, request: Request, **kwargs: Any) -> Message:
+        return _owned_assistant_message(user=request.user, message_id=kwargs["message_id"])

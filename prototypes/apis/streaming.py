@@ -18,14 +18,14 @@ The preview endpoint needs no login: its signed, expiring token is the capabilit
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.clickjacking import xframe_options_exempt
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend import errors
@@ -33,7 +33,7 @@ from backend.api.views import error_response
 from backend.db import db_sync_to_async
 from backend.streaming import http
 from backend.streaming.engine import Admission
-from backend.streaming.schema import stream_responses
+from backend.streaming.schema import StreamTicketSerializer, stop_responses, stream_responses
 from prototypes import selectors
 from prototypes.models import PrototypeVersion
 from prototypes.serializers import CreateVariantInputSerializer, CreateVersionInputSerializer, GenerateInputSerializer
@@ -132,14 +132,7 @@ class VersionStopDoc(APIView):
         operation_id="prototypes_version_stop",
         summary="Stop a version's generation",
         request=None,
-        responses={
-            200: inline_serializer(
-                "PrototypeVersionStopped", {"status": serializers.CharField(), "text": serializers.CharField()}
-            ),
-            202: inline_serializer("PrototypeVersionStopping", {"status": serializers.CharField()}),
-            401: _ERRORS[401],
-            404: _ERRORS[404],
-        },
+        responses={**stop_responses("PrototypeVersion"), 401: _ERRORS[401], 404: _ERRORS[404]},
         tags=TAGS,
     )
     def post(self, request: Request, id: UUID) -> None:  # pragma: no cover - documentation only
@@ -256,25 +249,20 @@ async def version_stop(request: HttpRequest, id: UUID) -> HttpResponseBase:
     return await http.stop_response(engine, version)
 
 
-class VersionStreamTicketApi(APIView):
-    """A single-use ticket to open this version's stream with EventSource (no Authorization header)."""
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="prototypes_version_stream_ticket",
         summary="A single-use ticket for EventSource to resume a version's generation",
         request=None,
-        responses={
-            200: inline_serializer(
-                "PrototypeStreamTicket", {"ticket": serializers.CharField(), "expires_in": serializers.IntegerField()}
-            ),
-            401: _ERRORS[401],
-            404: _ERRORS[404],
-        },
+        responses={200: StreamTicketSerializer, 401: _ERRORS[401], 404: _ERRORS[404]},
         tags=TAGS,
     )
-    def post(self, request: Request, id: UUID) -> Response:
-        version = selectors.version_get(user=request.user, version_id=id)
-        return Response(http.ticket_data(user=request.user, scope=engine.scope, record_id=version.id))
+)
+class VersionStreamTicketApi(http.StreamTicketApi):
+    engine = engine
+
+    def owned_record(self, request: Request, **kwargs: Any) -> PrototypeVersion:
+        return selectors.version_get(user=request.user, version_id=kwargs["id"])
 
 
 # --- Preview ------------------------------------------------------------------------------------------------------
