@@ -1,0 +1,144 @@
+"""Replaying a generation to a client: the event-id contract of docs/streaming.md, case by case.
+
+These read the engine's replay directly (no HTTP): a live local log, the Redis log of another
+process, and the stored record when no log can answer.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from django.conf import settings
+
+from backend.db import db_sync_to_async
+from backend.streaming import replay
+from backend.streaming.log import LocalLog, close_orphaned_log, logs, redis_key
+from chat.models import Chat, Message, MessagePair
+from chat.services.generation import engine
+from tests.chat.factories import UserFactory
+from tests.sse import assert_stream_contract, ids, parse_sse, visible_text
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
+
+
+async def _read(record_id, after=0):
+    chunks = [chunk async for chunk in replay.events(engine, record_id, after=after)]
+    return list(parse_sse(b"".join(chunks).decode().split("\n")))
+
+
+@pytest.fixture
+def redis_client():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    yield client
+    client.close()
+
+
+async def test_a_stored_answer_is_a_snapshot_past_every_id_then_its_end():
+    answer = await _answer(
+        **{
+            "pair": (await _pair()),
+            "role": "assistant",
+            "status": "complete",
+            "text": "The whole answer.",
+            "model_id": "m",
+            "stop_reason": "end_turn",
+            "output_tokens": 4,
+            "event_seq": 9,
+        }
+    )
+
+    fresh = await _read(answer.id)
+    resumed = await _read(answer.id, after=5)
+    ahead = await _read(answer.id, after=30)
+
+    for events, after in ((fresh, 0), (resumed, 5), (ahead, 30)):
+        assert_stream_contract(events, after=after)
+        assert [e.event for e in events] == ["message_start", "snapshot", "message_stop"]
+        assert events[0].id is None
+        assert min(ids(events)) > max(after, 9)
+        assert visible_text(events, "whatever the client had") == "The whole answer."
+    assert fresh[-1].data == {"stop_reason": "end_turn", "model": "m", "usage": _usage(output=4)}
+
+
+def _make_pair():
+    pair = MessagePair.objects.create(chat=Chat.objects.create(user=UserFactory()))
+    Message.objects.create(pair=pair, role="user", text="q")
+    return pair
+
+
+_pair = db_sync_to_async(_make_pair)
+# The test's own ORM work runs on the engine's database threads too (their connections are closed).
+_answer = db_sync_to_async(Message.objects.create)
+
+
+def _usage(output=0, input=0):
+    return {"input_tokens": input, "output_tokens": output, "cache_read_tokens": 0, "cache_write_tokens": 0}
+
+
+async def test_a_live_local_log_gives_the_exact_suffix_after_an_id_less_message_start():
+    answer = await _answer(pair=await _pair(), role="assistant", status="streaming")
+    log = logs.open(engine.log_key(answer.id))
+    log.append("message_start", {"assistant_message_id": str(answer.id), "model": "m"})
+    for word in ("one ", "two ", "three"):
+        log.append("delta", {"text": word})
+    log.append("message_stop", {"stop_reason": "end_turn", "model": "m", "usage": _usage()})
+    try:
+        events = await _read(answer.id, after=2)
+    finally:
+        logs.logs.pop(log.key, None)
+
+    assert_stream_contract(events, after=2)
+    assert [(e.id, e.event) for e in events] == [
+        (None, "message_start"),
+        (3, "delta"),
+        (4, "delta"),
+        (5, "message_stop"),
+    ]
+    assert visible_text(events, "one ") == "one two three"
+
+
+async def test_a_client_past_the_end_of_a_redis_log_gets_a_snapshot_not_a_hang(redis_client):
+    answer = await _answer(
+        pair=await _pair(), role="assistant", status="interrupted", text="stored", error_code="interrupted", event_seq=3
+    )
+    key = redis_key(engine.log_key(answer.id))
+    for seq, (kind, data) in enumerate(
+        [("message_start", {"model": "m"}), ("delta", {"text": "sto"}), ("error", {"code": "interrupted"})], 1
+    ):
+        redis_client.xadd(key, {"t": kind, "d": json.dumps(data)}, id=f"0-{seq}")
+    try:
+        # The client saw events the durable log never got (its process died before flushing them).
+        events = await _read(answer.id, after=7)
+    finally:
+        redis_client.delete(key)
+
+    assert_stream_contract(events, after=7)
+    assert [e.event for e in events] == ["message_start", "snapshot", "error"]
+    assert min(ids(events)) == 8
+    assert visible_text(events, "sto + unflushed") == "stored"
+
+
+def test_the_sweeper_closes_a_dead_log_past_every_id_the_process_could_have_sent(redis_client):
+    key = "chat:00000000-0000-0000-0000-000000000001"
+    redis_client.xadd(redis_key(key), {"t": "delta", "d": "{}"}, id="0-40")
+    try:
+        last = close_orphaned_log(
+            key, after_seq=55, events=[("snapshot", {"text": "t"}), ("error", {"code": "interrupted"})]
+        )
+        entries = redis_client.xrange(redis_key(key))
+    finally:
+        redis_client.delete(redis_key(key))
+
+    assert last > 55 + 1000  # beyond anything the dead process can have handed out unflushed
+    assert [entry[1][b"t"] for entry in entries] == [b"delta", b"snapshot", b"error"]
+
+
+def test_a_local_log_numbers_its_events_and_marks_its_end():
+    log = LocalLog(key="k")
+
+    seqs = [log.append(kind, {}).seq for kind in ("message_start", "delta", "error")]
+
+    assert seqs == [1, 2, 3]
+    assert (log.ended, log.last_seq) == (True, 3)

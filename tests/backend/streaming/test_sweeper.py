@@ -1,0 +1,121 @@
+"""The sweeper and the concurrency slot: which streaming records belong to dead processes.
+
+A record is ended `interrupted` when its process's liveness key is gone (once its heartbeat is
+older than the admission grace), or when it stopped heart-beating for STREAM_STALE_SECONDS;
+never while its process is alive and heart-beating.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from backend import errors
+from backend.streaming import workers
+from backend.streaming.engine import Admission
+from backend.streaming.models import IdempotencyKey
+from backend.streaming.services import idempotency_keys_purge
+from backend.streaming.tasks import sweep_generations
+from chat.models import Chat, Message, MessagePair
+from chat.services.generation import engine
+from tests.chat.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _answer(user, *, worker="", age_seconds=0.0, text="partial"):
+    chat = Chat.objects.create(user=user)
+    pair = MessagePair.objects.create(chat=chat)
+    Message.objects.create(pair=pair, role="user", text="q")
+    return Message.objects.create(
+        pair=pair,
+        role="assistant",
+        status="streaming",
+        text=text,
+        worker_id=worker,
+        heartbeat_at=timezone.now() - timedelta(seconds=age_seconds),
+    )
+
+
+def _alive_elsewhere(name: str) -> str:
+    cache.set(f"stream:worker:{name}", 1, 60)
+    return name
+
+
+def test_records_of_dead_processes_end_once_past_the_grace_and_live_ones_stay():
+    user = UserFactory()
+    grace = settings.STREAM_ORPHAN_GRACE_SECONDS
+    dead = _answer(user, worker="gone", age_seconds=grace + 1)
+    just_admitted = _answer(user, worker="gone-too", age_seconds=0)
+    alive = _answer(user, worker=_alive_elsewhere("other-process"), age_seconds=grace + 1)
+    hung = _answer(user, worker=_alive_elsewhere("hung-process"), age_seconds=settings.STREAM_STALE_SECONDS + 1)
+    ours = _answer(user, worker=workers.worker_id(), age_seconds=grace + 1)
+
+    assert sweep_generations.delay().get() == 2
+
+    states = {m.id: m.status for m in Message.objects.filter(role="assistant")}
+    assert states[dead.id] == states[hung.id] == "interrupted"
+    assert states[just_admitted.id] == states[alive.id] == states[ours.id] == "streaming"
+    dead.refresh_from_db()
+    assert (dead.text, dead.error_code) == ("partial", "interrupted")  # the checkpointed text is kept
+
+
+def test_a_second_sweep_changes_nothing():
+    _answer(UserFactory(), age_seconds=settings.STREAM_STALE_SECONDS + 1)
+
+    assert engine.sweep() == 1
+    assert engine.sweep() == 0
+
+
+def test_a_dead_process_holds_no_concurrency_slot(settings):
+    settings.CHAT_MAX_CONCURRENT_GENERATIONS = 1
+    user = UserFactory()
+    orphan = _answer(user, worker="crashed", age_seconds=settings.STREAM_ORPHAN_GRACE_SECONDS + 1)
+    accepted = []
+
+    admission = engine.admit(user=user, accept=lambda: accepted.append(1) or Admission(record_id=orphan.id))
+
+    assert accepted == [1] and admission.record_id == orphan.id
+    orphan.refresh_from_db()
+    assert orphan.status == "interrupted"
+
+
+def test_a_live_process_holds_its_slot(settings):
+    settings.CHAT_MAX_CONCURRENT_GENERATIONS = 1
+    user = UserFactory()
+    _answer(user, worker=workers.worker_id(), age_seconds=settings.STREAM_ORPHAN_GRACE_SECONDS + 1)
+
+    with pytest.raises(errors.RateLimited) as refused:
+        engine.admit(user=user, accept=lambda: pytest.fail("must not accept"))
+
+    assert refused.value.code == "too_many_generations"
+
+
+def test_an_idempotency_key_replays_without_a_slot_and_refuses_another_body(settings):
+    settings.CHAT_MAX_CONCURRENT_GENERATIONS = 1
+    user = UserFactory()
+    answer = _answer(user, worker=workers.worker_id())
+    IdempotencyKey.objects.create(user=user, scope="chat", key="k", request_hash="h1", record_id=answer.id)
+
+    replay = engine.admit(user=user, idempotency_key="k", fingerprint="h1", accept=lambda: pytest.fail("no"))
+    with pytest.raises(errors.Conflict):
+        engine.admit(user=user, idempotency_key="k", fingerprint="h2", accept=lambda: pytest.fail("no"))
+
+    assert (replay.record_id, replay.replayed) == (answer.id, True)
+
+
+def test_old_idempotency_keys_are_forgotten(settings):
+    user = UserFactory()
+    answer = _answer(user)
+    old = IdempotencyKey.objects.create(user=user, scope="chat", key="old", request_hash="h", record_id=answer.id)
+    IdempotencyKey.objects.filter(id=old.id).update(
+        created_at=timezone.now() - timedelta(hours=settings.STREAM_IDEMPOTENCY_TTL_HOURS + 1)
+    )
+    IdempotencyKey.objects.create(user=user, scope="prototypes", key="new", request_hash="h", record_id=answer.id)
+
+    assert idempotency_keys_purge() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
