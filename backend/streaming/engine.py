@@ -347,9 +347,10 @@ class Engine:
 
     def _claim_slot(self, *, user: Any) -> None:
         limit = self.adapter.max_concurrent()
-        running = list(self.adapter.running(user=user).values_list("id", "worker_id", "heartbeat_at"))
-        if len(running) < limit:
+        running_records = self.adapter.running(user=user)
+        if running_records.count() < limit:  # the usual case: one cheap count
             return
+        running = list(running_records.values_list("id", "worker_id", "heartbeat_at"))
         # Over the limit: generations of processes that died hold no slot.
         freed = self._sweep_rows(running)
         if len(running) - freed >= limit:
