@@ -5,9 +5,9 @@ ASGI), which DRF's APIView cannot be. These helpers give such views the API's be
 
 - `authenticate(request)`: the user through DRF's authentication classes (Knox token, or
   session with CSRF enforced by SessionAuthentication);
-- `documented(DocView, "POST")`: refuses other methods and renders application errors in the
-  API's error shape; attaches a documentation-only APIView as `.cls`, so drf-spectacular
-  lists the async view with its request and response shapes;
+- `documented("POST", **extend_schema_arguments)`: refuses other methods and renders
+  application errors in the API's error shape; attaches a documentation-only APIView as `.cls`,
+  so drf-spectacular lists the async view with its request and response shapes;
 - `json_body(request)`: the JSON object body, or a 400/415 in the error shape;
 - `start_response(engine, admit)`: admit and launch a generation (shielded from the client
   going away) and answer with its event stream;
@@ -30,6 +30,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -102,14 +103,23 @@ def api_error(exc: Exception) -> HttpResponse:
     return response
 
 
-def documented(doc_view: type[APIView], *methods: str) -> Callable[[ViewFunction], ViewFunction]:
-    """Mark an async view for the OpenAPI schema and refuse other methods in the error shape."""
+def documented(method: str, **schema: Any) -> Callable[[ViewFunction], ViewFunction]:
+    """Mark an async view for the OpenAPI schema and refuse other methods in the error shape.
+
+    `schema` are drf-spectacular's `extend_schema` arguments; the view gets a documentation-only
+    APIView as `.cls` (never dispatched), which is how drf-spectacular lists a function view.
+    """
+
+    def undispatched(self: APIView, request: Request, *args: Any, **kwargs: Any) -> None:  # pragma: no cover
+        raise NotImplementedError("documentation only: the async view serves the request")
+
+    doc_view = type("StreamingDoc", (APIView,), {method.lower(): extend_schema(**schema)(undispatched)})
 
     def decorate(view: ViewFunction) -> ViewFunction:
         async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if request.method not in methods:
+            if request.method != method:
                 response = error_response(errors.MethodNotAllowed(f'Method "{request.method}" not allowed.'))
-                response["Allow"] = ", ".join(methods)
+                response["Allow"] = method
                 return response
             try:
                 return await view(request, *args, **kwargs)

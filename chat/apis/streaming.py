@@ -21,7 +21,6 @@ from django.http import HttpRequest, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from backend import errors
 from backend.db import db_sync_to_async
@@ -88,7 +87,7 @@ def _owned_assistant_message(*, user: Any, message_id: UUID) -> Message:
     return message
 
 
-# --- Schema documentation (never dispatched: the async functions below serve the requests) -----------
+# --- Schema pieces ---------------------------------------------------------------------------------------
 
 _SSE_RESPONSE = stream_responses(
     "Chat",
@@ -117,67 +116,6 @@ _ERRORS = {
     413: OpenApiResponse(description="Message or attachment too large."),
     429: OpenApiResponse(description="Rate limit or concurrent-generation limit (Retry-After)."),
 }
-
-
-class MessageCreateDoc(APIView):
-    @extend_schema(
-        operation_id="chat_message_send",
-        summary="Send a message and stream the answer (SSE)",
-        request={"application/json": MessageCreateSerializer, "multipart/form-data": MessageCreateSerializer},
-        parameters=[_IDEMPOTENCY],
-        responses={**_SSE_RESPONSE, **_ERRORS},
-        tags=["chat"],
-    )
-    def post(self, request: Request) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
-
-
-class MessageStreamDoc(APIView):
-    @extend_schema(
-        operation_id="chat_message_stream",
-        summary="Resume or follow an answer (SSE)",
-        parameters=resume_parameters(),
-        responses={**_SSE_RESPONSE, 401: _ERRORS[401], 404: _ERRORS[404]},
-        tags=["chat"],
-    )
-    def get(self, request: Request, message_id: UUID) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
-
-
-class MessageStopDoc(APIView):
-    @extend_schema(
-        operation_id="chat_message_stop",
-        summary="Stop generating an answer",
-        request=None,
-        responses={**stop_responses("Message"), 401: _ERRORS[401], 404: _ERRORS[404]},
-        tags=["chat"],
-    )
-    def post(self, request: Request, message_id: UUID) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
-
-
-class PairEditDoc(APIView):
-    @extend_schema(
-        operation_id="chat_message_edit",
-        summary="Edit a user message: a new branch with the new text, answered (SSE)",
-        request=MessageEditSerializer,
-        responses={**_SSE_RESPONSE, **_ERRORS},
-        tags=["chat"],
-    )
-    def post(self, request: Request, pair_id: UUID) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
-
-
-class PairRegenerateDoc(APIView):
-    @extend_schema(
-        operation_id="chat_message_regenerate",
-        summary="Answer a turn again: a new branch, the old answer kept (SSE)",
-        request=RegenerateSerializer,
-        responses={**_SSE_RESPONSE, **_ERRORS},
-        tags=["chat"],
-    )
-    def post(self, request: Request, pair_id: UUID) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
 
 
 # --- Views ----------------------------------------------------------------------------------------------
@@ -212,7 +150,15 @@ def _accept_new(request: HttpRequest) -> Admission:
     )
 
 
-@http.documented(MessageCreateDoc, "POST")
+@http.documented(
+    "POST",
+    operation_id="chat_message_send",
+    summary="Send a message and stream the answer (SSE)",
+    request={"application/json": MessageCreateSerializer, "multipart/form-data": MessageCreateSerializer},
+    parameters=[_IDEMPOTENCY],
+    responses={**_SSE_RESPONSE, **_ERRORS},
+    tags=["chat"],
+)
 async def message_create(request: HttpRequest) -> HttpResponseBase:
     """POST /api/v1/chat/messages/: accept the message, start the answer, stream it."""
     return await http.start_response(engine, lambda: _accept_new(request))
@@ -227,14 +173,28 @@ def _stream_reader_target(request: HttpRequest, message_id: UUID) -> Message:
     return _owned_assistant_message(user=user, message_id=message_id)
 
 
-@http.documented(MessageStreamDoc, "GET")
+@http.documented(
+    "GET",
+    operation_id="chat_message_stream",
+    summary="Resume or follow an answer (SSE)",
+    parameters=resume_parameters(),
+    responses={**_SSE_RESPONSE, 401: _ERRORS[401], 404: _ERRORS[404]},
+    tags=["chat"],
+)
 async def message_stream(request: HttpRequest, message_id: UUID) -> HttpResponseBase:
     """GET /api/v1/chat/messages/{id}/stream/: replay what the client missed, then follow."""
     message = await db_sync_to_async(_stream_reader_target)(request, message_id)
     return http.resume_response(engine, request, message.id)
 
 
-@http.documented(MessageStopDoc, "POST")
+@http.documented(
+    "POST",
+    operation_id="chat_message_stop",
+    summary="Stop generating an answer",
+    request=None,
+    responses={**stop_responses("Message"), 401: _ERRORS[401], 404: _ERRORS[404]},
+    tags=["chat"],
+)
 async def message_stop(request: HttpRequest, message_id: UUID) -> HttpResponseBase:
     """POST /api/v1/chat/messages/{id}/stop/: stop the answer; it ends `cancelled` with its partial text."""
     message = await db_sync_to_async(_stream_target)(request, message_id)
@@ -267,13 +227,27 @@ def _accept_regenerate(request: HttpRequest, pair_id: UUID) -> Admission:
     )
 
 
-@http.documented(PairEditDoc, "POST")
+@http.documented(
+    "POST",
+    operation_id="chat_message_edit",
+    summary="Edit a user message: a new branch with the new text, answered (SSE)",
+    request=MessageEditSerializer,
+    responses={**_SSE_RESPONSE, **_ERRORS},
+    tags=["chat"],
+)
 async def pair_edit(request: HttpRequest, pair_id: UUID) -> HttpResponseBase:
     """POST /api/v1/chat/pairs/{id}/edit/: a new branch with the edited message, answered."""
     return await http.start_response(engine, lambda: _accept_edit(request, pair_id))
 
 
-@http.documented(PairRegenerateDoc, "POST")
+@http.documented(
+    "POST",
+    operation_id="chat_message_regenerate",
+    summary="Answer a turn again: a new branch, the old answer kept (SSE)",
+    request=RegenerateSerializer,
+    responses={**_SSE_RESPONSE, **_ERRORS},
+    tags=["chat"],
+)
 async def pair_regenerate(request: HttpRequest, pair_id: UUID) -> HttpResponseBase:
     """POST /api/v1/chat/pairs/{id}/regenerate/: answer the same message again on a new branch."""
     return await http.start_response(engine, lambda: _accept_regenerate(request, pair_id))

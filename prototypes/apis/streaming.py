@@ -26,7 +26,6 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from backend import errors
 from backend.api.views import error_response
@@ -41,7 +40,7 @@ from prototypes.services import preview, versions
 from prototypes.services.documents import render_document
 from prototypes.services.generation import VersionRun, engine
 
-# --- Schema documentation (never dispatched) -----------------------------------------------------------
+# --- Schema pieces ---------------------------------------------------------------------------------------
 
 _SSE = stream_responses(
     "Prototype",
@@ -70,73 +69,6 @@ _IDEMPOTENCY = OpenApiParameter(
     description="A repeat with the same key and body streams the same version instead of generating again.",
 )
 TAGS = ["prototypes"]
-
-
-class GenerateDoc(APIView):
-    @extend_schema(
-        operation_id="prototypes_generate",
-        summary="Generate a prototype from a prompt: prototype, original variant, version 1 (SSE)",
-        request=GenerateInputSerializer,
-        parameters=[_IDEMPOTENCY],
-        responses={**_SSE, **_ERRORS},
-        tags=TAGS,
-    )
-    def post(self, request: Request) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
-
-
-class CreateVariantDoc(APIView):
-    @extend_schema(
-        operation_id="prototypes_create_variant",
-        summary="A distinct alternative of a variant's latest complete version (SSE)",
-        request=CreateVariantInputSerializer,
-        parameters=[_IDEMPOTENCY],
-        responses={**_SSE, **_ERRORS},
-        tags=TAGS,
-    )
-    def post(self, request: Request, id: UUID) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
-
-
-class CreateVersionDoc(APIView):
-    @extend_schema(
-        operation_id="prototypes_create_version",
-        summary="Edit the latest complete version of a variant by prompt: the next version (SSE)",
-        request=CreateVersionInputSerializer,
-        parameters=[_IDEMPOTENCY],
-        responses={**_SSE, **_ERRORS},
-        tags=TAGS,
-    )
-    def post(self, request: Request, id: UUID) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
-
-
-class VersionStreamDoc(APIView):
-    @extend_schema(
-        operation_id="prototypes_version_stream",
-        summary="Resume or follow a version's generation (SSE)",
-        parameters=[
-            OpenApiParameter("Last-Event-ID", int, OpenApiParameter.HEADER, description="Resume after this id."),
-            OpenApiParameter("last_event_id", int, OpenApiParameter.QUERY, description="As Last-Event-ID."),
-            OpenApiParameter("ticket", str, OpenApiParameter.QUERY, description="A stream ticket (EventSource)."),
-        ],
-        responses={**_SSE, 401: _ERRORS[401], 404: _ERRORS[404]},
-        tags=TAGS,
-    )
-    def get(self, request: Request, id: UUID) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
-
-
-class VersionStopDoc(APIView):
-    @extend_schema(
-        operation_id="prototypes_version_stop",
-        summary="Stop a version's generation",
-        request=None,
-        responses={**stop_responses("PrototypeVersion"), 401: _ERRORS[401], 404: _ERRORS[404]},
-        tags=TAGS,
-    )
-    def post(self, request: Request, id: UUID) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
 
 
 # --- Views ------------------------------------------------------------------------------------------------------
@@ -181,7 +113,15 @@ def _accept_generate(request: HttpRequest) -> Admission:
     )
 
 
-@http.documented(GenerateDoc, "POST")
+@http.documented(
+    "POST",
+    operation_id="prototypes_generate",
+    summary="Generate a prototype from a prompt: prototype, original variant, version 1 (SSE)",
+    request=GenerateInputSerializer,
+    parameters=[_IDEMPOTENCY],
+    responses={**_SSE, **_ERRORS},
+    tags=TAGS,
+)
 async def generate(request: HttpRequest) -> HttpResponseBase:
     """POST /api/v1/prototypes/generate/"""
     return await http.start_response(engine, lambda: _accept_generate(request))
@@ -205,7 +145,15 @@ def _accept_variant(request: HttpRequest, id: UUID) -> Admission:
     )
 
 
-@http.documented(CreateVariantDoc, "POST")
+@http.documented(
+    "POST",
+    operation_id="prototypes_create_variant",
+    summary="A distinct alternative of a variant's latest complete version (SSE)",
+    request=CreateVariantInputSerializer,
+    parameters=[_IDEMPOTENCY],
+    responses={**_SSE, **_ERRORS},
+    tags=TAGS,
+)
 async def create_variant(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """POST /api/v1/prototypes/prototypes/{id}/create-variant/"""
     return await http.start_response(engine, lambda: _accept_variant(request, id))
@@ -220,7 +168,15 @@ def _accept_version(request: HttpRequest, id: UUID) -> Admission:
     )
 
 
-@http.documented(CreateVersionDoc, "POST")
+@http.documented(
+    "POST",
+    operation_id="prototypes_create_version",
+    summary="Edit the latest complete version of a variant by prompt: the next version (SSE)",
+    request=CreateVersionInputSerializer,
+    parameters=[_IDEMPOTENCY],
+    responses={**_SSE, **_ERRORS},
+    tags=TAGS,
+)
 async def create_version(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """POST /api/v1/prototypes/variants/{id}/create-version/"""
     return await http.start_response(engine, lambda: _accept_version(request, id))
@@ -235,14 +191,32 @@ def _readable_version(request: HttpRequest, id: UUID) -> PrototypeVersion:
     return selectors.version_get(user=user, version_id=id)
 
 
-@http.documented(VersionStreamDoc, "GET")
+@http.documented(
+    "GET",
+    operation_id="prototypes_version_stream",
+    summary="Resume or follow a version's generation (SSE)",
+    parameters=[
+        OpenApiParameter("Last-Event-ID", int, OpenApiParameter.HEADER, description="Resume after this id."),
+        OpenApiParameter("last_event_id", int, OpenApiParameter.QUERY, description="As Last-Event-ID."),
+        OpenApiParameter("ticket", str, OpenApiParameter.QUERY, description="A stream ticket (EventSource)."),
+    ],
+    responses={**_SSE, 401: _ERRORS[401], 404: _ERRORS[404]},
+    tags=TAGS,
+)
 async def version_stream(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """GET /api/v1/prototypes/versions/{id}/stream/: replay what the client missed, then follow."""
     version = await db_sync_to_async(_readable_version)(request, id)
     return http.resume_response(engine, request, version.id)
 
 
-@http.documented(VersionStopDoc, "POST")
+@http.documented(
+    "POST",
+    operation_id="prototypes_version_stop",
+    summary="Stop a version's generation",
+    request=None,
+    responses={**stop_responses("PrototypeVersion"), 401: _ERRORS[401], 404: _ERRORS[404]},
+    tags=TAGS,
+)
 async def version_stop(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """POST /api/v1/prototypes/versions/{id}/stop/"""
     version = await db_sync_to_async(_owned_version)(request, id)
