@@ -1,5 +1,10 @@
 """Enqueueing Celery tasks so that, without a broker, they still never slow a request.
 
+Services never import task modules (tasks are the outer layer: they import services). A service
+that starts background work names the task: `enqueue_on_commit("chat.tasks.generate_chat_title",
+args=(...))` runs it once the current transaction commits, never when it rolls back, and a broker
+failure is logged without failing the committed request.
+
 With a broker, `dispatch` is `apply_async`. In the embedded default (no broker, Celery eager)
 a task would run inline in whatever thread enqueued it — for a web request or a streaming
 answer, in front of the user. With `CELERY_EAGER_BACKGROUND` (the default) eager tasks run on a
@@ -14,7 +19,8 @@ from typing import Any
 
 from celery import Task
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
@@ -41,3 +47,18 @@ def dispatch(task: Task, *, args: tuple[Any, ...] = (), kwargs: dict[str, Any] |
         return
     options = {"queue": queue} if queue else {}
     task.apply_async(args=args, kwargs=kwargs, **options)
+
+
+def enqueue_on_commit(
+    task_path: str, *, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None, queue: str = ""
+) -> None:
+    """Dispatch the task at `task_path` (a dotted path) after the current transaction commits.
+
+    Outside a transaction it is dispatched at once. A failure to enqueue (broker down) is logged
+    (`robust`), so it never turns a committed request into an error.
+    """
+
+    def enqueue() -> None:
+        dispatch(import_string(task_path), args=args, kwargs=kwargs, queue=queue)
+
+    transaction.on_commit(enqueue, robust=True)

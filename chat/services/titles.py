@@ -14,14 +14,13 @@ import re
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from backend.errors import Conflict
 from backend.llm import service as llm
 from backend.llm.types import CallContext, LLMRequest, TextBlock
 from backend.llm.types import Message as LLMMessage
-from backend.tasks import dispatch
+from backend.tasks import enqueue_on_commit
 from chat import prompts
 from chat.models import Chat, Message
 from chat.selectors.tree import active_branch_ids
@@ -42,19 +41,12 @@ _QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb*#"
 def title_schedule(*, chat: Chat) -> None:
     """Called inside the transaction that completed an answer: title the chat once it commits.
 
-    Only for a chat still on the default title. Enqueue failures (broker down) are logged by
-    `on_commit(robust=True)`; the next complete answer tries again.
+    Only for a chat still on the default title. Enqueue failures (broker down) are logged
+    (`enqueue_on_commit` is robust); the next complete answer tries again.
     """
     if chat.title_source != Chat.TitleSource.DEFAULT:
         return
-    chat_id = str(chat.id)
-
-    def enqueue() -> None:
-        from chat import tasks
-
-        dispatch(tasks.generate_chat_title, args=(chat_id,), queue=settings.CHAT_BACKGROUND_QUEUE)
-
-    transaction.on_commit(enqueue, robust=True)
+    enqueue_on_commit("chat.tasks.generate_chat_title", args=(str(chat.id),), queue=settings.CHAT_BACKGROUND_QUEUE)
 
 
 def title_clean(text: str) -> str:

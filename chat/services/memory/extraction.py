@@ -17,7 +17,7 @@ from backend.errors import Conflict
 from backend.llm import service as llm
 from backend.llm.types import CallContext, Completion, LLMRequest, TextBlock, ToolSpec
 from backend.llm.types import Message as LLMMessage
-from backend.tasks import dispatch
+from backend.tasks import enqueue_on_commit
 from chat import prompts
 from chat.models import Chat, MemoryExtraction, MemorySettings, Message, MessagePair, UserMemory
 from chat.selectors import memory as selectors
@@ -139,14 +139,7 @@ def memory_schedule(*, chat: Chat, message_id: UUID) -> None:
     """Called inside the transaction that completed an answer: extract memories once it commits."""
     if chat.incognito:
         return
-    message = str(message_id)
-
-    def enqueue() -> None:
-        from chat import tasks
-
-        dispatch(tasks.extract_turn_memories, args=(message,), queue=settings.CHAT_BACKGROUND_QUEUE)
-
-    transaction.on_commit(enqueue, robust=True)
+    enqueue_on_commit("chat.tasks.extract_turn_memories", args=(str(message_id),), queue=settings.CHAT_BACKGROUND_QUEUE)
 
 
 def memory_extract_turn(*, message_id: UUID) -> ExtractionResult | None:
@@ -323,12 +316,7 @@ def memory_extract_chat_schedule(*, chat: Chat) -> None:
         raise Conflict("Incognito chats are never remembered.", code="incognito_chat")
     if not selectors.memory_enabled(user_id=chat.user_id):
         raise Conflict("Memory is switched off.", code="memory_disabled")
-    from chat import tasks
-
-    chat_id = str(chat.id)
-    transaction.on_commit(
-        lambda: dispatch(tasks.extract_chat_memories, args=(chat_id,), queue=settings.CHAT_BACKGROUND_QUEUE)
-    )
+    enqueue_on_commit("chat.tasks.extract_chat_memories", args=(str(chat.id),), queue=settings.CHAT_BACKGROUND_QUEUE)
 
 
 def memory_extractions_purge(*, older_than_days: int) -> int:
