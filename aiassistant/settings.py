@@ -461,7 +461,7 @@ STREAM_CHECKPOINT_SECONDS = env.float("STREAM_CHECKPOINT_SECONDS", default=2.0)
 # A process refreshes its liveness key every second; it expires this long after the process died.
 STREAM_WORKER_TTL_SECONDS = env.int("STREAM_WORKER_TTL_SECONDS", default=5)
 # A generation of a dead process is ended once its heartbeat is this old (covers admission).
-STREAM_ORPHAN_GRACE_SECONDS = env.int("STREAM_ORPHAN_GRACE_SECONDS", default=5)
+STREAM_ORPHAN_GRACE_SECONDS = env.int("STREAM_ORPHAN_GRACE_SECONDS", default=2)
 # A generation that has not heart-beaten this long is ended even if its process looks alive (hung).
 STREAM_STALE_SECONDS = env.int("STREAM_STALE_SECONDS", default=60)
 # Each web process sweeps orphaned generations this often (Celery beat does too, when it runs).

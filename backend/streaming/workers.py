@@ -12,6 +12,7 @@ another worker id is, by construction, from a process that is gone.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterable
@@ -19,6 +20,8 @@ from collections.abc import Iterable
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 _worker: tuple[int, str] | None = None
 
@@ -49,10 +52,18 @@ def mark_gone() -> None:
 
 
 def alive(workers: Iterable[str]) -> set[str]:
-    """The subset of `workers` whose process is alive (this one always is)."""
+    """The subset of `workers` whose process is alive (this one always is).
+
+    When the cache cannot be read, every worker counts as alive: ending a live generation is
+    worse than waiting for the heartbeat to go stale.
+    """
     names = {worker for worker in workers if worker}
     if not names:
         return set()
     me = worker_id()
-    found = cache.get_many([_key(worker) for worker in names if worker != me])
+    try:
+        found = cache.get_many([_key(worker) for worker in names if worker != me])
+    except Exception:
+        logger.warning("could not read worker liveness; treating every worker as alive", exc_info=True)
+        return names
     return {worker for worker in names if worker == me or _key(worker) in found}

@@ -119,3 +119,17 @@ def test_old_idempotency_keys_are_forgotten(settings):
 
     assert idempotency_keys_purge() == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_when_liveness_cannot_be_read_nothing_alive_is_ended(monkeypatch):
+    user = UserFactory()
+    answer = _answer(user, worker="maybe-alive", age_seconds=settings.STREAM_ORPHAN_GRACE_SECONDS + 1)
+
+    def unreachable(keys):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(workers.cache, "get_many", unreachable)
+
+    assert engine.sweep() == 0
+    answer.refresh_from_db()
+    assert answer.status == "streaming"
