@@ -607,3 +607,28 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "PrototypeVersionStatusEnum": "prototypes.models.PrototypeVersion.Status",
     "PrototypeVersionEditModeEnum": "prototypes.models.PrototypeVersion.EditMode",
 }
+
+# --- Hardening (docs/security.md) --------------------------------------------------------------
+# Limits applied before a request body is read, on top of DATA_UPLOAD_MAX_MEMORY_SIZE: the ASGI
+# guard (backend.asgi_limits) answers 413 as soon as a declared or streamed body passes the
+# ceiling of its route, 431 for oversized headers. Upload routes get the larger ceiling. The
+# reverse proxy of docker-compose.yml (deploy/nginx.conf) applies the same numbers.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
+UPLOAD_BODY_MAX_BYTES = env.int("UPLOAD_BODY_MAX_BYTES", default=CHAT_MAX_UPLOAD_BYTES + 1024 * 1024)
+UPLOAD_PATH_PREFIXES = ["/api/v1/chat/attachments/", "/api/v1/chat/validate-file/", "/api/v1/auth/profile/"]
+REQUEST_HEADERS_MAX_BYTES = env.int("REQUEST_HEADERS_MAX_BYTES", default=16 * 1024)
+# Images: the header is read first and an image above this many pixels is refused before any
+# pixel is decoded (JPEG is decoded at a reduced scale, so it may be larger: see backend.files).
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=50_000_000)
+IMAGE_MAX_PIXELS_JPEG = env.int("IMAGE_MAX_PIXELS_JPEG", default=100_000_000)
+# Uploads (attachments, file checks, avatars) per account.
+UPLOAD_RATE_USER = env("UPLOAD_RATE_USER", default="60/h")
+
+# JSON only, nesting-limited; form and multipart are accepted only by the views that take files.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["backend.api.parsers.JSONParser"]
+REST_FRAMEWORK["DEFAULT_METADATA_CLASS"] = "backend.api.metadata.RouteMetadata"
+REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
+
+# The console transport prints reset links to the log: with DEBUG off it refuses (backend.email).
+if not DEBUG and EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
+    EMAIL_BACKEND = "backend.email.ConsoleRefusedBackend"

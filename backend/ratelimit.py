@@ -12,7 +12,8 @@ Two tools:
 - `Lockout` is a per-key soft lockout with exponential backoff: after `threshold`
   failures within `window` seconds the key is locked for `base` seconds, doubling with
   every further lockout (up to `maximum`); locks expire on their own. A success clears
-  the failure count of that key only.
+  the failure count of that key only. `reserve()` counts an attempt before it is evaluated,
+  so concurrent attempts cannot overrun the threshold.
 
 The clock is `now()` in this module, so tests can move time with `unittest.mock.patch`.
 """
@@ -146,19 +147,51 @@ class Lockout:
         left = float(until) - now()
         return math.ceil(left) if left > 0 else 0
 
-    def register_failure(self, identifier: str) -> int:
-        """Count a failure; returns the length in seconds of the lock it triggered, else 0."""
-        failures_key, locks_key, until_key = self._keys(identifier)
-        failures = _incr(failures_key, timeout=self.window)
+    def reserve(self, identifier: str) -> int:
+        """Take one attempt from the budget *before* it is evaluated; 0 = go ahead, else seconds locked.
+
+        The attempt counts as a failure from this moment (a success clears the count): so a
+        burst of parallel attempts, each reserving before its password hash runs, can never
+        get more than `threshold` of them evaluated; the first one past the budget locks the
+        key and it and every later one are refused unevaluated.
+        """
+        remaining = self.remaining(identifier)
+        if remaining:
+            return remaining
+        attempts = _incr(self._keys(identifier)[0], timeout=self.window)
+        if attempts <= self.threshold:
+            return 0
+        return self._lock(identifier)
+
+    def register_failure(self, identifier: str, *, reserved: bool = False) -> int:
+        """Count a failure; returns the length in seconds of the lock it triggered (or that holds), else 0.
+
+        `reserved`: the attempt was already counted by `reserve()`.
+        """
+        failures_key = self._keys(identifier)[0]
+        failures = int(cache.get(failures_key) or 0) if reserved else _incr(failures_key, timeout=self.window)
         if failures < self.threshold:
             return 0
-        cache.delete(failures_key)
-        locks = _incr(locks_key, timeout=self.memory)
-        duration = min(self.maximum, self.base * 2 ** min(locks - 1, 32))
+        return self._lock(identifier)
+
+    def _lock(self, identifier: str) -> int:
+        """Lock the key (once, however many callers race here); the lock's remaining seconds."""
+        failures_key, locks_key, until_key = self._keys(identifier)
+        remaining = self.remaining(identifier)
+        if remaining:
+            return remaining
+        locks = int(cache.get(locks_key) or 0)
+        duration = min(self.maximum, self.base * 2 ** min(locks, 32))
+        # One winner per lock generation: the racers that lose return the winner's lock.
+        if not cache.add(f"{until_key}:{locks}", 1, timeout=self.memory):
+            return self.remaining(identifier) or duration
         cache.set(until_key, now() + duration, timeout=duration + 1)
+        _incr(locks_key, timeout=self.memory)
+        cache.delete(failures_key)
         return duration
 
     def clear(self, identifier: str, *, forget_history: bool = False) -> None:
         """Clear failures and any current lock (a success, a password reset, an admin unlock)."""
         failures_key, locks_key, until_key = self._keys(identifier)
-        cache.delete_many([failures_key, until_key, *([locks_key] if forget_history else [])])
+        generations = [f"{until_key}:{locks}" for locks in range(int(cache.get(locks_key) or 0) + 1)]
+        cache.delete_many([failures_key, until_key, *([locks_key, *generations] if forget_history else [])])
