@@ -60,6 +60,39 @@ class RequestIdMiddleware:
         return request_id
 
 
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every API response (tokens, profiles, chats are personal).
+
+    Added to whatever the view set (an SSE answer's `no-cache` becomes `no-cache, no-store`), so
+    no browser, proxy or CDN keeps a copy. Other paths (admin, previews) set their own policy.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.is_async:
+            return self._acall(request)
+        return self._no_store(request, self.get_response(request))
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        return self._no_store(request, await self.get_response(request))
+
+    @staticmethod
+    def _no_store(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if request.path.startswith("/api/"):
+            current = response.get("Cache-Control", "")
+            if "no-store" not in current:
+                response["Cache-Control"] = f"{current}, no-store" if current else "no-store"
+        return response
+
+
 # --- Django's stock middleware without a thread hop per hook ------------------------------------------
 #
 # Under ASGI, Django runs every hook of a MiddlewareMixin middleware through
