@@ -76,5 +76,7 @@ def test_reset_timing_median_of_30_interleaved_tries(settings, capsys):
 
     known, unknown = (statistics.median(timings[email]) * 1000 for email in (KNOWN, UNKNOWN))
     with capsys.disabled():
-        print(f"\npassword reset median: known {known:.2f} ms, unknown {unknown:.2f} ms, diff {known - unknown:+.2f} ms")
+        print(
+            f"\npassword reset median: known {known:.2f} ms, unknown {unknown:.2f} ms, diff {known - unknown:+.2f} ms"
+        )
     assert abs(known - unknown) < 3.0
