@@ -1,9 +1,9 @@
 """Schemathesis hooks for the API fuzz run (loaded through SCHEMATHESIS_HOOKS=tests.fuzz.hooks).
 
 - Authentication: every request carries the fuzzing user's token, except the operations that
-  revoke the token they are called with (logout, logout everywhere): those each get a
-  disposable token of a user of their own, so they are fuzzed too without logging the rest
-  of the run out. The tokens come from the JSON file named by FUZZ_TOKENS_FILE.
+  revoke tokens (logout, logout everywhere, revoke a token by id, which the fuzzer learns
+  from the token list): those each get a disposable token of a user of their own, so they
+  are fuzzed too without logging the rest of the run out. The tokens come from the JSON file named by FUZZ_TOKENS_FILE.
 - Extra checks: every error response is the product's one error shape (`error_shape`), and a
   Server-Sent Events answer (`text/event-stream`) has a documented status and is documented
   as `text/event-stream` (`event_stream`). An SSE body is never parsed: the built-in
@@ -23,7 +23,7 @@ from typing import Any
 
 import schemathesis
 
-REVOKING_OPERATIONS = frozenset({"auth_logout_create", "auth_logout_all_create"})
+REVOKING_OPERATIONS = frozenset({"auth_logout_create", "auth_logout_all_create", "auth_tokens_destroy"})
 EVENT_STREAM = "text/event-stream"
 # Operations whose SSE answer the schema still documents as `application/json` (their views
 # are being rewritten). `event_stream` reports them on stderr instead of failing; the set is to

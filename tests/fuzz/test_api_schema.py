@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
+from appauth.models import AuthToken
 from tests.e2e.conftest import LiveServer, make_user
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -62,7 +63,7 @@ def test_every_operation_survives_the_fuzzer(
     # Per-IP limits of the public endpoints would answer most cases 429 and leave the logic
     # behind them untested; the limits themselves have their own tests.
     settings.AUTH_RATE_LIMITS = dict.fromkeys(settings.AUTH_RATE_LIMITS, "100000/h")
-    _user, token = make_user("fuzzer@example.com")
+    user, token = make_user("fuzzer@example.com")
     tokens_file = tmp_path / "tokens.json"
     tokens_file.write_text(json.dumps({"main": token, "disposable": _disposable_tokens(DISPOSABLE_TOKENS)}))
     report = tmp_path / "report.json"
@@ -99,4 +100,12 @@ def test_every_operation_survives_the_fuzzer(
     finally:
         request_log.setLevel(level)
     sys.stdout.write(result.stdout[-20000:])
+    sys.stdout.write("".join(line + "\n" for line in result.stderr.splitlines() if line.startswith("pending:")))
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
+    # The run was authenticated to its end (nothing revoked the fuzzing user's token).
+    assert AuthToken.objects.filter(user=user).exists()
+    summary = json.loads(report.read_text())
+    sys.stdout.write(
+        f"\nfuzz: {summary['test_cases']['generated']} cases, {summary['operations']['tested']}/"
+        f"{summary['operations']['total']} operations, {len(summary['failures'])} failures\n"
+    )
