@@ -291,10 +291,18 @@ def _decode(data: bytes, max_side: int) -> Image.Image:
     return upright
 
 
+# Above this many pixels a PNG is saved without `optimize` (which tries every filter and
+# compression level: a minute for 25 megapixels), at zlib's default level.
+_PNG_OPTIMIZE_MAX_PIXELS = 4_000_000
+
+
 def _encode(image: Image.Image, image_format: str, quality: int) -> bytes:
     output = io.BytesIO()
     if image_format == "png":
-        image.save(output, format="PNG", optimize=True)
+        if image.width * image.height <= _PNG_OPTIMIZE_MAX_PIXELS:
+            image.save(output, format="PNG", optimize=True)
+        else:
+            image.save(output, format="PNG", compress_level=6)
     elif image_format == "jpeg":
         image.save(output, format="JPEG", quality=quality, optimize=True)
     else:
@@ -330,6 +338,10 @@ def downscale_image(data: bytes, *, max_pixels_side: int, max_bytes: int, format
     if target_format == "gif":
         target_format = "png"
     scale = min(1.0, max_pixels_side / max(source.size))
+    if target_format == "png" and format is None and len(data) * scale * scale > max_bytes:
+        # A PNG's size follows its pixel count: at this scale it would still be too heavy, and
+        # encoding tens of megapixels as PNG takes seconds to a minute. Go straight to JPEG.
+        target_format = "jpeg"
     quality = 85
     for _attempt in range(10):
         size = (max(1, math.floor(source.width * scale)), max(1, math.floor(source.height * scale)))
