@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from backend import files
-from tests.backend.test_files import image_bytes, png_claiming_size
+from tests.backend.test_files import image_bytes, noisy_png, png_claiming_size
 
 
 def flat_png(side: int) -> bytes:
@@ -64,3 +64,20 @@ def test_a_jpeg_over_its_own_ceiling_is_refused(settings):
 
     with pytest.raises(files.InvalidImage):
         files.inspect_image(image_bytes("JPEG", (1200, 1000)))
+
+
+def test_a_png_too_heavy_at_its_target_size_goes_straight_to_jpeg():
+    # Re-encoding tens of megapixels as PNG took a minute; a PNG cannot shrink enough anyway.
+    data = noisy_png((600, 400))  # ~720 KB
+    encoded_as = []
+    original = files._encode
+
+    def recording_encode(image, image_format, quality):
+        encoded_as.append(image_format)
+        return original(image, image_format, quality)
+
+    with mock.patch.object(files, "_encode", side_effect=recording_encode):
+        result = files.downscale_image(data, max_pixels_side=8000, max_bytes=200_000)
+
+    assert encoded_as[0] == "jpeg"
+    assert result.format == "jpeg"
