@@ -8,10 +8,11 @@ date ordering, a NUL byte) is a 404 `not_found` ("Invalid cursor"), never a 500.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -23,15 +24,18 @@ class CursorPagination(pagination.CursorPagination):
     max_page_size = 100
     _model: type[Model] | None = None
 
-    def paginate_queryset(self, queryset: QuerySet[Any], request: Request, view: Any = None) -> list[Any] | None:
-        self._model = queryset.model
+    def paginate_queryset(
+        self, queryset: QuerySet[Any, Any] | Sequence[Any], request: Request, view: Any = None
+    ) -> list[Any] | None:
+        self._model = queryset.model if isinstance(queryset, QuerySet) else None
         return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request: Request) -> pagination.Cursor | None:
         cursor = super().decode_cursor(request)
         if cursor is None or cursor.position is None:
             return cursor
-        if "\x00" in cursor.position or not self._position_fits(cursor.position):
+        position = str(cursor.position)  # DRF types it loosely; it is the decoded query string value
+        if "\x00" in position or not self._position_fits(position):
             raise NotFound(self.invalid_cursor_message)
         return cursor
 
@@ -43,6 +47,8 @@ class CursorPagination(pagination.CursorPagination):
         try:
             field = self._model._meta.get_field(str(ordering[0]).lstrip("-"))
         except FieldDoesNotExist:
+            return True
+        if not isinstance(field, Field):  # a reverse relation: nothing to check against
             return True
         try:
             field.to_python(position)

@@ -50,7 +50,7 @@ _METHODS = ("get", "put", "patch", "post", "delete", "head", "options", "trace")
 
 
 def _requires_authentication(operation: dict[str, Any]) -> bool:
-    security = operation.get("security")
+    security = operation.get("security") or []
     return bool(security) and {} not in security
 
 
