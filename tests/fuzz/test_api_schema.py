@@ -77,7 +77,7 @@ def test_every_operation_survives_the_fuzzer(
         f"--max-time={MAX_SECONDS}",
         "--request-timeout=20",
         "--phases=examples,coverage,fuzzing",
-        "--workers=2",
+        "--workers=1",  # two threads hit a CPython 3.11 race in `ast` (SystemError) inside hypothesis
         "--seed=13",
         "--no-shrink",
         "--suppress-health-check=all",
