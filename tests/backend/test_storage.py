@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import boto3
 import httpx
 import pytest
@@ -46,23 +44,6 @@ def test_files_on_the_local_disk_are_served_with_nosniff_and_a_sandbox_csp(rf, t
     assert response["Content-Disposition"].startswith("attachment;")
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Content-Security-Policy"] == MEDIA_CSP
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def s3_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def test_on_s3_the_type_and_disposition_are_stored_at_upload_and_signed_into_the_url(s3_server):
