@@ -42,6 +42,51 @@ MAX_SECONDS = int(os.environ.get("FUZZ_MAX_SECONDS", "180"))
 DISPOSABLE_TOKENS = 4 * MAX_EXAMPLES + 40
 
 
+def _seed(user: Any) -> dict[str, list[str]]:
+    """Objects of the fuzzing user, so detail operations are reached with real ids too (path parameter → ids)."""
+    from tests.chat.factories import (
+        ChatFactory,
+        ProjectFactory,
+        ProjectKnowledgeFactory,
+        SavedSystemPromptFactory,
+        turn,
+    )
+    from tests.prototypes.factories import (
+        DesignProjectFactory,
+        GroupFactory,
+        PrototypeFactory,
+        VariantFactory,
+        VersionFactory,
+    )
+
+    project = ProjectFactory(user=user)
+    chats = [ChatFactory(user=user, project=project if n == 0 else None) for n in range(3)]
+    pairs = [turn(chat) for chat in chats for _ in range(2)]
+    design = DesignProjectFactory(user=user)
+    group = GroupFactory(project=design)
+    prototype = PrototypeFactory(project=design, group=group)
+    variant = VariantFactory(prototype=prototype)
+    versions = [VersionFactory(variant=variant, version_number=n) for n in (1, 2)]
+    return {
+        "project_id": [str(project.id)],
+        "knowledge_id": [str(ProjectKnowledgeFactory(project=project).id)],
+        "prompt_id": [str(SavedSystemPromptFactory(user=user).id)],
+        "chat_id": [str(chat.id) for chat in chats],
+        "pair_id": [str(pair.id) for pair in pairs],
+        "message_id": [str(message.id) for pair in pairs for message in pair.messages.all()],
+        "id": [str(obj.id) for obj in (design, group, prototype, variant, *versions)],
+    }
+
+
+def _config(seeded: dict[str, list[str]]) -> str:
+    """The run's schemathesis.toml: the committed one, plus the seeded ids as path-parameter dictionaries."""
+    lines = [Path(__file__).with_name("schemathesis.toml").read_text(), "[parameters]"]
+    lines += [f'"path.{name}" = {{ dictionary = "{name}", probability = 0.5 }}' for name in seeded]
+    for name, ids in seeded.items():
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(ids)}"]
+    return "\n".join(lines) + "\n"
+
+
 def _disposable_tokens(count: int) -> list[str]:
     """One token each for `count` users of their own (no password: nothing to hash)."""
     from appauth.services.audit import ClientInfo
@@ -66,10 +111,12 @@ def test_every_operation_survives_the_fuzzer(
     user, token = make_user("fuzzer@example.com")
     tokens_file = tmp_path / "tokens.json"
     tokens_file.write_text(json.dumps({"main": token, "disposable": _disposable_tokens(DISPOSABLE_TOKENS)}))
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(_config(_seed(user)))
     report = tmp_path / "report.json"
     command = [
         str(Path(sys.executable).with_name("st")),
-        f"--config-file={Path(__file__).with_name('schemathesis.toml')}",
+        f"--config-file={config}",
         "run",
         f"{live_server_asgi.url}/api/schema/",
         f"--checks={CHECKS}",
