@@ -34,8 +34,10 @@ class Recorder:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def run(app: Any, *, path: str, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[dict, int, Recorder]:
-    """Drive `app` with one request; returns the response start, bytes handed out, and the downstream app."""
+def run(*, path: str, headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[dict, int, Recorder]:
+    """One request through the guard; returns the response start, the bytes handed out, and the app behind."""
+    downstream = Recorder()
+    app = with_request_limits(downstream)
     sent: list[dict] = []
     handed_out = 0
     queue = list(chunks)
@@ -56,27 +58,11 @@ def run(app: Any, *, path: str, headers: list[tuple[bytes, bytes]], chunks: list
     start = next(message for message in sent if message["type"] == "http.response.start")
     body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
     start["json"] = json.loads(body) if start["status"] != 200 else None
-    return start, handed_out, recorder_of(app)
-
-
-_recorders: dict[int, Recorder] = {}
-
-
-def guarded() -> Any:
-    recorder = Recorder()
-    app = with_request_limits(recorder)
-    _recorders[id(app)] = recorder
-    return app
-
-
-def recorder_of(app: Any) -> Recorder:
-    return _recorders[id(app)]
+    return start, handed_out, downstream
 
 
 def test_a_declared_200_mb_body_is_refused_without_reading_it():
-    app = guarded()
     start, handed_out, downstream = run(
-        app,
         path="/api/v1/auth/login/",
         headers=[(b"content-length", str(200 * 1024 * 1024).encode())],
         chunks=[b"x" * 65536] * 10,
@@ -90,10 +76,9 @@ def test_a_declared_200_mb_body_is_refused_without_reading_it():
 
 def test_a_chunked_body_is_cut_off_as_soon_as_it_passes_the_ceiling(settings):
     settings.REQUEST_BODY_MAX_BYTES = 100_000
-    app = guarded()
     chunks = [b"x" * 10_000] * 1000  # 10 MB, no Content-Length
 
-    start, handed_out, _downstream = run(app, path="/api/v1/auth/register/", headers=[], chunks=chunks)
+    start, handed_out, _downstream = run(path="/api/v1/auth/register/", headers=[], chunks=chunks)
 
     assert start["status"] == 413
     assert set(start["json"]["error"]) == {"code", "message", "details"}
@@ -106,9 +91,9 @@ def test_uploads_get_their_own_larger_ceiling(settings):
     body = b"y" * 20_000
 
     upload, _, upload_app = run(
-        guarded(), path="/api/v1/chat/attachments/", headers=[(b"content-length", b"20000")], chunks=[body]
+        path="/api/v1/chat/attachments/", headers=[(b"content-length", b"20000")], chunks=[body]
     )
-    other, _, _ = run(guarded(), path="/api/v1/chat/chats/", headers=[(b"content-length", b"20000")], chunks=[body])
+    other, _, _ = run(path="/api/v1/chat/chats/", headers=[(b"content-length", b"20000")], chunks=[body])
 
     assert upload["status"] == 200
     assert upload_app.body == body
@@ -118,7 +103,7 @@ def test_uploads_get_their_own_larger_ceiling(settings):
 
 def test_oversized_headers_are_a_431(settings):
     settings.REQUEST_HEADERS_MAX_BYTES = 8192
-    start, _, downstream = run(guarded(), path="/api/v1/chat/chats/", headers=[(b"cookie", b"a" * 9000)], chunks=[b""])
+    start, _, downstream = run(path="/api/v1/chat/chats/", headers=[(b"cookie", b"a" * 9000)], chunks=[b""])
 
     assert start["status"] == 431
     assert start["json"]["error"]["code"] == "headers_too_large"
@@ -126,9 +111,7 @@ def test_oversized_headers_are_a_431(settings):
 
 
 def test_a_body_within_the_ceiling_passes_untouched():
-    start, _, downstream = run(
-        guarded(), path="/api/v1/auth/login/", headers=[(b"content-length", b"5")], chunks=[b"hello"]
-    )
+    start, _, downstream = run(path="/api/v1/auth/login/", headers=[(b"content-length", b"5")], chunks=[b"hello"])
 
     assert start["status"] == 200
     assert downstream.body == b"hello"
