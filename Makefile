@@ -11,7 +11,7 @@ EMULATOR_PORT ?= 8765
 export PORT EMULATOR_PORT
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt typecheck imports migrations-check pytest worker beat emulator bench lock migrate superuser clean
+.PHONY: help run test lint fmt typecheck imports migrations-check pytest fuzz worker beat emulator bench lock migrate superuser clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -50,6 +50,9 @@ migrations-check: $(STAMP)  ## Fail if models changed without a migration
 
 pytest: $(STAMP)  ## The test suite (PostgreSQL and Redis on loopback; REQUIRE_SERVICES=1 makes them mandatory)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+fuzz: $(STAMP)  ## Schemathesis over every operation of /api/schema/ (PostgreSQL, DEBUG off; FUZZ_MAX_SECONDS=180)
+	$(PY) -m pytest -m fuzz tests/fuzz $(PYTEST_ARGS)
 
 worker: $(STAMP)  ## Celery worker (needs REDIS_URL or CELERY_BROKER_URL)
 	$(VENV)/bin/celery -A aiassistant worker --loglevel=INFO

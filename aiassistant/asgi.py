@@ -15,6 +15,8 @@ if settings.DEBUG:
 
     django_application = ASGIStaticFilesHandler(django_application)
 
-from backend.lifespan import with_lifespan  # noqa: E402 - needs the settings configured above
+from backend.asgi_limits import with_request_limits  # noqa: E402 - needs the settings configured above
+from backend.lifespan import with_lifespan  # noqa: E402
 
-application = with_lifespan(django_application)
+# Header and body ceilings are enforced before Django reads the body (backend.asgi_limits).
+application = with_lifespan(with_request_limits(django_application))

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 # thread hop per request under ASGI (same behaviour otherwise).
 MIDDLEWARE = [
     "backend.middleware.RequestIdMiddleware",
+    "backend.middleware.NoStoreMiddleware",
     "backend.middleware.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "backend.middleware.SessionMiddleware",
@@ -176,7 +177,8 @@ AWS_S3_FILE_OVERWRITE = False
 AWS_S3_SIGNATURE_VERSION = "s3v4"
 if AWS_STORAGE_BUCKET_NAME:
     _default_storage: dict[str, Any] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        # S3Storage that stores and serves user files as downloads of a fixed type (docs/security.md).
+        "BACKEND": "backend.storage.MediaS3Storage",
         "OPTIONS": {"location": env("AWS_S3_MEDIA_PREFIX", default="media")},
     }
 else:
@@ -624,3 +626,33 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
         for name in STREAM_EVENT_NAMES
     },
 }
+
+# --- Hardening (docs/security.md) --------------------------------------------------------------
+# Limits applied before a request body is read, on top of DATA_UPLOAD_MAX_MEMORY_SIZE: the ASGI
+# guard (backend.asgi_limits) answers 413 as soon as a declared or streamed body passes the
+# ceiling of its route, 431 for oversized headers. Upload routes get the larger ceiling. The
+# reverse proxy of docker-compose.yml (deploy/nginx.conf) applies the same numbers.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
+UPLOAD_BODY_MAX_BYTES = env.int("UPLOAD_BODY_MAX_BYTES", default=CHAT_MAX_UPLOAD_BYTES + 1024 * 1024)
+UPLOAD_PATH_PREFIXES = ["/api/v1/chat/attachments/", "/api/v1/chat/validate-file/", "/api/v1/auth/profile/"]
+REQUEST_HEADERS_MAX_BYTES = env.int("REQUEST_HEADERS_MAX_BYTES", default=16 * 1024)
+# Images: the header is read first and an image above this many pixels is refused before any
+# pixel is decoded (JPEG is decoded at a reduced scale, so it may be larger: see backend.files).
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=25_000_000)
+IMAGE_MAX_PIXELS_JPEG = env.int("IMAGE_MAX_PIXELS_JPEG", default=80_000_000)
+# Uploads (attachments, file checks, avatars) per account.
+UPLOAD_RATE_USER = env("UPLOAD_RATE_USER", default="60/h")
+
+# JSON only, nesting-limited; form and multipart are accepted only by the views that take files.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["backend.api.parsers.JSONParser"]
+REST_FRAMEWORK["DEFAULT_METADATA_CLASS"] = "backend.api.metadata.RouteMetadata"
+REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
+
+# The console transport prints reset links to the log: with DEBUG off it refuses (backend.email).
+if not DEBUG and EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
+    EMAIL_BACKEND = "backend.email.ConsoleRefusedBackend"
+# The error responses every operation can give, and the error shape, in the OpenAPI schema.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "backend.api.schema.document_common_errors",
+]

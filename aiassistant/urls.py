@@ -1,12 +1,12 @@
 """Root URL configuration. Each app mounts its own `urls.py` under /api/v1/."""
 
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend import health
+from backend.storage import media_serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -22,8 +22,15 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
-    # Uploaded files on the local disk, for development only (production serves them from S3).
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    # Uploaded files on the local disk, for development only (production serves them from S3),
+    # as downloads that never render as a page of this origin (backend.storage).
+    urlpatterns += [
+        re_path(
+            rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$",
+            media_serve,
+            kwargs={"document_root": str(settings.MEDIA_ROOT)},
+        )
+    ]
 
 handler400 = "backend.api.views.bad_request"
 handler403 = "backend.api.views.permission_denied"

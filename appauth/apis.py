@@ -14,7 +14,7 @@ from django.contrib.auth import logout as session_logout
 from django.contrib.auth import update_session_auth_hash
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,6 +40,8 @@ from appauth.serializers import (
     UserSerializer,
 )
 from appauth.throttling import ClientIPThrottle
+from backend.api.parsers import JSONParser
+from backend.api.throttling import UploadThrottle
 from backend.net import client_ip, user_agent
 
 TAGS = ["auth"]
@@ -250,7 +252,8 @@ class LogoutAllApi(APIView):
 
 class ProfileApi(APIView):
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONParser, MultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     @extend_schema(tags=TAGS, responses={200: UserSerializer, 401: AUTH_ERROR_RESPONSES[401]}, summary="My profile")
     def get(self, request: Request) -> Response:
@@ -262,7 +265,12 @@ class ProfileApi(APIView):
             "application/json": ProfileUpdateInputSerializer,
             "multipart/form-data": ProfileUpdateInputSerializer,
         },
-        responses={200: UserSerializer, 413: OpenApiResponse(description="Avatar too large."), **AUTH_ERROR_RESPONSES},
+        responses={
+            200: UserSerializer,
+            413: OpenApiResponse(description="Avatar too large."),
+            **AUTH_ERROR_RESPONSES,
+            429: OpenApiResponse(description="`rate_limited`: over `UPLOAD_RATE_USER` uploads (Retry-After)."),
+        },
         summary="Update names and avatar (avatar: null removes it)",
     )
     def patch(self, request: Request) -> Response:

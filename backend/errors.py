@@ -86,6 +86,12 @@ class PayloadTooLarge(ApplicationError):
     default_message = "The request body is too large."
 
 
+class HeadersTooLarge(ApplicationError):
+    code = "headers_too_large"
+    status_code = 431
+    default_message = "The request headers are too large."
+
+
 class UnsupportedMediaType(ApplicationError):
     code = "unsupported_media_type"
     status_code = 415
@@ -118,6 +124,15 @@ class ServiceUnavailable(ApplicationError):
     code = "service_unavailable"
     status_code = 503
     default_message = "The service is temporarily unavailable."
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database is down or out of connections: the client may retry shortly."""
+
+    default_message = "The database is temporarily unavailable. Try again shortly."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
 
 
 class InternalError(ApplicationError):

@@ -19,10 +19,10 @@ from backend.logging import request_id_var
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-class RequestIdMiddleware:
-    """Takes a well-formed `X-Request-ID` from the proxy or makes one; echoes it on the response.
+class _SyncAndAsync:
+    """A middleware that runs in the server's mode (no thread hop under ASGI): `before`, the view, `after`.
 
-    The id is put in a context variable that every log line carries.
+    `before` and `after` must do no I/O: under ASGI they run on the event loop.
     """
 
     sync_capable = True
@@ -37,27 +37,52 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:
             return self._acall(request)
-        # Not reset on the way out: Django logs 4xx/5xx responses after the middleware chain
-        # returns, and those lines must carry the id too. The next request sets its own.
-        request_id = self._request_id(request)
-        request_id_var.set(request_id)
-        response: HttpResponseBase = self.get_response(request)
-        response["X-Request-ID"] = request_id
-        return response
+        self.before(request)
+        return self.after(request, self.get_response(request))
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        request_id = self._request_id(request)
-        request_id_var.set(request_id)
-        response: HttpResponseBase = await self.get_response(request)
-        response["X-Request-ID"] = request_id
+        self.before(request)
+        return self.after(request, await self.get_response(request))
+
+    def before(self, request: HttpRequest) -> None:
+        pass
+
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         return response
 
-    @staticmethod
-    def _request_id(request: HttpRequest) -> str:
+
+class RequestIdMiddleware(_SyncAndAsync):
+    """Takes a well-formed `X-Request-ID` from the proxy or makes one; echoes it on the response.
+
+    The id is put in a context variable that every log line carries. It is not reset on the
+    way out: Django logs 4xx/5xx responses after the middleware chain returns, and those lines
+    must carry the id too. The next request sets its own.
+    """
+
+    def before(self, request: HttpRequest) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        return request_id
+        request_id_var.set(request_id)
+
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
+        return response
+
+
+class NoStoreMiddleware(_SyncAndAsync):
+    """`Cache-Control: no-store` on every API response (tokens, profiles, chats are personal).
+
+    Added to whatever the view set (an SSE answer's `no-cache` becomes `no-cache, no-store`), so
+    no browser, proxy or CDN keeps a copy. Other paths (admin, previews) set their own policy.
+    """
+
+    def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if request.path.startswith("/api/"):
+            current = response.get("Cache-Control", "")
+            if "no-store" not in current:
+                response["Cache-Control"] = f"{current}, no-store" if current else "no-store"
+        return response
 
 
 # --- Django's stock middleware without a thread hop per hook ------------------------------------------

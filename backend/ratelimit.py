@@ -12,7 +12,8 @@ Two tools:
 - `Lockout` is a per-key soft lockout with exponential backoff: after `threshold`
   failures within `window` seconds the key is locked for `base` seconds, doubling with
   every further lockout (up to `maximum`); locks expire on their own. A success clears
-  the failure count of that key only.
+  the failure count of that key only. `reserve()` counts an attempt before it is evaluated,
+  so concurrent attempts cannot overrun the threshold.
 
 The clock is `now()` in this module, so tests can move time with `unittest.mock.patch`.
 """
@@ -131,34 +132,77 @@ class Lockout:
     maximum: int  # cap on one lock's length
     memory: int = 86400  # seconds the number of past locks is remembered (drives the backoff)
 
-    def _keys(self, identifier: str) -> tuple[str, str, str]:
-        return (
-            _key(self.scope, identifier, "failures"),
-            _key(self.scope, identifier, "locks"),
-            _key(self.scope, identifier, "until"),
-        )
+    def _keys(self, identifier: str) -> tuple[str, str]:
+        return _key(self.scope, identifier, "locks"), _key(self.scope, identifier, "until")
+
+    def _failures_key(self, identifier: str, generation: int | None = None) -> str:
+        """The failure counter of the current lock generation (the number of locks so far).
+
+        Each lock starts a new generation, so the failures that led to it are never counted
+        again once it expires, and nothing has to delete them (a delete would race with the
+        reservations in flight).
+        """
+        if generation is None:
+            generation = int(cache.get(self._keys(identifier)[0]) or 0)
+        return _key(self.scope, identifier, "failures", str(generation))
 
     def remaining(self, identifier: str) -> int:
         """Seconds the key stays locked (0 when it is not locked)."""
-        until = cache.get(self._keys(identifier)[2])
+        until = cache.get(self._keys(identifier)[1])
         if until is None:
             return 0
         left = float(until) - now()
         return math.ceil(left) if left > 0 else 0
 
-    def register_failure(self, identifier: str) -> int:
-        """Count a failure; returns the length in seconds of the lock it triggered, else 0."""
-        failures_key, locks_key, until_key = self._keys(identifier)
-        failures = _incr(failures_key, timeout=self.window)
-        if failures < self.threshold:
+    def reserve(self, identifier: str) -> int:
+        """Take one attempt from the budget *before* it is evaluated; 0 = go ahead, else seconds locked.
+
+        The attempt counts as a failure from this moment (a success clears the count): so a
+        burst of parallel attempts, each reserving before its password hash runs, can never
+        get more than `threshold` of them evaluated; the first one past the budget locks the
+        key and it and every later one are refused unevaluated.
+        """
+        remaining = self.remaining(identifier)
+        if remaining:
+            return remaining
+        attempts = _incr(self._failures_key(identifier), timeout=self.window)
+        if attempts <= self.threshold:
             return 0
-        cache.delete(failures_key)
-        locks = _incr(locks_key, timeout=self.memory)
-        duration = min(self.maximum, self.base * 2 ** min(locks - 1, 32))
+        return self._lock(identifier)
+
+    def register_failure(self, identifier: str, *, reserved: bool = False) -> int:
+        """Count a failure; returns the length in seconds of the lock it triggered (or that holds), else 0.
+
+        `reserved`: the attempt was already counted by `reserve()`.
+        """
+        failures_key = self._failures_key(identifier)
+        failures = int(cache.get(failures_key) or 0) if reserved else _incr(failures_key, timeout=self.window)
+        if failures < self.threshold:
+            return self.remaining(identifier) if reserved else 0
+        return self._lock(identifier)
+
+    def _lock(self, identifier: str) -> int:
+        """Lock the key (once, however many callers race here); the lock's remaining seconds."""
+        locks_key, until_key = self._keys(identifier)
+        remaining = self.remaining(identifier)
+        if remaining:
+            return remaining
+        locks = int(cache.get(locks_key) or 0)
+        duration = min(self.maximum, self.base * 2 ** min(locks, 32))
+        # One winner per lock generation: the racers that lose return the winner's lock.
+        if not cache.add(f"{until_key}:{locks}", 1, timeout=self.memory):
+            return self.remaining(identifier) or duration
         cache.set(until_key, now() + duration, timeout=duration + 1)
+        _incr(locks_key, timeout=self.memory)  # a new generation: a fresh failure count after the lock
         return duration
 
     def clear(self, identifier: str, *, forget_history: bool = False) -> None:
         """Clear failures and any current lock (a success, a password reset, an admin unlock)."""
-        failures_key, locks_key, until_key = self._keys(identifier)
-        cache.delete_many([failures_key, until_key, *([locks_key] if forget_history else [])])
+        locks_key, until_key = self._keys(identifier)
+        locks = int(cache.get(locks_key) or 0)
+        keys = [self._failures_key(identifier, locks), until_key]
+        if forget_history:
+            keys += [locks_key]
+            keys += [self._failures_key(identifier, generation) for generation in range(locks)]
+            keys += [f"{until_key}:{generation}" for generation in range(locks + 1)]
+        cache.delete_many(keys)

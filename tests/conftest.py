@@ -129,3 +129,18 @@ def _close_database_threads(request: pytest.FixtureRequest) -> Iterator[None]:
     from backend import db
 
     db.close_connections()
+
+
+@pytest.fixture
+def s3_server() -> Iterator[str]:
+    """An S3 endpoint (moto's server) on a free loopback port, for storage tests over real HTTP."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    yield f"http://{host}:{bound}"
+    server.stop()

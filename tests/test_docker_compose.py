@@ -65,3 +65,27 @@ def test_no_secret_is_written_into_the_compose_file():
 
     assert "SECRET_KEY:" not in text
     assert "${POSTGRES_PASSWORD:?" in text
+
+
+NGINX = (Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf").read_text()
+
+
+def test_a_reverse_proxy_fronts_the_web_service_with_the_apps_limits():
+    from django.conf import settings
+
+    proxy = SERVICES["proxy"]
+    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    assert proxy["ports"] == ["8000:8000"]
+    assert "ports" not in SERVICES["web"]  # only the proxy is published
+    assert SERVICES["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
+    # The same ceilings as the ASGI guard (backend.asgi_limits), in nginx units.
+    assert f"client_max_body_size {settings.REQUEST_BODY_MAX_BYTES // 1024}k;" in NGINX
+    assert f"client_max_body_size {settings.UPLOAD_BODY_MAX_BYTES // (1024 * 1024)}m;" in NGINX
+    assert f"large_client_header_buffers 4 {settings.REQUEST_HEADERS_MAX_BYTES // 1024}k;" in NGINX
+    for prefix in settings.UPLOAD_PATH_PREFIXES:
+        assert prefix.removeprefix("/api/v1/") in NGINX
+    assert '"code": "payload_too_large"' in NGINX
+
+
+def test_production_requires_a_real_mail_transport():
+    assert "${EMAIL_URL:?" in SERVICES["web"]["environment"]["EMAIL_URL"]

@@ -79,9 +79,11 @@ def user_login(*, email: str, password: str, client: ClientInfo, device_name: st
     """
     email = normalize_email_address(email)
     lockout = login_lockout()
-    remaining = lockout.remaining(email)
-    if remaining:
-        raise AccountLocked(retry_after=remaining)
+    # The attempt is counted before the password hash runs, atomically: a parallel burst gets
+    # at most AUTH_LOCKOUT_THRESHOLD passwords evaluated, the rest are refused unevaluated.
+    locked_for = lockout.reserve(email)
+    if locked_for:
+        raise AccountLocked(retry_after=locked_for)
     # ModelBackend hashes the password against a dummy for unknown emails (similar timing).
     user = authenticate(request=None, email=email, password=password)
     if not isinstance(user, AppUser):
@@ -92,7 +94,7 @@ def user_login(*, email: str, password: str, client: ClientInfo, device_name: st
 
 
 def _login_failed(*, email: str, client: ClientInfo, lockout: Lockout) -> NoReturn:
-    locked_for = lockout.register_failure(email)
+    locked_for = lockout.register_failure(email, reserved=True)
     account = selectors.user_get_by_email(email=email)
     auth_event_record(kind=AuthEvent.Kind.LOGIN_FAILED, user=account, email=email, client=client)
     if locked_for:

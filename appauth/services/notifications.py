@@ -28,6 +28,10 @@ from backend.tasks import dispatch
 
 logger = logging.getLogger(__name__)
 
+# The user id enqueued when an address matches no account, so that the request does the same
+# work either way (timing-safe); no user has it, so the task sends nothing.
+NO_ACCOUNT = "00000000-0000-0000-0000-000000000000"
+
 
 def email_enqueue(task_name: str, *args: str | int) -> None:
     """Run `appauth.tasks.<task_name>.delay(*args)` after the current transaction commits."""

@@ -19,7 +19,7 @@ from appauth.errors import InvalidLinkToken, InvalidPassword
 from appauth.models import AppUser, AuthEvent, AuthToken, normalize_email_address
 from appauth.services.audit import ClientInfo, auth_event_record
 from appauth.services.login import login_lockout
-from appauth.services.notifications import email_enqueue
+from appauth.services.notifications import NO_ACCOUNT, email_enqueue
 from appauth.services.tokens import token_revoke_all
 from appauth.tokens import password_reset_token_generator
 from backend import ratelimit
@@ -39,15 +39,18 @@ def password_reset_request(*, email: str, client: ClientInfo) -> None:
 
     Beyond `AUTH_RATE_LIMITS["password_reset_email"]` per address, requests are dropped
     silently (same answer) to stop inbox flooding. Does not touch the lockout.
+
+    Timing-safe: a known and an unknown address cost the request the same work (one lookup,
+    one audit event, one task enqueued); the task finds no active account for an unknown
+    address (`NO_ACCOUNT`) and sends nothing. Rendering and sending happen in the worker.
     """
     email = normalize_email_address(email)
     if not ratelimit.hit("password_reset_email", email, settings.AUTH_RATE_LIMITS["password_reset_email"]).allowed:
         return
     user = selectors.user_get_by_email(email=email)
-    if user is None or not user.is_active:
-        return
-    auth_event_record(kind=AuthEvent.Kind.PASSWORD_RESET_REQUESTED, user=user, client=client)
-    email_enqueue("send_password_reset_email", str(user.pk))
+    account = user if user is not None and user.is_active else None
+    auth_event_record(kind=AuthEvent.Kind.PASSWORD_RESET_REQUESTED, user=account, email=email, client=client)
+    email_enqueue("send_password_reset_email", str(account.pk) if account is not None else NO_ACCOUNT)
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from appauth.avatars import avatar_process
 from appauth.errors import InvalidLinkToken, InvalidPassword, ReauthenticationRequired
 from appauth.models import AppUser, AuthEvent, SocialIdentity, normalize_email_address
 from appauth.services.audit import ClientInfo, auth_event_record
-from appauth.services.notifications import email_enqueue
+from appauth.services.notifications import NO_ACCOUNT, email_enqueue
 from appauth.services.passwords import password_validate
 from appauth.tokens import email_verification_token_generator
 from backend import google_identity, ratelimit
@@ -64,14 +64,16 @@ def user_verification_resend(*, email: str, client: ClientInfo) -> None:
     """Mail a new verification link if an unverified active account has this email.
 
     Same answer whatever the state; beyond the per-address limit the mail is dropped silently.
+    Timing-safe like the password reset: a task is enqueued either way (for `NO_ACCOUNT` when
+    no unverified active account has the address, which sends nothing).
     """
     email = normalize_email_address(email)
     rate = settings.AUTH_RATE_LIMITS["resend_verification_email"]
     if not ratelimit.hit("resend_verification_email", email, rate).allowed:
         return
     user = selectors.user_get_by_email(email=email)
-    if user is not None and user.is_active and not user.email_verified:
-        email_enqueue("send_verification_email", str(user.pk))
+    qualifies = user is not None and user.is_active and not user.email_verified
+    email_enqueue("send_verification_email", str(user.pk) if user is not None and qualifies else NO_ACCOUNT)
 
 
 def user_profile_update(

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -45,6 +46,8 @@ def translate(exc: Exception) -> errors.ApplicationError | None:
         return errors.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):
         return errors.PayloadTooLarge()
+    if database_unavailable(exc):
+        return errors.DatabaseUnavailable()
     if isinstance(exc, DjangoValidationError):
         django_details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return errors.ValidationFailed(_first_message(django_details), details=django_details)
@@ -70,6 +73,14 @@ def translate(exc: Exception) -> errors.ApplicationError | None:
     if isinstance(exc, drf.APIException):
         return errors.ApplicationError(str(exc.detail), code=str(exc.default_code), status_code=exc.status_code)
     return None
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` is the database being unreachable or timing out (an outage, not a bug).
+
+    Django wraps the driver's errors, including the connection pool's timeout, in these.
+    """
+    return isinstance(exc, (OperationalError, InterfaceError))
 
 
 def drf_detail_to_data(detail: Any) -> Any:

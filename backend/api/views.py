@@ -6,6 +6,7 @@ Non-API paths (the admin) keep Django's HTML pages.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
 from backend import errors
-from backend.api.exception_handler import error_payload
+from backend.api.exception_handler import database_unavailable, error_payload
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,10 @@ def page_not_found(request: HttpRequest, exception: Exception, *args: Any, **kwa
 
 
 def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    # Django has already logged the traceback (django.request) with the request id.
+    # Django has already logged the traceback (django.request) with the request id. The handler
+    # runs inside Django's `except` block, so the exception is still the current one.
+    if database_unavailable(sys.exc_info()[1]):
+        return error_response(errors.DatabaseUnavailable())
     if not is_api_path(request):
         return defaults.server_error(request)
     return error_response(errors.InternalError())

@@ -13,11 +13,12 @@ from uuid import UUID
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.api.throttling import UploadThrottle
 from backend.errors import PayloadTooLarge
 from chat.models import Attachment
 from chat.selectors.attachments import attachment_get
@@ -31,6 +32,7 @@ ERROR_RESPONSES: dict[int, OpenApiResponse] = {
     401: OpenApiResponse(description="Not authenticated."),
     413: OpenApiResponse(description="`attachment_too_large`: over the upload cap or the model's document limit."),
     415: OpenApiResponse(description="`unsupported_file_type`: the content is not a supported image or document."),
+    429: OpenApiResponse(description="`rate_limited`: over `UPLOAD_RATE_USER` uploads (Retry-After)."),
 }
 
 
@@ -89,7 +91,8 @@ def _validated_upload(request: Request) -> dict[str, Any]:
 
 
 class AttachmentUploadApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     @extend_schema(
         tags=TAGS,
@@ -132,7 +135,8 @@ class AttachmentDetailApi(APIView):
 
 
 class ValidateFileApi(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
+    throttle_classes = [UploadThrottle]
 
     @extend_schema(
         tags=TAGS,

@@ -13,13 +13,14 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
+from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from appauth.models import AppUser
+from backend.api.pagination import CursorPagination
 from chat.models import Chat
 from chat.selectors import chats as selectors
 from chat.selectors.usage import UsageTotals, chat_usage_totals
@@ -63,9 +64,6 @@ def valid(serializer_class: type[BaseSerializer], data: Any, **kwargs: Any) -> d
 
 
 class NewestFirstPagination(CursorPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
     ordering = ("-updated_at", "-id")
 
 

@@ -19,8 +19,9 @@ Errors (all in the `{"error": {"code", ...}}` shape):
 - 400 `file_type_mismatch`: the content is a supported type but the name's extension is a
   known one that says otherwise (a PNG named `.pdf`, HTML named `.png`). A name with no
   or an unknown extension is judged by content alone.
-- 400 `invalid_image`: the bytes sniff as an image but do not decode, or would decode to
-  more than `backend.files.MAX_DECODE_PIXELS` pixels (decompression bomb).
+- 400 `invalid_image`: the bytes sniff as an image but do not decode, or their header says
+  more pixels than `IMAGE_MAX_PIXELS` (`IMAGE_MAX_PIXELS_JPEG` for JPEG; see `backend.files`),
+  which is refused before any pixel is decoded (decompression bomb).
 - 400 `empty_file`.
 - 413 `attachment_too_large`: over `CHAT_MAX_UPLOAD_BYTES` (checked before reading), a
   document over the model's `max_document_bytes`, or an image that cannot be shrunk enough.

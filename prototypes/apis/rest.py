@@ -17,11 +17,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from backend.api.pagination import CursorPagination
 from prototypes import selectors
 from prototypes.serializers import (
     DesignProjectInputSerializer,
@@ -59,9 +59,6 @@ def valid(serializer_class: type[BaseSerializer], data: Any, *, partial: bool = 
 
 
 class NewestFirst(CursorPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
     ordering = ("-created_at", "-id")
 
 

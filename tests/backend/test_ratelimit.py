@@ -153,3 +153,24 @@ def test_counters_live_in_the_shared_cache_backend(settings, clock):
     fresh = RedisCache(settings.CACHES["default"]["LOCATION"], {"KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"]})
     key = ratelimit._key("shared", "k", str(int(clock[0] // 60) * 60))
     assert fresh.get(key) == 1
+
+
+def test_reservations_never_let_more_than_the_threshold_through_and_a_lock_starts_afresh(clock):
+    decisions = [POLICY.reserve("acct") for _ in range(6)]
+
+    assert decisions[:3] == [0, 0, 0]  # three attempts may be evaluated
+    assert decisions[3:] == [60, 60, 60]  # the fourth locks; it and the rest are refused unevaluated
+    clock[0] += 60
+    # After the lock, a new budget (the failures behind the lock are not counted again).
+    assert [POLICY.reserve("acct") for _ in range(4)] == [0, 0, 0, 120]
+
+
+def test_a_reserved_failure_locks_at_the_threshold_and_a_success_clears_the_count(clock):
+    for _ in range(2):
+        assert POLICY.reserve("acct") == 0
+        assert POLICY.register_failure("acct", reserved=True) == 0
+    assert POLICY.reserve("acct") == 0
+    POLICY.clear("acct")  # the third attempt succeeded
+
+    assert [POLICY.reserve("acct") for _ in range(3)] == [0, 0, 0]
+    assert POLICY.register_failure("acct", reserved=True) == 60

@@ -1,8 +1,12 @@
 """Real Celery workers on Redis: titles after a streamed answer, and tasks killed mid-run.
 
-Each test starts `celery -A aiassistant worker` as a subprocess on Redis db 12, reading a queue
+Each test starts `celery -A aiassistant worker` as a subprocess on the test run's Redis, reading a queue
 only this test publishes to (CHAT_BACKGROUND_QUEUE), against the same test database (real
-commits: transactional tests) and the in-process Bedrock emulator. Waits poll with a deadline.
+commits: transactional tests) and the in-process Bedrock emulator.
+
+Waits wait for the event itself (a row committed, a log line, a model call), never against a
+wall-clock budget of their own: a loaded machine only makes them slower. They fail at once if
+a worker that should be running has exited, and the test's own timeout bounds the whole.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from backend.llm.models import LLMCall
@@ -27,23 +32,35 @@ from chat.models import Chat, MemoryExtraction, Message, UserMemory
 from tests.chat.factories import ChatFactory, turn
 from tests.e2e.conftest import headers, live_server_asgi, make_user, stream_events  # noqa: F401
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.redis,
+    pytest.mark.slow,
+    pytest.mark.timeout(600),  # the only time bound: a hung wait fails here, a slow one passes
+]
 
-BROKER = "redis://127.0.0.1:6379/12"
+# The test run's own Redis database (REDIS_URL): runs side by side never share a broker.
+BROKER = settings.REDIS_URL or "redis://127.0.0.1:6379/15"
 REPO = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 TITLE = "You name conversations"
 EXTRACTION = "known_memories"
 
 
-def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for(condition: Callable[[], Any], *, what: str, running: tuple[Worker, ...] = ()) -> Any:
+    """Wait until `condition()` is true (its value is returned), however long the machine takes.
+
+    Fails at once when one of the `running` workers has exited: the event can no longer happen.
+    """
+    while True:
         result = condition()
         if result:
             return result
+        for worker in running:
+            if worker.process.poll() is not None:
+                tail = worker.log.read_text(errors="replace")[-3000:]
+                raise AssertionError(f"the worker exited while waiting for {what}:\n{tail}")
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Worker:
@@ -72,7 +89,7 @@ class Worker:
             self.process = subprocess.Popen(
                 argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-        wait_for(lambda: " ready." in log.read_text(errors="replace"), timeout=30, what=f"the worker ({log})")
+        wait_for(lambda: " ready." in log.read_text(errors="replace"), what=f"the worker ({log})", running=(self,))
 
     def child_pid(self) -> int:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
@@ -95,7 +112,7 @@ class Worker:
 
 @pytest.fixture
 def queue(settings) -> Iterator[str]:
-    """This process publishes chat background tasks to Redis db 12, on a queue of its own."""
+    """This process publishes chat background tasks to the test Redis, on a queue of its own."""
     from aiassistant.celery import app
 
     name = f"test-chat-background-{uuid.uuid4().hex[:8]}"
@@ -156,12 +173,12 @@ def test_a_title_and_memories_appear_after_a_streamed_answer(live_server_asgi, w
     assert events[-1].event == "message_stop"
     chat_id = events[0].data["chat_id"]
     chat = wait_for(
-        lambda: Chat.objects.filter(id=chat_id, title_source="generated").first(), timeout=20, what="the title"
+        lambda: Chat.objects.filter(id=chat_id, title_source="generated").first(), what="the title", running=(worker,)
     )
     assert chat.title == "Night shift sleep"
     listed = httpx.get(f"{live_server_asgi.url}/api/v1/chat/chats/", headers=headers(token)).json()["results"]
     assert [(c["id"], c["title"]) for c in listed] == [(chat_id, "Night shift sleep")]  # what the client sees
-    wait_for(lambda: UserMemory.objects.filter(user=user).exists(), timeout=20, what="the memory")
+    wait_for(lambda: UserMemory.objects.filter(user=user).exists(), what="the memory", running=(worker,))
     assert UserMemory.objects.get(user=user).summary == "Works night shifts as a nurse"
     assert set(LLMCall.objects.filter(user=user).values_list("purpose", flat=True)) == {"chat", "title", "memory"}
     log = worker.log.read_text(errors="replace")
@@ -179,17 +196,19 @@ def test_a_task_whose_worker_process_is_killed_is_redelivered_and_applied_once(w
     worker = workers()
 
     tasks.extract_turn_memories.apply_async(args=(str(answer.id),), queue=queue)
-    wait_for(lambda: requests_for(emulator, EXTRACTION), timeout=20, what="the first model call")
+    wait_for(lambda: requests_for(emulator, EXTRACTION), what="the first model call", running=(worker,))
     os.kill(worker.child_pid(), signal.SIGKILL)  # acks_late + reject_on_worker_lost: back to the queue
 
-    wait_for(lambda: MemoryExtraction.objects.filter(pair=answer.pair).exists(), timeout=20, what="the redelivery")
+    wait_for(
+        lambda: MemoryExtraction.objects.filter(pair=answer.pair).exists(), what="the redelivery", running=(worker,)
+    )
     assert len(requests_for(emulator, EXTRACTION)) == 2
     assert list(UserMemory.objects.values_list("summary", flat=True)) == ["Works as a nurse"]
     assert "WorkerLostError" in worker.log.read_text(errors="replace")
 
     # A further copy of the message (a redelivery after the work committed) changes nothing.
     tasks.extract_turn_memories.apply_async(args=(str(answer.id),), queue=queue)
-    wait_for(lambda: worker.log.read_text(errors="replace").count("succeeded") == 2, timeout=20, what="the copy")
+    wait_for(lambda: worker.log.read_text(errors="replace").count("succeeded") == 2, what="the copy", running=(worker,))
     assert len(requests_for(emulator, EXTRACTION)) == 2
     assert UserMemory.objects.count() == 1
 
@@ -203,11 +222,13 @@ def test_a_task_lost_with_its_whole_worker_is_redelivered_to_the_next_worker_onc
     first = workers(restore_seconds=600)
 
     tasks.generate_chat_title.apply_async(args=(str(chat.id),), queue=queue)
-    wait_for(lambda: requests_for(emulator, TITLE), timeout=20, what="the first model call")
+    wait_for(lambda: requests_for(emulator, TITLE), what="the first model call", running=(first,))
     first.kill()  # unacknowledged: Redis hands it out again after the visibility timeout
-    workers()
+    second = workers()
 
-    wait_for(lambda: Chat.objects.filter(id=chat.id, title_source="generated").exists(), timeout=30, what="the title")
+    wait_for(
+        lambda: Chat.objects.filter(id=chat.id, title_source="generated").exists(), what="the title", running=(second,)
+    )
     assert Chat.objects.get(id=chat.id).title == "Sourdough tips"
     assert len(requests_for(emulator, TITLE)) == 2
     assert LLMCall.objects.filter(purpose="title", status="ok").count() == 1

@@ -2,7 +2,6 @@
 
 import hashlib
 import io
-import socket
 
 import boto3
 import pytest
@@ -200,23 +199,6 @@ def test_the_endpoints_are_in_the_schema_with_multipart_bodies(client):
     assert "multipart/form-data" in validate["requestBody"]["content"]
     assert {"201", "413", "415"} <= set(upload["responses"])
     assert {"get", "delete"} <= set(detail)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def s3_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def test_upload_is_stored_on_s3_and_served_through_a_signed_url(client, s3_server):

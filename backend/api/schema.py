@@ -1,0 +1,79 @@
+"""OpenAPI postprocessing: the error responses every operation can give, documented once.
+
+Views document their own success responses and the errors particular to them. The errors
+that follow from the request's shape are added here to every operation that can give them,
+so that the schema at /api/schema/ is true (the fuzz run in CI holds it to that):
+
+- 400 `invalid`/`malformed_request`, 413 `payload_too_large` and 415 `unsupported_media_type`
+  for every operation with a request body (the body limits of `backend.asgi_limits` and the
+  parsers apply to all of them);
+- 401 `not_authenticated` for every operation that requires authentication;
+- 404 `not_found` for every operation with a path parameter;
+- 431 `headers_too_large` and 503 `service_unavailable` (database outage) for every operation.
+
+Every 4xx/5xx response without a body schema gets the one error shape, component `Error`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_COMPONENT = "Error"
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every error: `code` is a stable identifier clients can branch on.",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object", "additionalProperties": True},
+            },
+            "required": ["code", "message", "details"],
+        }
+    },
+    "required": ["error"],
+}
+_BODY_ERRORS = {
+    "400": "Invalid input, or a body that could not be parsed (`invalid`, `malformed_request`).",
+    "413": "Request body over the endpoint's limit (`payload_too_large`).",
+    "415": "Unsupported `Content-Type` (`unsupported_media_type`).",
+}
+_AUTH_ERROR = {"401": "Not authenticated (`not_authenticated`)."}
+_PATH_ERROR = {"404": "Not found, or another user's (`not_found`)."}
+_ALWAYS = {
+    "431": "Request headers too large (`headers_too_large`).",
+    "503": "Database unavailable (`service_unavailable`, `Retry-After`).",
+}
+_METHODS = ("get", "put", "patch", "post", "delete", "head", "options", "trace")
+
+
+def _requires_authentication(operation: dict[str, Any]) -> bool:
+    security = operation.get("security") or []
+    return bool(security) and {} not in security
+
+
+def document_common_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular POSTPROCESSING_HOOKS entry (see the module docstring)."""
+    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
+    for path, item in result.get("paths", {}).items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            extra = dict(_ALWAYS)
+            if "requestBody" in operation:
+                extra |= _BODY_ERRORS
+            if _requires_authentication(operation):
+                extra |= _AUTH_ERROR
+            if "{" in path:
+                extra |= _PATH_ERROR
+            for status, description in extra.items():
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if status[:1] in ("4", "5") and not response.get("content"):
+                    response["content"] = reference
+    return result
