@@ -33,8 +33,8 @@ def make_request(text: str, *, alias: str = "pair", **kwargs) -> LLMRequest:
 
 @pytest.fixture(autouse=True)
 async def _close_async_clients():
-    """aiobotocore clients belong to one event loop; each test has its own loop."""
+    """Async SDK clients belong to one event loop; each test has its own loop."""
     yield
-    from backend.llm import bedrock
+    from backend.llm import service
 
-    await bedrock.aclose_clients()
+    await service.aclose_clients()
