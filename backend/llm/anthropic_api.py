@@ -238,7 +238,7 @@ class StreamAssembler(providers.StreamAssembler):
             if tool_use is not None:
                 return "", (tool_use,)
         elif kind == "message_start":
-            self.usage = _usage(event.message.usage)
+            self.input_usage = _usage(event.message.usage)
         elif kind == "message_delta":
             self._pending_stop = _parse_stop_reason(event.delta.stop_reason)
             self.usage = self._merged_usage(event.usage)
@@ -248,7 +248,7 @@ class StreamAssembler(providers.StreamAssembler):
 
     def _merged_usage(self, delta: Any) -> Usage:
         """message_delta's usage is cumulative; its input fields may be absent (then message_start's hold)."""
-        start = self.usage or Usage()
+        start = self.input_usage or Usage()
         return Usage(
             input_tokens=start.input_tokens if delta.input_tokens is None else delta.input_tokens,
             output_tokens=delta.output_tokens,

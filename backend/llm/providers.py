@@ -192,7 +192,9 @@ class StreamAssembler:
     text_parts: list[str] = field(default_factory=list)
     tool_uses: list[ToolUseBlock] = field(default_factory=list)
     stop_reason: StopReason | None = None
-    usage: Usage | None = None
+    usage: Usage | None = None  # the final usage, once the provider sent it
+    # Input-side usage the provider reported at the start (Anthropic's message_start), if any.
+    input_usage: Usage | None = None
     tool_blocks: dict[int, dict[str, Any]] = field(default_factory=dict)
     terminal_event: str = "the end of the stream"
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -132,12 +132,13 @@ class _Call:
     def usage_for(self, assembler: StreamAssembler | None, usage: Usage | None) -> Usage:
         if usage is not None:
             return usage
-        # No usage from the provider (stream cut short, a server that reports none): count locally.
-        return Usage(
-            input_tokens=estimate_request_tokens(self.request),
-            output_tokens=estimate_text_tokens(assembler.text if assembler else ""),
-            estimated=True,
-        )
+        # No final usage from the provider (stream cut short, a server that reports none): count
+        # locally what it did not say, keeping the input counts it sent at the start, if any.
+        output_tokens = estimate_text_tokens(assembler.text if assembler else "")
+        reported = assembler.input_usage if assembler else None
+        if reported is not None:
+            return replace(reported, output_tokens=output_tokens, estimated=True)
+        return Usage(input_tokens=estimate_request_tokens(self.request), output_tokens=output_tokens, estimated=True)
 
     def record(
         self,
