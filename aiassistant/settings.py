@@ -497,7 +497,8 @@ if not _llm_config_file:
         },
     ]
 # The SDKs and their HTTP stack log request details at DEBUG; keep them at WARNING.
-LOGGING["loggers"].update({name: {"level": "WARNING"} for name in ("anthropic", "openai", "httpx2", "httpcore2")})
+_sdk_loggers: dict[str, Any] = LOGGING["loggers"]  # type: ignore[assignment]
+_sdk_loggers.update({name: {"level": "WARNING"} for name in ("anthropic", "openai", "httpx2", "httpcore2")})
 
 # --- Chat: generation and streaming ---------------------------------------------------------------
 

@@ -250,7 +250,7 @@ class AnthropicWire:
         return plain_json_response(200, body, self._headers(), close=exchange.close)
 
     def stream_open(self, exchange: Exchange, plan: Plan, usage: dict[str, int]) -> bytes:
-        message = {
+        message: dict[str, Any] = {
             "id": self.message_id,
             "type": "message",
             "role": "assistant",

@@ -157,7 +157,7 @@ def _parts(content: Any, index: int) -> list[dict[str, Any]]:
         return [{"text": content}]
     if not isinstance(content, list):
         raise validation_error(f"messages[{index}].content: a string or an array of parts is required")
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
