@@ -228,6 +228,9 @@ def configure_providers(emulator_url: str) -> None:
         "bench-anthropic": {"label": "bench", "chain": [ANTHROPIC_MODEL]},
         "bench-openai": {"label": "bench", "chain": [OPENAI_MODEL]},
     }
+    from backend.llm import providers
+
+    providers.preload()  # what the app does at start-up when its aliases use these providers
 
 
 async def main_async(args: argparse.Namespace, emulator_url: str) -> str:
