@@ -473,28 +473,23 @@ LLM_PROVIDER_MAX_RETRIES = env.int("LLM_PROVIDER_MAX_RETRIES", default=1)
 if not _llm_config_file:
     LLM_MODELS = [
         *LLM_MODELS,
-        {
-            **_claude(
-                "claude-sonnet-4-6",
-                context_window=200_000,
-                max_output=64_000,
-                prices=(3.0, 15.0, 0.30, 3.75),
-                min_cache_tokens=1024,
-                count_tokens_id="claude-sonnet-4-6",
-            ),
-            "provider": "anthropic",
-        },
-        {
-            **_claude(
-                "claude-haiku-4-5",
-                context_window=200_000,
-                max_output=64_000,
-                prices=(1.0, 5.0, 0.10, 1.25),
-                min_cache_tokens=4096,
-                count_tokens_id="claude-haiku-4-5",
-            ),
-            "provider": "anthropic",
-        },
+        *(
+            {
+                **_claude(
+                    model_id,
+                    context_window=200_000,
+                    max_output=64_000,
+                    prices=prices,
+                    min_cache_tokens=min_cache_tokens,
+                    count_tokens_id=model_id,
+                ),
+                "provider": "anthropic",
+            }
+            for model_id, prices, min_cache_tokens in (
+                ("claude-sonnet-4-6", (3.0, 15.0, 0.30, 3.75), 1024),
+                ("claude-haiku-4-5", (1.0, 5.0, 0.10, 1.25), 4096),
+            )
+        ),
     ]
 # The SDKs and their HTTP stack log request details at DEBUG; keep them at WARNING.
 _sdk_loggers: dict[str, Any] = LOGGING["loggers"]  # type: ignore[assignment]

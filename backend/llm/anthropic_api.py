@@ -23,7 +23,7 @@ from django.conf import settings
 
 from backend.llm import providers
 from backend.llm.errors import FailureKind, LLMError, kind_for_status, transport_failure
-from backend.llm.providers import NO_TOOL_USES, Answer, check_sampling, max_tokens, refuse_unsupported
+from backend.llm.providers import NO_TOOL_USES, Answer, check_sampling, max_tokens
 from backend.llm.registry import ModelSpec
 from backend.llm.types import (
     CachePoint,
@@ -266,32 +266,21 @@ class StreamAssembler(providers.StreamAssembler):
 # --- The adapter -----------------------------------------------------------------------------------
 
 
-class AnthropicAdapter:
+class AnthropicAdapter(providers.SdkAdapter):
     """The Anthropic Messages API (see `backend.llm.providers.ProviderAdapter`)."""
 
     name = "anthropic"
-
-    def unsupported(self, request: LLMRequest, model: ModelSpec) -> str | None:
-        return providers.unsupported_content(request, model, DOCUMENT_FORMATS)
-
-    def prepare(self, request: LLMRequest, model: ModelSpec) -> dict[str, Any]:
-        refuse_unsupported(self, request, model)
-        return create_arguments(request, model)
-
-    def assembler(self, model: ModelSpec) -> StreamAssembler:
-        return StreamAssembler(model.id)
+    document_formats = DOCUMENT_FORMATS
+    assembler_class = StreamAssembler
+    clients = _clients
+    arguments = staticmethod(create_arguments)
+    classify = staticmethod(classify)
 
     def open_stream(self, prepared: dict[str, Any], model: ModelSpec) -> Any:
         return _clients.sync(model, stream=True).messages.create(**prepared, stream=True)
 
-    def close_stream(self, stream: Any) -> None:
-        stream.close()
-
     async def aopen_stream(self, prepared: dict[str, Any], model: ModelSpec) -> Any:
         return await _clients.async_(model, stream=True).messages.create(**prepared, stream=True)
-
-    async def aclose_stream(self, stream: Any) -> None:
-        await stream.close()
 
     def complete(self, prepared: dict[str, Any], model: ModelSpec) -> Answer:
         return parse_message(_clients.sync(model, stream=False).messages.create(**prepared))
@@ -306,14 +295,6 @@ class AnthropicAdapter:
     async def acount_tokens(self, request: LLMRequest, model: ModelSpec) -> int:
         client = _clients.async_(model, stream=False)
         return int((await client.messages.count_tokens(**_shared_arguments(request, model))).input_tokens)
-
-    classify = staticmethod(classify)
-
-    async def aclose_clients(self) -> None:
-        await _clients.aclose()
-
-    def reset_clients(self) -> None:
-        _clients.reset()
 
 
 ADAPTER = AnthropicAdapter()

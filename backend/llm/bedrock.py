@@ -26,7 +26,7 @@ from django.conf import settings
 
 from backend.llm import providers
 from backend.llm.errors import FailureKind, LLMError, kind_for_status
-from backend.llm.providers import NO_TOOL_USES, Answer, check_sampling, max_tokens, refuse_unsupported
+from backend.llm.providers import NO_TOOL_USES, Answer, check_sampling, max_tokens
 from backend.llm.registry import ModelSpec
 from backend.llm.types import (
     CachePoint,
@@ -390,20 +390,14 @@ class StreamAssembler(providers.StreamAssembler):
 # --- The adapter ---------------------------------------------------------------------------------------
 
 
-class BedrockAdapter:
+class BedrockAdapter(providers.AdapterBase):
     """Bedrock Runtime's Converse APIs (see `backend.llm.providers.ProviderAdapter`)."""
 
     name = "bedrock"
-
-    def unsupported(self, request: LLMRequest, model: ModelSpec) -> str | None:
-        return providers.unsupported_content(request, model, DOCUMENT_FORMATS)
-
-    def prepare(self, request: LLMRequest, model: ModelSpec) -> dict[str, Any]:
-        refuse_unsupported(self, request, model)
-        return converse_kwargs(request, model)
-
-    def assembler(self, model: ModelSpec) -> StreamAssembler:
-        return StreamAssembler(model.id)
+    document_formats = DOCUMENT_FORMATS
+    assembler_class = StreamAssembler
+    arguments = staticmethod(converse_kwargs)
+    classify = staticmethod(classify)
 
     def open_stream(self, prepared: dict[str, Any], model: ModelSpec) -> Any:
         return sync_client(stream=True).converse_stream(**prepared)["stream"]
@@ -434,8 +428,6 @@ class BedrockAdapter:
         client = await async_client(stream=False)
         response = await client.count_tokens(**count_tokens_kwargs(request, model))
         return int(response["inputTokens"])
-
-    classify = staticmethod(classify)
 
     async def aclose_clients(self) -> None:
         await aclose_clients()

@@ -27,7 +27,7 @@ from django.conf import settings
 
 from backend.llm import providers
 from backend.llm.errors import FailureKind, LLMError, kind_for_status, transport_failure
-from backend.llm.providers import NO_TOOL_USES, Answer, check_sampling, max_tokens, refuse_unsupported
+from backend.llm.providers import NO_TOOL_USES, Answer, check_sampling, max_tokens
 from backend.llm.registry import ModelSpec
 from backend.llm.tokens import estimate_request_tokens
 from backend.llm.types import (
@@ -276,34 +276,23 @@ class StreamAssembler(providers.StreamAssembler):
 # --- The adapter -----------------------------------------------------------------------------------
 
 
-class OpenAICompatAdapter:
+class OpenAICompatAdapter(providers.SdkAdapter):
     """OpenAI-compatible Chat Completions (see `backend.llm.providers.ProviderAdapter`)."""
 
     name = "openai"
-
-    def unsupported(self, request: LLMRequest, model: ModelSpec) -> str | None:
-        return providers.unsupported_content(request, model, DOCUMENT_FORMATS)
-
-    def prepare(self, request: LLMRequest, model: ModelSpec) -> dict[str, Any]:
-        refuse_unsupported(self, request, model)
-        return create_arguments(request, model)
-
-    def assembler(self, model: ModelSpec) -> StreamAssembler:
-        return StreamAssembler(model.id)
+    document_formats = DOCUMENT_FORMATS
+    assembler_class = StreamAssembler
+    clients = _clients
+    arguments = staticmethod(create_arguments)
+    classify = staticmethod(classify)
 
     def open_stream(self, prepared: dict[str, Any], model: ModelSpec) -> Any:
         client = _clients.sync(model, stream=True)
         return client.chat.completions.create(**prepared, stream=True, stream_options={"include_usage": True})
 
-    def close_stream(self, stream: Any) -> None:
-        stream.close()
-
     async def aopen_stream(self, prepared: dict[str, Any], model: ModelSpec) -> Any:
         client = _clients.async_(model, stream=True)
         return await client.chat.completions.create(**prepared, stream=True, stream_options={"include_usage": True})
-
-    async def aclose_stream(self, stream: Any) -> None:
-        await stream.close()
 
     def complete(self, prepared: dict[str, Any], model: ModelSpec) -> Answer:
         return parse_completion(_clients.sync(model, stream=False).chat.completions.create(**prepared))
@@ -317,14 +306,6 @@ class OpenAICompatAdapter:
 
     async def acount_tokens(self, request: LLMRequest, model: ModelSpec) -> int:
         return estimate_request_tokens(request)
-
-    classify = staticmethod(classify)
-
-    async def aclose_clients(self) -> None:
-        await _clients.aclose()
-
-    def reset_clients(self) -> None:
-        _clients.reset()
 
 
 ADAPTER = OpenAICompatAdapter()

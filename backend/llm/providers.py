@@ -197,12 +197,6 @@ def unsupported_content(request: LLMRequest, model: ModelSpec, document_formats:
     return None
 
 
-def refuse_unsupported(adapter: ProviderAdapter, request: LLMRequest, model: ModelSpec) -> None:
-    reason = adapter.unsupported(request, model)
-    if reason is not None:
-        raise LLMError(FailureKind.CLIENT_ERROR, model_id=model.id, provider_code="unsupported_content", detail=reason)
-
-
 @dataclass
 class StreamAssembler:
     """Consumes a provider's raw stream events; yields neutral deltas and remembers how the stream ended.
@@ -276,6 +270,32 @@ def stop_reason_parser(mapping: dict[str | None, StopReason]) -> Callable[[str |
     return parse
 
 
+class AdapterBase:
+    """What adapters share: the content check, `prepare` around `arguments`, the assembler."""
+
+    name: str
+    document_formats: frozenset[str]
+    assembler_class: type[StreamAssembler]
+
+    def unsupported(self, request: LLMRequest, model: ModelSpec) -> str | None:
+        return unsupported_content(request, model, self.document_formats)
+
+    def prepare(self, request: LLMRequest, model: ModelSpec) -> Any:
+        reason = self.unsupported(request, model)
+        if reason is not None:
+            raise LLMError(
+                FailureKind.CLIENT_ERROR, model_id=model.id, provider_code="unsupported_content", detail=reason
+            )
+        return self.arguments(request, model)
+
+    def arguments(self, request: LLMRequest, model: ModelSpec) -> Any:
+        """The provider request of `request` on `model` (raises LLMError for one it would refuse)."""
+        raise NotImplementedError
+
+    def assembler(self, model: ModelSpec) -> StreamAssembler:
+        return self.assembler_class(model.id)
+
+
 # --- Clients of the HTTP-API providers (Anthropic, OpenAI-compatible) --------------------------------
 
 
@@ -346,3 +366,21 @@ class ClientCache:
         self._sync.clear()
         for loop in [loop for loop in self._async if loop.is_closed()]:
             self._async.pop(loop, None)
+
+
+class SdkAdapter(AdapterBase):
+    """An adapter over an httpx-based SDK (anthropic, openai): clients from a `ClientCache`."""
+
+    clients: ClientCache
+
+    def close_stream(self, stream: Any) -> None:
+        stream.close()
+
+    async def aclose_stream(self, stream: Any) -> None:
+        await stream.close()
+
+    async def aclose_clients(self) -> None:
+        await self.clients.aclose()
+
+    def reset_clients(self) -> None:
+        self.clients.reset()
