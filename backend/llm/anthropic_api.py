@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anthropic
-from django.conf import settings
 
 from backend.llm import providers
 from backend.llm.errors import FailureKind, LLMError, kind_for_status, transport_failure
@@ -96,22 +95,7 @@ def classify(
 # --- Clients ---------------------------------------------------------------------------------------
 
 
-def _make_client(model: ModelSpec, key: str | None, *, stream: bool, async_: bool) -> Any:
-    read = settings.LLM_STREAM_READ_TIMEOUT if stream else settings.LLM_READ_TIMEOUT
-    factory = anthropic.AsyncAnthropic if async_ else anthropic.Anthropic
-    return factory(
-        api_key=key,
-        base_url=model.base_url,
-        timeout=anthropic.Timeout(read, connect=settings.LLM_CONNECT_TIMEOUT),
-        max_retries=settings.LLM_PROVIDER_MAX_RETRIES,
-    )
-
-
-async def _aclose_client(client: Any) -> None:
-    await client.close()
-
-
-_clients = providers.ClientCache(_make_client, _aclose_client, key_required=True)
+_clients = providers.ClientCache(anthropic.Anthropic, anthropic.AsyncAnthropic, anthropic.Timeout, key_required=True)
 
 
 # --- Request translation ---------------------------------------------------------------------------

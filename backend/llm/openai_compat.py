@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
-from django.conf import settings
 
 from backend.llm import providers
 from backend.llm.errors import FailureKind, LLMError, kind_for_status, transport_failure
@@ -106,22 +105,7 @@ def classify(
 # --- Clients ---------------------------------------------------------------------------------------
 
 
-def _make_client(model: ModelSpec, key: str | None, *, stream: bool, async_: bool) -> Any:
-    read = settings.LLM_STREAM_READ_TIMEOUT if stream else settings.LLM_READ_TIMEOUT
-    factory = openai.AsyncOpenAI if async_ else openai.OpenAI
-    return factory(
-        api_key=key or NO_KEY,
-        base_url=model.base_url,
-        timeout=openai.Timeout(read, connect=settings.LLM_CONNECT_TIMEOUT),
-        max_retries=settings.LLM_PROVIDER_MAX_RETRIES,
-    )
-
-
-async def _aclose_client(client: Any) -> None:
-    await client.close()
-
-
-_clients = providers.ClientCache(_make_client, _aclose_client, key_required=False)
+_clients = providers.ClientCache(openai.OpenAI, openai.AsyncOpenAI, openai.Timeout, key_required=False, no_key=NO_KEY)
 
 
 # --- Request translation ---------------------------------------------------------------------------

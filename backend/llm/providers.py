@@ -321,15 +321,35 @@ class ClientCache:
     """SDK clients shared by every call with the same connection: one sync client per connection,
     one async client per connection and event loop (an async connection pool belongs to one loop).
 
-    `make(model, key, stream=..., async_=...)` builds a client; `aclose(client)` closes an async one.
+    The anthropic and openai clients take the same arguments: key, base URL, timeouts (the read
+    timeout bounds the silence between two stream events) and the SDK's own retries.
+    `no_key` is sent when the entry names no key variable (local servers need none).
     """
 
-    def __init__(self, make: Callable[..., Any], aclose: Callable[[Any], Any], *, key_required: bool) -> None:
-        self._make = make
-        self._aclose = aclose
+    def __init__(
+        self,
+        sync_factory: Callable[..., Any],
+        async_factory: Callable[..., Any],
+        timeout_factory: Callable[..., Any],
+        *,
+        key_required: bool,
+        no_key: str | None = None,
+    ) -> None:
+        self._factories = {False: sync_factory, True: async_factory}
+        self._timeout = timeout_factory
         self._key_required = key_required
+        self._no_key = no_key
         self._sync: dict[tuple[Any, ...], Any] = {}
         self._async: dict[Any, dict[tuple[Any, ...], Any]] = {}
+
+    def _make(self, model: ModelSpec, key: str | None, *, stream: bool, async_: bool) -> Any:
+        read = settings.LLM_STREAM_READ_TIMEOUT if stream else settings.LLM_READ_TIMEOUT
+        return self._factories[async_](
+            api_key=key or self._no_key,
+            base_url=model.base_url,
+            timeout=self._timeout(read, connect=settings.LLM_CONNECT_TIMEOUT),
+            max_retries=settings.LLM_PROVIDER_MAX_RETRIES,
+        )
 
     def _key(self, model: ModelSpec, stream: bool) -> tuple[tuple[Any, ...], str | None]:
         key = api_key(model, required=self._key_required)
@@ -360,7 +380,7 @@ class ClientCache:
 
     async def aclose(self) -> None:
         for client in self._async.pop(asyncio.get_running_loop(), {}).values():
-            await self._aclose(client)
+            await client.close()
 
     def reset(self) -> None:
         self._sync.clear()
