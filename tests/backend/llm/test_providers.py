@@ -233,3 +233,20 @@ def call_usage(call: LLMCall):
         cache_write_tokens=call.cache_write_tokens,
         estimated=call.usage_estimated,
     )
+
+
+async def test_a_server_that_reports_no_usage_gets_its_tokens_estimated(emulator, monkeypatch):
+    from backend.llm import openai_compat
+
+    async def without_usage(self, prepared, model):  # a server ignoring stream_options.include_usage
+        return await openai_compat._clients.async_(model, stream=True).chat.completions.create(**prepared, stream=True)
+
+    monkeypatch.setattr(openai_compat.OpenAICompatAdapter, "aopen_stream", without_usage)
+    request = make_request("[[emu:tokens=7]] hi", alias="openai-solo")
+
+    stop = [event async for event in service.astream(request)][-1]
+
+    assert stop.usage.estimated is True
+    assert stop.usage.input_tokens == estimate_request_tokens(request)
+    assert stop.usage.output_tokens > 0
+    assert (await LLMCall.objects.aget()).usage_estimated is True
