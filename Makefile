@@ -60,7 +60,7 @@ worker: $(STAMP)  ## Celery worker (needs REDIS_URL or CELERY_BROKER_URL)
 beat: $(STAMP)  ## Celery beat scheduler (stream sweeper, cleanups)
 	$(VENV)/bin/celery -A aiassistant beat --loglevel=INFO
 
-emulator: $(STAMP)  ## The Bedrock emulator alone on 127.0.0.1:$EMULATOR_PORT
+emulator: $(STAMP)  ## The LLM emulator alone on 127.0.0.1:$EMULATOR_PORT (Bedrock, Anthropic, OpenAI protocols)
 	$(PY) -m backend.llm.emulator --host 127.0.0.1 --port $(EMULATOR_PORT)
 
 bench: $(STAMP)  ## Benchmarks (needs PostgreSQL and Redis); figures go to docs/benchmarks.md

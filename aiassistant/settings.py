@@ -449,6 +449,52 @@ else:
     LLM_ALIASES = _DEFAULT_LLM_ALIASES
 LLM_DEFAULT_ALIAS = env("LLM_DEFAULT_ALIAS", default="chat-default")
 
+# --- LLM providers besides Bedrock: the Anthropic API and OpenAI-compatible servers ---------------
+# A registry entry with "provider": "anthropic" or "openai" is called through that provider's
+# official SDK (backend/llm/anthropic_api.py, backend/llm/openai_compat.py). Its connection
+# (base_url, api_key_env) defaults to the provider's entry here. api_key_env is the NAME of
+# the environment variable holding the key: keys never live in settings, the database or logs.
+# No default alias uses these providers, so nothing changes until a chain names such a model;
+# see docs/llm.md for an Anthropic API / Ollama configuration and a cross-provider chain.
+LLM_PROVIDERS: dict[str, dict[str, Any]] = {
+    "anthropic": {
+        "base_url": env("ANTHROPIC_BASE_URL", default="https://api.anthropic.com"),
+        "api_key_env": "ANTHROPIC_API_KEY",
+    },
+    "openai": {
+        # Any Chat Completions server: OpenAI, Ollama (http://127.0.0.1:11434/v1), vLLM, LM Studio.
+        "base_url": env("OPENAI_BASE_URL", default="https://api.openai.com/v1"),
+        "api_key_env": "OPENAI_API_KEY",
+    },
+}
+# The SDKs' own retries of the initial request (429/5xx/connection), as botocore's: at most one.
+LLM_PROVIDER_MAX_RETRIES = env.int("LLM_PROVIDER_MAX_RETRIES", default=1)
+# The Anthropic API's Claude models, priced per million tokens, for chains that use them.
+if not _llm_config_file:
+    LLM_MODELS = [
+        *LLM_MODELS,
+        *(
+            {
+                **_claude(
+                    model_id,
+                    context_window=200_000,
+                    max_output=64_000,
+                    prices=prices,
+                    min_cache_tokens=min_cache_tokens,
+                    count_tokens_id=model_id,
+                ),
+                "provider": "anthropic",
+            }
+            for model_id, prices, min_cache_tokens in (
+                ("claude-sonnet-4-6", (3.0, 15.0, 0.30, 3.75), 1024),
+                ("claude-haiku-4-5", (1.0, 5.0, 0.10, 1.25), 4096),
+            )
+        ),
+    ]
+# The SDKs and their HTTP stack log request details at DEBUG; keep them at WARNING.
+_sdk_loggers: dict[str, Any] = LOGGING["loggers"]  # type: ignore[assignment]
+_sdk_loggers.update({name: {"level": "WARNING"} for name in ("anthropic", "openai", "httpx2", "httpcore2")})
+
 # --- Streaming engine (backend.streaming) -------------------------------------------------------
 
 # The engines of the apps that stream (dotted paths; the sweeper and shutdown visit each).

@@ -1,8 +1,10 @@
-"""How much does backend.llm add to a Bedrock stream? Layer vs raw clients, same emulator, same run.
+"""How much does backend.llm add to a stream? Layer vs raw SDK, per provider, same emulator, same run.
 
 Measures, against the emulator running in its own process:
 1. one stream at a time (unpaced, 64 tokens): time to first token (TTFT) and tokens/s for
-   raw aiobotocore, raw boto3 and `backend.llm.service.astream`, interleaved;
+   each provider's raw SDK and `backend.llm.service.astream` on that provider, interleaved:
+   Bedrock (raw aiobotocore, raw boto3), the Anthropic API (raw `anthropic` async client) and
+   an OpenAI-compatible server (raw `openai` async client);
 2. N concurrent streams (default 200) at 20 ms/token: TTFT and inter-token latency (ITL)
    for raw aiobotocore and the layer.
 The layer's figures include everything it does per call: registry lookup, cooldown check
@@ -27,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import REPO, emulator_process, machine_line, summary, write_section
 
 MODEL = "us.anthropic.claude-sonnet-4-6"
+ANTHROPIC_MODEL = "claude-sonnet-4-6"
+OPENAI_MODEL = "bench-llama"
 
 
 def setup_django(emulator_url: str) -> None:
@@ -73,11 +77,39 @@ def raw_sync_stream(client, prompt: str) -> tuple[float, list[float]]:
     return started, arrivals
 
 
-async def layer_stream(prompt: str) -> tuple[float, list[float]]:
+async def raw_anthropic_stream(client, prompt: str) -> tuple[float, list[float]]:
+    started = time.perf_counter()
+    arrivals: list[float] = []
+    stream = await client.messages.create(
+        model=ANTHROPIC_MODEL, max_tokens=4096, messages=[{"role": "user", "content": prompt}], stream=True
+    )
+    async for event in stream:
+        if event.type == "content_block_delta" and event.delta.type == "text_delta":
+            arrivals.append(time.perf_counter())
+    return started, arrivals
+
+
+async def raw_openai_stream(client, prompt: str) -> tuple[float, list[float]]:
+    started = time.perf_counter()
+    arrivals: list[float] = []
+    stream = await client.chat.completions.create(
+        model=OPENAI_MODEL,
+        max_tokens=4096,
+        messages=[{"role": "user", "content": prompt}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.perf_counter())
+    return started, arrivals
+
+
+async def layer_stream(prompt: str, alias: str = "bench") -> tuple[float, list[float]]:
     from backend.llm import service
     from backend.llm.types import CallContext, LLMRequest, Message, TextDelta
 
-    request = LLMRequest(messages=(Message.user(prompt),), alias="bench", context=CallContext(purpose="bench"))
+    request = LLMRequest(messages=(Message.user(prompt),), alias=alias, context=CallContext(purpose="bench"))
     started = time.perf_counter()
     arrivals: list[float] = []
     async for event in service.astream(request):
@@ -98,22 +130,41 @@ def itl_ms(arrivals: list[float]) -> list[float]:
     return [(b - a) * 1000 for a, b in itertools.pairwise(arrivals)]
 
 
-async def sequential(runs: int, raw_client, sync_client) -> dict[str, dict[str, list[float]]]:
-    results: dict[str, dict[str, list[float]]] = {
-        name: {"ttft": [], "tps": []} for name in ("raw aiobotocore", "raw boto3", "backend.llm")
-    }
+# (client, provider) measured one stream at a time; raw SDKs and the layer alternate.
+SEQUENTIAL = [
+    ("raw aiobotocore", "Bedrock"),
+    ("raw boto3", "Bedrock"),
+    ("backend.llm", "Bedrock"),
+    ("raw anthropic", "Anthropic API"),
+    ("backend.llm", "Anthropic API"),
+    ("raw openai", "OpenAI-compatible"),
+    ("backend.llm", "OpenAI-compatible"),
+]
+LAYER_ALIASES = {"Bedrock": "bench", "Anthropic API": "bench-anthropic", "OpenAI-compatible": "bench-openai"}
+RAW_BASELINES = {"Bedrock": "raw aiobotocore", "Anthropic API": "raw anthropic", "OpenAI-compatible": "raw openai"}
+
+
+async def one_stream(name: str, provider: str, clients: dict, prompt: str) -> tuple[float, list[float]]:
+    if name == "raw aiobotocore":
+        return await raw_async_stream(clients["aiobotocore"], prompt)
+    if name == "raw boto3":
+        return raw_sync_stream(clients["boto3"], prompt)
+    if name == "raw anthropic":
+        return await raw_anthropic_stream(clients["anthropic"], prompt)
+    if name == "raw openai":
+        return await raw_openai_stream(clients["openai"], prompt)
+    return await layer_stream(prompt, LAYER_ALIASES[provider])
+
+
+async def sequential(runs: int, clients: dict) -> dict[tuple[str, str], dict[str, list[float]]]:
+    results: dict[tuple[str, str], dict[str, list[float]]] = {key: {"ttft": [], "tps": []} for key in SEQUENTIAL}
     prompt = "[[emu:tokens=64]] benchmark"
     for index in range(runs + 20):
-        for name in results:
-            if name == "raw aiobotocore":
-                started, arrivals = await raw_async_stream(raw_client, prompt)
-            elif name == "raw boto3":
-                started, arrivals = raw_sync_stream(sync_client, prompt)
-            else:
-                started, arrivals = await layer_stream(prompt)
+        for name, provider in SEQUENTIAL:
+            started, arrivals = await one_stream(name, provider, clients, prompt)
             if index >= 20:  # warm-up: connections, imports, caches
-                results[name]["ttft"].append(ttft_ms(started, arrivals))
-                results[name]["tps"].append(tokens_per_second(arrivals))
+                results[(name, provider)]["ttft"].append(ttft_ms(started, arrivals))
+                results[(name, provider)]["tps"].append(tokens_per_second(arrivals))
     return results
 
 
@@ -158,40 +209,81 @@ def fmt(value: float) -> str:
     return f"{value:.2f}"
 
 
-async def main_async(args: argparse.Namespace, emulator_url: str) -> str:
+def configure_providers(emulator_url: str) -> None:
+    """One alias per provider, every provider pointed at the emulator."""
     from django.conf import settings
 
-    settings.LLM_ALIASES = {**settings.LLM_ALIASES, "bench": {"label": "bench", "chain": [MODEL]}}
-    raw_context, sync_client = make_clients(emulator_url)
-    async with raw_context as raw_client:
-        seq = await sequential(args.runs, raw_client, sync_client)
-        conc = await concurrent(args.concurrency, args.tokens, args.rounds, raw_client)
-    from backend.llm import bedrock
+    os.environ.setdefault("ANTHROPIC_API_KEY", "bench")
+    settings.LLM_PROVIDERS = {
+        "anthropic": {"base_url": emulator_url, "api_key_env": "ANTHROPIC_API_KEY"},
+        "openai": {"base_url": f"{emulator_url}/v1", "api_key_env": ""},
+    }
+    settings.LLM_MODELS = [
+        *settings.LLM_MODELS,
+        {"id": OPENAI_MODEL, "provider": "openai", "context_window": 128_000, "max_output_tokens": 8192},
+    ]
+    settings.LLM_ALIASES = {
+        **settings.LLM_ALIASES,
+        "bench": {"label": "bench", "chain": [MODEL]},
+        "bench-anthropic": {"label": "bench", "chain": [ANTHROPIC_MODEL]},
+        "bench-openai": {"label": "bench", "chain": [OPENAI_MODEL]},
+    }
+    from backend.llm import providers
 
-    await bedrock.aclose_clients()
+    providers.preload()  # what the app does at start-up when its aliases use these providers
+
+
+async def main_async(args: argparse.Namespace, emulator_url: str) -> str:
+    import anthropic
+    import openai
+
+    configure_providers(emulator_url)
+    raw_context, sync_client = make_clients(emulator_url)
+    clients = {
+        "boto3": sync_client,
+        "anthropic": anthropic.AsyncAnthropic(api_key="bench", base_url=emulator_url, max_retries=1),
+        "openai": openai.AsyncOpenAI(api_key="bench", base_url=f"{emulator_url}/v1", max_retries=1),
+    }
+    async with raw_context as raw_client:
+        clients["aiobotocore"] = raw_client
+        seq = await sequential(args.runs, clients)
+        conc = await concurrent(args.concurrency, args.tokens, args.rounds, raw_client)
+    await clients["anthropic"].close()
+    await clients["openai"].close()
+    from backend.llm import service
+
+    await service.aclose_clients()
 
     lines = [
         "## LLM layer overhead (`bench/llm_layer.py`)",
         "",
         f"Emulator in its own process; {machine_line()}; {args.runs} interleaved runs after 20 warm-up runs.",
         "The layer's figures include registry lookup, the cooldown check in the cache, request translation,",
-        "stream assembly and the usage-ledger write (SQLite unless DATABASE_URL is set).",
+        "stream assembly and the usage-ledger write (SQLite unless DATABASE_URL is set). Each provider's raw",
+        "SDK and the layer on that provider talk to the same emulator, over that provider's own protocol.",
         "",
         "### One stream at a time (64 tokens, unpaced)",
         "",
-        "| client | TTFT p50 ms | TTFT p99 ms | tokens/s p50 |",
-        "|---|---|---|---|",
+        "| provider | client | TTFT p50 ms | TTFT p99 ms | tokens/s p50 |",
+        "|---|---|---|---|---|",
     ]
-    for name, values in seq.items():
+    for (name, provider), values in seq.items():
         ttft, tps = summary(values["ttft"]), summary(values["tps"])
-        lines.append(f"| {name} | {fmt(ttft['p50'])} | {fmt(ttft['p99'])} | {tps['p50']:.0f} |")
-    raw_ttft, layer_ttft = summary(seq["raw aiobotocore"]["ttft"]), summary(seq["backend.llm"]["ttft"])
-    raw_tps, layer_tps = summary(seq["raw aiobotocore"]["tps"]), summary(seq["backend.llm"]["tps"])
+        lines.append(f"| {provider} | {name} | {fmt(ttft['p50'])} | {fmt(ttft['p99'])} | {tps['p50']:.0f} |")
+    lines.append("")
+    for provider, raw_name in RAW_BASELINES.items():
+        raw_ttft, layer_ttft = (
+            summary(seq[(raw_name, provider)]["ttft"]),
+            summary(seq[("backend.llm", provider)]["ttft"]),
+        )
+        raw_tps, layer_tps = summary(seq[(raw_name, provider)]["tps"]), summary(seq[("backend.llm", provider)]["tps"])
+        lines.append(
+            f"- {provider}: TTFT added by the layer vs {raw_name}: p50 "
+            f"**{fmt(layer_ttft['p50'] - raw_ttft['p50'])} ms** (ratio {layer_ttft['p50'] / raw_ttft['p50']:.2f}), "
+            f"p99 {fmt(layer_ttft['p99'] - raw_ttft['p99'])} ms; tokens/s layer / raw: "
+            f"**{layer_tps['p50'] / raw_tps['p50']:.3f}**."
+        )
     lines += [
-        "",
-        f"- Added TTFT by the layer vs raw aiobotocore: p50 **{fmt(layer_ttft['p50'] - raw_ttft['p50'])} ms** "
-        f"(ratio {layer_ttft['p50'] / raw_ttft['p50']:.2f}), p99 {fmt(layer_ttft['p99'] - raw_ttft['p99'])} ms.",
-        f"- Tokens/s layer / raw aiobotocore: **{layer_tps['p50'] / raw_tps['p50']:.3f}**.",
         "",
         f"### {args.concurrency} concurrent streams, {args.tokens} tokens at 20 ms/token",
         "",

@@ -78,19 +78,30 @@ def emulator_server() -> Iterator[object]:
 
 @pytest.fixture(autouse=True)
 def _bedrock_points_at_emulator(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test talks to the emulator over HTTP, never to AWS."""
+    """Every test talks to the emulator over HTTP, never to AWS, Anthropic or OpenAI."""
     if not request.config.pluginmanager.hasplugin("django"):
         yield
         return
     from django.test import override_settings
 
-    from backend.llm import bedrock
+    from backend.llm import providers
 
     server = request.getfixturevalue("emulator_server")
-    with override_settings(BEDROCK_ENDPOINT_URL=server.url, BEDROCK_CREDENTIALS_CONFIGURED=False):
-        bedrock.reset_clients()
+    # The Anthropic and OpenAI-compatible adapters reach the same emulator through their base URLs;
+    # their SDKs do not retry (a retry would only slow down the fault tests).
+    sdk_providers = {
+        "anthropic": {"base_url": server.url, "api_key_env": "ANTHROPIC_API_KEY"},
+        "openai": {"base_url": f"{server.url}/v1", "api_key_env": "OPENAI_API_KEY"},
+    }
+    with override_settings(
+        BEDROCK_ENDPOINT_URL=server.url,
+        BEDROCK_CREDENTIALS_CONFIGURED=False,
+        LLM_PROVIDERS=sdk_providers,
+        LLM_PROVIDER_MAX_RETRIES=0,
+    ):
+        providers.reset_clients()
         yield
-    bedrock.reset_clients()
+    providers.reset_clients()
 
 
 @pytest.fixture

@@ -5,8 +5,18 @@ from backend.llm.models import LLMCall
 
 @admin.register(LLMCall)
 class LLMCallAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "purpose", "alias", "model_id", "status", "input_tokens", "output_tokens", "cost")
-    list_filter = ("purpose", "status", "alias", "model_id")
+    list_display = (
+        "created_at",
+        "purpose",
+        "alias",
+        "provider",
+        "model_id",
+        "status",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+    )
+    list_filter = ("purpose", "status", "alias", "provider", "model_id")
     search_fields = ("reference", "model_id", "user__email")
     date_hierarchy = "created_at"
     list_select_related = ("user",)

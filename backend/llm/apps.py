@@ -6,3 +6,9 @@ class LlmConfig(AppConfig):
     label = "llm"
     verbose_name = "LLM usage"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from backend.llm import providers
+
+        # The SDKs the aliases need are imported now, not on the event loop during a first request.
+        providers.preload()

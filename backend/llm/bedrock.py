@@ -1,5 +1,6 @@
 """The Bedrock Runtime adapter: the only module that talks to boto3/aiobotocore.
 
+- Failures: every botocore/urllib3/aiohttp shape mapped into the taxonomy (`classify`).
 - Clients: a sync boto3 client (Celery, management commands) and an aiobotocore client per
   event loop (the web process: no thread per stream, the loop is never blocked).
 - Translation: provider-neutral `LLMRequest` → Converse/ConverseStream keyword arguments,
@@ -12,17 +13,20 @@ For streams the read timeout bounds the gap between two events, not the whole an
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from aiobotocore.session import get_session
+from botocore import exceptions as boto_exc
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 from django.conf import settings
 
-from backend.llm.errors import FailureKind, LLMError
+from backend.llm import providers
+from backend.llm.errors import FailureKind, LLMError, kind_for_status
+from backend.llm.providers import NO_TOOL_USES, Answer, check_sampling, max_tokens
 from backend.llm.registry import ModelSpec
 from backend.llm.types import (
     CachePoint,
@@ -38,6 +42,104 @@ from backend.llm.types import (
 )
 
 SERVICE = "bedrock-runtime"
+# Converse takes these document formats (the service model's DocumentFormat).
+DOCUMENT_FORMATS = frozenset({"pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md"})
+
+
+# --- Failures ------------------------------------------------------------------------------------
+
+# Modeled error codes (HTTP responses) and stream exception members (lower camel).
+_CODE_KINDS = {
+    "ThrottlingException": FailureKind.THROTTLED,
+    "throttlingException": FailureKind.THROTTLED,
+    "ServiceQuotaExceededException": FailureKind.THROTTLED,
+    "TooManyRequestsException": FailureKind.THROTTLED,
+    "ModelNotReadyException": FailureKind.UNAVAILABLE,
+    "ServiceUnavailableException": FailureKind.UNAVAILABLE,
+    "serviceUnavailableException": FailureKind.UNAVAILABLE,
+    "InternalServerException": FailureKind.UNAVAILABLE,
+    "internalServerException": FailureKind.UNAVAILABLE,
+    "ModelTimeoutException": FailureKind.TIMEOUT,
+    "ModelErrorException": FailureKind.MODEL_ERROR,
+    "modelStreamErrorException": FailureKind.MODEL_ERROR,
+    "ModelStreamErrorException": FailureKind.MODEL_ERROR,
+    "ValidationException": FailureKind.CLIENT_ERROR,
+    "validationException": FailureKind.CLIENT_ERROR,
+    "AccessDeniedException": FailureKind.CLIENT_ERROR,
+    "ResourceNotFoundException": FailureKind.CLIENT_ERROR,
+    "UnrecognizedClientException": FailureKind.CLIENT_ERROR,
+}
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, boto_exc.ReadTimeoutError)):
+        return True
+    from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
+
+    return isinstance(exc, Urllib3ReadTimeout)
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    if isinstance(
+        exc,
+        (
+            boto_exc.EndpointConnectionError,
+            boto_exc.ConnectionClosedError,
+            boto_exc.ConnectTimeoutError,
+            ConnectionError,
+        ),
+    ):
+        return True
+    import aiohttp
+    from urllib3.exceptions import ProtocolError
+
+    return isinstance(exc, (ProtocolError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError))
+
+
+def classify(
+    exc: BaseException, *, model_id: str | None, after_content: bool = False, partial_text: str = ""
+) -> LLMError:
+    """Map any exception raised by a Bedrock call into an `LLMError`.
+
+    Order matters: EventStreamError is a ClientError subclass; botocore's ConnectTimeoutError
+    is a ConnectionError; aiohttp's socket timeouts are TimeoutErrors. Exception frames arrive
+    as EventStreamError with status 400 whatever they mean: they are classified by their code.
+    """
+    if isinstance(exc, LLMError):
+        return exc
+    kwargs: dict[str, Any] = {"model_id": model_id, "after_content": after_content, "partial_text": partial_text}
+    if isinstance(exc, boto_exc.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message", ""))
+        kind = _CODE_KINDS.get(code)
+        if kind is None:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            # Stream exception frames carry status 400 whatever they mean, so an unknown
+            # code inside a stream is treated as a model failure, not as our fault.
+            if isinstance(exc, boto_exc.EventStreamError):
+                kind = FailureKind.MODEL_ERROR
+            else:
+                kind = kind_for_status(int(status))
+        return LLMError(kind, provider_code=code or None, detail=message, **kwargs)
+    if isinstance(exc, boto_exc.ConnectTimeoutError):
+        return LLMError(FailureKind.UNAVAILABLE, provider_code="connect_timeout", detail=str(exc), **kwargs)
+    if _is_timeout(exc):
+        return LLMError(FailureKind.TIMEOUT, provider_code="read_timeout", detail=str(exc), **kwargs)
+    if _is_connection_failure(exc):
+        return LLMError(FailureKind.UNAVAILABLE, provider_code="connection_lost", detail=str(exc), **kwargs)
+    if isinstance(exc, ResponseParserError):
+        return LLMError(FailureKind.MODEL_ERROR, provider_code="malformed_response", detail=str(exc), **kwargs)
+    if isinstance(exc, (boto_exc.NoCredentialsError, boto_exc.PartialCredentialsError)):
+        return LLMError(FailureKind.CLIENT_ERROR, provider_code="no_credentials", detail=str(exc), **kwargs)
+    if isinstance(exc, boto_exc.ParamValidationError):
+        return LLMError(FailureKind.CLIENT_ERROR, provider_code="invalid_parameters", detail=str(exc), **kwargs)
+    if isinstance(exc, boto_exc.BotoCoreError):
+        return LLMError(FailureKind.UNAVAILABLE, provider_code=type(exc).__name__, detail=str(exc), **kwargs)
+    raise exc
+
+
+# --- Clients -------------------------------------------------------------------------------------
 
 
 def _client_config(*, stream: bool) -> Config:
@@ -175,15 +277,8 @@ def converse_kwargs(request: LLMRequest, model: ModelSpec) -> dict[str, Any]:
 
     Raises LLMError(client_error) for requests the model is known to refuse, so no call is wasted.
     """
-    if request.temperature is not None and request.top_p is not None and model.exclusive_sampling:
-        raise LLMError(
-            FailureKind.CLIENT_ERROR,
-            model_id=model.id,
-            provider_code="temperature_and_top_p",
-            detail="This model accepts temperature or top_p, not both.",
-        )
-    max_tokens = min(request.max_tokens or model.max_output_tokens, model.max_output_tokens)
-    inference: dict[str, Any] = {"maxTokens": max_tokens}
+    check_sampling(request, model)
+    inference: dict[str, Any] = {"maxTokens": max_tokens(request, model)}
     if request.temperature is not None:
         inference["temperature"] = request.temperature
     if request.top_p is not None:
@@ -191,7 +286,7 @@ def converse_kwargs(request: LLMRequest, model: ModelSpec) -> dict[str, Any]:
     if request.stop_sequences:
         inference["stopSequences"] = list(request.stop_sequences)
     kwargs: dict[str, Any] = {
-        "modelId": model.id,
+        "modelId": model.provider_model_id,
         "messages": [
             {"role": message.role, "content": [_block(block) for block in message.content]}
             for message in request.messages
@@ -256,85 +351,89 @@ def parse_converse_response(
 
 
 @dataclass
-class StreamAssembler:
-    """Consumes ConverseStream events; yields neutral deltas and remembers how the stream ended.
+class StreamAssembler(providers.StreamAssembler):
+    """Consumes ConverseStream events: text deltas, toolUse blocks, messageStop, metadata."""
 
-    `feed` returns the text of a text delta (or "" for other events) and collects tool calls;
-    `finish` raises LLMError(truncated) when the stream ended without `messageStop`.
-    """
+    terminal_event: str = "messageStop"
 
-    model_id: str
-    text_parts: list[str] = field(default_factory=list)
-    tool_uses: list[ToolUseBlock] = field(default_factory=list)
-    stop_reason: StopReason | None = None
-    usage: Usage | None = None
-    _tool_blocks: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.text_parts)
-
-    @property
-    def has_content(self) -> bool:
-        return bool(self.text_parts or self.tool_uses or self._tool_blocks)
-
-    def feed(self, event: dict[str, Any]) -> tuple[str, ToolUseBlock | None]:
+    def feed(self, event: dict[str, Any]) -> tuple[str, tuple[ToolUseBlock, ...]]:
         delta_event = event.get("contentBlockDelta")
         if delta_event is not None:
             delta = delta_event.get("delta", {})
             text = delta.get("text")
             if text is not None:
                 self.text_parts.append(text)
-                return text, None
+                return text, NO_TOOL_USES
             tool_delta = delta.get("toolUse")
             if tool_delta is not None:
-                block = self._tool_blocks.setdefault(delta_event.get("contentBlockIndex", 0), {"input": []})
+                block = self.tool_blocks.setdefault(delta_event.get("contentBlockIndex", 0), {"input": []})
                 block["input"].append(tool_delta.get("input", ""))
-            return "", None
+            return "", NO_TOOL_USES
         start = event.get("contentBlockStart")
         if start is not None:
             tool = start.get("start", {}).get("toolUse")
             if tool is not None:
-                block = self._tool_blocks.setdefault(start.get("contentBlockIndex", 0), {"input": []})
+                block = self.tool_blocks.setdefault(start.get("contentBlockIndex", 0), {"input": []})
                 block.update(tool_use_id=tool["toolUseId"], name=tool["name"])
-            return "", None
+            return "", NO_TOOL_USES
         stop = event.get("contentBlockStop")
         if stop is not None:
-            return "", self._close_tool_block(stop.get("contentBlockIndex", 0))
+            tool_use = self.close_tool_block(stop.get("contentBlockIndex", 0))
+            return "", (tool_use,) if tool_use is not None else NO_TOOL_USES
         if "messageStop" in event:
             self.stop_reason = StopReason.parse(event["messageStop"].get("stopReason"))
         elif "metadata" in event:
             self.usage = parse_usage(event["metadata"].get("usage"))
-        return "", None
+        return "", NO_TOOL_USES
 
-    def _close_tool_block(self, index: int) -> ToolUseBlock | None:
-        block = self._tool_blocks.pop(index, None)
-        if block is None or "name" not in block:
-            return None
-        raw_input = "".join(block["input"])
-        try:
-            parsed = json.loads(raw_input) if raw_input else {}
-        except json.JSONDecodeError as exc:
-            raise LLMError(
-                FailureKind.MODEL_ERROR,
-                model_id=self.model_id,
-                provider_code="malformed_tool_input",
-                detail=str(exc),
-                after_content=self.has_content,
-                partial_text=self.text,
-            ) from exc
-        tool_use = ToolUseBlock(tool_use_id=block["tool_use_id"], name=block["name"], input=parsed)
-        self.tool_uses.append(tool_use)
-        return tool_use
 
-    def finish(self) -> StopReason:
-        if self.stop_reason is None:
-            raise LLMError(
-                FailureKind.TRUNCATED,
-                model_id=self.model_id,
-                provider_code="no_message_stop",
-                detail="The stream ended without messageStop.",
-                after_content=self.has_content,
-                partial_text=self.text,
-            )
-        return self.stop_reason
+# --- The adapter ---------------------------------------------------------------------------------------
+
+
+class BedrockAdapter(providers.AdapterBase):
+    """Bedrock Runtime's Converse APIs (see `backend.llm.providers.ProviderAdapter`)."""
+
+    name = "bedrock"
+    document_formats = DOCUMENT_FORMATS
+    assembler_class = StreamAssembler
+    arguments = staticmethod(converse_kwargs)
+    classify = staticmethod(classify)
+
+    def open_stream(self, prepared: dict[str, Any], model: ModelSpec) -> Any:
+        return sync_client(stream=True).converse_stream(**prepared)["stream"]
+
+    def close_stream(self, stream: Any) -> None:
+        stream.close()
+
+    async def aopen_stream(self, prepared: dict[str, Any], model: ModelSpec) -> Any:
+        client = await async_client(stream=True)
+        return (await client.converse_stream(**prepared))["stream"]
+
+    async def aclose_stream(self, stream: Any) -> None:
+        stream.close()
+
+    def complete(self, prepared: dict[str, Any], model: ModelSpec) -> Answer:
+        return parse_converse_response(sync_client(stream=False).converse(**prepared))
+
+    async def acomplete(self, prepared: dict[str, Any], model: ModelSpec) -> Answer:
+        client = await async_client(stream=False)
+        return parse_converse_response(await client.converse(**prepared))
+
+    def count_tokens(self, request: LLMRequest, model: ModelSpec) -> int:
+        """Bedrock CountTokens with the bare foundation-model id (it refuses inference profiles)."""
+        response = sync_client(stream=False).count_tokens(**count_tokens_kwargs(request, model))
+        return int(response["inputTokens"])
+
+    async def acount_tokens(self, request: LLMRequest, model: ModelSpec) -> int:
+        client = await async_client(stream=False)
+        response = await client.count_tokens(**count_tokens_kwargs(request, model))
+        return int(response["inputTokens"])
+
+    async def aclose_clients(self) -> None:
+        await aclose_clients()
+
+    def reset_clients(self) -> None:
+        reset_clients()
+
+
+ADAPTER = BedrockAdapter()

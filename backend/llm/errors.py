@@ -1,20 +1,20 @@
-"""The failure taxonomy of model calls and the mapping from every botocore/urllib3/aiohttp shape into it.
+"""The failure taxonomy of model calls, and what every provider adapter shares to map into it.
 
-Why our own taxonomy: botocore reports the same condition in several shapes (a modeled
-`ThrottlingException` before the stream, an `EventStreamError` with code
-`throttlingException` inside it, a raw urllib3 `ReadTimeoutError` when the stream stalls,
-nothing at all when it ends early). Fallback decisions need one answer per condition.
+Why our own taxonomy: each SDK reports the same condition in several shapes (botocore: a
+modeled `ThrottlingException` before the stream, an `EventStreamError` with code
+`throttlingException` inside it, a raw urllib3 `ReadTimeoutError` when the stream stalls;
+the Anthropic SDK: a `RateLimitError`, an `OverloadedError`, an `error` event inside the
+stream; nothing at all when a stream ends early). Fallback decisions need one answer per
+condition. Each adapter maps its own SDK's shapes (`classify` in `bedrock`, `anthropic_api`,
+`openai_compat`); the HTTP status rules and the transport failures of the httpx-based SDKs
+are shared here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from decimal import Decimal
 from typing import Any
-
-from botocore import exceptions as boto_exc
-from botocore.parsers import ResponseParserError
 
 from backend.errors import ApplicationError
 from backend.llm.types import Usage
@@ -50,28 +50,6 @@ _MESSAGES = {
     FailureKind.MODEL_ERROR: "The model failed while answering.",
     FailureKind.CLIENT_ERROR: "The model refused the request.",
     FailureKind.TRUNCATED: "The model's answer was cut off.",
-}
-
-# Modeled error codes (HTTP responses) and stream exception members (lower camel).
-_CODE_KINDS = {
-    "ThrottlingException": FailureKind.THROTTLED,
-    "throttlingException": FailureKind.THROTTLED,
-    "ServiceQuotaExceededException": FailureKind.THROTTLED,
-    "TooManyRequestsException": FailureKind.THROTTLED,
-    "ModelNotReadyException": FailureKind.UNAVAILABLE,
-    "ServiceUnavailableException": FailureKind.UNAVAILABLE,
-    "serviceUnavailableException": FailureKind.UNAVAILABLE,
-    "InternalServerException": FailureKind.UNAVAILABLE,
-    "internalServerException": FailureKind.UNAVAILABLE,
-    "ModelTimeoutException": FailureKind.TIMEOUT,
-    "ModelErrorException": FailureKind.MODEL_ERROR,
-    "modelStreamErrorException": FailureKind.MODEL_ERROR,
-    "ModelStreamErrorException": FailureKind.MODEL_ERROR,
-    "ValidationException": FailureKind.CLIENT_ERROR,
-    "validationException": FailureKind.CLIENT_ERROR,
-    "AccessDeniedException": FailureKind.CLIENT_ERROR,
-    "ResourceNotFoundException": FailureKind.CLIENT_ERROR,
-    "UnrecognizedClientException": FailureKind.CLIENT_ERROR,
 }
 
 
@@ -119,10 +97,11 @@ class LLMError(ApplicationError):
         return f"LLMError({self.kind.value}, model={self.model_id}, code={self.provider_code}, detail={self.detail!r})"
 
 
-def _kind_for_status(status: int) -> FailureKind:
-    if status == 429:
+def kind_for_status(status: int) -> FailureKind:
+    """The failure kind of an HTTP error status (used when no provider error code is known)."""
+    if status in (429, 529):  # 529: Anthropic's "overloaded"
         return FailureKind.THROTTLED
-    if status == 408:
+    if status in (408, 504):
         return FailureKind.TIMEOUT
     if status == 424:
         return FailureKind.MODEL_ERROR
@@ -131,75 +110,21 @@ def _kind_for_status(status: int) -> FailureKind:
     return FailureKind.CLIENT_ERROR
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, boto_exc.ReadTimeoutError)):
-        return True
-    try:
-        from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
-    except ImportError:  # pragma: no cover - urllib3 ships with botocore
-        return False
-    return isinstance(exc, Urllib3ReadTimeout)
+def transport_failure(exc: BaseException) -> tuple[FailureKind, str] | None:
+    """(kind, provider code) of a timeout or broken connection of an httpx-based SDK, else None.
 
-
-def _is_connection_failure(exc: BaseException) -> bool:
-    if isinstance(
-        exc,
-        (
-            boto_exc.EndpointConnectionError,
-            boto_exc.ConnectionClosedError,
-            boto_exc.ConnectTimeoutError,
-            ConnectionError,
-        ),
-    ):
-        return True
-    from urllib3.exceptions import ProtocolError
-
-    if isinstance(exc, ProtocolError):
-        return True
-    try:
-        import aiohttp
-    except ImportError:  # pragma: no cover - aiobotocore depends on aiohttp
-        return False
-    return isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError))
-
-
-def classify(
-    exc: BaseException, *, model_id: str | None, after_content: bool = False, partial_text: str = ""
-) -> LLMError:
-    """Map any exception raised by a model call into an `LLMError`.
-
-    Order matters: EventStreamError is a ClientError subclass; botocore's ConnectTimeoutError
-    is a ConnectionError; aiohttp's socket timeouts are TimeoutErrors.
+    A connect timeout means the endpoint is unreachable (`unavailable`); a read timeout bounds
+    the silence between two events (`timeout`); a connection closed mid-body is `unavailable`.
     """
-    if isinstance(exc, LLMError):
-        return exc
-    kwargs: dict[str, Any] = {"model_id": model_id, "after_content": after_content, "partial_text": partial_text}
-    if isinstance(exc, boto_exc.ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        message = str(error.get("Message", ""))
-        kind = _CODE_KINDS.get(code)
-        if kind is None:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-            # Stream exception frames carry status 400 whatever they mean, so an unknown
-            # code inside a stream is treated as a model failure, not as our fault.
-            if isinstance(exc, boto_exc.EventStreamError):
-                kind = FailureKind.MODEL_ERROR
-            else:
-                kind = _kind_for_status(int(status))
-        return LLMError(kind, provider_code=code or None, detail=message, **kwargs)
-    if isinstance(exc, boto_exc.ConnectTimeoutError):
-        return LLMError(FailureKind.UNAVAILABLE, provider_code="connect_timeout", detail=str(exc), **kwargs)
-    if _is_timeout(exc):
-        return LLMError(FailureKind.TIMEOUT, provider_code="read_timeout", detail=str(exc), **kwargs)
-    if _is_connection_failure(exc):
-        return LLMError(FailureKind.UNAVAILABLE, provider_code="connection_lost", detail=str(exc), **kwargs)
-    if isinstance(exc, ResponseParserError):
-        return LLMError(FailureKind.MODEL_ERROR, provider_code="malformed_response", detail=str(exc), **kwargs)
-    if isinstance(exc, (boto_exc.NoCredentialsError, boto_exc.PartialCredentialsError)):
-        return LLMError(FailureKind.CLIENT_ERROR, provider_code="no_credentials", detail=str(exc), **kwargs)
-    if isinstance(exc, boto_exc.ParamValidationError):
-        return LLMError(FailureKind.CLIENT_ERROR, provider_code="invalid_parameters", detail=str(exc), **kwargs)
-    if isinstance(exc, boto_exc.BotoCoreError):
-        return LLMError(FailureKind.UNAVAILABLE, provider_code=type(exc).__name__, detail=str(exc), **kwargs)
-    raise exc
+    import httpx2
+
+    for cause in (exc, exc.__cause__):
+        if isinstance(cause, httpx2.ConnectTimeout):
+            return FailureKind.UNAVAILABLE, "connect_timeout"
+        if isinstance(cause, (httpx2.TimeoutException, TimeoutError)):
+            return FailureKind.TIMEOUT, "read_timeout"
+        if isinstance(cause, httpx2.ConnectError):
+            return FailureKind.UNAVAILABLE, "connect_failed"
+        if isinstance(cause, (httpx2.TransportError, ConnectionError)):
+            return FailureKind.UNAVAILABLE, "connection_lost"
+    return None

@@ -23,6 +23,9 @@ class LLMCall(models.Model):
     reference = models.CharField(max_length=128, blank=True, help_text="What the call was for, e.g. chat.message:<id>.")
     alias = models.CharField(max_length=64)
     model_id = models.CharField(max_length=128, help_text="The model that actually answered (or failed last).")
+    provider = models.CharField(
+        max_length=16, default="bedrock", help_text="The provider of that model: bedrock, anthropic or openai."
+    )
     attempts = models.JSONField(default=list, blank=True, help_text="Models tried before it, with their failure.")
     streamed = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)

@@ -1,8 +1,13 @@
-"""The model registry: aliases → ordered fallback chains of Bedrock model ids, with limits and prices.
+"""The model registry: aliases → ordered fallback chains of models, with provider, limits and prices.
 
-Everything here comes from settings (`LLM_MODELS`, `LLM_ALIASES`, replaceable through
-`LLM_CONFIG_FILE`): model ids are configuration, never code. Settings are read lazily and
-the parsed registry is rebuilt whenever those settings objects change (tests override them).
+Everything here comes from settings (`LLM_MODELS`, `LLM_ALIASES`, `LLM_PROVIDERS`, replaceable
+through `LLM_CONFIG_FILE`): model ids are configuration, never code. Settings are read lazily
+and the parsed registry is rebuilt whenever those settings objects change (tests override them).
+
+Each entry names its provider (`bedrock`, `anthropic`, `openai`) and, for the last two, its
+connection: a base URL and the *name* of the environment variable holding the API key, both
+defaulting to the provider's entry in `LLM_PROVIDERS`. A key itself is never configuration:
+an entry or provider carrying an `api_key` is refused. A chain may mix providers.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from backend.errors import ValidationFailed
 from backend.llm.types import Usage
 
 _MILLION = Decimal(1_000_000)
+PROVIDER_NAMES = frozenset({"bedrock", "anthropic", "openai"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +43,25 @@ class ModelSpec:
     count_tokens_id: str
     # Claude 4.5+ refuse requests that set both temperature and top_p.
     exclusive_sampling: bool = True
+    provider: str = "bedrock"
+    # The model name the provider knows (e.g. "llama3.2" for an entry with id "ollama-llama3.2").
+    provider_model_id: str = ""
+    base_url: str | None = None
+    # The NAME of the environment variable holding the API key (never the key).
+    api_key_env: str | None = None
 
     @classmethod
-    def from_config(cls, raw: dict[str, Any]) -> ModelSpec:
+    def from_config(cls, raw: dict[str, Any], providers: dict[str, dict[str, Any]] | None = None) -> ModelSpec:
+        provider = raw.get("provider", "bedrock")
+        if provider not in PROVIDER_NAMES:
+            raise ValueError(f"LLM model {raw.get('id')!r}: unknown provider {provider!r}")
+        connection = (providers or {}).get(provider, {})
+        for source in (raw, connection):
+            if "api_key" in source:
+                raise ValueError(
+                    f"LLM model {raw.get('id')!r}: API keys are never configuration; "
+                    "name the environment variable holding it in api_key_env"
+                )
         return cls(
             id=raw["id"],
             context_window=int(raw["context_window"]),
@@ -56,6 +78,10 @@ class ModelSpec:
             price_cache_write=Decimal(str(raw.get("price_cache_write", 0))),
             count_tokens_id=raw.get("count_tokens_id") or raw["id"],
             exclusive_sampling=bool(raw.get("exclusive_sampling", True)),
+            provider=provider,
+            provider_model_id=raw.get("model") or raw["id"],
+            base_url=raw.get("base_url", connection.get("base_url")) or None,
+            api_key_env=raw.get("api_key_env", connection.get("api_key_env")) or None,
         )
 
     def cost(self, usage: Usage) -> Decimal:
@@ -97,11 +123,15 @@ class Registry:
         return [self.models[model_id] for model_id in self.alias(alias_name).chain]
 
 
-_cache: tuple[int, int, Registry] | None = None
+_cache: tuple[tuple[int, int, int], Registry] | None = None
 
 
-def _build(models_config: list[dict[str, Any]], aliases_config: dict[str, dict[str, Any]]) -> Registry:
-    models = {raw["id"]: ModelSpec.from_config(raw) for raw in models_config}
+def _build(
+    models_config: list[dict[str, Any]],
+    aliases_config: dict[str, dict[str, Any]],
+    providers_config: dict[str, dict[str, Any]],
+) -> Registry:
+    models = {raw["id"]: ModelSpec.from_config(raw, providers_config) for raw in models_config}
     aliases: dict[str, Alias] = {}
     for name, raw in aliases_config.items():
         chain = tuple(raw["chain"])
@@ -115,14 +145,15 @@ def _build(models_config: list[dict[str, Any]], aliases_config: dict[str, dict[s
 
 
 def get_registry() -> Registry:
-    """The registry for the current settings (rebuilt when LLM_MODELS/LLM_ALIASES are replaced)."""
+    """The registry for the current settings (rebuilt when LLM_MODELS/ALIASES/PROVIDERS are replaced)."""
     global _cache
     models_config = settings.LLM_MODELS
     aliases_config = settings.LLM_ALIASES
-    key = (id(models_config), id(aliases_config))
-    if _cache is None or _cache[:2] != key:
-        _cache = (*key, _build(models_config, aliases_config))
-    return _cache[2]
+    providers_config = settings.LLM_PROVIDERS
+    key = (id(models_config), id(aliases_config), id(providers_config))
+    if _cache is None or _cache[0] != key:
+        _cache = (key, _build(models_config, aliases_config, providers_config))
+    return _cache[1]
 
 
 def selectable_aliases() -> list[Alias]:

@@ -5,25 +5,32 @@
     for event in stream(request): ...           # sync stream
     async for event in astream(request): ...    # async stream (web process)
 
-Each call walks the alias's fallback chain, skipping models that are cooling down. It moves
-to the next model on throttled / unavailable / timeout / model error, but only **before the
-first content** was produced; a failure after that raises `LLMError(after_content=True)`
-with the partial text, and the caller decides (chat ends the message as `error`). Client
-errors (validation, access) never fall back. Every call, successful or not, writes one
-usage record naming the model that actually answered.
+Each call walks the alias's fallback chain, skipping models that are cooling down and models
+that cannot take the request's content (an image for a text-only model). It moves to the next
+model on throttled / unavailable / timeout / model error, but only **before the first
+content** was produced; a failure after that raises `LLMError(after_content=True)` with the
+partial text, and the caller decides (chat ends the message as `error`). Client errors
+(validation, access) never fall back. Every call, successful or not, writes one usage record
+naming the model and provider that actually answered.
+
+The loop is written once for every provider: each step that talks to a provider goes through
+its adapter (`backend.llm.providers.ProviderAdapter`: Bedrock, the Anthropic API, an
+OpenAI-compatible server), so a chain may mix providers.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
 
-from backend.llm import bedrock, cooldown
-from backend.llm.errors import FailureKind, LLMError, classify
+from backend.llm import cooldown, providers
+from backend.llm.errors import FailureKind, LLMError
+from backend.llm.providers import Answer, ProviderAdapter, StreamAssembler
 from backend.llm.registry import Alias, ModelSpec, get_registry
 from backend.llm.tokens import estimate_request_tokens, estimate_text_tokens
 from backend.llm.types import (
@@ -39,10 +46,9 @@ from backend.llm.types import (
 )
 from backend.llm.usage import CallReport, UsageRecord, arecord_usage, record_usage
 
+logger = logging.getLogger(__name__)
 
-def _order(chain: list[ModelSpec], cooling: set[str]) -> list[ModelSpec]:
-    """Models not cooling down first (chain order), then the cooling ones as a last resort."""
-    return [m for m in chain if m.id not in cooling] + [m for m in chain if m.id in cooling]
+Event = StreamStart | TextDelta | ToolUseEvent | StreamStop
 
 
 def _cooldown_seconds(error: LLMError) -> float:
@@ -53,17 +59,48 @@ def _cooldown_seconds(error: LLMError) -> float:
     return 0.0
 
 
+def _chain_ids(request: LLMRequest) -> list[str]:
+    return list(get_registry().alias(request.alias).chain)
+
+
 @dataclass
 class _Call:
     """Book-keeping of one logical call across its attempts; builds the usage record."""
 
     request: LLMRequest
     alias: Alias
+    models: list[ModelSpec]
     streamed: bool
     started: float = field(default_factory=time.perf_counter)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     first_token_at: float | None = None
     report: CallReport | None = None
+
+    @classmethod
+    def plan(cls, request: LLMRequest, cooling: set[str], *, streamed: bool, report: CallReport | None = None) -> _Call:
+        """The models to try, in order: the chain, cooling models last, unsuitable ones skipped.
+
+        Cooling models are tried only if every other model failed (cooldowns are advisory).
+        A model that cannot take the request's content is skipped with a logged reason; when
+        no model can, the first one stays so that the call fails with its client error.
+        """
+        registry = get_registry()
+        alias = registry.alias(request.alias)
+        chain = registry.chain(request.alias)
+        ordered = [m for m in chain if m.id not in cooling] + [m for m in chain if m.id in cooling]
+        call = cls(request=request, alias=alias, models=[], streamed=streamed, report=report)
+        for model in ordered:
+            reason = providers.adapter(model.provider).unsupported(request, model)
+            if reason is None:
+                call.models.append(model)
+                continue
+            logger.info("skipping model %s of alias %s: %s", model.id, alias.name, reason)
+            call.attempts.append(
+                {"model": model.id, "provider": model.provider, "kind": "skipped", "code": "unsupported_content"}
+            )
+        if not call.models:
+            call.models.append(ordered[0])
+        return call
 
     def started_on(self, model: ModelSpec) -> StreamStart:
         """The StreamStart event, sent once, right before the first content."""
@@ -73,26 +110,35 @@ class _Call:
     def elapsed_ms(self, since: float | None = None) -> int:
         return int(((since or time.perf_counter()) - self.started) * 1000)
 
-    def failed(self, exc: BaseException, model: ModelSpec, assembler: bedrock.StreamAssembler | None) -> LLMError:
-        error = classify(
+    def failed(
+        self, exc: BaseException, model: ModelSpec, adapter: ProviderAdapter, assembler: StreamAssembler | None
+    ) -> LLMError:
+        error = adapter.classify(
             exc,
             model_id=model.id,
             after_content=bool(assembler and assembler.has_content),
             partial_text=assembler.text if assembler else "",
         )
-        self.attempts.append({"model": model.id, "kind": error.kind.value, "code": error.provider_code})
+        self.attempts.append(
+            {"model": model.id, "provider": model.provider, "kind": error.kind.value, "code": error.provider_code}
+        )
         error.attempts = self.attempts
         return error
 
-    def usage_for(self, model: ModelSpec, assembler: bedrock.StreamAssembler | None, usage: Usage | None) -> Usage:
+    def falls_back(self, error: LLMError, model: ModelSpec) -> bool:
+        """Whether to try the next model after `error` on `model`."""
+        return error.allows_fallback and model is not self.models[-1]
+
+    def usage_for(self, assembler: StreamAssembler | None, usage: Usage | None) -> Usage:
         if usage is not None:
             return usage
-        # No usage from the provider (stream cut short): count locally so the ledger is never empty.
-        return Usage(
-            input_tokens=estimate_request_tokens(self.request),
-            output_tokens=estimate_text_tokens(assembler.text if assembler else ""),
-            estimated=True,
-        )
+        # No final usage from the provider (stream cut short, a server that reports none): count
+        # locally what it did not say, keeping the input counts it sent at the start, if any.
+        output_tokens = estimate_text_tokens(assembler.text if assembler else "")
+        reported = assembler.input_usage if assembler else None
+        if reported is not None:
+            return replace(reported, output_tokens=output_tokens, estimated=True)
+        return Usage(input_tokens=estimate_request_tokens(self.request), output_tokens=output_tokens, estimated=True)
 
     def record(
         self,
@@ -107,6 +153,7 @@ class _Call:
             context=self.request.context,
             alias=self.alias.name,
             model_id=model.id,
+            provider=model.provider,
             streamed=self.streamed,
             status=status,
             usage=usage,
@@ -122,64 +169,66 @@ class _Call:
             self.report.fill(record)
         return record
 
-    def error_record(self, error: LLMError, model: ModelSpec, assembler: bedrock.StreamAssembler | None) -> UsageRecord:
-        usage = self.usage_for(model, assembler, assembler.usage if assembler else None)
+    def error_record(self, error: LLMError, model: ModelSpec, assembler: StreamAssembler | None) -> UsageRecord:
+        usage = self.usage_for(assembler, assembler.usage if assembler else None)
         if not error.after_content and error.kind is not FailureKind.TRUNCATED:
             usage = Usage(estimated=True)  # nothing was generated, so nothing is billed
         record = self.record(model, status="error", usage=usage, error_code=error.code)
         error.usage, error.cost = record.usage, record.cost
         return record
 
+    def cancelled_record(self, model: ModelSpec, assembler: StreamAssembler | None) -> UsageRecord:
+        usage = self.usage_for(assembler, assembler.usage if assembler else None)
+        return self.record(model, status="cancelled", usage=usage)
 
-def _plan(request: LLMRequest, cooling: set[str] | None = None) -> tuple[Alias, list[ModelSpec]]:
-    registry = get_registry()
-    alias = registry.alias(request.alias)
-    chain = registry.chain(request.alias)
-    return alias, _order(chain, cooling or set())
+    def stopped(self, model: ModelSpec, assembler: StreamAssembler) -> tuple[StreamStop, UsageRecord]:
+        """The StreamStop of a stream that ended well (raises LLMError(truncated) if it did not)."""
+        stop_reason = assembler.finish()
+        usage = self.usage_for(assembler, assembler.usage)
+        record = self.record(model, status="ok", usage=usage, stop_reason=stop_reason.value)
+        stop = StreamStop(
+            stop_reason=stop_reason, usage=usage, model_id=model.id, cost=record.cost, latency_ms=record.latency_ms
+        )
+        return stop, record
 
-
-def _chain_ids(request: LLMRequest) -> list[str]:
-    return list(get_registry().alias(request.alias).chain)
+    def completion(self, model: ModelSpec, answer: Answer) -> tuple[Completion, UsageRecord]:
+        content, stop_reason, usage = answer
+        text = "".join(block.text for block in content if isinstance(block, TextBlock))
+        usage = usage or Usage(
+            input_tokens=estimate_request_tokens(self.request), output_tokens=estimate_text_tokens(text), estimated=True
+        )
+        record = self.record(model, status="ok", usage=usage, stop_reason=stop_reason.value)
+        completion = Completion(
+            text=text,
+            content=tuple(content),
+            stop_reason=stop_reason,
+            usage=usage,
+            model_id=model.id,
+            alias=self.alias.name,
+            cost=record.cost,
+            latency_ms=record.latency_ms,
+        )
+        return completion, record
 
 
 # --- Non-streaming --------------------------------------------------------------------------------
 
 
-def _completion(call: _Call, model: ModelSpec, response: dict[str, Any]) -> tuple[Completion, UsageRecord]:
-    content, stop_reason, usage = bedrock.parse_converse_response(response)
-    text = "".join(block.text for block in content if isinstance(block, TextBlock))
-    usage = usage or Usage(
-        input_tokens=estimate_request_tokens(call.request), output_tokens=estimate_text_tokens(text), estimated=True
-    )
-    record = call.record(model, status="ok", usage=usage, stop_reason=stop_reason.value)
-    completion = Completion(
-        text=text,
-        content=tuple(content),
-        stop_reason=stop_reason,
-        usage=usage,
-        model_id=model.id,
-        alias=call.alias.name,
-        cost=record.cost,
-        latency_ms=record.latency_ms,
-    )
-    return completion, record
-
-
 def complete(request: LLMRequest) -> Completion:
     """One non-streaming answer, with fallback. Raises LLMError when every model failed."""
-    alias, models = _plan(request, cooldown.cooling_models(_chain_ids(request)))
-    call = _Call(request=request, alias=alias, streamed=False)
-    for index, model in enumerate(models):
+    call = _Call.plan(request, cooldown.cooling_models(_chain_ids(request)), streamed=False)
+    for model in call.models:
+        adapter = providers.adapter(model.provider)
         try:
-            response = bedrock.sync_client(stream=False).converse(**bedrock.converse_kwargs(request, model))
+            answer = adapter.complete(adapter.prepare(request, model), model)
         except Exception as exc:
-            error = call.failed(exc, model, None)
+            error = call.failed(exc, model, adapter, None)
             cooldown.start_cooldown(model.id, _cooldown_seconds(error), reason=error.kind.value)
-            if error.allows_fallback and index < len(models) - 1:
+            if call.falls_back(error, model):
                 continue
             record_usage(call.error_record(error, model, None))
             raise error from exc
-        completion, record = _completion(call, model, response)
+        completion, record = call.completion(model, answer)
         record_usage(record)
         return completion
     raise AssertionError("unreachable: a chain has at least one model")
@@ -187,20 +236,19 @@ def complete(request: LLMRequest) -> Completion:
 
 async def acomplete(request: LLMRequest) -> Completion:
     """Async `complete`: same contract, never blocks the event loop."""
-    alias, models = _plan(request, await cooldown.acooling_models(_chain_ids(request)))
-    call = _Call(request=request, alias=alias, streamed=False)
-    for index, model in enumerate(models):
+    call = _Call.plan(request, await cooldown.acooling_models(_chain_ids(request)), streamed=False)
+    for model in call.models:
+        adapter = providers.adapter(model.provider)
         try:
-            client = await bedrock.async_client(stream=False)
-            response = await client.converse(**bedrock.converse_kwargs(request, model))
+            answer = await adapter.acomplete(adapter.prepare(request, model), model)
         except Exception as exc:
-            error = call.failed(exc, model, None)
+            error = call.failed(exc, model, adapter, None)
             await cooldown.astart_cooldown(model.id, _cooldown_seconds(error), reason=error.kind.value)
-            if error.allows_fallback and index < len(models) - 1:
+            if call.falls_back(error, model):
                 continue
             await arecord_usage(call.error_record(error, model, None))
             raise error from exc
-        completion, record = _completion(call, model, response)
+        completion, record = call.completion(model, answer)
         await arecord_usage(record)
         return completion
     raise AssertionError("unreachable: a chain has at least one model")
@@ -209,57 +257,47 @@ async def acomplete(request: LLMRequest) -> Completion:
 # --- Streaming -------------------------------------------------------------------------------------
 
 
-def _stop_event(call: _Call, model: ModelSpec, assembler: bedrock.StreamAssembler) -> tuple[StreamStop, UsageRecord]:
-    stop_reason = assembler.finish()
-    usage = call.usage_for(model, assembler, assembler.usage)
-    record = call.record(model, status="ok", usage=usage, stop_reason=stop_reason.value)
-    return StreamStop(
-        stop_reason=stop_reason, usage=usage, model_id=model.id, cost=record.cost, latency_ms=record.latency_ms
-    ), record
-
-
-def stream(
-    request: LLMRequest, *, report: CallReport | None = None
-) -> Iterator[StreamStart | TextDelta | ToolUseEvent | StreamStop]:
+def stream(request: LLMRequest, *, report: CallReport | None = None) -> Iterator[Event]:
     """Stream one answer with fallback before the first content.
 
     Yields StreamStart (once, right before the first content), TextDelta / ToolUseEvent, then
     StreamStop. Raises LLMError on failure; `after_content` tells whether text was already yielded.
     Closing the iterator early closes the upstream stream and records the call as cancelled.
+    `report`, when given, is filled on every ending: success, failure and cancellation.
     """
-    alias, models = _plan(request, cooldown.cooling_models(_chain_ids(request)))
-    call = _Call(request=request, alias=alias, streamed=True, report=report)
-    model, assembler = models[0], None
+    call = _Call.plan(request, cooldown.cooling_models(_chain_ids(request)), streamed=True, report=report)
+    model, assembler = call.models[0], None
     finished = False
     try:
-        for index, model in enumerate(models):
-            assembler = bedrock.StreamAssembler(model.id)
-            event_stream = None
+        for model in call.models:
+            adapter = providers.adapter(model.provider)
+            assembler = adapter.assembler(model)
+            upstream = None
             try:
-                kwargs = bedrock.converse_kwargs(request, model)
-                event_stream = bedrock.sync_client(stream=True).converse_stream(**kwargs)["stream"]
-                for raw_event in event_stream:
-                    text, tool_use = assembler.feed(raw_event)
+                upstream = adapter.open_stream(adapter.prepare(request, model), model)
+                for raw_event in upstream:
+                    text, tool_uses = assembler.feed(raw_event)
                     if text:  # the hot path: one cheap check per token
                         if call.first_token_at is None:
                             yield call.started_on(model)
                         yield TextDelta(text)
-                    elif tool_use is not None:
+                    if tool_uses:
                         if call.first_token_at is None:
                             yield call.started_on(model)
-                        yield ToolUseEvent(tool_use)
-                stop, record = _stop_event(call, model, assembler)
+                        for tool_use in tool_uses:
+                            yield ToolUseEvent(tool_use)
+                stop, record = call.stopped(model, assembler)
             except Exception as exc:
-                error = call.failed(exc, model, assembler)
+                error = call.failed(exc, model, adapter, assembler)
                 cooldown.start_cooldown(model.id, _cooldown_seconds(error), reason=error.kind.value)
-                if error.allows_fallback and index < len(models) - 1:
+                if call.falls_back(error, model):
                     continue
                 finished = True
                 record_usage(call.error_record(error, model, assembler))
                 raise error from exc
             finally:
-                if event_stream is not None:
-                    event_stream.close()
+                if upstream is not None:
+                    adapter.close_stream(upstream)
             if call.first_token_at is None:
                 yield call.started_on(model)  # an answer without content still names its model
             finished = True
@@ -268,52 +306,48 @@ def stream(
             return
     finally:
         if not finished:
-            usage = call.usage_for(model, assembler, assembler.usage if assembler else None)
-            record_usage(call.record(model, status="cancelled", usage=usage))
+            record_usage(call.cancelled_record(model, assembler))
 
 
-async def astream(
-    request: LLMRequest, *, report: CallReport | None = None
-) -> AsyncIterator[StreamStart | TextDelta | ToolUseEvent | StreamStop]:
-    """Async `stream` over aiobotocore: no thread per stream, the event loop is never blocked.
+async def astream(request: LLMRequest, *, report: CallReport | None = None) -> AsyncIterator[Event]:
+    """Async `stream` on the event loop: no thread per stream, the loop is never blocked.
 
     Same contract as `stream`. When the consumer is cancelled (client disconnect) or closes the
     generator, the upstream HTTP stream is closed and the call is recorded as cancelled.
     """
-    alias, models = _plan(request, await cooldown.acooling_models(_chain_ids(request)))
-    call = _Call(request=request, alias=alias, streamed=True, report=report)
-    model, assembler = models[0], None
+    call = _Call.plan(request, await cooldown.acooling_models(_chain_ids(request)), streamed=True, report=report)
+    model, assembler = call.models[0], None
     finished = False
     try:
-        for index, model in enumerate(models):
-            assembler = bedrock.StreamAssembler(model.id)
-            event_stream = None
+        for model in call.models:
+            adapter = providers.adapter(model.provider)
+            assembler = adapter.assembler(model)
+            upstream = None
             try:
-                kwargs = bedrock.converse_kwargs(request, model)
-                client = await bedrock.async_client(stream=True)
-                event_stream = (await client.converse_stream(**kwargs))["stream"]
-                async for raw_event in event_stream:
-                    text, tool_use = assembler.feed(raw_event)
+                upstream = await adapter.aopen_stream(adapter.prepare(request, model), model)
+                async for raw_event in upstream:
+                    text, tool_uses = assembler.feed(raw_event)
                     if text:  # the hot path: one cheap check per token
                         if call.first_token_at is None:
                             yield call.started_on(model)
                         yield TextDelta(text)
-                    elif tool_use is not None:
+                    if tool_uses:
                         if call.first_token_at is None:
                             yield call.started_on(model)
-                        yield ToolUseEvent(tool_use)
-                stop, record = _stop_event(call, model, assembler)
+                        for tool_use in tool_uses:
+                            yield ToolUseEvent(tool_use)
+                stop, record = call.stopped(model, assembler)
             except Exception as exc:
-                error = call.failed(exc, model, assembler)
+                error = call.failed(exc, model, adapter, assembler)
                 await cooldown.astart_cooldown(model.id, _cooldown_seconds(error), reason=error.kind.value)
-                if error.allows_fallback and index < len(models) - 1:
+                if call.falls_back(error, model):
                     continue
                 finished = True
                 await arecord_usage(call.error_record(error, model, assembler))
                 raise error from exc
             finally:
-                if event_stream is not None:
-                    event_stream.close()
+                if upstream is not None:
+                    await adapter.aclose_stream(upstream)
             if call.first_token_at is None:
                 yield call.started_on(model)  # an answer without content still names its model
             finished = True
@@ -322,37 +356,40 @@ async def astream(
             return
     finally:
         if not finished:
-            usage = call.usage_for(model, assembler, assembler.usage if assembler else None)
-            await arecord_usage(call.record(model, status="cancelled", usage=usage))
+            await arecord_usage(call.cancelled_record(model, assembler))
 
 
 # --- Token counting ------------------------------------------------------------------------------------
 
 
 def count_tokens(request: LLMRequest) -> int:
-    """Exact input tokens of `request` on its alias's first model (Bedrock CountTokens).
+    """Exact input tokens of `request` on its alias's first model (the provider's own count).
 
-    Falls back to the local estimate when the provider cannot count (region without
-    CountTokens, throttling): a budget check must not fail because counting failed.
+    Falls back to the local estimate when the provider cannot count (OpenAI-compatible servers,
+    a region without CountTokens, throttling): a budget check must not fail because counting failed.
     """
     model = get_registry().chain(request.alias)[0]
+    adapter = providers.adapter(model.provider)
     try:
-        response = bedrock.sync_client(stream=False).count_tokens(**bedrock.count_tokens_kwargs(request, model))
+        return adapter.count_tokens(request, model)
     except Exception as exc:  # noqa: BLE001 - classify() re-raises anything that is not a provider failure
-        classify(exc, model_id=model.id)
+        adapter.classify(exc, model_id=model.id)
         return estimate_request_tokens(request)
-    return int(response["inputTokens"])
 
 
 async def acount_tokens(request: LLMRequest) -> int:
     model = get_registry().chain(request.alias)[0]
+    adapter = providers.adapter(model.provider)
     try:
-        client = await bedrock.async_client(stream=False)
-        response = await client.count_tokens(**bedrock.count_tokens_kwargs(request, model))
+        return await adapter.acount_tokens(request, model)
     except Exception as exc:  # noqa: BLE001 - classify() re-raises anything that is not a provider failure
-        classify(exc, model_id=model.id)
+        adapter.classify(exc, model_id=model.id)
         return estimate_request_tokens(request)
-    return int(response["inputTokens"])
+
+
+async def aclose_clients() -> None:
+    """Close every provider's async clients of the running event loop (server shutdown, tests)."""
+    await providers.aclose_clients()
 
 
 __all__ = [

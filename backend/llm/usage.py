@@ -19,6 +19,7 @@ class UsageRecord:
     alias: str
     model_id: str
     streamed: bool
+    provider: str = "bedrock"
     status: str = "ok"
     usage: Usage = field(default_factory=Usage)
     cost: Decimal = Decimal(0)
@@ -42,9 +43,11 @@ class CallReport:
     status: str = ""
     usage: Usage = field(default_factory=Usage)
     cost: Decimal = Decimal(0)
+    provider: str = ""
 
     def fill(self, record: UsageRecord) -> None:
         self.model_id = record.model_id
+        self.provider = record.provider
         self.status = record.status
         self.usage = record.usage
         self.cost = record.cost
@@ -61,6 +64,7 @@ def record_usage(record: UsageRecord) -> None:
             reference=record.context.reference[:128],
             alias=record.alias,
             model_id=record.model_id,
+            provider=record.provider,
             attempts=record.attempts,
             streamed=record.streamed,
             status=record.status,

@@ -1,8 +1,11 @@
-"""A protocol-faithful, stdlib-only Amazon Bedrock Runtime emulator (Converse APIs).
+"""A protocol-faithful, stdlib-only LLM emulator: Amazon Bedrock Runtime, Anthropic, OpenAI.
 
 Real boto3/aiobotocore clients talk to it over HTTP through ``endpoint_url``:
 Converse, ConverseStream (binary event stream, one chunk per frame) and
 CountTokens, with Bedrock's validation, error format and cache accounting.
+The official ``anthropic`` and ``openai`` SDKs talk to it through their base
+URL: the Messages API (``anthropic_messages``) and Chat Completions
+(``openai_chat``), answered by the same pipeline.
 Replies are canned and deterministic; directives in the last user message
 (``[[emu:...]]``, see ``directives``) and the ``/_emulator/`` control API
 (see ``control``) script lengths, timing and faults.

@@ -1,7 +1,9 @@
-"""Run the Bedrock emulator: ``python -m backend.llm.emulator --host 127.0.0.1 --port 8765``.
+"""Run the LLM emulator: ``python -m backend.llm.emulator --host 127.0.0.1 --port 8765``.
 
-Prints ``Bedrock emulator listening on http://HOST:PORT`` once bound (with
-``--port 0`` this line tells the actual port) and serves until Ctrl-C.
+It answers Bedrock Runtime (``endpoint_url``), the Anthropic Messages API (``base_url``
+= the URL) and OpenAI Chat Completions (``base_url`` = the URL + ``/v1``).  Prints
+``LLM emulator listening on http://HOST:PORT`` once bound (with ``--port 0`` this
+line tells the actual port) and serves until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ def main(argv: list[str] | None = None) -> None:
         min_cache_tokens=args.min_cache_tokens,
         max_output_tokens=args.max_output_tokens,
     )
-    logger.warning("BEDROCK EMULATOR: every reply is CANNED, deterministic fake text. No real model is called.")
+    logger.warning("LLM EMULATOR: every reply is CANNED, deterministic fake text. No real model is called.")
     server.serve_forever(on_listening=_announce)
 
 
 def _announce(url: str) -> None:
     # Printed (not logged) and flushed: scripts and tests parse this line.
-    print(f"Bedrock emulator listening on {url}", flush=True)
+    print(f"LLM emulator listening on {url}", flush=True)
 
 
 if __name__ == "__main__":

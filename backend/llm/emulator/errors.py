@@ -27,6 +27,7 @@ HTTP_ERRORS: dict[str, tuple[int, str]] = {
     "AccessDeniedException": (403, "You don't have access to the model."),
     "ResourceNotFoundException": (404, "The requested resource could not be found."),
     "ServiceQuotaExceededException": (400, "Your request exceeds the service quota."),
+    "UnrecognizedClientException": (403, "The security token included in the request is invalid."),
 }
 
 #: Lower-camel stream exception member -> default message.

@@ -19,6 +19,9 @@ from typing import Any
 from backend.llm.emulator.errors import ERROR_NAMESPACE, ApiError
 
 MAX_HEADER_BYTES = 64 * 1024
+_KNOWN_STATUSES = frozenset(status.value for status in http.HTTPStatus)
+# Statuses outside the standard set that a provider sends (Anthropic's "overloaded").
+_EXTRA_PHRASES = {529: "Overloaded"}
 # 20 images of 3.75 MB, base64-encoded, plus documents and text: generous.
 MAX_BODY_BYTES = 160 * 1024 * 1024
 
@@ -92,7 +95,8 @@ def new_request_id() -> str:
 
 def response_head(status: int, headers: list[tuple[str, str]], *, close: bool = False) -> bytes:
     """Status line and headers, terminated by the blank line."""
-    lines = [f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}"]
+    phrase = http.HTTPStatus(status).phrase if status in _KNOWN_STATUSES else _EXTRA_PHRASES[status]
+    lines = [f"HTTP/1.1 {status} {phrase}"]
     lines += [f"{name}: {value}" for name, value in headers]
     if close:
         lines.append("Connection: close")
@@ -108,14 +112,16 @@ def json_response(
     close: bool = False,
 ) -> bytes:
     """A complete JSON response with Content-Length and x-amzn-RequestId."""
+    return plain_json_response(status, body, (("x-amzn-RequestId", request_id), *extra_headers), close=close)
+
+
+def plain_json_response(
+    status: int, body: Any, headers: tuple[tuple[str, str], ...] = (), *, close: bool = False
+) -> bytes:
+    """A complete JSON response with Content-Length and the given extra headers."""
     payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
-    headers = [
-        ("Content-Type", "application/json"),
-        ("Content-Length", str(len(payload))),
-        ("x-amzn-RequestId", request_id),
-        *extra_headers,
-    ]
-    return response_head(status, headers, close=close) + payload
+    head = [("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *headers]
+    return response_head(status, head, close=close) + payload
 
 
 def error_response(error: ApiError, *, request_id: str, close: bool = False) -> bytes:
@@ -132,3 +138,14 @@ def stream_head(request_id: str, *, close: bool = False) -> bytes:
         ("x-amzn-RequestId", request_id),
     ]
     return response_head(200, headers, close=close)
+
+
+def sse_head(headers: tuple[tuple[str, str], ...] = (), *, close: bool = False) -> bytes:
+    """Headers of a 200 ``text/event-stream`` response sent chunked (one chunk per event)."""
+    head = [
+        ("Content-Type", "text/event-stream; charset=utf-8"),
+        ("Cache-Control", "no-cache"),
+        ("Transfer-Encoding", "chunked"),
+        *headers,
+    ]
+    return response_head(200, head, close=close)

@@ -7,11 +7,16 @@ daemon thread (``start()``, for tests) or in the calling thread
     POST /model/{modelId}/converse          Converse (JSON)
     POST /model/{modelId}/converse-stream   ConverseStream (event stream)
     POST /model/{modelId}/count-tokens      CountTokens
+    POST /v1/messages                       Anthropic Messages API (see ``anthropic_messages``)
+    POST /v1/messages/count_tokens          Anthropic token counting
+    POST /v1/chat/completions               OpenAI Chat Completions (see ``openai_chat``)
     *    /_emulator/...                     control API (see ``control``)
 
 ``modelId`` is percent-encoded in the path and decoded here.  The
-``Authorization`` header (SigV4 or bearer) is accepted unchecked.  Any other
-path answers 404 with ``x-amzn-ErrorType: UnknownOperationException``.
+``Authorization`` header (SigV4 or bearer) is accepted unchecked; the Messages
+API requires an ``x-api-key`` (or bearer) header, unchecked too.  Credentials
+are never recorded.  Any other path answers 404 with ``x-amzn-ErrorType:
+UnknownOperationException``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from backend.llm.emulator import anthropic_messages, openai_chat
 from backend.llm.emulator.control import PREFIX as CONTROL_PREFIX
 from backend.llm.emulator.control import handle_control
 from backend.llm.emulator.errors import ApiError
@@ -36,20 +42,29 @@ from backend.llm.emulator.httpio import (
     error_response,
     json_response,
     new_request_id,
+    plain_json_response,
     read_request,
 )
-from backend.llm.emulator.operations import Exchange, Operations, decode_json
+from backend.llm.emulator.operations import Exchange, Operations, Wire, decode_json
 from backend.llm.emulator.state import EmulatorState
+from backend.llm.emulator.validation import validate_converse
 
 logger = logging.getLogger(__name__)
 
 _MODEL_ROUTE = re.compile(r"/model/([^/]+)/(converse|converse-stream|count-tokens)")
+# Path -> operation name in the request log.
+_SDK_ROUTES = {
+    "/v1/messages": "messages",
+    "/v1/messages/count_tokens": "messages-count-tokens",
+    "/v1/chat/completions": "chat-completions",
+}
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
 _STARTUP_TIMEOUT_SECONDS = 10.0
 _STOP_TIMEOUT_SECONDS = 10.0
 
 
 class EmulatorServer:
-    """A protocol-faithful Amazon Bedrock Runtime emulator (Converse APIs only).
+    """A protocol-faithful LLM emulator: Bedrock Converse, Anthropic Messages and OpenAI Chat Completions.
 
     ``min_cache_tokens`` is the smallest prefix a cachePoint caches;
     ``max_output_tokens`` the largest ``inferenceConfig.maxTokens`` accepted.
@@ -221,6 +236,9 @@ class EmulatorServer:
             writer.write(json_response(status, body, request_id=new_request_id(), close=close))
             await writer.drain()
             return True
+        sdk_operation = _SDK_ROUTES.get(request.path.rstrip("/"))
+        if sdk_operation is not None and request.method == "POST":
+            return await self._dispatch_sdk(sdk_operation, request, reader, writer)
         route = _MODEL_ROUTE.fullmatch(request.path)
         request_id = new_request_id()
         if route is None or request.method != "POST":
@@ -248,9 +266,54 @@ class EmulatorServer:
         except ApiError as error:
             return await _send_error(writer, error, request_id, close)
 
-    def _record(self, operation: str, model_id: str, request: Request, body: Any) -> None:
-        headers = {k: v for k, v in request.headers.items() if k != "authorization"}
+    async def _dispatch_sdk(
+        self, operation: str, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Answer a Messages API or Chat Completions request (errors in that protocol's shape)."""
+        anthropic = operation != "chat-completions"
+        protocol: Any = anthropic_messages if anthropic else openai_chat
+        request_id = protocol.new_request_id()
+        close = not request.keep_alive
+        body: Any = request.body.decode("utf-8", "replace")
+        model_id, converse = "", None
+        try:
+            body = decode_json(request.body)
+            if anthropic and not (request.headers.get("x-api-key") or request.headers.get("authorization")):
+                raise ApiError("UnrecognizedClientException", "x-api-key header is required")
+            model_id = protocol.model_of(body)
+            if anthropic:
+                converse = anthropic_messages.to_converse(body, count_only=operation == "messages-count-tokens")
+            else:
+                converse = openai_chat.to_converse(body)
+            self._record(operation, model_id, request, body, converse)
+            assert self._operations is not None  # set while serving
+            if operation == "messages-count-tokens":
+                request_body = validate_converse(converse, model_id, self._max_output_tokens)
+                answer = {"input_tokens": self._operations.count_converse(model_id, request_body)}
+                writer.write(plain_json_response(200, answer, (("request-id", request_id),), close=close))
+                await writer.drain()
+                return True
+            wire: Wire
+            if anthropic:
+                wire = anthropic_messages.AnthropicWire(model_id, request_id)
+            else:
+                wire = openai_chat.OpenAIWire(model_id, request_id, include_usage=openai_chat.wants_usage(body))
+            exchange = Exchange(reader, writer, request_id, asyncio.get_running_loop().time(), close)
+            return await self._operations.generate(
+                exchange, model_id, converse, wire, stream=body.get("stream") is True
+            )
+        except ApiError as error:
+            if converse is None:
+                self._record(operation, model_id, request, body, None)
+            writer.write(protocol.error_response(error, request_id=request_id, close=close))
+            await writer.drain()
+            return True
+
+    def _record(self, operation: str, model_id: str, request: Request, body: Any, converse: Any = None) -> None:
+        headers = {k: v for k, v in request.headers.items() if k not in _CREDENTIAL_HEADERS}
         entry = {"operation": operation, "model_id": model_id, "body": body, "headers": headers}
+        if converse is not None:
+            entry["converse"] = converse  # the Converse-shaped translation the answer was derived from
         self._state.record({**entry, "time": time.time()})
 
 

@@ -5,7 +5,8 @@ import pytest
 from botocore import exceptions as boto_exc
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from backend.llm.errors import FailureKind, LLMError, classify
+from backend.llm.bedrock import classify
+from backend.llm.errors import FailureKind, LLMError
 
 
 def client_error(code: str, status: int) -> boto_exc.ClientError:

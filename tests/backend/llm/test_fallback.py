@@ -41,7 +41,9 @@ async def test_throttled_primary_is_answered_by_the_next_model(emulator):
     call = await LLMCall.objects.aget()
     assert call.model_id == SECONDARY
     assert call.status == "ok"
-    assert call.attempts == [{"model": PRIMARY, "kind": "throttled", "code": "ThrottlingException"}]
+    assert call.attempts == [
+        {"model": PRIMARY, "provider": "bedrock", "kind": "throttled", "code": "ThrottlingException"}
+    ]
 
 
 @pytest.mark.parametrize(

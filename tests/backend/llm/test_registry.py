@@ -1,4 +1,6 @@
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -73,3 +75,44 @@ def test_the_models_endpoint_lists_selectable_aliases(django_user_model):
     assert "prototype" not in rows  # internal aliases are not offered
     assert rows["chat-default"]["default"] is True
     assert rows["chat-default"]["context_window"] == 200_000
+
+
+def test_the_documented_cross_provider_chain_is_a_valid_registry(settings):
+    config = json.loads((Path(__file__).resolve().parents[3] / "docs" / "llm-config.example.json").read_text())
+    settings.LLM_MODELS, settings.LLM_ALIASES = config["models"], config["aliases"]
+
+    chain = get_registry().chain("chat-default")
+
+    assert [model.provider for model in chain] == ["bedrock", "anthropic", "openai"]
+    local = chain[-1]
+    assert (local.provider_model_id, local.base_url, local.api_key_env) == (
+        "llama3.2",
+        "http://127.0.0.1:11434/v1",
+        None,
+    )
+    assert chain[1].api_key_env == "ANTHROPIC_API_KEY"
+
+
+def test_connections_default_to_the_provider_settings(settings):
+    settings.LLM_PROVIDERS = {"openai": {"base_url": "http://vllm:8000/v1", "api_key_env": "VLLM_KEY"}}
+    settings.LLM_MODELS = [{"id": "qwen", "provider": "openai", "context_window": 1, "max_output_tokens": 1}]
+    settings.LLM_ALIASES = {"q": {"chain": ["qwen"]}}
+
+    model = get_registry().model("qwen")
+
+    assert (model.base_url, model.api_key_env, model.provider_model_id) == ("http://vllm:8000/v1", "VLLM_KEY", "qwen")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"provider": "openai", "api_key": "sk-live-123"},
+        {"provider": "cohere"},
+    ],
+)
+def test_keys_in_configuration_and_unknown_providers_are_refused(settings, entry):
+    settings.LLM_MODELS = [{"id": "m", "context_window": 1, "max_output_tokens": 1, **entry}]
+    settings.LLM_ALIASES = {"a": {"chain": ["m"]}}
+
+    with pytest.raises(ValueError, match=r"API keys are never configuration|unknown provider"):
+        get_registry()

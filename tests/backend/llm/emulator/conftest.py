@@ -23,6 +23,11 @@ def llm_aliases() -> None:
 
 
 @pytest.fixture(autouse=True)
+def provider_models() -> None:
+    """Override the parent LLM conftest's Django-settings fixture: the emulator tests run without Django."""
+
+
+@pytest.fixture(autouse=True)
 def _close_async_clients() -> None:
     """Override the parent LLM conftest's fixture: these tests create no backend.llm clients."""
 
