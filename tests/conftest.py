@@ -38,14 +38,34 @@ def pytest_configure(config: pytest.Config) -> None:
         url = f"postgres://{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}"
         if not _reachable(url, 5432):
             _missing_services.append("postgres")
-            settings.DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+            settings.DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
     if settings.REDIS_URL and not _reachable(settings.REDIS_URL, 6379):
         _missing_services.append("redis")
+        settings.REDIS_URL = ""
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if _missing_services:
+        _reload_connection_handlers()
     if _missing_services and os.environ.get("REQUIRE_SERVICES") == "1":
         raise pytest.UsageError(
             f"REQUIRE_SERVICES=1 but these services are unreachable: {', '.join(_missing_services)}"
         )
+
+
+def _reload_connection_handlers() -> None:
+    """Make the database and cache handlers read the swapped settings.
+
+    Django has already set its handlers up (and cached their settings) when this runs, so
+    changing settings alone would leave every test talking to the unreachable server; this is
+    what Django's own `clear_cache_handlers` does when CACHES is overridden.
+    """
+    from asgiref.local import Local
+    from django.core.cache import caches
+    from django.db import connections
+
+    for handler in (connections, caches):
+        handler.close_all()
+        handler._settings = handler.settings = handler.configure_settings(None)  # type: ignore[attr-defined]
+        handler._connections = Local(handler.thread_critical)  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
