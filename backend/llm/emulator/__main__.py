@@ -7,6 +7,7 @@ Prints ``Bedrock emulator listening on http://HOST:PORT`` once bound (with
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 
 from backend.llm.emulator.server import EmulatorServer
@@ -33,7 +34,12 @@ def main(argv: list[str] | None = None) -> None:
         max_output_tokens=args.max_output_tokens,
     )
     logger.warning("BEDROCK EMULATOR: every reply is CANNED, deterministic fake text. No real model is called.")
-    server.serve_forever(on_listening=_announce)
+    try:
+        server.serve_forever(on_listening=_announce)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        parser.exit(1, f"{args.host}:{args.port} is already in use: set EMULATOR_PORT to a free port.\n")
 
 
 def _announce(url: str) -> None:
