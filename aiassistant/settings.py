@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "backend.middleware.RequestIdMiddleware",
     "backend.middleware.SecurityMiddleware",
+    "backend.middleware.StaticFilesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "backend.middleware.SessionMiddleware",
     "backend.middleware.CommonMiddleware",
@@ -187,6 +188,14 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# --- Static files (WhiteNoise) -------------------------------------------------------------
+# The app serves its own static files (admin, Swagger UI) through WhiteNoise
+# (backend.middleware.StaticFilesMiddleware). With DEBUG off they come from STATIC_ROOT, filled
+# by `manage.py collectstatic`: content-hashed names cached for a year, with gzip copies.
+# With DEBUG on they are found in the apps' static/ folders on each request, no collectstatic.
+if not DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 
 # Request bodies: JSON bodies are small; uploads go to disk above 2.5 MB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)

@@ -33,6 +33,12 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # a run with -p no:django (the emulator's own tests) needs no services
     from django.conf import settings
 
+    # Templates name static files; the hashed names of production (DEBUG off) need a
+    # collectstatic run, which tests/test_static_files.py does for itself.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.postgresql":
         url = f"postgres://{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}"
