@@ -110,17 +110,27 @@ class DesignProjectViewSet(_Base):
 
     @extend_schema(responses={200: DesignProjectSerializer, **ERRORS}, summary="A design project")
     def retrieve(self, request: Request, id: UUID) -> Response:
-        return Response(DesignProjectSerializer(selectors.project_get(user=request.user, project_id=id)).data)
+        return Response(DesignProjectSerializer(selectors.project_detail(user=request.user, project_id=id)).data)
 
-    @extend_schema(request=DesignProjectInputSerializer, responses={200: DesignProjectSerializer, **ERRORS})
+    @extend_schema(
+        request=DesignProjectInputSerializer,
+        responses={200: DesignProjectSerializer, **ERRORS},
+        summary="Replace a design project's name and description",
+    )
     def update(self, request: Request, id: UUID) -> Response:
         data = valid(DesignProjectInputSerializer, request.data)
-        return Response(DesignProjectSerializer(crud.project_update(user=request.user, project_id=id, **data)).data)
+        crud.project_update(user=request.user, project_id=id, **data)
+        return Response(DesignProjectSerializer(selectors.project_detail(user=request.user, project_id=id)).data)
 
-    @extend_schema(request=DesignProjectInputSerializer, responses={200: DesignProjectSerializer, **ERRORS})
+    @extend_schema(
+        request=DesignProjectInputSerializer,
+        responses={200: DesignProjectSerializer, **ERRORS},
+        summary="Change a design project's name or description",
+    )
     def partial_update(self, request: Request, id: UUID) -> Response:
         data = valid(DesignProjectInputSerializer, request.data, partial=True)
-        return Response(DesignProjectSerializer(crud.project_update(user=request.user, project_id=id, **data)).data)
+        crud.project_update(user=request.user, project_id=id, **data)
+        return Response(DesignProjectSerializer(selectors.project_detail(user=request.user, project_id=id)).data)
 
     @extend_schema(responses={204: None, **ERRORS}, summary="Delete a design project and everything in it")
     def destroy(self, request: Request, id: UUID) -> Response:
@@ -166,12 +176,17 @@ class GroupViewSet(_Base):
 
     @extend_schema(responses={200: GroupSerializer, **ERRORS}, summary="A group")
     def retrieve(self, request: Request, id: UUID) -> Response:
-        return Response(GroupSerializer(selectors.group_get(user=request.user, group_id=id)).data)
+        return Response(GroupSerializer(selectors.group_detail(user=request.user, group_id=id)).data)
 
-    @extend_schema(request=GroupUpdateSerializer, responses={200: GroupSerializer, **ERRORS})
+    @extend_schema(
+        request=GroupUpdateSerializer,
+        responses={200: GroupSerializer, **ERRORS},
+        summary="Change a group's name or description",
+    )
     def partial_update(self, request: Request, id: UUID) -> Response:
         data = valid(GroupUpdateSerializer, request.data, partial=True)
-        return Response(GroupSerializer(crud.group_update(user=request.user, group_id=id, **data)).data)
+        crud.group_update(user=request.user, group_id=id, **data)
+        return Response(GroupSerializer(selectors.group_detail(user=request.user, group_id=id)).data)
 
     @extend_schema(responses={204: None, **ERRORS}, summary="Delete a group (its prototypes become ungrouped)")
     def destroy(self, request: Request, id: UUID) -> Response:

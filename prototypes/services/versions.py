@@ -42,7 +42,7 @@ class Accepted:
     request: LLMRequest | None
     base_html: str
     edit_prompt: str
-    ids: dict[str, str]
+    ids: dict[str, str | int]
     replayed: bool = False
 
 
@@ -121,13 +121,13 @@ def _check_concurrency(user: Any) -> None:
         )
 
 
-def _ids(version: PrototypeVersion, variant: PrototypeVariant) -> dict[str, str]:
+def _ids(version: PrototypeVersion, variant: PrototypeVariant) -> dict[str, str | int]:
     return {
         "design_project_id": str(variant.prototype.project_id),
         "prototype_id": str(variant.prototype_id),
         "variant_id": str(variant.id),
         "version_id": str(version.id),
-        "version_number": str(version.version_number),
+        "version_number": version.version_number,  # an integer, as in the REST API
     }
 
 

@@ -6,13 +6,14 @@ each in the shape the product expects (backend/llm/emulator/product_tasks.py).
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from chat import tasks
 from chat.models import Chat, Message, UserMemory
 from prototypes.models import DesignProject, PrototypeVersion
 from tests.chat.factories import ChatFactory, turn
-from tests.e2e.conftest import stream_events
+from tests.e2e.conftest import headers, stream_events
 
 API = "/api/v1/prototypes"
 
@@ -40,6 +41,7 @@ def test_a_prototype_is_generated_then_varied_and_edited(live, alice, project):
     assert "A pricing page" in first.html_content
     assert "Canned prototype" in first.html_content
     assert 'class="' in first.html_content  # Tailwind utility classes
+    assert events[0].data["version_number"] == 1  # an integer, as in the REST API
 
     variant_events = stream_events(
         live, "POST", f"{API}/prototypes/{first.variant.prototype_id}/create-variant/", token, json_body={}
@@ -60,6 +62,23 @@ def test_a_prototype_is_generated_then_varied_and_edited(live, alice, project):
     edited = PrototypeVersion.objects.get(id=edit_events[0].data["version_id"])
     assert (edited.status, edited.edit_mode) == ("complete", "patch")
     assert "Edited: Make the button green" in edited.html_content
+
+
+def test_a_generated_prototype_counts_in_its_project_detail_and_list(live, alice, project):
+    _, token = alice
+    before = httpx.get(f"{live.url}{API}/projects/{project.id}/", headers=headers(token)).json()
+
+    stream_events(
+        live, "POST", f"{API}/generate/", token, json_body={"design_project_id": str(project.id), "prompt": "A shop"}
+    )
+
+    detail = httpx.get(f"{live.url}{API}/projects/{project.id}/", headers=headers(token)).json()
+    renamed = httpx.patch(
+        f"{live.url}{API}/projects/{project.id}/", json={"name": "Store"}, headers=headers(token)
+    ).json()
+    listed = httpx.get(f"{live.url}{API}/projects/", headers=headers(token)).json()["results"]
+    assert (before["prototypes_count"], detail["prototypes_count"], renamed["prototypes_count"]) == (0, 1, 1)
+    assert listed[0]["prototypes_count"] == 1
 
 
 @pytest.mark.django_db
