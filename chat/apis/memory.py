@@ -305,6 +305,22 @@ class MemoryTagListApi(APIView):
 
 
 class MemoryTagDetailApi(APIView):
+    @extend_schema(tags=TAGS, responses={200: MemoryTagSerializer, **ERRORS}, summary="A memory tag")
+    def get(self, request: Request, tag_id: int) -> Response:
+        return Response(MemoryTagSerializer(selectors.tag_get(user=request_user(request), tag_id=tag_id)).data)
+
+    @extend_schema(
+        tags=TAGS,
+        request=TagInputSerializer,
+        responses={200: MemoryTagSerializer, **ERRORS},
+        summary="Rename a tag (409 memory_tag_exists when the name is taken)",
+    )
+    def patch(self, request: Request, tag_id: int) -> Response:
+        user = request_user(request)
+        name = valid(TagInputSerializer, request.data)["name"]
+        services.tag_rename(tag=selectors.tag_get(user=user, tag_id=tag_id), name=name)
+        return Response(MemoryTagSerializer(selectors.tag_get(user=user, tag_id=tag_id)).data)
+
     @extend_schema(tags=TAGS, responses={204: None, **ERRORS}, summary="Delete a tag (its memories stay)")
     def delete(self, request: Request, tag_id: int) -> Response:
         services.tag_delete(tag=selectors.tag_get(user=request_user(request), tag_id=tag_id))
