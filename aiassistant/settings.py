@@ -35,7 +35,11 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 SITE_NAME = env("SITE_NAME", default="AI Assistant")
-FRONTEND_URL = env("FRONTEND_URL", default="http://localhost:3000").rstrip("/")
+# Links in e-mails point at the front end. With DEBUG on and no front end configured they open
+# this server's development pages (backend.core.devpages), so they work with `make run` alone.
+FRONTEND_URL = env(
+    "FRONTEND_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}" if DEBUG else "http://localhost:3000"
+).rstrip("/")
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@localhost")
 
 INSTALLED_APPS = [
@@ -613,6 +617,13 @@ CELERY_BEAT_SCHEDULE["prototypes-sweep-stale-generations"] = {
     "task": "prototypes.tasks.sweep_stale_generations",
     "schedule": env.float("PROTOTYPE_SWEEP_INTERVAL_SECONDS", default=60.0),
 }
+# --- OpenAPI schema post-processing --------------------------------------------------------------
+# The error envelope as a component on every error response; the multipart `files` of sending a message.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "backend.api.schema.error_envelope_hook",
+    "chat.schema.message_files_hook",
+]
 _enum_name_overrides: Any = SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES") or {}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **_enum_name_overrides,

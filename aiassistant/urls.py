@@ -3,10 +3,11 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend import health
+from backend.api.views import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -21,9 +22,16 @@ urlpatterns = [
     path("prototype-preview/", include("prototypes.urls_preview")),
 ]
 
+# Last: any other /api/ path answers the JSON error shape, with DEBUG on too.
+urlpatterns.append(re_path(r"^api/", api_not_found, name="api-not-found"))
+
 if settings.DEBUG:
     # Uploaded files on the local disk, for development only (production serves them from S3).
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    # A start page at / and the pages the e-mail links open when there is no front end yet.
+    from backend.core import devpages
+
+    urlpatterns += devpages.urlpatterns()
 
 handler400 = "backend.api.views.bad_request"
 handler403 = "backend.api.views.permission_denied"

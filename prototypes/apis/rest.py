@@ -231,7 +231,11 @@ class PrototypeViewSet(_Base):
         variants = selectors.variant_list(user=request.user, prototype_id=id).order_by("created_at")
         return Response(PrototypeDetailSerializer(prototype, context={"variants": list(variants)}).data)
 
-    @extend_schema(request=PrototypeUpdateSerializer, responses={200: PrototypeSerializer, **ERRORS})
+    @extend_schema(
+        request=PrototypeUpdateSerializer,
+        responses={200: PrototypeSerializer, **ERRORS},
+        summary="Rename a prototype or move it to another group",
+    )
     def partial_update(self, request: Request, id: UUID) -> Response:
         data = valid(PrototypeUpdateSerializer, request.data, partial=True)
         return Response(PrototypeSerializer(crud.prototype_update(user=request.user, prototype_id=id, **data)).data)
@@ -273,7 +277,10 @@ class PrototypeVariantViewSet(_Base):
         data = valid(VariantUpdateSerializer, request.data)
         return Response(VariantSerializer(crud.variant_update(user=request.user, variant_id=id, **data)).data)
 
-    @extend_schema(responses={204: None, 409: OpenApiResponse(description="The original variant."), **ERRORS})
+    @extend_schema(
+        responses={204: None, 409: OpenApiResponse(description="The original variant."), **ERRORS},
+        summary="Delete a variant (not the original)",
+    )
     def destroy(self, request: Request, id: UUID) -> Response:
         crud.variant_delete(user=request.user, variant_id=id)
         return Response(status=status.HTTP_204_NO_CONTENT)
