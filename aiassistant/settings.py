@@ -329,6 +329,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # No handlers of Django's own (its DEBUG console handler printed every 4xx a second time,
+        # unformatted): Django's lines go to the root handler like everyone else's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "aiobotocore": {"level": "WARNING"},
@@ -360,6 +363,8 @@ ASGI_SHUTDOWN_HOOKS = [
     "chat.services.generation.shutdown",
     "prototypes.services.generation.shutdown",
     "backend.db.aclose_connections",
+    # Close the aiobotocore (aiohttp) sessions, so Ctrl-C prints no "Unclosed client session".
+    "backend.llm.bedrock.aclose_clients",
 ]
 
 LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=5.0)
