@@ -94,6 +94,6 @@ lock:  ## Re-pin requirements/*.txt from requirements/*.in in a throwaway venv
 	rm -rf .lockenv
 
 clean:  ## Remove everything the targets create: the virtualenv, caches, the SQLite database, uploads, beat schedule
-	rm -rf $(VENV) .lockenv .mypy_cache .ruff_cache .pytest_cache .import_linter_cache staticfiles
+	rm -rf $(VENV) .lockenv .mypy_cache .ruff_cache .pytest_cache .import_linter_cache staticfiles .test-artifacts
 	rm -rf db.sqlite3 db.sqlite3-journal db.sqlite3-wal db.sqlite3-shm media
 	rm -f $(BEAT_SCHEDULE) $(BEAT_SCHEDULE).bak $(BEAT_SCHEDULE).dat $(BEAT_SCHEDULE).dir $(BEAT_SCHEDULE).db

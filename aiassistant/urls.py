@@ -9,6 +9,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from backend import health
 from backend.api.views import api_not_found
 
+# The admin's list pages get the whole width (the app list is one click away on the index).
+admin.site.enable_nav_sidebar = False
+admin.site.site_header = admin.site.site_title = f"{settings.SITE_NAME} administration"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),

@@ -27,13 +27,9 @@ class LiveServer:
     loop: asyncio.AbstractEventLoop
 
 
-@pytest.fixture(scope="session")
-def live_server_asgi() -> Iterator[LiveServer]:
-    from django.core.asgi import get_asgi_application
-
-    config = uvicorn.Config(
-        get_asgi_application(), host="127.0.0.1", port=0, loop="asyncio", lifespan="off", log_level="warning"
-    )
+def serve_in_thread(application: Any) -> tuple[LiveServer, Any]:
+    """`application` under uvicorn on a free loopback port, in a thread; returns it and its stopper."""
+    config = uvicorn.Config(application, host="127.0.0.1", port=0, loop="asyncio", lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     loop_holder: dict[str, asyncio.AbstractEventLoop] = {}
 
@@ -52,10 +48,22 @@ def live_server_asgi() -> Iterator[LiveServer]:
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     live = LiveServer(url=f"http://127.0.0.1:{port}", loop=loop_holder["loop"])
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(_close_loop_resources(), live.loop).result(timeout=10)
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return live, stop
+
+
+@pytest.fixture(scope="session")
+def live_server_asgi() -> Iterator[LiveServer]:
+    from django.core.asgi import get_asgi_application
+
+    live, stop = serve_in_thread(get_asgi_application())
     yield live
-    asyncio.run_coroutine_threadsafe(_close_loop_resources(), live.loop).result(timeout=10)
-    server.should_exit = True
-    thread.join(timeout=10)
+    stop()
 
 
 async def _close_loop_resources() -> None:

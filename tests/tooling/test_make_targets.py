@@ -213,6 +213,7 @@ def test_make_clean_removes_what_the_targets_create(tmp_path, fresh_env):
         ".ruff_cache/x",
         ".pytest_cache/x",
         ".import_linter_cache/x",
+        ".test-artifacts/admin/index.png",
     ]
     for relative in created:
         (checkout / relative).parent.mkdir(parents=True, exist_ok=True)
