@@ -230,3 +230,21 @@ def test_make_clean_removes_what_the_targets_create(tmp_path, fresh_env):
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in checkout.iterdir()) == ["Makefile", "kept.py"]
     assert not list(schedule.parent.glob("celerybeat-schedule*"))
+
+
+def test_make_run_on_a_fresh_checkout_installs_only_the_runtime_requirements_and_shows_progress(tmp_path, fresh_env):
+    # A dry run (-n) against a virtualenv that does not exist yet: what a first `make run` would do.
+    result = subprocess.run(
+        ["make", "-n", "run", f"VENV={tmp_path / 'venv'}"],
+        cwd=REPO,
+        env=fresh_env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+
+    installs = [line for line in result.stdout.splitlines() if "pip install" in line and " -r " in line]
+    assert installs, result.stdout
+    assert all("requirements/base.txt" in line and "requirements/dev.txt" not in line for line in installs)
+    assert not any("--quiet" in line for line in installs)
