@@ -1,5 +1,6 @@
 """docker-compose.yml is not run here (no Docker engine); its structure and wiring are checked."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,16 @@ def test_no_secret_is_written_into_the_compose_file():
 
     assert "SECRET_KEY:" not in text
     assert "${POSTGRES_PASSWORD:?" in text
+
+
+def test_the_env_example_names_every_secret_the_stack_requires_and_only_documented_variables():
+    repo = Path(__file__).resolve().parents[1]
+    example = (repo / ".env.example").read_text()
+    readme = (repo / "README.md").read_text()
+    compose = (repo / "docker-compose.yml").read_text()
+
+    named = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    required = set(re.findall(r"\$\{([A-Z][A-Z0-9_]+):\?", compose))
+
+    assert required <= named
+    assert not [name for name in named - required if f"`{name}`" not in readme]
