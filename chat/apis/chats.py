@@ -13,13 +13,14 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
+from rest_framework.pagination import BasePagination, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from appauth.models import AppUser
+from backend.api.pagination import RankedCursorPagination
 from chat.models import Chat
 from chat.selectors import chats as selectors
 from chat.selectors.usage import UsageTotals, chat_usage_totals
@@ -71,14 +72,6 @@ class NewestFirstPagination(CursorPagination):
 
 class OldestFirstPagination(NewestFirstPagination):
     ordering = ("created_at", "id")
-
-
-class SearchPagination(PageNumberPagination):
-    """Relevance-ranked results: numbered pages (a keyset cursor cannot follow a rank)."""
-
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 class PaginatedApi(APIView):
@@ -213,7 +206,7 @@ class ChatSystemPromptApi(APIView):
 
 
 class ChatSearchApi(PaginatedApi):
-    pagination_class = SearchPagination
+    pagination_class = RankedCursorPagination
 
     @extend_schema(
         tags=TAGS,
