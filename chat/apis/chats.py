@@ -108,7 +108,8 @@ def branch_response(request: Request, chat: Chat, *, before: int | None = None, 
                 "next": url(page.next_before),
                 "total": page.total,
                 "turns": page.turns,
-            }
+            },
+            context={"request": request},
         ).data
     )
 
