@@ -94,3 +94,25 @@ def test_the_authorize_hint_shows_the_token_format_without_html(schema):
 
     assert "`Token aia_" in description
     assert "<" not in description
+
+
+# Lists that cannot grow past a small bound answer a plain array: the caller's tokens (at most
+# AUTH_TOKEN_LIMIT_PER_USER), the versions of one turn, the configured models.
+BOUNDED_LISTS = {"/api/v1/auth/tokens/", "/api/v1/chat/pairs/{pair_id}/siblings/", "/api/v1/models/"}
+
+
+def test_every_growing_collection_answers_next_previous_results(schema):
+    shapes = {}
+    for path, method, operation in _operations(schema):
+        body = operation["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if method != "get":
+            continue
+        if body.get("type") == "array":
+            shapes[path] = "array"
+        elif "$ref" in body:
+            properties = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]].get("properties", {})
+            if "results" in properties:
+                shapes[path] = {"next", "previous", "results"} <= set(properties)
+
+    assert {path for path, shape in shapes.items() if shape == "array"} == BOUNDED_LISTS
+    assert all(shape is True for path, shape in shapes.items() if shape != "array")

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.apis.chats import ERRORS, PaginatedApi, request_user, valid
+from chat.apis.chats import ERRORS, NewestFirstPagination, PaginatedApi, request_user, valid
 from chat.models import Chat, MemoryTag, UserMemory
 from chat.selectors import chats as chat_selectors
 from chat.selectors import memory as selectors
@@ -290,10 +290,19 @@ class MemoryContextApi(APIView):
 # --- tags ----------------------------------------------------------------------------------------
 
 
-class MemoryTagListApi(APIView):
-    @extend_schema(tags=TAGS, responses={200: MemoryTagSerializer(many=True), **ERRORS}, summary="List memory tags")
+class ByNamePagination(NewestFirstPagination):
+    ordering = ("name", "id")
+    page_size = 100
+
+
+class MemoryTagListApi(PaginatedApi):
+    pagination_class = ByNamePagination
+
+    @extend_schema(
+        tags=TAGS, responses={200: MemoryTagSerializer(many=True), **ERRORS}, summary="List memory tags, by name"
+    )
     def get(self, request: Request) -> Response:
-        return Response(MemoryTagSerializer(selectors.tag_list(user=request_user(request)), many=True).data)
+        return self.paginated(request, selectors.tag_list(user=request_user(request)), MemoryTagSerializer)
 
     @extend_schema(
         tags=TAGS, request=TagInputSerializer, responses={201: MemoryTagSerializer, **ERRORS}, summary="Add a tag"

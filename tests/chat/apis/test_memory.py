@@ -125,7 +125,7 @@ def test_tags(client, user):
     deleted = client.delete(f"{API}/memory-tags/{created.json()['id']}/")
 
     assert created.status_code == 201
-    assert [(t["name"], t["memory_count"]) for t in listed.json()] == [("work", 1)]
+    assert [(t["name"], t["memory_count"]) for t in listed.json()["results"]] == [("work", 1)]
     assert deleted.status_code == 204
     assert UserMemory.objects.get(user=user).tags.count() == 0
 
