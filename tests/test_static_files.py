@@ -87,23 +87,19 @@ def assert_served_hashed_and_compressed(url: str, asset: str) -> None:
 
 
 @pytest.mark.slow
-def test_the_admin_is_styled_with_debug_off(production_server):
-    status, _, html = get(production_server + "/admin/login/")
+@pytest.mark.parametrize(
+    ("page", "suffixes", "expected"),
+    [
+        ("/admin/login/", (".css",), "/admin/css/base."),  # the admin is styled
+        ("/api/docs/", (".css", ".js"), "swagger-ui-bundle."),  # Swagger UI loads
+    ],
+)
+def test_pages_load_their_assets_with_debug_off(production_server, page, suffixes, expected):
+    status, _, html = get(production_server + page)
 
     assert status == 200
-    css = [link for link in asset_links(html) if link.endswith(".css")]
-    assert any("/admin/css/base." in link for link in css)
-    for asset in css:
-        assert_served_hashed_and_compressed(production_server, asset)
-
-
-@pytest.mark.slow
-def test_swagger_ui_loads_its_assets_with_debug_off(production_server):
-    status, _, html = get(production_server + "/api/docs/")
-
-    assert status == 200
-    assets = [link for link in asset_links(html) if link.endswith((".css", ".js"))]
-    assert any("swagger-ui-bundle." in link for link in assets)
+    assets = [link for link in asset_links(html) if link.endswith(suffixes)]
+    assert any(expected in link for link in assets)
     for asset in assets:
         assert_served_hashed_and_compressed(production_server, asset)
 

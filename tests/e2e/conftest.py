@@ -27,8 +27,11 @@ class LiveServer:
     loop: asyncio.AbstractEventLoop
 
 
-def serve_in_thread(application: Any) -> tuple[LiveServer, Any]:
-    """`application` under uvicorn on a free loopback port, in a thread; returns it and its stopper."""
+def serve_in_thread(application: Any, *, owns_stream_registry: bool = True) -> tuple[LiveServer, Any]:
+    """`application` under uvicorn on a free loopback port, in a thread; returns it and its stopper.
+
+    The process-wide stream registry lives on one server's loop: only that server closes it.
+    """
     config = uvicorn.Config(application, host="127.0.0.1", port=0, loop="asyncio", lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     loop_holder: dict[str, asyncio.AbstractEventLoop] = {}
@@ -50,7 +53,7 @@ def serve_in_thread(application: Any) -> tuple[LiveServer, Any]:
     live = LiveServer(url=f"http://127.0.0.1:{port}", loop=loop_holder["loop"])
 
     def stop() -> None:
-        asyncio.run_coroutine_threadsafe(_close_loop_resources(), live.loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(_close_loop_resources(owns_stream_registry), live.loop).result(timeout=10)
         server.should_exit = True
         thread.join(timeout=10)
 
@@ -66,7 +69,7 @@ def live_server_asgi() -> Iterator[LiveServer]:
     stop()
 
 
-async def _close_loop_resources() -> None:
+async def _close_loop_resources(stream_registry: bool = True) -> None:
     """What the server's event loop holds open: Bedrock clients, the Redis stream connection."""
     from asgiref.sync import sync_to_async
     from django.db import connections
@@ -75,7 +78,8 @@ async def _close_loop_resources() -> None:
     from backend.llm import bedrock
 
     await bedrock.aclose_clients()
-    await streams.registry.aclose()
+    if stream_registry:
+        await streams.registry.aclose()
     await sync_to_async(connections.close_all)()  # the server's database connection
 
 

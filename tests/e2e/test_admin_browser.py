@@ -55,7 +55,7 @@ def styled_server() -> Iterator[LiveServer]:
     from django.core.asgi import get_asgi_application
 
     with override_settings(WHITENOISE_USE_FINDERS=True, WHITENOISE_AUTOREFRESH=True):
-        live, stop = serve_in_thread(get_asgi_application())
+        live, stop = serve_in_thread(get_asgi_application(), owns_stream_registry=False)
     yield live
     stop()
 
