@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet, Sum
+from django.db.models import DecimalField, QuerySet, Sum
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import Truncator
@@ -60,10 +60,16 @@ class TotalsMixin(admin.ModelAdmin):
         changelist = context.get("cl")
         if changelist is not None:
             sums = changelist.queryset.aggregate(**{name: Sum(name) for name in self.totals_fields})
-            context["totals"] = [
-                (changelist.model._meta.get_field(name).verbose_name, sums[name] or 0) for name in self.totals_fields
-            ]
+            fields = [changelist.model._meta.get_field(name) for name in self.totals_fields]
+            context["totals"] = [(field.verbose_name, _exact(field, sums[field.name])) for field in fields]
         return response
+
+
+def _exact(field: Any, value: Any) -> Any:
+    """A sum as the column shows it: a decimal keeps the column's places (SQLite drops them)."""
+    if isinstance(field, DecimalField):
+        return Decimal(value or 0).quantize(Decimal(1).scaleb(-field.decimal_places))
+    return value or 0
 
 
 class _Echo:

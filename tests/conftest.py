@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
@@ -44,7 +45,17 @@ def pytest_configure(config: pytest.Config) -> None:
         url = f"postgres://{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}"
         if not _reachable(url, 5432):
             _missing_services.append("postgres")
-            settings.DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+            # A file, not ":memory:": the shared-cache in-memory database locks whole tables, and
+            # streaming views reach the database from several threads at once.
+            path = os.path.join(tempfile.mkdtemp(prefix="aiassistant-tests-"), "test.sqlite3")
+            settings.DATABASES = {
+                "default": {
+                    "ENGINE": "django.db.backends.sqlite3",
+                    "NAME": path,
+                    "TEST": {"NAME": path},
+                    "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"},
+                }
+            }
     if settings.REDIS_URL and not _reachable(settings.REDIS_URL, 6379):
         _missing_services.append("redis")
         settings.REDIS_URL = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
@@ -15,6 +16,8 @@ from django.utils.http import urlencode
 
 from backend.admin_tools import ReadOnlyAdmin, TotalsMixin, csv_response, export_csv
 from backend.llm.models import LLMCall
+
+MICRODOLLARS = Decimal("0.000001")
 
 
 def short_model_id(model_id: str) -> str:
@@ -98,7 +101,7 @@ class LLMCallAdmin(TotalsMixin, ReadOnlyAdmin):
                     r["calls"],
                     r["input_tokens"],
                     r["output_tokens"],
-                    r["cost"],
+                    Decimal(r["cost"] or 0).quantize(MICRODOLLARS),
                 ]
                 for r in rows
             )
