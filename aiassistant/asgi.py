@@ -2,18 +2,11 @@
 
 import os
 
-from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiassistant.settings")
 
 django_application = get_asgi_application()
-
-if settings.DEBUG:
-    # Serve the admin's static files in development; production serves them from STATIC_ROOT.
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-    django_application = ASGIStaticFilesHandler(django_application)
 
 from backend.asgi_limits import with_request_limits  # noqa: E402 - needs the settings configured above
 from backend.lifespan import with_lifespan  # noqa: E402

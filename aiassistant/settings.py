@@ -28,11 +28,18 @@ DEBUG = env.bool("DEBUG", default=False)
 _DEV_SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105 - DEBUG only
 SECRET_KEY = env("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else None)
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DEBUG is off (production). For development set DEBUG=1, "
+        "as the make targets and manage.py do."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 SITE_NAME = env("SITE_NAME", default="AI Assistant")
-FRONTEND_URL = env("FRONTEND_URL", default="http://localhost:3000").rstrip("/")
+# Links in e-mails point at the front end. With DEBUG on and no front end configured they open
+# this server's development pages (backend.core.devpages), so they work with `make run` alone.
+FRONTEND_URL = env(
+    "FRONTEND_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}" if DEBUG else "http://localhost:3000"
+).rstrip("/")
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@localhost")
 
 INSTALLED_APPS = [
@@ -61,6 +68,7 @@ MIDDLEWARE = [
     "backend.middleware.RequestIdMiddleware",
     "backend.middleware.NoStoreMiddleware",
     "backend.middleware.SecurityMiddleware",
+    "backend.middleware.StaticFilesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "backend.middleware.SessionMiddleware",
     "backend.middleware.CommonMiddleware",
@@ -187,6 +195,14 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# --- Static files (WhiteNoise) -------------------------------------------------------------
+# The app serves its own static files (admin, Swagger UI) through WhiteNoise
+# (backend.middleware.StaticFilesMiddleware). With DEBUG off they come from STATIC_ROOT, filled
+# by `manage.py collectstatic`: content-hashed names cached for a year, with gzip copies.
+# With DEBUG on they are found in the apps' static/ folders on each request, no collectstatic.
+if not DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 
 # Request bodies: JSON bodies are small; uploads go to disk above 2.5 MB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
@@ -316,6 +332,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # No handlers of Django's own (its DEBUG console handler printed every 4xx a second time,
+        # unformatted): Django's lines go to the root handler like everyone else's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "aiobotocore": {"level": "WARNING"},
@@ -344,7 +363,12 @@ EMULATOR_PORT = env.int("EMULATOR_PORT", default=8765)
 PORT = env.int("PORT", default=8000)
 # Async callables run when the ASGI server starts and stops (backend.lifespan).
 ASGI_STARTUP_HOOKS = ["backend.streaming.engine.startup"]
-ASGI_SHUTDOWN_HOOKS = ["backend.streaming.engine.shutdown", "backend.db.aclose_connections"]
+ASGI_SHUTDOWN_HOOKS = [
+    "backend.streaming.engine.shutdown",
+    "backend.db.aclose_connections",
+    # Close the providers' async (aiohttp/httpx) clients, so Ctrl-C prints no "Unclosed client session".
+    "backend.llm.service.aclose_clients",
+]
 
 LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=5.0)
 # For streams this bounds the gap between two events, not the whole answer.
@@ -680,7 +704,13 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 # reverse proxy of docker-compose.yml (deploy/nginx.conf) applies the same numbers.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
 UPLOAD_BODY_MAX_BYTES = env.int("UPLOAD_BODY_MAX_BYTES", default=CHAT_MAX_UPLOAD_BYTES + 1024 * 1024)
-UPLOAD_PATH_PREFIXES = ["/api/v1/chat/attachments/", "/api/v1/chat/validate-file/", "/api/v1/auth/profile/"]
+# Sending a message may carry files (multipart `files`), so it takes the upload ceiling too.
+UPLOAD_PATH_PREFIXES = [
+    "/api/v1/chat/attachments/",
+    "/api/v1/chat/validate-file/",
+    "/api/v1/chat/messages/",
+    "/api/v1/auth/profile/",
+]
 REQUEST_HEADERS_MAX_BYTES = env.int("REQUEST_HEADERS_MAX_BYTES", default=16 * 1024)
 # Images: the header is read first and an image above this many pixels is refused before any
 # pixel is decoded (JPEG is decoded at a reduced scale, so it may be larger: see backend.files).
@@ -701,4 +731,6 @@ if not DEBUG and EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.con
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "backend.api.schema.document_common_errors",
+    # The multipart `files` of sending a message (an async view the generator cannot introspect).
+    "chat.schema.message_files_hook",
 ]

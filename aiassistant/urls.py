@@ -6,7 +6,12 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend import health
+from backend.api.views import api_not_found
 from backend.storage import media_serve
+
+# The admin's list pages get the whole width (the app list is one click away on the index).
+admin.site.enable_nav_sidebar = False
+admin.site.site_header = admin.site.site_title = f"{settings.SITE_NAME} administration"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -21,6 +26,9 @@ urlpatterns = [
     path("prototype-preview/", include("prototypes.urls_preview")),
 ]
 
+# Last: any other /api/ path answers the JSON error shape, with DEBUG on too.
+urlpatterns.append(re_path(r"^api/", api_not_found, name="api-not-found"))
+
 if settings.DEBUG:
     # Uploaded files on the local disk, for development only (production serves them from S3),
     # as downloads that never render as a page of this origin (backend.storage).
@@ -31,6 +39,10 @@ if settings.DEBUG:
             kwargs={"document_root": str(settings.MEDIA_ROOT)},
         )
     ]
+    # A start page at / and the pages the e-mail links open when there is no front end yet.
+    from backend.core import devpages
+
+    urlpatterns += devpages.urlpatterns()
 
 handler400 = "backend.api.views.bad_request"
 handler403 = "backend.api.views.permission_denied"

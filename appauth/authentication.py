@@ -64,5 +64,8 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": 'Knox token: "Token <token>"',
+            "description": (
+                "The word `Token`, a space, then the token from `POST /api/v1/auth/login/`: "
+                "`Token aia_0123abcd…` (type all of it in Authorize)."
+            ),
         }

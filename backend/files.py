@@ -24,9 +24,17 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-import magic
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:
+    import magic
+except ImportError as missing:  # python-magic is installed, but the system library it wraps is not
+    raise ImproperlyConfigured(
+        "libmagic, the system library that recognises file types, is missing. Install it: "
+        "`sudo apt-get install libmagic1` (Debian/Ubuntu) or `brew install libmagic` (macOS), then start again."
+    ) from missing
 
 SNIFF_BYTES = 8192
 

@@ -10,25 +10,48 @@ import contextvars
 import json
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 # Values that must never reach a log line. Each pattern keeps its label and hides the value.
-_SECRET_PATTERNS = [
+# Replacements are functions, not templates: a template is parsed on first use, which can import
+# at interpreter exit (when a late `__del__` logs) and fail there.
+_KEEP_LABEL = 1
+
+
+def _hide_after_label(match: re.Match[str]) -> str:
+    return f"{match.group(_KEEP_LABEL)}[REDACTED]"
+
+
+def _hide_after_word(match: re.Match[str]) -> str:
+    return f"{match.group(_KEEP_LABEL)} [REDACTED]"
+
+
+def _hide(label: str) -> Callable[[re.Match[str]], str]:
+    return lambda match: label
+
+
+_SECRET_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # Authorization headers and tokens: "Token abc", "Bearer abc".
-    (re.compile(r"(?i)\b(token|bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [REDACTED]"),
-    # key=value / "key": "value" for sensitive keys.
+    (re.compile(r"(?i)\b(token|bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), _hide_after_word),
+    # key=value / "key": "value" for sensitive keys (query strings of signed URLs included).
     (
         re.compile(
             r"(?i)([\"']?(?:password|passwd|secret|api[_-]?key|access[_-]?key|secret[_-]?key|"
-            r"session[_-]?token|authorization|id_token|refresh_token|access_token|token)[\"']?\s*[:=]\s*)"
+            r"session[_-]?token|authorization|id_token|refresh_token|access_token|token|"
+            r"x-amz-signature|x-amz-credential|signature)[\"']?\s*[:=]\s*)"
             r"(\"[^\"]*\"|'[^']*'|[^\s,;&}]+)"
         ),
-        r"\1[REDACTED]",
+        _hide_after_label,
     ),
+    # Signed prototype-preview URLs: the path segment is a bearer credential.
+    (re.compile(r"(/prototype-preview/)[^/\s?#\"']+"), _hide_after_label),
+    # Knox tokens on their own (prefix, underscore, 64 hex characters).
+    (re.compile(r"\b[a-z]{1,10}_[0-9a-f]{64}\b"), _hide("[REDACTED-TOKEN]")),
     # AWS access key ids.
-    (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"), "[REDACTED-AWS-KEY]"),
+    (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"), _hide("[REDACTED-AWS-KEY]")),
 ]
 
 

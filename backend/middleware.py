@@ -11,8 +11,9 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from backend.logging import request_id_var
 
@@ -155,3 +156,47 @@ class MessageMiddleware(messages_middleware.MessageMiddleware):
         if storage.used or storage.added_new:
             return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
         return self.process_response(request, response)
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise's static files (hashed names, gzip/brotli, far-future caching), async-capable.
+
+    WhiteNoise's own middleware is sync-only: under ASGI every request, static or not, would hop
+    to a thread for it. Here the lookup (a dict hit, or a file-system check when DEBUG
+    auto-refreshes) runs inline; only a static file's read goes to a thread, and it is sent as
+    one body (admin and Swagger assets are small) instead of a synchronous file iterator.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        super().__init__(get_response)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        return super().__call__(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        static_file = self.find_file(request.path_info) if self.autorefresh else self.files.get(request.path_info)
+        if static_file is None:
+            response: HttpResponseBase = await self.get_response(request)
+            return response
+        return await sync_to_async(self._read, thread_sensitive=False)(static_file, request)
+
+    @staticmethod
+    def _read(static_file: Any, request: HttpRequest) -> HttpResponse:
+        answer = static_file.get_response(request.method, request.META)
+        body = b""
+        if answer.file is not None:
+            with answer.file:
+                body = answer.file.read()
+        response = HttpResponse(body, status=int(answer.status))
+        del response["Content-Type"]
+        for key, value in answer.headers:
+            response[key] = value
+        return response

@@ -1,12 +1,15 @@
-"""Admin for the chat app. Usage figures and idempotency keys are written by the product, so read-only."""
+"""Admin for the chat app.
+
+Messages, usage figures and idempotency keys are written by the product, so they are read-only:
+staff cannot silently rewrite a conversation or a bill.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from backend.admin_tools import ReadOnlyAdmin, ReadOnlyInline, TotalsMixin, excerpt, export_csv
+from backend.llm.admin import short_model_id
 from chat.models import (
     Attachment,
     Chat,
@@ -36,14 +39,6 @@ MESSAGE_USAGE_FIELDS = (
     "completed_at",
     "created_at",
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ProjectKnowledgeInline(admin.StackedInline):
@@ -90,14 +85,10 @@ class ChatAdmin(admin.ModelAdmin):
     raw_id_fields = ("user", "project", "saved_prompt", "active_leaf")
 
 
-class MessageInline(admin.StackedInline):
+class MessageInline(ReadOnlyInline):
     model = Message
-    extra = 0
     fields = ("role", "status", "text", "error_code", "error_message", *MESSAGE_USAGE_FIELDS)
-    readonly_fields = MESSAGE_USAGE_FIELDS
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    readonly_fields = fields
 
 
 @admin.register(MessagePair)
@@ -111,14 +102,25 @@ class MessagePairAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "role", "status", "model_id", "output_tokens", "cost", "created_at")
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ("text_excerpt", "user", "chat_title", "role", "status", "model_alias", "cost", "created_at")
     list_filter = ("role", "status", "model_alias")
-    search_fields = ("id", "pair__chat__id", "model_id")
+    search_fields = ("id", "text", "pair__chat__id", "pair__chat__title", "pair__chat__user__email", "model_id")
     date_hierarchy = "created_at"
-    list_select_related = ("pair",)
+    list_select_related = ("pair__chat__user",)
     raw_id_fields = ("pair",)
-    readonly_fields = MESSAGE_USAGE_FIELDS
+
+    @admin.display(description="text")
+    def text_excerpt(self, message: Message) -> str:
+        return excerpt(message.text, 70) or "(empty)"
+
+    @admin.display(description="user", ordering="pair__chat__user__email")
+    def user(self, message: Message) -> str:
+        return message.pair.chat.user.email
+
+    @admin.display(description="chat", ordering="pair__chat__title")
+    def chat_title(self, message: Message) -> str:
+        return excerpt(message.pair.chat.title, 40)
 
 
 @admin.register(Attachment)
@@ -132,13 +134,47 @@ class AttachmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(TokenUsage)
-class TokenUsageAdmin(ReadOnlyAdmin):
-    list_display = ("day", "user", "purpose", "model_id", "calls", "input_tokens", "output_tokens", "cost")
+class TokenUsageAdmin(TotalsMixin, ReadOnlyAdmin):
+    list_display = (
+        "day",
+        "user",
+        "chat_title",
+        "purpose",
+        "model_short",
+        "calls",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+    )
     list_filter = ("purpose", "model_id")
-    search_fields = ("user__email", "model_id")
+    search_fields = ("user__email", "model_id", "chat__title")
     date_hierarchy = "day"
-    list_select_related = ("user",)
+    list_select_related = ("user", "chat")
     raw_id_fields = ("user", "chat", "project")
+    totals_fields = ("calls", "input_tokens", "output_tokens", "cost")
+    actions = [export_csv]
+    csv_fields = (
+        "day",
+        "user__email",
+        "chat_ref",
+        "chat__title",
+        "purpose",
+        "model_id",
+        "calls",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cost",
+    )
+
+    @admin.display(description="chat", ordering="chat__title")
+    def chat_title(self, usage: TokenUsage) -> str:
+        return excerpt(usage.chat.title, 40) if usage.chat is not None else "(deleted chat)"
+
+    @admin.display(description="model", ordering="model_id")
+    def model_short(self, usage: TokenUsage) -> str:
+        return short_model_id(usage.model_id)
 
 
 @admin.register(UserMemory)

@@ -143,11 +143,22 @@ class ChatSearchResultSerializer(ChatListSerializer):
 # --- messages (the active branch) --------------------------------------------------------
 
 
+def attachment_download_url(attachment: Attachment, request: Any) -> str:
+    """The stored file's URL: signed and short-lived on S3, absolute when served by this host."""
+    url = attachment.file.url
+    return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
+
+
 class AttachmentSummarySerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField(help_text="Short-lived (signed) URL of the stored file.")
+
     class Meta:
         model = Attachment
-        fields = ("id", "name", "kind", "format", "mime_type", "size_bytes", "width", "height")
+        fields = ("id", "name", "kind", "format", "mime_type", "size_bytes", "width", "height", "download_url")
         read_only_fields = fields
+
+    def get_download_url(self, attachment: Attachment) -> str:
+        return attachment_download_url(attachment, self.context.get("request"))
 
 
 class MessageUsageSerializer(serializers.Serializer):

@@ -78,11 +78,27 @@ def project_list(*, user: Any) -> QuerySet[DesignProject]:
     )
 
 
+def project_detail(*, user: Any, project_id: UUID) -> DesignProject:
+    """A project with its counts, as the list shows it (the API's detail answers)."""
+    project = project_list(user=user).filter(id=project_id).first()
+    if project is None:
+        raise _not_found("design_project")
+    return project
+
+
 def group_list(*, user: Any, project_id: UUID | None = None) -> QuerySet[Group]:
     groups = Group.objects.filter(project__user=user)
     if project_id is not None:
         groups = groups.filter(project_id=project_id)
     return groups.annotate(prototypes_count=Count("prototypes"))
+
+
+def group_detail(*, user: Any, group_id: UUID) -> Group:
+    """A group with its count of prototypes, as the list shows it."""
+    group = group_list(user=user).filter(id=group_id).first()
+    if group is None:
+        raise _not_found("group")
+    return group
 
 
 def prototype_list(*, user: Any, project_id: UUID | None = None, group_id: UUID | None = None) -> QuerySet[Prototype]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
@@ -33,19 +34,55 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # a run with -p no:django (the emulator's own tests) needs no services
     from django.conf import settings
 
+    # Templates name static files; the hashed names of production (DEBUG off) need a
+    # collectstatic run, which tests/test_static_files.py does for itself.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.postgresql":
         url = f"postgres://{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}"
         if not _reachable(url, 5432):
             _missing_services.append("postgres")
-            settings.DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+            # A file, not ":memory:": the shared-cache in-memory database locks whole tables, and
+            # streaming views reach the database from several threads at once.
+            path = os.path.join(tempfile.mkdtemp(prefix="aiassistant-tests-"), "test.sqlite3")
+            settings.DATABASES = {
+                "default": {
+                    "ENGINE": "django.db.backends.sqlite3",
+                    "NAME": path,
+                    "TEST": {"NAME": path},
+                    "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"},
+                }
+            }
     if settings.REDIS_URL and not _reachable(settings.REDIS_URL, 6379):
         _missing_services.append("redis")
+        settings.REDIS_URL = ""
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if _missing_services:
+        _reload_connection_handlers()
     if _missing_services and os.environ.get("REQUIRE_SERVICES") == "1":
         raise pytest.UsageError(
             f"REQUIRE_SERVICES=1 but these services are unreachable: {', '.join(_missing_services)}"
         )
+
+
+def _reload_connection_handlers() -> None:
+    """Make the database and cache handlers read the swapped settings.
+
+    Django has already set its handlers up (and cached their settings) when this runs, so
+    changing settings alone would leave every test talking to the unreachable server; this is
+    what Django's own `clear_cache_handlers` does when CACHES is overridden.
+    """
+    from asgiref.local import Local
+    from django.core.cache import caches
+    from django.db import connections
+
+    for handler in (connections, caches):
+        handler.close_all()
+        handler._settings = handler.settings = handler.configure_settings(None)  # type: ignore[attr-defined]
+        handler._connections = Local(handler.thread_critical)  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,5 +1,6 @@
 """docker-compose.yml is not run here (no Docker engine); its structure and wiring are checked."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,16 @@ def test_a_reverse_proxy_fronts_the_web_service_with_the_apps_limits():
 
 def test_production_requires_a_real_mail_transport():
     assert "${EMAIL_URL:?" in SERVICES["web"]["environment"]["EMAIL_URL"]
+
+
+def test_the_env_example_names_every_secret_the_stack_requires_and_only_documented_variables():
+    repo = Path(__file__).resolve().parents[1]
+    example = (repo / ".env.example").read_text()
+    readme = (repo / "README.md").read_text()
+    compose = (repo / "docker-compose.yml").read_text()
+
+    named = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    required = set(re.findall(r"\$\{([A-Z][A-Z0-9_]+):\?", compose))
+
+    assert required <= named
+    assert not [name for name in named - required if f"`{name}`" not in readme]

@@ -87,3 +87,68 @@ def test_schema_and_docs_are_served():
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn.jsdelivr" not in docs.content  # Swagger UI assets are served locally
+
+
+def _operations(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+def test_every_error_response_references_the_error_envelope(schema):
+    envelope = schema["components"]["schemas"]["ErrorResponse"]
+    unreferenced = [
+        (path, method, status)
+        for path, method, operation in _operations(schema)
+        for status, response in operation["responses"].items()
+        if status[0] in "45"
+        and response.get("content", {}).get("application/json", {}).get("schema")
+        != {"$ref": "#/components/schemas/ErrorResponse"}
+    ]
+
+    assert envelope["required"] == ["error"]
+    assert envelope["properties"]["error"]["required"] == ["code", "message", "details"]
+    assert not unreferenced, unreferenced[:10]
+
+
+def test_every_operation_has_a_summary(schema):
+    missing = [(path, method) for path, method, operation in _operations(schema) if not operation.get("summary")]
+
+    assert not missing
+
+
+def test_sending_a_message_as_multipart_documents_its_files(schema):
+    multipart = schema["paths"]["/api/v1/chat/messages/"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    component = multipart["schema"]["$ref"].rsplit("/", 1)[1]
+    files = schema["components"]["schemas"][component]["allOf"][1]["properties"]["files"]
+
+    assert files == {**files, "type": "array", "items": {"type": "string", "format": "binary"}}
+
+
+def test_the_authorize_hint_shows_the_token_format_without_html(schema):
+    description = schema["components"]["securitySchemes"]["tokenAuth"]["description"]
+
+    assert "`Token aia_" in description
+    assert "<" not in description
+
+
+# Lists that cannot grow past a small bound answer a plain array: the caller's tokens (at most
+# AUTH_TOKEN_LIMIT_PER_USER), the versions of one turn, the configured models.
+BOUNDED_LISTS = {"/api/v1/auth/tokens/", "/api/v1/chat/pairs/{pair_id}/siblings/", "/api/v1/models/"}
+
+
+def test_every_growing_collection_answers_next_previous_results(schema):
+    shapes = {}
+    for path, method, operation in _operations(schema):
+        body = operation["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if method != "get":
+            continue
+        if body.get("type") == "array":
+            shapes[path] = "array"
+        elif "$ref" in body:
+            properties = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]].get("properties", {})
+            if "results" in properties:
+                shapes[path] = {"next", "previous", "results"} <= set(properties)
+
+    assert {path for path, shape in shapes.items() if shape == "array"} == BOUNDED_LISTS
+    assert all(shape is True for path, shape in shapes.items() if shape != "array")

@@ -11,24 +11,33 @@ so that the schema at /api/schema/ is true (the fuzz run in CI holds it to that)
 - 404 `not_found` for every operation with a path parameter;
 - 431 `headers_too_large` and 503 `service_unavailable` (database outage) for every operation.
 
-Every 4xx/5xx response without a body schema gets the one error shape, component `Error`.
+Every 4xx/5xx response without a body schema gets the one error shape, component
+`ErrorResponse` (`{"error": {"code", "message", "details"}}`), so code generators type errors
+like any other body.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-ERROR_COMPONENT = "Error"
+ERROR_COMPONENT = "ErrorResponse"
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "Every error: `code` is a stable identifier clients can branch on.",
+    "description": "Every error response has this shape.",
     "properties": {
         "error": {
             "type": "object",
             "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "details": {"type": "object", "additionalProperties": True},
+                "code": {
+                    "type": "string",
+                    "description": "Stable identifier to branch on, e.g. `not_found`, `validation_failed`.",
+                },
+                "message": {"type": "string", "description": "A human-readable sentence."},
+                "details": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "Per-field messages for validation errors; otherwise extra context or `{}`.",
+                },
             },
             "required": ["code", "message", "details"],
         }

@@ -13,7 +13,9 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 
 from backend import errors
 from backend.api.exception_handler import database_unavailable, error_payload
@@ -52,6 +54,25 @@ def page_not_found(request: HttpRequest, exception: Exception, *args: Any, **kwa
     if not is_api_path(request):
         return defaults.page_not_found(request, exception)
     return error_response(errors.NotFound("No such resource."))
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any unknown path under /api/, mounted last: the error shape with DEBUG on too.
+
+    (With DEBUG on, Django answers an unresolved URL with its HTML debug page, never handler404.)
+    A path that exists with a trailing slash is named in the message rather than redirected to:
+    a redirect would turn a POST into a GET and lose its body.
+    """
+    message = "No such resource."
+    if not request.path_info.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            message = f"No such resource. API paths end with a slash: {request.path_info}/"
+    return error_response(errors.NotFound(message))
 
 
 def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

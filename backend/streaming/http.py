@@ -32,6 +32,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -39,6 +40,7 @@ from rest_framework.views import APIView
 
 from backend import errors
 from backend.api.exception_handler import translate
+from backend.api.parsers import MAX_JSON_DEPTH, JSONParser, json_depth_exceeds
 from backend.api.views import error_response
 from backend.db import db_sync_to_async
 from backend.streaming import replay
@@ -65,7 +67,8 @@ def authenticate(request: HttpRequest) -> Any:
     if request.method == "POST" and not (request.content_type or "").startswith(_FORM_TYPES):
         request.body  # noqa: B018 - cache the body before DRF reads the stream
     authenticators = [cls() for cls in list[Any](api_settings.DEFAULT_AUTHENTICATION_CLASSES)]
-    parsers = [cls() for cls in list[Any](api_settings.DEFAULT_PARSER_CLASSES)]
+    # The streaming POSTs take JSON, and multipart where they accept files.
+    parsers = [JSONParser(), FormParser(), MultiPartParser()]
     user = Request(request, parsers=parsers, authenticators=authenticators).user
     if not user or not user.is_authenticated:
         raise errors.NotAuthenticated()
@@ -135,19 +138,26 @@ def documented(method: str, **schema: Any) -> Callable[[ViewFunction], ViewFunct
     return decorate
 
 
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A JSON object body, parsed as the API's JSON parser does (nesting-limited); 400 otherwise."""
+    try:
+        body = json.loads(raw or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise errors.MalformedRequest("The body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise errors.MalformedRequest("The body must be a JSON object.")
+    if json_depth_exceeds(body, MAX_JSON_DEPTH):
+        raise errors.MalformedRequest(f"The body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    return body
+
+
 def json_body(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]:
     """The request's JSON object (`{}` for an empty body when `optional`)."""
     if optional and not request.body:
         return {}
     if (request.content_type or "") != "application/json":
         raise errors.UnsupportedMediaType("Send application/json.")
-    try:
-        body = json.loads(request.body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise errors.MalformedRequest("The body is not valid JSON.") from exc
-    if not isinstance(body, dict):
-        raise errors.MalformedRequest("The body must be a JSON object.")
-    return body
+    return json_object(request.body)
 
 
 def idempotency_key(request: HttpRequest) -> str | None:

@@ -22,6 +22,7 @@ from backend.api.throttling import UploadThrottle
 from backend.errors import PayloadTooLarge
 from chat.models import Attachment
 from chat.selectors.attachments import attachment_get
+from chat.serializers import attachment_download_url
 from chat.services.attachments import attachment_check, attachment_create, attachment_delete
 
 TAGS = ["chat attachments"]
@@ -59,9 +60,7 @@ class AttachmentDetailOutputSerializer(AttachmentOutputSerializer):
         read_only_fields = fields
 
     def get_download_url(self, attachment: Attachment) -> str:
-        url = attachment.file.url
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
+        return attachment_download_url(attachment, self.context.get("request"))
 
 
 class FileCheckOutputSerializer(serializers.Serializer):

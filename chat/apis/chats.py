@@ -13,14 +13,14 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import BasePagination, PageNumberPagination
+from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from appauth.models import AppUser
-from backend.api.pagination import CursorPagination
+from backend.api.pagination import CursorPagination, RankedCursorPagination
 from chat.models import Chat
 from chat.selectors import chats as selectors
 from chat.selectors.usage import UsageTotals, chat_usage_totals
@@ -71,14 +71,6 @@ class OldestFirstPagination(NewestFirstPagination):
     ordering = ("created_at", "id")
 
 
-class SearchPagination(PageNumberPagination):
-    """Relevance-ranked results: numbered pages (a keyset cursor cannot follow a rank)."""
-
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-
 class PaginatedApi(APIView):
     pagination_class: type[BasePagination] = NewestFirstPagination
 
@@ -113,7 +105,8 @@ def branch_response(request: Request, chat: Chat, *, before: int | None = None, 
                 "next": url(page.next_before),
                 "total": page.total,
                 "turns": page.turns,
-            }
+            },
+            context={"request": request},
         ).data
     )
 
@@ -211,7 +204,7 @@ class ChatSystemPromptApi(APIView):
 
 
 class ChatSearchApi(PaginatedApi):
-    pagination_class = SearchPagination
+    pagination_class = RankedCursorPagination
 
     @extend_schema(
         tags=TAGS,

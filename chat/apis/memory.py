@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.apis.chats import ERRORS, PaginatedApi, request_user, valid
+from chat.apis.chats import ERRORS, NewestFirstPagination, PaginatedApi, request_user, valid
 from chat.models import Chat, MemoryTag, UserMemory
 from chat.selectors import chats as chat_selectors
 from chat.selectors import memory as selectors
@@ -290,10 +290,19 @@ class MemoryContextApi(APIView):
 # --- tags ----------------------------------------------------------------------------------------
 
 
-class MemoryTagListApi(APIView):
-    @extend_schema(tags=TAGS, responses={200: MemoryTagSerializer(many=True), **ERRORS}, summary="List memory tags")
+class ByNamePagination(NewestFirstPagination):
+    ordering = ("name", "id")
+    page_size = 100
+
+
+class MemoryTagListApi(PaginatedApi):
+    pagination_class = ByNamePagination
+
+    @extend_schema(
+        tags=TAGS, responses={200: MemoryTagSerializer(many=True), **ERRORS}, summary="List memory tags, by name"
+    )
     def get(self, request: Request) -> Response:
-        return Response(MemoryTagSerializer(selectors.tag_list(user=request_user(request)), many=True).data)
+        return self.paginated(request, selectors.tag_list(user=request_user(request)), MemoryTagSerializer)
 
     @extend_schema(
         tags=TAGS, request=TagInputSerializer, responses={201: MemoryTagSerializer, **ERRORS}, summary="Add a tag"
@@ -305,6 +314,22 @@ class MemoryTagListApi(APIView):
 
 
 class MemoryTagDetailApi(APIView):
+    @extend_schema(tags=TAGS, responses={200: MemoryTagSerializer, **ERRORS}, summary="A memory tag")
+    def get(self, request: Request, tag_id: int) -> Response:
+        return Response(MemoryTagSerializer(selectors.tag_get(user=request_user(request), tag_id=tag_id)).data)
+
+    @extend_schema(
+        tags=TAGS,
+        request=TagInputSerializer,
+        responses={200: MemoryTagSerializer, **ERRORS},
+        summary="Rename a tag (409 memory_tag_exists when the name is taken)",
+    )
+    def patch(self, request: Request, tag_id: int) -> Response:
+        user = request_user(request)
+        name = valid(TagInputSerializer, request.data)["name"]
+        services.tag_rename(tag=selectors.tag_get(user=user, tag_id=tag_id), name=name)
+        return Response(MemoryTagSerializer(selectors.tag_get(user=user, tag_id=tag_id)).data)
+
     @extend_schema(tags=TAGS, responses={204: None, **ERRORS}, summary="Delete a tag (its memories stay)")
     def delete(self, request: Request, tag_id: int) -> Response:
         services.tag_delete(tag=selectors.tag_get(user=request_user(request), tag_id=tag_id))

@@ -13,7 +13,6 @@ The event contract is docs/streaming.md: `message_start`, `delta`, `snapshot`, `
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
@@ -71,13 +70,7 @@ def _payload(request: HttpRequest) -> tuple[dict[str, Any], list[Any]]:
         return data, request.FILES.getlist("files")
     if content_type != "application/json":
         raise errors.UnsupportedMediaType("Send application/json or multipart/form-data.")
-    try:
-        body = json.loads(request.body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise errors.MalformedRequest(f"The body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise errors.MalformedRequest("The body must be a JSON object.")
-    return body, []
+    return http.json_object(request.body), []
 
 
 def _owned_assistant_message(*, user: Any, message_id: UUID) -> Message:

@@ -91,7 +91,7 @@ def tag_list(*, user: AppUser) -> QuerySet[MemoryTag]:
 
 
 def tag_get(*, user: AppUser, tag_id: int) -> MemoryTag:
-    tag = MemoryTag.objects.filter(user=user, id=tag_id).first()
+    tag = tag_list(user=user).filter(id=tag_id).first()
     if tag is None:
         raise NotFound("Tag not found.", code="memory_tag_not_found")
     return tag

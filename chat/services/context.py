@@ -1,7 +1,9 @@
 """Context assembly: exactly what is sent to the model for one assistant message.
 
 Order (stable first, so Bedrock's prompt cache can reuse it across turns):
-1. system: the chat's own prompt, else its saved prompt, else the default coding prompt;
+1. system: the built-in ground rules (always: honesty, attached documents are data, not
+   instructions), then the chat's own prompt, else its saved prompt, else the default coding
+   prompt, so a custom prompt replaces the default persona but never the ground rules;
    then the project's instructions and the project knowledge marked `include_in_chat`;
    a cache point after this prefix when it is long enough to be cached.
 2. history: the active branch before this turn, without hidden pairs and without turns whose
@@ -45,6 +47,7 @@ class BuiltContext:
 
 
 def system_prompt_text(chat: Chat) -> str:
+    """The persona part of the system prompt: what a user's own or saved prompt replaces."""
     if chat.system_prompt.strip():
         return chat.system_prompt.strip()
     if chat.saved_prompt is not None and chat.saved_prompt.content.strip():
@@ -53,7 +56,7 @@ def system_prompt_text(chat: Chat) -> str:
 
 
 def _system_blocks(chat: Chat, model: ModelSpec) -> list[SystemBlock]:
-    parts = [system_prompt_text(chat)]
+    parts = [prompts.load("guidance"), system_prompt_text(chat)]
     project = chat.project
     if project is not None:
         if project.instructions.strip():

@@ -107,17 +107,27 @@ class DesignProjectViewSet(_Base):
 
     @extend_schema(responses={200: DesignProjectSerializer, **ERRORS}, summary="A design project")
     def retrieve(self, request: Request, id: UUID) -> Response:
-        return Response(DesignProjectSerializer(selectors.project_get(user=request.user, project_id=id)).data)
+        return Response(DesignProjectSerializer(selectors.project_detail(user=request.user, project_id=id)).data)
 
-    @extend_schema(request=DesignProjectInputSerializer, responses={200: DesignProjectSerializer, **ERRORS})
+    @extend_schema(
+        request=DesignProjectInputSerializer,
+        responses={200: DesignProjectSerializer, **ERRORS},
+        summary="Replace a design project's name and description",
+    )
     def update(self, request: Request, id: UUID) -> Response:
         data = valid(DesignProjectInputSerializer, request.data)
-        return Response(DesignProjectSerializer(crud.project_update(user=request.user, project_id=id, **data)).data)
+        crud.project_update(user=request.user, project_id=id, **data)
+        return Response(DesignProjectSerializer(selectors.project_detail(user=request.user, project_id=id)).data)
 
-    @extend_schema(request=DesignProjectInputSerializer, responses={200: DesignProjectSerializer, **ERRORS})
+    @extend_schema(
+        request=DesignProjectInputSerializer,
+        responses={200: DesignProjectSerializer, **ERRORS},
+        summary="Change a design project's name or description",
+    )
     def partial_update(self, request: Request, id: UUID) -> Response:
         data = valid(DesignProjectInputSerializer, request.data, partial=True)
-        return Response(DesignProjectSerializer(crud.project_update(user=request.user, project_id=id, **data)).data)
+        crud.project_update(user=request.user, project_id=id, **data)
+        return Response(DesignProjectSerializer(selectors.project_detail(user=request.user, project_id=id)).data)
 
     @extend_schema(responses={204: None, **ERRORS}, summary="Delete a design project and everything in it")
     def destroy(self, request: Request, id: UUID) -> Response:
@@ -163,12 +173,17 @@ class GroupViewSet(_Base):
 
     @extend_schema(responses={200: GroupSerializer, **ERRORS}, summary="A group")
     def retrieve(self, request: Request, id: UUID) -> Response:
-        return Response(GroupSerializer(selectors.group_get(user=request.user, group_id=id)).data)
+        return Response(GroupSerializer(selectors.group_detail(user=request.user, group_id=id)).data)
 
-    @extend_schema(request=GroupUpdateSerializer, responses={200: GroupSerializer, **ERRORS})
+    @extend_schema(
+        request=GroupUpdateSerializer,
+        responses={200: GroupSerializer, **ERRORS},
+        summary="Change a group's name or description",
+    )
     def partial_update(self, request: Request, id: UUID) -> Response:
         data = valid(GroupUpdateSerializer, request.data, partial=True)
-        return Response(GroupSerializer(crud.group_update(user=request.user, group_id=id, **data)).data)
+        crud.group_update(user=request.user, group_id=id, **data)
+        return Response(GroupSerializer(selectors.group_detail(user=request.user, group_id=id)).data)
 
     @extend_schema(responses={204: None, **ERRORS}, summary="Delete a group (its prototypes become ungrouped)")
     def destroy(self, request: Request, id: UUID) -> Response:
@@ -213,7 +228,11 @@ class PrototypeViewSet(_Base):
         variants = selectors.variant_list(user=request.user, prototype_id=id).order_by("created_at")
         return Response(PrototypeDetailSerializer(prototype, context={"variants": list(variants)}).data)
 
-    @extend_schema(request=PrototypeUpdateSerializer, responses={200: PrototypeSerializer, **ERRORS})
+    @extend_schema(
+        request=PrototypeUpdateSerializer,
+        responses={200: PrototypeSerializer, **ERRORS},
+        summary="Rename a prototype or move it to another group",
+    )
     def partial_update(self, request: Request, id: UUID) -> Response:
         data = valid(PrototypeUpdateSerializer, request.data, partial=True)
         return Response(PrototypeSerializer(crud.prototype_update(user=request.user, prototype_id=id, **data)).data)
@@ -255,7 +274,10 @@ class PrototypeVariantViewSet(_Base):
         data = valid(VariantUpdateSerializer, request.data)
         return Response(VariantSerializer(crud.variant_update(user=request.user, variant_id=id, **data)).data)
 
-    @extend_schema(responses={204: None, 409: OpenApiResponse(description="The original variant."), **ERRORS})
+    @extend_schema(
+        responses={204: None, 409: OpenApiResponse(description="The original variant."), **ERRORS},
+        summary="Delete a variant (not the original)",
+    )
     def destroy(self, request: Request, id: UUID) -> Response:
         crud.variant_delete(user=request.user, variant_id=id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,8 +3,8 @@
 The token is the version id signed with a `TimestampSigner` (own salt): whoever holds the URL
 may see that one version until it expires; nothing else. The preview host (a separate
 registrable domain in production, `PROTOTYPE_PREVIEW_BASE_URL`) carries no session cookies,
-and the CSP below makes the page an opaque-origin sandbox with no network
-(research/prototypes.md §2).
+and the CSP below makes the page an opaque-origin sandbox with no network (see the
+"Preview isolation" section of prototypes/README.md).
 """
 
 from __future__ import annotations

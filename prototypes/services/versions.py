@@ -37,7 +37,7 @@ class Accepted:
     request: LLMRequest | None
     base_html: str
     edit_prompt: str
-    ids: dict[str, str]
+    ids: dict[str, str | int]
 
 
 # --- Request identity ------------------------------------------------------------------------------
@@ -49,17 +49,17 @@ def request_fingerprint(*, path: str, payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _ids(version: PrototypeVersion, variant: PrototypeVariant) -> dict[str, str]:
+def _ids(version: PrototypeVersion, variant: PrototypeVariant) -> dict[str, str | int]:
     return {
         "design_project_id": str(variant.prototype.project_id),
         "prototype_id": str(variant.prototype_id),
         "variant_id": str(variant.id),
         "version_id": str(version.id),
-        "version_number": str(version.version_number),
+        "version_number": version.version_number,  # an integer, as in the REST API
     }
 
 
-def stream_ids(version: PrototypeVersion) -> dict[str, str]:
+def stream_ids(version: PrototypeVersion) -> dict[str, str | int]:
     """The ids of a version's `message_start` event."""
     return _ids(version, version.variant)
 

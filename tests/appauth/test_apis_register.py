@@ -131,6 +131,7 @@ def test_resend_answers_the_same_for_any_address_and_is_limited_per_address(api_
     assert len(mail.outbox) == 3  # AUTH_RATE_LIMITS["resend_verification_email"] = 3/h
 
 
+@pytest.mark.postgres  # concurrent writers: SQLite refuses them outright ("database is locked")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_same_email_registrations_leave_one_account():
     import threading

@@ -181,3 +181,28 @@ def test_detect_format_lets_the_content_decide(mime, name, expected):
 def test_detect_format_refuses_unsupported_and_contradicting_files(mime, name, error):
     with pytest.raises(error):
         files.detect_format(mime=mime, name=name)
+
+
+def test_a_missing_libmagic_is_one_clear_error_naming_the_install_command(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # python-magic raises ImportError when the system library cannot be loaded; stand in for it.
+    (tmp_path / "magic.py").write_text("raise ImportError('failed to find libmagic.  Check your installation')\n")
+    repo = Path(__file__).resolve().parents[2]
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import backend.files"],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{repo}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured: libmagic")
+    assert "apt-get install libmagic1" in last_line and "brew install libmagic" in last_line

@@ -44,3 +44,18 @@ def test_the_configured_hooks_exist():
     for path in settings.ASGI_SHUTDOWN_HOOKS:
         assert asyncio.iscoroutinefunction(import_string(path))
     assert lifespan.with_lifespan
+
+
+def test_shutdown_closes_the_bedrock_clients_of_the_servers_loop():
+    """Otherwise Ctrl-C prints aiohttp's "Unclosed client session" tracebacks at exit."""
+    from backend.llm import bedrock
+
+    async def serve_then_stop() -> tuple[bool, bool]:
+        await bedrock.async_client(stream=True)
+        opened = asyncio.get_running_loop() in bedrock._async_clients
+        await lifespan.run_shutdown_hooks()
+        return opened, asyncio.get_running_loop() in bedrock._async_clients
+
+    opened, still_open = asyncio.run(serve_then_stop())
+
+    assert opened and not still_open

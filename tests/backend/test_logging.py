@@ -1,10 +1,16 @@
 import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from backend.logging import JsonFormatter, RedactSecretsFilter, RequestIdFilter, redact, request_id_var
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_response_carries_a_request_id():
@@ -70,3 +76,56 @@ def test_json_formatter_writes_one_redacted_object_per_line():
     assert payload["level"] == "INFO"
     assert "abc123" not in line
     assert payload["user_email"] == "someone@example.com"
+
+
+def _run_debug_process(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "aiassistant.settings", "DEBUG": "1", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+
+def test_a_4xx_is_logged_once_with_debug_on():
+    result = _run_debug_process(
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "Client().get('/nothing-here/', HTTP_HOST='localhost')\n",
+        LOG_FORMAT="text",
+    )
+
+    lines = [line for line in result.stderr.splitlines() if "Not Found: /nothing-here/" in line]
+    assert len(lines) == 1, result.stderr
+    assert " WARNING [" in lines[0]  # the app's format, with the request id
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ("Forbidden: /prototype-preview/eyJ2IjoxfQ.Zx9:1t2u3v/", "eyJ2IjoxfQ.Zx9:1t2u3v"),
+        ("GET https://b.s3/x.png?X-Amz-Credential=AKID%2F2026&X-Amz-Signature=0a1b2c3d", "0a1b2c3d"),
+        ("GET https://b.s3/x.png?X-Amz-Security-Token=FwoGZXIvYXdz&X-Amz-Expires=900", "FwoGZXIvYXdz"),
+        ("login ok for aia_" + "ab12" * 16, "ab12" * 16),
+        ("open http://127.0.0.1:8000/verify-email?uid=MQ&token=cxyz-0123abcd", "cxyz-0123abcd"),
+    ],
+)
+def test_bearer_secrets_in_urls_are_redacted(line, secret):
+    assert secret not in redact(line)
+
+
+def test_redaction_still_works_while_the_interpreter_shuts_down():
+    result = _run_debug_process(
+        "import logging, sys\n"
+        "from backend.logging import redact\n"
+        "class Late:\n"
+        "    def __del__(self):\n"
+        "        sys.stderr.write(redact('Authorization: Token aia_9f8e7d6c5b4a39281726') + '\\n')\n"
+        "late = Late()\n"
+    )
+
+    assert "Authorization: [REDACTED] [REDACTED]" in result.stderr
+    assert "Error" not in result.stderr

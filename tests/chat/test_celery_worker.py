@@ -11,6 +11,7 @@ a worker that should be running has exited, and the test's own timeout bounds th
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -27,6 +28,8 @@ from django.conf import settings
 from django.db import connection
 
 from backend.llm.models import LLMCall
+from backend.logging import request_id_var
+from backend.tasks import dispatch
 from chat import tasks
 from chat.models import Chat, MemoryExtraction, Message, UserMemory
 from tests.chat.factories import ChatFactory, turn
@@ -66,7 +69,9 @@ def wait_for(condition: Callable[[], Any], *, what: str, running: tuple[Worker, 
 class Worker:
     """One `celery worker` process group (main process and its prefork child)."""
 
-    def __init__(self, *, queue: str, emulator_url: str, log: Path, restore_seconds: int) -> None:
+    def __init__(
+        self, *, queue: str, emulator_url: str, log: Path, restore_seconds: int, env: dict[str, str] | None = None
+    ) -> None:
         database = connection.settings_dict
         env = {
             **os.environ,
@@ -80,6 +85,7 @@ class Worker:
             "CELERY_VISIBILITY_TIMEOUT": "5",
             "CELERY_UNACKED_RESTORE_SECONDS": str(restore_seconds),
             "BEDROCK_ENDPOINT_URL": emulator_url,
+            **(env or {}),
         }
         self.log = log
         argv = [CELERY, "-A", "aiassistant", "worker", "--pool=prefork", "--concurrency=1", "-Q", queue]
@@ -140,9 +146,9 @@ def queue(settings) -> Iterator[str]:
 def workers(queue, emulator, tmp_path) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def start(*, restore_seconds: int = 1) -> Worker:
+    def start(*, restore_seconds: int = 1, env: dict[str, str] | None = None) -> Worker:
         log = tmp_path / f"worker-{len(started)}.log"
-        worker = Worker(queue=queue, emulator_url=emulator.url, log=log, restore_seconds=restore_seconds)
+        worker = Worker(queue=queue, emulator_url=emulator.url, log=log, restore_seconds=restore_seconds, env=env)
         started.append(worker)
         return worker
 
@@ -183,6 +189,24 @@ def test_a_title_and_memories_appear_after_a_streamed_answer(live_server_asgi, w
     assert set(LLMCall.objects.filter(user=user).values_list("purpose", flat=True)) == {"chat", "title", "memory"}
     log = worker.log.read_text(errors="replace")
     assert "chat.tasks.generate_chat_title" in log and "chat.tasks.extract_turn_memories" in log  # not in-process
+
+
+def test_the_worker_logs_json_lines_carrying_the_enqueuing_requests_id(workers, queue, emulator):
+    chat = ChatFactory(title="New chat", title_source=Chat.TitleSource.DEFAULT)
+    turn(chat, user_text="Tips for sourdough?", assistant_text="Feed it daily.")
+    worker = workers(env={"LOG_FORMAT": "json"})
+
+    token = request_id_var.set("trace-worker-0001")
+    try:
+        dispatch(tasks.generate_chat_title, args=(str(chat.id),), queue=queue)
+    finally:
+        request_id_var.reset(token)
+
+    wait_for(lambda: "succeeded" in worker.log.read_text(errors="replace"), timeout=20, what="the task")
+    lines = [json.loads(line) for line in worker.log.read_text().splitlines() if line.startswith("{")]
+    assert any("ready." in line["message"] for line in lines)  # Celery's own lines, in the app's format
+    done = [line for line in lines if "succeeded" in line["message"]]
+    assert done and done[0]["request_id"] == "trace-worker-0001"
 
 
 def test_a_task_whose_worker_process_is_killed_is_redelivered_and_applied_once(workers, queue, emulator):

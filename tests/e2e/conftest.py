@@ -28,13 +28,12 @@ class LiveServer:
     loop: asyncio.AbstractEventLoop
 
 
-@pytest.fixture(scope="session")
-def live_server_asgi() -> Iterator[LiveServer]:
-    from django.core.asgi import get_asgi_application
+def serve_in_thread(application: Any, *, owns_stream_registry: bool = True) -> tuple[LiveServer, Any]:
+    """`application` under uvicorn on a free loopback port, in a thread; returns it and its stopper.
 
-    config = uvicorn.Config(
-        get_asgi_application(), host="127.0.0.1", port=0, loop="asyncio", lifespan="off", log_level="warning"
-    )
+    The process-wide stream registry lives on one server's loop: only that server closes it.
+    """
+    config = uvicorn.Config(application, host="127.0.0.1", port=0, loop="asyncio", lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     loop_holder: dict[str, asyncio.AbstractEventLoop] = {}
 
@@ -53,13 +52,25 @@ def live_server_asgi() -> Iterator[LiveServer]:
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     live = LiveServer(url=f"http://127.0.0.1:{port}", loop=loop_holder["loop"])
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(_close_loop_resources(owns_stream_registry), live.loop).result(timeout=10)
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return live, stop
+
+
+@pytest.fixture(scope="session")
+def live_server_asgi() -> Iterator[LiveServer]:
+    from django.core.asgi import get_asgi_application
+
+    live, stop = serve_in_thread(get_asgi_application())
     yield live
-    asyncio.run_coroutine_threadsafe(_close_loop_resources(), live.loop).result(timeout=10)
-    server.should_exit = True
-    thread.join(timeout=10)
+    stop()
 
 
-async def _close_loop_resources() -> None:
+async def _close_loop_resources(stream_registry: bool = True) -> None:
     """What the server's event loop holds open: Bedrock clients, the Redis stream connection."""
     from asgiref.sync import sync_to_async
     from django.db import connections
@@ -69,8 +80,9 @@ async def _close_loop_resources() -> None:
     from backend.streaming.log import logs
 
     await bedrock.aclose_clients()
-    await maintenance.aclose()
-    await logs.aclose()
+    if stream_registry:
+        await maintenance.aclose()
+        await logs.aclose()
     await sync_to_async(connections.close_all)()  # the server's database connection
 
 

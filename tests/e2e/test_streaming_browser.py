@@ -157,3 +157,22 @@ def test_a_ticket_opens_only_its_own_owners_stream(live, alice, bob):
 
     assert foreign.status_code == 404
     assert forged.status_code == 401
+
+
+def test_a_session_client_sends_files_with_its_message(live, alice):
+    user, _ = alice
+    client = Client()
+    client.force_login(user)
+    secret = _get_new_csrf_string()
+    cookies = {"sessionid": client.cookies["sessionid"].value, "csrftoken": secret}
+
+    with httpx.Client(base_url=live.url, timeout=30, cookies=cookies) as browser_like:
+        response = browser_like.post(
+            "/api/v1/chat/messages/",
+            data={"content": "[[emu:tokens=3]] read this"},
+            files={"files": ("notes.txt", b"plain notes for the answer", "text/plain")},
+            headers={"X-CSRFToken": _mask_cipher_secret(secret), "Referer": live.url + "/"},
+        )
+
+    assert response.status_code == 200, response.text
+    assert "event: message_stop" in response.text

@@ -9,6 +9,7 @@ line tells the actual port) and serves until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 
 from backend.llm.emulator.server import EmulatorServer
@@ -35,7 +36,12 @@ def main(argv: list[str] | None = None) -> None:
         max_output_tokens=args.max_output_tokens,
     )
     logger.warning("LLM EMULATOR: every reply is CANNED, deterministic fake text. No real model is called.")
-    server.serve_forever(on_listening=_announce)
+    try:
+        server.serve_forever(on_listening=_announce)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        parser.exit(1, f"{args.host}:{args.port} is already in use: set EMULATOR_PORT to a free port.\n")
 
 
 def _announce(url: str) -> None:

@@ -2,7 +2,7 @@
 
 Rules enforced (limits from the ``Message.content`` documentation in
 botocore's ``bedrock-runtime`` service model and from observed Bedrock
-behaviour, see ``research/bedrock.md`` §5):
+behaviour):
 
 * the body is a JSON object; ``messages`` is a non-empty list; the first
   message is ``user``; roles alternate;

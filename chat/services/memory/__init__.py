@@ -38,6 +38,7 @@ from chat.services.memory.management import (
     memory_verify,
     tag_create,
     tag_delete,
+    tag_rename,
     tags_attach,
 )
 from chat.services.memory.recall import MemoryBlock, memory_context_block
@@ -69,5 +70,6 @@ __all__ = [
     "memory_verify",
     "tag_create",
     "tag_delete",
+    "tag_rename",
     "tags_attach",
 ]

@@ -10,7 +10,7 @@ from uuid import UUID
 from django.db import transaction
 
 from appauth.models import AppUser
-from backend.errors import ValidationFailed
+from backend.errors import Conflict, ValidationFailed
 from chat.models import MemorySettings, MemoryTag, UserMemory
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,18 @@ def memory_delete(*, memory: UserMemory) -> None:
 
 def tag_create(*, user: AppUser, name: str) -> MemoryTag:
     tag, _ = MemoryTag.objects.get_or_create(user=user, name=name.strip().lower()[:50])
+    return tag
+
+
+def tag_rename(*, tag: MemoryTag, name: str) -> MemoryTag:
+    """Rename a tag (names are per user, lowercase); its memories keep it. Conflict if taken."""
+    new_name = name.strip().lower()[:50]
+    if not new_name:
+        raise ValidationFailed("A tag name cannot be blank.", details={"name": ["This field may not be blank."]})
+    if MemoryTag.objects.filter(user_id=tag.user_id, name=new_name).exclude(id=tag.id).exists():
+        raise Conflict(f"You already have a tag named {new_name!r}.", code="memory_tag_exists")
+    tag.name = new_name
+    tag.save(update_fields=["name"])
     return tag
 
 

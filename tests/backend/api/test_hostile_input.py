@@ -114,3 +114,13 @@ def test_a_database_outage_outside_drf_is_a_503_too(rf):
 
     assert_error_shape(response, 503, "service_unavailable")
     assert server_error(request).status_code == 500  # outside the except block: a bug is still a 500
+
+
+@pytest.mark.parametrize("path", ["/api/v1/chat/messages/", "/api/v1/prototypes/generate/"])
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 200_000])
+def test_deeply_nested_json_is_a_400_on_streaming_endpoints(client, path, depth):
+    body = b'{"content": "hi", "prompt": "x", "extra": ' + nested(depth) + b"}"
+
+    response = client.post(path, data=body, content_type="application/json")
+
+    assert_error_shape(response, 400, "malformed_request")

@@ -357,10 +357,29 @@ def test_search_query_count_does_not_grow_with_the_page(client, user, count, dja
     for index in range(count):
         ChatFactory(user=user, title=f"Kubernetes {index}")
 
-    with django_assert_num_queries(2):  # count + page
+    with django_assert_num_queries(1):  # the page (one row more than asked, to know if there is a next)
         response = client.get(f"{API}/chats/search/", {"q": "kubernetes", "page_size": 50})
 
-    assert response.json()["count"] == count
+    assert len(response.json()["results"]) == count
+
+
+def test_search_pages_have_the_same_shape_as_every_list_and_follow_their_cursors(client, user):
+    for index in range(5):
+        ChatFactory(user=user, title=f"Kubernetes {index}")
+
+    first = client.get(f"{API}/chats/search/", {"q": "kubernetes", "page_size": 2}).json()
+    second = client.get(first["next"]).json()
+    third = client.get(second["next"]).json()
+    back = client.get(second["previous"]).json()
+    listing = client.get(f"{API}/chats/").json()
+
+    assert set(first) == set(listing) == {"next", "previous", "results"}
+    assert first["previous"] is None and third["next"] is None
+    seen = [row["id"] for page in (first, second, third) for row in page["results"]]
+    assert len(seen) == len(set(seen)) == 5
+    assert back["results"] == first["results"]
+    invalid = client.get(f"{API}/chats/search/", {"q": "kubernetes", "cursor": "not-a-cursor"})
+    assert (invalid.status_code, invalid.json()["error"]["code"]) == (404, "not_found")
 
 
 def test_search_api_on_the_fallback_path(client, user):

@@ -125,9 +125,34 @@ def test_tags(client, user):
     deleted = client.delete(f"{API}/memory-tags/{created.json()['id']}/")
 
     assert created.status_code == 201
-    assert [(t["name"], t["memory_count"]) for t in listed.json()] == [("work", 1)]
+    assert [(t["name"], t["memory_count"]) for t in listed.json()["results"]] == [("work", 1)]
     assert deleted.status_code == 204
     assert UserMemory.objects.get(user=user).tags.count() == 0
+
+
+def test_a_tag_can_be_fetched_and_renamed_and_its_memories_keep_it(client, user):
+    memory = remember(user, "Is a nurse", tags=["job"])
+    tag_id = memory.tags.get().id
+
+    fetched = client.get(f"{API}/memory-tags/{tag_id}/")
+    renamed = client.patch(f"{API}/memory-tags/{tag_id}/", {"name": " Work "}, format="json")
+
+    assert (fetched.status_code, fetched.json()["name"], fetched.json()["memory_count"]) == (200, "job", 1)
+    assert (renamed.status_code, renamed.json()["name"], renamed.json()["memory_count"]) == (200, "work", 1)
+    assert list(UserMemory.objects.get(id=memory.id).tags.values_list("name", flat=True)) == ["work"]
+
+
+def test_renaming_a_tag_to_a_taken_or_blank_name_is_refused(client, user):
+    remember(user, "Is a nurse", tags=["job", "work"])
+    job = user.memory_tags.get(name="job")
+
+    taken = client.patch(f"{API}/memory-tags/{job.id}/", {"name": "WORK"}, format="json")
+    blank = client.patch(f"{API}/memory-tags/{job.id}/", {"name": "   "}, format="json")
+    other = client.get(f"{API}/memory-tags/{UserFactory().memory_tags.create(name='x').id}/")
+
+    assert (taken.status_code, taken.json()["error"]["code"]) == (409, "memory_tag_exists")
+    assert blank.status_code == 400 and set(blank.json()["error"]) == {"code", "message", "details"}
+    assert (other.status_code, other.json()["error"]["code"]) == (404, "memory_tag_not_found")
 
 
 def test_stats(client, user):

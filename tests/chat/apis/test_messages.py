@@ -57,6 +57,8 @@ def test_messages_render_the_active_branch_with_sibling_positions(client, user):
     assert first["pair_id"] == str(root.id)
     assert (first["sibling_count"], first["sibling_index"]) == (1, 0)
     assert [a["name"] for a in first["user"]["attachments"]] == ["plan.txt"]
+    download = first["user"]["attachments"][0]["download_url"]
+    assert download.startswith("http://testserver/") and download.endswith(".txt")  # a thumbnail needs no extra call
     assert second["pair_id"] == str(v3.id)
     assert (second["sibling_count"], second["sibling_index"]) == (3, 2)
     assert second["user"]["text"] == "v3"

@@ -7,11 +7,13 @@ that replies are canned. Everything else (database, cache, Celery) follows setti
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 logger = logging.getLogger("aiassistant.serve")
 
@@ -34,11 +36,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, workers: int, reload: bool, **options: Any) -> None:
         import uvicorn
 
+        if not reload:  # with --reload uvicorn's supervisor binds first and reports a clash itself
+            ensure_port_is_free(host, port, "PORT")
         if not settings.BEDROCK_ENDPOINT_URL and not settings.BEDROCK_CREDENTIALS_CONFIGURED:
             from backend.llm.emulator import EmulatorServer
 
             emulator = EmulatorServer(host="127.0.0.1", port=settings.EMULATOR_PORT)
-            emulator.start()
+            try:
+                emulator.start()
+            except OSError as exc:
+                raise CommandError(port_in_use_message("127.0.0.1", settings.EMULATOR_PORT, "EMULATOR_PORT")) from exc
             settings.BEDROCK_ENDPOINT_URL = emulator.url
             logger.warning(EMULATOR_WARNING, emulator.url)
             if workers > 1:
@@ -57,3 +64,20 @@ class Command(BaseCommand):
             proxy_headers=settings.TRUSTED_PROXY_COUNT > 0,
             timeout_graceful_shutdown=10,
         )
+
+
+def port_in_use_message(host: str, port: int, variable: str) -> str:
+    return f"{host}:{port} is already in use: set {variable} to a free port (e.g. {variable}={port + 1} make run)."
+
+
+def ensure_port_is_free(host: str, port: int, variable: str) -> None:
+    """One clear line naming the variable to change, instead of uvicorn's bind traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise CommandError(port_in_use_message(host, port, variable)) from exc
+            raise
