@@ -40,6 +40,8 @@ def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         "STATIC_ROOT": str(root / "static"),
         "ALLOWED_HOSTS": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
+        # Production refuses to start without a real mail transport (core.E001); nothing is sent here.
+        "EMAIL_URL": "smtp://127.0.0.1:1",
     }
     for command in (["collectstatic", "--noinput"], ["migrate", "--noinput"]):
         done = subprocess.run(

@@ -202,7 +202,7 @@ def test_the_worker_logs_json_lines_carrying_the_enqueuing_requests_id(workers, 
     finally:
         request_id_var.reset(token)
 
-    wait_for(lambda: "succeeded" in worker.log.read_text(errors="replace"), timeout=20, what="the task")
+    wait_for(lambda: "succeeded" in worker.log.read_text(errors="replace"), what="the task", running=(worker,))
     lines = [json.loads(line) for line in worker.log.read_text().splitlines() if line.startswith("{")]
     assert any("ready." in line["message"] for line in lines)  # Celery's own lines, in the app's format
     done = [line for line in lines if "succeeded" in line["message"]]

@@ -38,6 +38,7 @@ NOT_RUN_HERE = {
     "fmt": "rewrites the checkout",
     "bench": "minutes of benchmarks against PostgreSQL and Redis",
     "lock": "re-pins from the package index (network)",
+    "fuzz": "minutes of schemathesis; .ci/run runs it after the gate",
 }
 
 
@@ -197,7 +198,7 @@ def test_make_emulator_starts(fresh_env, background):
     emulator = Background("emulator", fresh_env)
     background.append(emulator)
 
-    emulator.wait_for(rf"Bedrock emulator listening on http://127.0.0.1:{fresh_env['EMULATOR_PORT']}")
+    emulator.wait_for(rf"LLM emulator listening on http://127.0.0.1:{fresh_env['EMULATOR_PORT']}")
 
 
 def test_make_clean_removes_what_the_targets_create(tmp_path, fresh_env):
