@@ -56,41 +56,47 @@ def converse_body(prompt: str) -> dict:
     }
 
 
-async def raw_async_stream(client, prompt: str) -> tuple[float, list[float]]:
-    """Returns (start time, arrival time of each text delta)."""
-    started = time.perf_counter()
+async def raw_async_stream(client, prompt: str) -> tuple[float, list[float], float]:
+    """Returns (start time, arrival time of each text delta, CPU ms of this process until the first)."""
+    started, cpu_started, cpu_first = time.perf_counter(), time.process_time(), 0.0
     arrivals: list[float] = []
     response = await client.converse_stream(**converse_body(prompt))
     async for event in response["stream"]:
         if "contentBlockDelta" in event and "text" in event["contentBlockDelta"]["delta"]:
+            if not arrivals:
+                cpu_first = (time.process_time() - cpu_started) * 1000
             arrivals.append(time.perf_counter())
-    return started, arrivals
+    return started, arrivals, cpu_first
 
 
-def raw_sync_stream(client, prompt: str) -> tuple[float, list[float]]:
-    started = time.perf_counter()
+def raw_sync_stream(client, prompt: str) -> tuple[float, list[float], float]:
+    started, cpu_started, cpu_first = time.perf_counter(), time.process_time(), 0.0
     arrivals: list[float] = []
     response = client.converse_stream(**converse_body(prompt))
     for event in response["stream"]:
         if "contentBlockDelta" in event and "text" in event["contentBlockDelta"]["delta"]:
+            if not arrivals:
+                cpu_first = (time.process_time() - cpu_started) * 1000
             arrivals.append(time.perf_counter())
-    return started, arrivals
+    return started, arrivals, cpu_first
 
 
-async def raw_anthropic_stream(client, prompt: str) -> tuple[float, list[float]]:
-    started = time.perf_counter()
+async def raw_anthropic_stream(client, prompt: str) -> tuple[float, list[float], float]:
+    started, cpu_started, cpu_first = time.perf_counter(), time.process_time(), 0.0
     arrivals: list[float] = []
     stream = await client.messages.create(
         model=ANTHROPIC_MODEL, max_tokens=4096, messages=[{"role": "user", "content": prompt}], stream=True
     )
     async for event in stream:
         if event.type == "content_block_delta" and event.delta.type == "text_delta":
+            if not arrivals:
+                cpu_first = (time.process_time() - cpu_started) * 1000
             arrivals.append(time.perf_counter())
-    return started, arrivals
+    return started, arrivals, cpu_first
 
 
-async def raw_openai_stream(client, prompt: str) -> tuple[float, list[float]]:
-    started = time.perf_counter()
+async def raw_openai_stream(client, prompt: str) -> tuple[float, list[float], float]:
+    started, cpu_started, cpu_first = time.perf_counter(), time.process_time(), 0.0
     arrivals: list[float] = []
     stream = await client.chat.completions.create(
         model=OPENAI_MODEL,
@@ -101,21 +107,25 @@ async def raw_openai_stream(client, prompt: str) -> tuple[float, list[float]]:
     )
     async for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
+            if not arrivals:
+                cpu_first = (time.process_time() - cpu_started) * 1000
             arrivals.append(time.perf_counter())
-    return started, arrivals
+    return started, arrivals, cpu_first
 
 
-async def layer_stream(prompt: str, alias: str = "bench") -> tuple[float, list[float]]:
+async def layer_stream(prompt: str, alias: str = "bench") -> tuple[float, list[float], float]:
     from backend.llm import service
     from backend.llm.types import CallContext, LLMRequest, Message, TextDelta
 
     request = LLMRequest(messages=(Message.user(prompt),), alias=alias, context=CallContext(purpose="bench"))
-    started = time.perf_counter()
+    started, cpu_started, cpu_first = time.perf_counter(), time.process_time(), 0.0
     arrivals: list[float] = []
     async for event in service.astream(request):
         if isinstance(event, TextDelta):
+            if not arrivals:
+                cpu_first = (time.process_time() - cpu_started) * 1000
             arrivals.append(time.perf_counter())
-    return started, arrivals
+    return started, arrivals, cpu_first
 
 
 def ttft_ms(started: float, arrivals: list[float]) -> float:
@@ -144,7 +154,7 @@ LAYER_ALIASES = {"Bedrock": "bench", "Anthropic API": "bench-anthropic", "OpenAI
 RAW_BASELINES = {"Bedrock": "raw aiobotocore", "Anthropic API": "raw anthropic", "OpenAI-compatible": "raw openai"}
 
 
-async def one_stream(name: str, provider: str, clients: dict, prompt: str) -> tuple[float, list[float]]:
+async def one_stream(name: str, provider: str, clients: dict, prompt: str) -> tuple[float, list[float], float]:
     if name == "raw aiobotocore":
         return await raw_async_stream(clients["aiobotocore"], prompt)
     if name == "raw boto3":
@@ -157,14 +167,17 @@ async def one_stream(name: str, provider: str, clients: dict, prompt: str) -> tu
 
 
 async def sequential(runs: int, clients: dict) -> dict[tuple[str, str], dict[str, list[float]]]:
-    results: dict[tuple[str, str], dict[str, list[float]]] = {key: {"ttft": [], "tps": []} for key in SEQUENTIAL}
+    results: dict[tuple[str, str], dict[str, list[float]]] = {
+        key: {"ttft": [], "tps": [], "cpu": []} for key in SEQUENTIAL
+    }
     prompt = "[[emu:tokens=64]] benchmark"
     for index in range(runs + 20):
         for name, provider in SEQUENTIAL:
-            started, arrivals = await one_stream(name, provider, clients, prompt)
+            started, arrivals, cpu_ms = await one_stream(name, provider, clients, prompt)
             if index >= 20:  # warm-up: connections, imports, caches
                 results[(name, provider)]["ttft"].append(ttft_ms(started, arrivals))
                 results[(name, provider)]["tps"].append(tokens_per_second(arrivals))
+                results[(name, provider)]["cpu"].append(cpu_ms)
     return results
 
 
@@ -180,7 +193,7 @@ async def concurrent(concurrency: int, tokens: int, rounds: int, raw_client) -> 
         else:
             outcomes = await asyncio.gather(*(layer_stream(prompt) for _ in range(concurrency)))
         entry = results.setdefault(name, {"ttft": [], "itl": [], "errors": [0]})
-        for started, arrivals in outcomes:
+        for started, arrivals, _ in outcomes:
             if len(arrivals) != tokens:
                 entry["errors"][0] += 1
                 continue
@@ -237,6 +250,7 @@ async def main_async(args: argparse.Namespace, emulator_url: str) -> str:
     import anthropic
     import openai
 
+    load_before = os.getloadavg()[0]
     configure_providers(emulator_url)
     raw_context, sync_client = make_clients(emulator_url)
     clients = {
@@ -257,31 +271,40 @@ async def main_async(args: argparse.Namespace, emulator_url: str) -> str:
     lines = [
         "## LLM layer overhead (`bench/llm_layer.py`)",
         "",
-        f"Emulator in its own process; {machine_line()}; {args.runs} interleaved runs after 20 warm-up runs.",
+        f"Emulator in its own process; {machine_line()}; {args.runs} interleaved runs after 20 warm-up runs;",
+        f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        "(the machine is shared).",
         "The layer's figures include registry lookup, the cooldown check in the cache, request translation,",
         "stream assembly and the usage-ledger write (SQLite unless DATABASE_URL is set). Each provider's raw",
         "SDK and the layer on that provider talk to the same emulator, over that provider's own protocol.",
         "",
         "### One stream at a time (64 tokens, unpaced)",
         "",
-        "| provider | client | TTFT p50 ms | TTFT p99 ms | tokens/s p50 |",
-        "|---|---|---|---|---|",
+        "CPU ms to first token: this process's CPU time from the call to the first text delta, which the",
+        "load of other processes on the shared machine does not inflate (wall-clock TTFT it does).",
+        "",
+        "| provider | client | TTFT p50 ms | TTFT p99 ms | tokens/s p50 | CPU ms to first token p50 |",
+        "|---|---|---|---|---|---|",
     ]
     for (name, provider), values in seq.items():
-        ttft, tps = summary(values["ttft"]), summary(values["tps"])
-        lines.append(f"| {provider} | {name} | {fmt(ttft['p50'])} | {fmt(ttft['p99'])} | {tps['p50']:.0f} |")
+        ttft, tps, cpu = summary(values["ttft"]), summary(values["tps"]), summary(values["cpu"])
+        lines.append(
+            f"| {provider} | {name} | {fmt(ttft['p50'])} | {fmt(ttft['p99'])} | {tps['p50']:.0f} | {fmt(cpu['p50'])} |"
+        )
     lines.append("")
     for provider, raw_name in RAW_BASELINES.items():
-        raw_ttft, layer_ttft = (
-            summary(seq[(raw_name, provider)]["ttft"]),
-            summary(seq[("backend.llm", provider)]["ttft"]),
-        )
-        raw_tps, layer_tps = summary(seq[(raw_name, provider)]["tps"]), summary(seq[("backend.llm", provider)]["tps"])
+        raw, layer = seq[(raw_name, provider)], seq[("backend.llm", provider)]
+        raw_ttft, layer_ttft = summary(raw["ttft"]), summary(layer["ttft"])
+        # Raw and layer streams of one iteration run back to back: their difference is immune to
+        # load that drifts over the run (the machine is shared).
+        paired = summary([b - a for a, b in zip(raw["ttft"], layer["ttft"], strict=True)])
+        paired_cpu = summary([b - a for a, b in zip(raw["cpu"], layer["cpu"], strict=True)])
         lines.append(
-            f"- {provider}: TTFT added by the layer vs {raw_name}: p50 "
-            f"**{fmt(layer_ttft['p50'] - raw_ttft['p50'])} ms** (ratio {layer_ttft['p50'] / raw_ttft['p50']:.2f}), "
-            f"p99 {fmt(layer_ttft['p99'] - raw_ttft['p99'])} ms; tokens/s layer / raw: "
-            f"**{layer_tps['p50'] / raw_tps['p50']:.3f}**."
+            f"- {provider}: TTFT added by the layer vs {raw_name}: paired difference p50 "
+            f"**{fmt(paired['p50'])} ms** (p95 {fmt(paired['p95'])} ms); difference of medians "
+            f"{fmt(layer_ttft['p50'] - raw_ttft['p50'])} ms; tokens/s layer / raw: "
+            f"**{summary(layer['tps'])['p50'] / summary(raw['tps'])['p50']:.3f}**; CPU to first token added "
+            f"(paired) p50: **{fmt(paired_cpu['p50'])} ms**."
         )
     lines += [
         "",
