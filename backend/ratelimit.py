@@ -167,7 +167,9 @@ class Lockout:
             return remaining
         attempts = _incr(self._failures_key(identifier), timeout=self.window)
         if attempts <= self.threshold:
-            return 0
+            # A racer may have locked the key between the check above and the generation read
+            # (the lock is written before its new generation starts): this attempt is refused then.
+            return self.remaining(identifier)
         return self._lock(identifier)
 
     def register_failure(self, identifier: str, *, reserved: bool = False) -> int:

@@ -132,6 +132,10 @@ class EventLogs:
         self._redis: Any = None
         self._redis_loop: asyncio.AbstractEventLoop | None = None
         self._flusher: asyncio.Task[None] | None = None
+        # One flush at a time: two pipelines in flight could reach Redis out of order, and a
+        # stream refuses an id at or below its last one (those events would be lost to resumes).
+        self._flush_lock: asyncio.Lock | None = None
+        self._flush_lock_loop: asyncio.AbstractEventLoop | None = None
 
     # --- Redis -------------------------------------------------------------------------
 
@@ -172,7 +176,14 @@ class EventLogs:
             self._forget_finished()
 
     async def flush(self) -> None:
-        """Write every log's new events to Redis in one pipeline."""
+        """Write every log's new events to Redis in one pipeline (one flush at a time)."""
+        loop = asyncio.get_running_loop()
+        if self._flush_lock is None or self._flush_lock_loop is not loop:
+            self._flush_lock, self._flush_lock_loop = asyncio.Lock(), loop
+        async with self._flush_lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
         redis = self._redis_client()
         if redis is None:
             for log in self.logs.values():

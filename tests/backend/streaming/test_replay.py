@@ -6,6 +6,7 @@ process, and the stored record when no log can answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -14,7 +15,7 @@ from django.conf import settings
 
 from backend.db import db_sync_to_async
 from backend.streaming import replay
-from backend.streaming.log import LocalLog, close_orphaned_log, logs, redis_key
+from backend.streaming.log import EventLogs, LocalLog, close_orphaned_log, logs, redis_key
 from chat.models import Chat, Message, MessagePair
 from chat.services.generation import engine
 from tests.chat.factories import UserFactory
@@ -142,3 +143,41 @@ def test_a_local_log_numbers_its_events_and_marks_its_end():
 
     assert seqs == [1, 2, 3]
     assert (log.ended, log.last_seq) == (True, 3)
+
+
+async def test_overlapping_flushes_never_lose_events_to_redis(redis_client, monkeypatch):
+    event_logs = EventLogs()
+    log = event_logs.open("chat:00000000-0000-0000-0000-0000000000ff")
+    client = event_logs._redis_client()
+    make_pipeline = client.pipeline
+    delayed = []
+
+    def slow_first_pipeline(*args, **kwargs):
+        pipeline = make_pipeline(*args, **kwargs)
+        if not delayed:  # the first flush's round trip is slow: the second would overtake it
+            execute = pipeline.execute
+
+            async def late_execute(*a, **k):
+                await asyncio.sleep(0.1)
+                return await execute(*a, **k)
+
+            pipeline.execute = late_execute
+            delayed.append(pipeline)
+        return pipeline
+
+    monkeypatch.setattr(client, "pipeline", slow_first_pipeline)
+    try:
+        for number in range(3):
+            log.append("delta", {"text": str(number)})
+        first = asyncio.ensure_future(event_logs.flush())  # the periodic flush
+        await asyncio.sleep(0.01)
+        for number in range(3, 6):
+            log.append("delta", {"text": str(number)})
+        await event_logs.flush()  # the generation's final flush
+        await first
+        entries = redis_client.xrange(redis_key(log.key))
+    finally:
+        redis_client.delete(redis_key(log.key))
+        await event_logs.aclose()
+
+    assert [int(entry_id.decode().split("-")[1]) for entry_id, _ in entries] == [1, 2, 3, 4, 5, 6]
