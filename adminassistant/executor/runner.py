@@ -128,11 +128,19 @@ def guarded(work: Callable[[], T], *, alias: str | None = None, timeout_ms: int 
             watchdog.daemon = True
             savepoint = transaction.savepoint(using=alias)
             watchdog.start()
+            failed = True
             try:
-                return work()
+                value = work()
+                failed = False
+                return value
             finally:
                 watchdog.cancel()
-                transaction.savepoint_rollback(savepoint, using=alias)
+                try:
+                    transaction.savepoint_rollback(savepoint, using=alias)
+                except DatabaseError:
+                    if not failed:  # the work ended the transaction itself (a raw COMMIT): refuse its result
+                        raise
+                    # else the work's own error is the telling one; the transaction is rolled back below
                 transaction.set_rollback(True, using=alias)
     except DatabaseError as exc:
         _discard_if_broken(alias)

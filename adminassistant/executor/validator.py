@@ -65,8 +65,6 @@ WRITE_METHODS = frozenset(
         "bulk_update",
         "save",
         "select_for_update",
-        "in_bulk",
-        "iterator",
         "aupdate",
         "adelete",
         "acreate",
@@ -238,8 +236,10 @@ class _Validator(ast.NodeVisitor):
         if attr.startswith("_"):
             raise Refused("private_attribute", f"'.{attr}' is private.", node.lineno)
         if attr == "objects":
-            if not (isinstance(node.value, ast.Name) and node.value.id in self.model_names):
+            if not isinstance(node.value, ast.Name):
                 raise Refused("chain_root", "'.objects' is only allowed on a model name.", node.lineno)
+            if node.value.id not in self.model_names:
+                raise Refused("name_not_allowed", f"'{node.value.id}' is not a model available to you.", node.lineno)
             return
         if attr in WRITE_METHODS:
             raise Refused("write_method", f"'.{attr}()' writes; the assistant only reads.", node.lineno)
