@@ -14,11 +14,34 @@ from typing import Any
 
 from django.conf import settings
 
-SECRET_FIELD = re.compile(
-    r"password|passwd|secret|token|hash|digest|salt|otp|totp|hotp|credential|private|session|signature"
-    r"|(^|_)keys?($|_)|api_?key",
-    re.IGNORECASE,
+# A field is secret when one of its words (split on "_") is one of these, or its name contains
+# "password"/"secret" anywhere. Counters such as `input_tokens` or `token_count` are not secrets.
+SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "hash",
+        "digest",
+        "salt",
+        "otp",
+        "totp",
+        "hotp",
+        "credential",
+        "credentials",
+        "private",
+        "session",
+        "signature",
+        "key",
+        "keys",
+        "apikey",
+        "encrypted",
+        "mfa",
+    }
 )
+SECRET_SUBSTRING = re.compile(r"password|passwd|secret|apikey|api_key", re.IGNORECASE)
+NOT_SECRET = re.compile(r"(^|_)tokens$|(^|_)token_count$", re.IGNORECASE)
 
 # Whole models never shown: secrets, sessions, tokens, audit trails and the assistant's own rows.
 DENIED_MODELS = frozenset(
@@ -56,7 +79,11 @@ def model_denied(model: Any) -> bool:
 
 
 def field_name_denied(name: str) -> bool:
-    return bool(SECRET_FIELD.search(name))
+    if SECRET_SUBSTRING.search(name):
+        return True
+    if NOT_SECRET.search(name):
+        return False
+    return any(word in SECRET_WORDS for word in name.lower().split("_"))
 
 
 def field_denied(model: Any, name: str) -> bool:

@@ -672,4 +672,9 @@ LLM_ALIASES.setdefault(
 )
 STREAMING_ENGINES.append("adminassistant.services.generation.engine")
 STREAM_EVENT_NAMES.append("result")
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["StreamEventResultEnum"] = [("result", "result")]
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "StreamEventResultEnum": [("result", "result")],
+        "AssistantChartTypeEnum": "adminassistant.serializers.CHART_TYPES",
+    }
+)

@@ -67,7 +67,7 @@ class Execution:
     @property
     def correctable(self) -> bool:
         """Worth one more try by the model: refused, or the database/ORM rejected the query."""
-        return self.error_code in (ErrorCode.REFUSED, ErrorCode.QUERY_FAILED, ErrorCode.CODE_TOO_LONG)
+        return self.error_code in (ErrorCode.REFUSED, ErrorCode.QUERY_FAILED, ErrorCode.CODE_TOO_LONG, ErrorCode.NO_CODE)
 
 
 class GuardError(Exception):
