@@ -626,7 +626,6 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 }
 
 # --- Admin assistant (adminassistant): staff ask data questions inside the Django admin ---
-INSTALLED_APPS.append("adminassistant")
 # The database alias the generated queries run on. ADMIN_ASSISTANT_DATABASE_URL should connect as
 # the restricted role that `manage.py adminassistant_role` creates (SELECT on allowed columns only);
 # unset, the alias reuses the default database's credentials (read-only transactions only), and on
@@ -678,3 +677,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "AssistantChartTypeEnum": "adminassistant.serializers.CHART_TYPES",
     }
 )
+# The admin base template (adminassistant/templates/admin/base_site.html) overrides the admin's
+# own: the app is listed before django.contrib.admin; its drawer's strings come from this processor.
+INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.admin"), "adminassistant")
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("adminassistant.context_processors.strings")
