@@ -18,7 +18,7 @@ from backend.llm.registry import get_registry
 CLEAR = "-"
 
 
-def _alias_choices() -> list[tuple[str, str]]:
+def _alias_choices() -> list[tuple[str, Any]]:
     return [("", _("Default"))] + [(a.name, f"{a.label} ({a.name})") for a in get_registry().aliases.values()]
 
 
@@ -64,7 +64,7 @@ class AssistantSettingsAdmin(admin.ModelAdmin):
         return obj.api_key_masked or "—"
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_superuser  # type: ignore[union-attr]
+        return request.user.is_active and request.user.is_superuser
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_module_permission(request)
@@ -93,7 +93,7 @@ class AssistantSettingsAdmin(admin.ModelAdmin):
 
 class SuperuserReadOnly(admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_superuser  # type: ignore[union-attr]
+        return request.user.is_active and request.user.is_superuser
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_module_permission(request)
@@ -107,7 +107,7 @@ class SuperuserReadOnly(admin.ModelAdmin):
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ["created_at", "role", "status", "content", "code", "error_code", "model_id"]
+    fields = ("created_at", "role", "status", "content", "code", "error_code", "model_id")
     readonly_fields = fields
     extra = 0
     can_delete = False

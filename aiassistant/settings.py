@@ -671,13 +671,14 @@ LLM_ALIASES.setdefault(
 )
 STREAMING_ENGINES.append("adminassistant.services.generation.engine")
 STREAM_EVENT_NAMES.append("result")
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
-    {
-        "StreamEventResultEnum": [("result", "result")],
-        "AssistantChartTypeEnum": "adminassistant.serializers.CHART_TYPES",
-    }
-)
+_assistant_enums: Any = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **_assistant_enums,
+    "StreamEventResultEnum": [("result", "result")],
+    "AssistantChartTypeEnum": "adminassistant.serializers.CHART_TYPES",
+}
 # The admin base template (adminassistant/templates/admin/base_site.html) overrides the admin's
 # own: the app is listed before django.contrib.admin; its drawer's strings come from this processor.
 INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.admin"), "adminassistant")
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("adminassistant.context_processors.strings")
+_template_options: Any = TEMPLATES[0]["OPTIONS"]
+_template_options["context_processors"].append("adminassistant.context_processors.strings")

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - gold code stays on one line per statement, as a model would write it
 """The evaluation set: questions over the fixture data (`adminassistant.eval.fixtures`), each
 with gold code. A model's answer is scored by running both and comparing result multisets."""
 
@@ -32,7 +33,10 @@ QUESTIONS: list[tuple[str, str]] = [
         "List the ids of users with a 6-digit username",
         'result = AppUser.objects.filter(username__regex=r"^[0-9]{6}$").values_list("id", flat=True)',
     ),
-    ("How many users have an avatar?", 'result = AppUser.objects.exclude(avatar="").exclude(avatar__isnull=True).count()'),
+    (
+        "How many users have an avatar?",
+        'result = AppUser.objects.exclude(avatar="").exclude(avatar__isnull=True).count()',
+    ),
     (
         "How many users have no avatar?",
         'result = AppUser.objects.filter(Q(avatar="") | Q(avatar__isnull=True)).count()',
@@ -131,7 +135,10 @@ QUESTIONS: list[tuple[str, str]] = [
         "Total input and output tokens",
         'result = LLMCall.objects.aggregate(input=Sum("input_tokens"), output=Sum("output_tokens"))',
     ),
-    ("What is the average latency of model calls in ms?", 'result = LLMCall.objects.aggregate(a=Avg("latency_ms"))["a"]'),
+    (
+        "What is the average latency of model calls in ms?",
+        'result = LLMCall.objects.aggregate(a=Avg("latency_ms"))["a"]',
+    ),
     ("What is the slowest model call's latency?", 'result = LLMCall.objects.aggregate(m=Max("latency_ms"))["m"]'),
     (
         "Cost per purpose",
@@ -175,7 +182,7 @@ QUESTIONS: list[tuple[str, str]] = [
     ),
     (
         "Are there any model calls costing more than 0.015?",
-        'result = LLMCall.objects.filter(cost__gt=0.015).exists()',
+        "result = LLMCall.objects.filter(cost__gt=0.015).exists()",
     ),
     ("How many permissions exist?", "result = Permission.objects.count()"),
 ]

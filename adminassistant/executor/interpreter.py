@@ -215,22 +215,22 @@ class Interpreter:
         return out
 
     def _scalar(self, value: Any, node: ast.AST) -> Any:
-        if isinstance(value, ModelRef) or isinstance(value, str) and value in _PLAIN:
+        if isinstance(value, ModelRef) or (isinstance(value, str) and value in _PLAIN):
             raise Refused("value_not_allowed", "Models and helpers are not values.", getattr(node, "lineno", 0))
         return value
 
     def _eval_BinOp(self, node: ast.BinOp) -> Any:
         left, right = self.eval(node.left), self.eval(node.right)
         for side in (left, right):
-            if not isinstance(side, SCALARS + (Q, Combinable)) or isinstance(side, QuerySet):
+            if not isinstance(side, (*SCALARS, Q, Combinable)) or isinstance(side, QuerySet):
                 raise Refused("operand_not_allowed", f"{type(side).__name__} cannot be an operand.", node.lineno)
         if isinstance(node.op, ast.Mult) and (isinstance(left, str) or isinstance(right, str)):
             count = right if isinstance(left, str) else left
             if not isinstance(count, int) or count * max(len(str(left)), len(str(right))) > MAX_STRING_RESULT:
                 raise Refused("literal_too_large", "A repeated string would be too long.", node.lineno)
-        if isinstance(node.op, ast.Add) and isinstance(left, str) and isinstance(right, str):
-            if len(left) + len(right) > MAX_STRING_RESULT:
-                raise Refused("literal_too_large", "A string would be too long.", node.lineno)
+        joined = isinstance(node.op, ast.Add) and isinstance(left, str) and isinstance(right, str)
+        if joined and len(left) + len(right) > MAX_STRING_RESULT:
+            raise Refused("literal_too_large", "A string would be too long.", node.lineno)
         try:
             return _BINARY[type(node.op)](left, right)
         except (ArithmeticError, TypeError, ValueError) as exc:
@@ -249,7 +249,7 @@ class Interpreter:
         return -value if isinstance(node.op, ast.USub) else +value
 
     def _truth(self, value: Any, node: ast.AST) -> bool:
-        if not isinstance(value, SCALARS + (list, tuple, dict)):
+        if not isinstance(value, (*SCALARS, list, tuple, dict)):
             raise Refused("operand_not_allowed", "Only plain values have a truth value.", getattr(node, "lineno", 0))
         return bool(value)
 
@@ -258,7 +258,7 @@ class Interpreter:
         for item in node.values:
             value = self.eval(item)
             truth = self._truth(value, node)
-            if isinstance(node.op, ast.And) and not truth or isinstance(node.op, ast.Or) and truth:
+            if (isinstance(node.op, ast.And) and not truth) or (isinstance(node.op, ast.Or) and truth):
                 return value
         return value
 
@@ -267,7 +267,7 @@ class Interpreter:
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.eval(comparator)
             for side in (left, right):
-                if not isinstance(side, SCALARS + (list, tuple)):
+                if not isinstance(side, (*SCALARS, list, tuple)):
                     raise Refused("operand_not_allowed", "Only plain values can be compared.", node.lineno)
             try:
                 if not _COMPARE[type(op)](left, right):
@@ -303,8 +303,8 @@ class Interpreter:
             if isinstance(index, ast.Slice):
                 lower = self.eval(index.lower) if index.lower else None
                 upper = self.eval(index.upper) if index.upper else None
-                return value[lower:upper]  # type: ignore[index]
-            return value[self.eval(index)]  # type: ignore[index]
+                return value[lower:upper]
+            return value[self.eval(index)]
         except (KeyError, IndexError, TypeError) as exc:
             raise EvaluationError(f"line {node.lineno}: no item {exc}.") from None
 
@@ -518,7 +518,8 @@ class Interpreter:
 
     def check_expression(self, model: Any, expression: Any, annotations: set[str], line: int) -> None:
         if isinstance(expression, Q):
-            for child in expression.children:
+            children: list[Any] = list(expression.children)
+            for child in children:
                 if isinstance(child, Q):
                     self.check_expression(model, child, annotations, line)
                 else:
@@ -526,7 +527,7 @@ class Interpreter:
                     self.check_path(model, key, annotations, line)
                     self.check_value(model, value, annotations, line)
         elif isinstance(expression, F):
-            self.check_path(model, expression.name, annotations, line)
+            self.check_path(model, str(getattr(expression, "name", "")), annotations, line)
         elif isinstance(expression, QuerySet):
             return
         elif isinstance(expression, BaseExpression):

@@ -42,8 +42,9 @@ def cell(value: Any, max_chars: int) -> Any:
 
 def _columns(qs: QuerySet[Any]) -> list[str]:
     query = qs.query
-    if qs._fields:  # values()/values_list() with names: their order, then later annotations
-        names = list(qs._fields)
+    fields: tuple[str, ...] = getattr(qs, "_fields", None) or ()
+    if fields:  # values()/values_list() with names: their order, then later annotations
+        names = list(fields)
         return names + [name for name in query.annotation_select if name not in names]
     return [*query.extra_select, *query.values_select, *query.annotation_select]
 

@@ -67,7 +67,12 @@ class Execution:
     @property
     def correctable(self) -> bool:
         """Worth one more try by the model: refused, or the database/ORM rejected the query."""
-        return self.error_code in (ErrorCode.REFUSED, ErrorCode.QUERY_FAILED, ErrorCode.CODE_TOO_LONG, ErrorCode.NO_CODE)
+        return self.error_code in (
+            ErrorCode.REFUSED,
+            ErrorCode.QUERY_FAILED,
+            ErrorCode.CODE_TOO_LONG,
+            ErrorCode.NO_CODE,
+        )
 
 
 class GuardError(Exception):
@@ -182,9 +187,7 @@ def execute(
         )
     except Refused as refusal:
         code_ = ErrorCode.CODE_TOO_LONG if refusal.rule == "code_too_long" else ErrorCode.REFUSED
-        return Execution(
-            error_code=code_, error_message=str(refusal), refusal_rule=refusal.rule, duration_ms=elapsed()
-        )
+        return Execution(error_code=code_, error_message=str(refusal), refusal_rule=refusal.rule, duration_ms=elapsed())
     except GuardError as error:
         return Execution(error_code=error.code, error_message=error.message, duration_ms=elapsed())
     except (EvaluationError, FieldError, ValueError, TypeError, KeyError, ArithmeticError) as exc:

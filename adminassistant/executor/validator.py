@@ -167,7 +167,7 @@ _LOOKUP_LIKE = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
-class Refused(Exception):  # noqa: N818 - a refusal, not an error of ours
+class Refused(Exception):
     """The snippet broke `rule` (a stable name, logged and shown)."""
 
     rule: str

@@ -29,9 +29,7 @@ KEYED_PROVIDERS = frozenset({AssistantSettings.Provider.ANTHROPIC, AssistantSett
 
 
 def _fernet() -> Fernet:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CONTEXT).derive(
-        settings.SECRET_KEY.encode()
-    )
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CONTEXT).derive(settings.SECRET_KEY.encode())
     return Fernet(base64.urlsafe_b64encode(derived))
 
 

@@ -33,7 +33,7 @@ def _value(value: Any) -> Any:
 
 def result_multiset(result: dict[str, Any]) -> Counter[Any]:
     """The rows of a result as a multiset of value tuples; a one-column row is its value."""
-    rows = Counter()
+    rows: Counter[Any] = Counter()
     for row in result.get("rows", []):
         values = tuple(_value(v) for v in row)
         if len(values) == 2 and result.get("columns") == ["key", "value"]:

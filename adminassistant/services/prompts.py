@@ -95,7 +95,11 @@ def request_build(
 
 def correction_build(request: LLMRequest, *, reply: str, error: str) -> LLMRequest:
     """The same conversation, the failed reply, and the error: one chance to correct the code."""
-    messages = (*request.messages, Message.assistant(reply or "(no reply)"), Message.user(CORRECTION.format(error=error)))
+    messages = (
+        *request.messages,
+        Message.assistant(reply or "(no reply)"),
+        Message.user(CORRECTION.format(error=error)),
+    )
     return LLMRequest(
         messages=messages,
         alias=request.alias,

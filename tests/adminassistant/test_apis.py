@@ -120,8 +120,14 @@ def test_the_admin_settings_page_is_superuser_only_and_masks_the_key(client):
     assert "••••WXYZ" in html and SECRET not in html
     response = client.post(
         f"/admin/adminassistant/assistantsettings/{row.pk}/change/",
-        {"provider": "anthropic", "model_alias": "fast", "api_key": "", "temperature": "0.3",
-         "max_tokens": "800", "timeout_seconds": "30"},
+        {
+            "provider": "anthropic",
+            "model_alias": "fast",
+            "api_key": "",
+            "temperature": "0.3",
+            "max_tokens": "800",
+            "timeout_seconds": "30",
+        },
     )
     assert response.status_code == 302
     row.refresh_from_db()
@@ -146,8 +152,8 @@ def test_csv_of_a_table_escapes_formulas_and_refuses_errors(staff):
 
 
 def test_a_question_over_the_rate_is_refused_with_retry_after(staff, settings):
-    from backend import errors
     from adminassistant.services.chats import question_rate_check
+    from backend import errors
 
     settings.ADMIN_ASSISTANT_QUESTION_RATE = "2/m"
     question_rate_check(user=staff)

@@ -40,7 +40,10 @@ def test_a_wrong_or_refused_answer_is_scored_as_such(emulator, capsys):
     first, second = QUESTIONS[1][0], QUESTIONS[2][0]
     emulator.add_rule({"match": re.escape(first) + r"\Z", "response": {"text": "```python\nresult = 0\n```"}})
     emulator.add_rule(
-        {"match": re.escape(second) + r"\Z", "response": {"text": "```python\nresult = AppUser.objects.update(x=1)\n```"}}
+        {
+            "match": re.escape(second) + r"\Z",
+            "response": {"text": "```python\nresult = AppUser.objects.update(x=1)\n```"},
+        }
     )
     call_command("adminassistant_eval", "--json", "--limit", "3")
     [summary] = json.loads(capsys.readouterr().out)

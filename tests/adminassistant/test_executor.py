@@ -36,7 +36,8 @@ def test_six_digit_usernames_count_and_ids(seeded, full_manifest):
 
 def test_avatar_percentages_sum_to_100(seeded, full_manifest):
     code = """
-stats = AppUser.objects.aggregate(total=Count("id"), with_avatar=Count("id", filter=~Q(avatar="") & Q(avatar__isnull=False)))
+has_avatar = ~Q(avatar="") & Q(avatar__isnull=False)
+stats = AppUser.objects.aggregate(total=Count("id"), with_avatar=Count("id", filter=has_avatar))
 without = stats["total"] - stats["with_avatar"]
 result = {
     "with_avatar": stats["with_avatar"],
@@ -47,7 +48,7 @@ result = {
 """
     out = run(code, full_manifest)
     assert out.ok, out.error_message
-    values = dict((row[0], row[1]) for row in out.result["rows"])
+    values = {row[0]: row[1] for row in out.result["rows"]}
     assert values["with_avatar"] + values["without_avatar"] == fixtures.USERS + 1  # and the superuser
     assert values["with_avatar_pct"] + values["without_avatar_pct"] == pytest.approx(100.0)
 

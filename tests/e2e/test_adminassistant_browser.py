@@ -33,7 +33,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SECRET = "sk-browser-test-key-1234WXYZ"
-GOLD = 'result = AppUser.objects.filter(username__regex=r"^[0-9]{6}$").values("username", "date_joined").order_by("username")'
+GOLD = (
+    'result = AppUser.objects.filter(username__regex=r"^[0-9]{6}$")'
+    '.values("username", "date_joined").order_by("username")'
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -87,7 +90,10 @@ def admin_page(browser: Any, live: Any) -> Iterator[Any]:
 def test_the_drawer_asks_and_shows_the_table_the_csv_link_and_the_code(admin_page, live, emulator):
     page = admin_page
     emulator.add_rule(
-        {"match": "six-digit", "response": {"text": f"These are the users with six-digit usernames.\n\n```python\n{GOLD}\n```"}}
+        {
+            "match": "six-digit",
+            "response": {"text": f"These are the users with six-digit usernames.\n\n```python\n{GOLD}\n```"},
+        }
     )
     page.goto(f"{live.url}/admin/")
     assert SECRET not in page.content()

@@ -52,13 +52,17 @@ def result_of(events: list[Any]) -> dict[str, Any]:
     results = [e.data for e in events if e.event == "result"]
     assert len(results) == 1
     assert events[-1].event == "message_stop"
-    assert [e.event for e in events].index("result") > max(i for i, e in enumerate(events) if e.event in ("delta", "message_start"))
+    assert [e.event for e in events].index("result") > max(
+        i for i, e in enumerate(events) if e.event in ("delta", "message_start")
+    )
     return results[0]
 
 
 def test_registrations_today_streams_the_explanation_then_the_number(live, staff, emulator):
     _, token = staff
-    emulator.add_rule({"match": "registrations today", "response": reply("I count users who joined today.", TODAY_CODE)})
+    emulator.add_rule(
+        {"match": "registrations today", "response": reply("I count users who joined today.", TODAY_CODE)}
+    )
     chat_id = new_chat(live, token)
 
     events = ask(live, token, chat_id, "How many registrations today?")
@@ -114,7 +118,10 @@ def test_a_large_result_is_truncated_and_the_csv_has_the_capped_rows(live, staff
 def test_refused_code_goes_back_to_the_model_once_and_the_correction_answers(live, staff, emulator):
     _, token = staff
     emulator.add_rule(
-        {"match": "registrations today", "response": reply("Counting.", "AppUser.objects.update(is_staff=True)\nresult = 1")}
+        {
+            "match": "registrations today",
+            "response": reply("Counting.", "AppUser.objects.update(is_staff=True)\nresult = 1"),
+        }
     )
     emulator.add_rule({"match": "Running that code failed", "response": reply("Corrected.", TODAY_CODE)})
     events = ask(live, token, new_chat(live, token), "How many registrations today?")
@@ -128,7 +135,9 @@ def test_refused_code_goes_back_to_the_model_once_and_the_correction_answers(liv
 
 def test_invalid_code_twice_ends_in_a_friendly_message_and_a_log_row(live, staff, emulator):
     _, token = staff
-    emulator.add_rule({"match": "delete everything", "response": reply("Sure.", "result = AppUser.objects.all().delete()")})
+    emulator.add_rule(
+        {"match": "delete everything", "response": reply("Sure.", "result = AppUser.objects.all().delete()")}
+    )
     result = result_of(ask(live, token, new_chat(live, token), "Please delete everything"))
     assert result["kind"] == "error"
     assert result["error"]["code"] == "refused"
