@@ -17,6 +17,7 @@ one QueryLog row in the answer's terminal transaction, after the query's own rol
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -36,6 +37,7 @@ from backend.llm.usage import CallReport
 from backend.streaming.engine import Engine, Failure, Outcome, Run
 
 Status = Message.Status
+logger = logging.getLogger(__name__)
 
 FRIENDLY = {
     ErrorCode.NOT_CONFIGURED: "The assistant is not set up yet: {detail}. A superuser can fix this in the AI settings.",
@@ -160,8 +162,27 @@ class AnswerAdapter:
         state.log.row_count = int(result["row_count"])
         state.log.truncated = bool(result["truncated"])
         state.log.result_kind = str(result["kind"])
+        figures = prompts.aggregate_figures(result)
+        if config.send_aggregates and figures:
+            await self._summarise(run, state, figures)
         run.emit("result", result)
         return Outcome(status=Status.COMPLETE, stop_reason="end_turn", fields={"code": code, "result": result})
+
+    async def _summarise(self, run: Run, state: AnswerState, figures: str) -> None:
+        """With `send_aggregates`: one sentence from the aggregate figures (never rows); skipped on failure."""
+        question = state.question
+        request = prompts.summary_build(
+            question=question.question,
+            figures=figures,
+            alias=question.config.alias,
+            user_id=question.user_id,
+            message_id=question.answer.id,
+        )
+        run.append_text("\n\n")
+        try:
+            await self._call(run, request, timeout=question.config.timeout_seconds)
+        except (TimeoutError, LLMError):
+            logger.warning("adminassistant: the summary of %s failed", question.answer.id, exc_info=True)
 
     async def _call(self, run: Run, request: LLMRequest, *, timeout: float) -> str:
         """One model call: deltas of its explanation go to the stream; returns the whole reply."""

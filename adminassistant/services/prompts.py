@@ -110,6 +110,35 @@ def correction_build(request: LLMRequest, *, reply: str, error: str) -> LLMReque
     )
 
 
+SUMMARY = """Answer the staff member's data question in one short sentence, using only these figures. \
+No code, no lists."""
+MAX_FIGURES = 20
+
+
+def aggregate_figures(result: dict[str, Any]) -> str:
+    """A number result, or a key/value table of numbers, as `name = value` text; else "" (rows never go out)."""
+    if result.get("kind") == "number":
+        return f"result = {result['rows'][0][0]}"
+    rows = result.get("rows") or []
+    is_pairs = result.get("columns") == ["key", "value"] and 0 < len(rows) <= MAX_FIGURES
+    if is_pairs and all(isinstance(v, int | float) and not isinstance(v, bool) for _, v in rows):
+        return "; ".join(f"{k} = {v}" for k, v in rows)
+    return ""
+
+
+def summary_build(*, question: str, figures: str, alias: str, user_id: Any, message_id: Any) -> LLMRequest:
+    return LLMRequest(
+        messages=(Message.user(f"Question: {question}\nFigures: {figures}"),),
+        alias=alias,
+        system=(TextBlock(SUMMARY),),
+        max_tokens=120,
+        temperature=0.2,
+        context=CallContext(
+            purpose="adminassistant", user_id=user_id, reference=f"adminassistant.message:{message_id}"
+        ),
+    )
+
+
 def code_blocks(reply: str) -> list[str]:
     return [block.strip() for block in _FENCE.findall(reply)]
 

@@ -196,3 +196,24 @@ def test_non_staff_and_foreign_chats_are_refused_before_streaming(live, staff, e
     response = httpx.post(f"{live.url}{API}/chats/{chat_id}/message", json=body, headers=headers(other_token))
     assert response.status_code == 404 and response.json()["error"]["code"] == "chat_not_found"
     assert emulator.requests() == []
+
+
+def test_with_send_aggregates_a_number_gets_a_one_line_summary_and_rows_never_go_out(live, staff, emulator):
+    _, token = staff
+    row = config.settings_get()
+    row.send_aggregates = True
+    row.save()
+    emulator.add_rule({"match": "registrations today", "response": reply("Counting.", TODAY_CODE)})
+    emulator.add_rule({"match": "one short sentence", "response": {"text": "Six people registered today."}})
+    events = ask(live, token, new_chat(live, token), "How many registrations today?")
+    assert "".join(e.data["text"] for e in events if e.event == "delta") == "Counting.\n\nSix people registered today."
+    assert result_of(events)["rows"] == [[fixtures.TODAY + 1]]
+    summary_request = [r for r in emulator.requests() if "one short sentence" in str(r["body"])]
+    assert f"result = {fixtures.TODAY + 1}" in str(summary_request[0]["body"])
+
+    # A table is rows: it is never sent, so there is no summary.
+    code = 'result = AppUser.objects.values("username")[:3]'
+    emulator.add_rule({"match": "three usernames", "response": reply("Three.", code)})
+    events = ask(live, token, new_chat(live, token), "Show three usernames")
+    assert "".join(e.data["text"] for e in events if e.event == "delta") == "Three."
+    assert len([r for r in emulator.requests() if "one short sentence" in str(r["body"])]) == 1
