@@ -437,7 +437,7 @@ class Interpreter:
                 info = self.manifest.by_model(model)
                 if info is None:
                     raise Refused("model_not_allowed", f"{model.__name__} is not available.", line)
-                args = [*info.value_fields, *annotations] if is_model_queryset(qs) else []
+                args = [*info.value_fields, *annotations]  # never "every column"
         elif name in ("annotate", "aggregate"):
             for arg in args:
                 if isinstance(arg, str | Q) or not isinstance(arg, BaseExpression):

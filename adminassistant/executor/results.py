@@ -137,6 +137,10 @@ def _plain(value: Any, interpreter: Interpreter, max_rows: int, max_chars: int) 
         return {str(k): _plain(v, interpreter, max_rows, max_chars) for k, v in list(value.items())[:max_rows]}
     if isinstance(value, list | tuple):
         return [_plain(v, interpreter, max_rows, max_chars) for v in list(value)[:max_rows]]
-    if not isinstance(value, SCALARS):
+    if not isinstance(value, SCALARS + _DATABASE_VALUES):
         raise Refused("result_not_allowed", f"`result` cannot hold a {type(value).__name__}.")
     return cell(value, max_chars)
+
+
+# Values a row read from the database may hold besides the literal types.
+_DATABASE_VALUES = (uuid.UUID, datetime.time, bytes, memoryview)

@@ -156,6 +156,7 @@ INTERPRETER_ATTACKS = [
     ("result = timedelta(days=100000000)", {"helper_arguments"}),
     ("result = AppUser.objects.filter(id__in=[AppUser]).count()", {"value_not_allowed"}),
     ("result = '%s' % AppUser", {"operand_not_allowed"}),
+    ("result = AppUser.objects.filter(Q(('password', 'x'))).count()", {"denied_field"}),
 ]
 
 
@@ -168,6 +169,52 @@ def test_the_interpreter_refuses_before_any_query(code, rules, full_manifest):
     assert not [q for q in queries.captured_queries if "appauth_appuser" in q["sql"]]
     assert out.error_code == "refused", out.error_message
     assert out.refusal_rule in rules, out.error_message
+
+
+@DB
+@pytest.mark.usefixtures("on_default_alias", "seeded")
+@pytest.mark.parametrize(
+    "code",
+    [
+        'result = AppUser.objects.values("id").values()',
+        'result = AppUser.objects.values_list("id").values_list()',
+        'result = AppUser.objects.values("id").values().first()',
+        "result = AppUser.objects.all()[0]",
+        "result = AppUser.objects.first()",
+        "result = AppUser.objects.all()",
+        "result = {'users': AppUser.objects.all()[:2]}",
+    ],
+)
+def test_no_way_of_reading_rows_returns_a_denied_column(code, full_manifest):
+    with CaptureQueriesContext(connection) as queries:
+        out = execute(code, manifest=full_manifest)
+    assert out.ok, out.error_message
+    assert "password" not in str(out.result)
+    assert "session_generation" not in str(out.result)
+    assert not [q for q in queries.captured_queries if '"password"' in q["sql"]]
+
+
+@DB
+@pytest.mark.usefixtures("on_default_alias")
+def test_an_operator_exclusion_hides_a_model_and_a_field(settings, superuser):
+    settings.ADMIN_ASSISTANT_EXCLUDE = ["llm.LLMCall", "appauth.AppUser.last_login_ip"]
+    manifest.rebuild()
+    try:
+        narrowed = manifest.for_user(superuser)
+        assert "LLMCall" not in narrowed.models
+        assert "last_login_ip" not in narrowed.models["AppUser"].fields
+        out = execute("result = AppUser.objects.filter(last_login_ip='1.2.3.4').count()", manifest=narrowed)
+        assert out.refusal_rule == "denied_field"
+    finally:
+        settings.ADMIN_ASSISTANT_EXCLUDE = []
+        manifest.rebuild()
+
+
+def test_the_manifest_is_rebuilt_after_migrations():
+    before = manifest.full()
+    manifest.on_post_migrate(sender=None)
+    assert manifest.full() is not before
+    assert set(manifest.full().models) == set(before.models)
 
 
 @DB
