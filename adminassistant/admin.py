@@ -49,19 +49,8 @@ class AssistantSettingsForm(forms.ModelForm):
         return int(value)
 
 
-@admin.register(AssistantSettings)
-class AssistantSettingsAdmin(admin.ModelAdmin):
-    form = AssistantSettingsForm
-    readonly_fields = ["current_key", "updated_at"]
-    fieldsets = [
-        (None, {"fields": ["provider", "model_alias", "api_key", "current_key"]}),
-        (_("Generation"), {"fields": ["temperature", "max_tokens", "timeout_seconds", "send_aggregates"]}),
-        (None, {"fields": ["updated_at"]}),
-    ]
-
-    @admin.display(description=_("Current key"))
-    def current_key(self, obj: AssistantSettings) -> str:
-        return obj.api_key_masked or "—"
+class SuperuserOnly(admin.ModelAdmin):
+    """Visible and editable by active superusers only; nothing is added or deleted here."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser
@@ -78,6 +67,21 @@ class AssistantSettingsAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+
+@admin.register(AssistantSettings)
+class AssistantSettingsAdmin(SuperuserOnly):
+    form = AssistantSettingsForm
+    readonly_fields = ["current_key", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["provider", "model_alias", "api_key", "current_key"]}),
+        (_("Generation"), {"fields": ["temperature", "max_tokens", "timeout_seconds", "send_aggregates"]}),
+        (None, {"fields": ["updated_at"]}),
+    ]
+
+    @admin.display(description=_("Current key"))
+    def current_key(self, obj: AssistantSettings) -> str:
+        return obj.api_key_masked or "—"
+
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         row = config.settings_get()
         return HttpResponseRedirect(reverse("admin:adminassistant_assistantsettings_change", args=[row.pk]))
@@ -91,16 +95,7 @@ class AssistantSettingsAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-class SuperuserReadOnly(admin.ModelAdmin):
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_superuser
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
+class SuperuserReadOnly(SuperuserOnly):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

@@ -30,7 +30,7 @@ from django.db.models.expressions import BaseExpression, Combinable
 from django.utils import timezone
 
 from adminassistant import denylist
-from adminassistant.executor.validator import Refused
+from adminassistant.executor.validator import AGGREGATES, DATE_FUNCTIONS, Refused
 from adminassistant.manifest import Manifest
 
 LOOKUPS = frozenset(
@@ -102,35 +102,8 @@ def _date(year: Any, month: Any, day: Any) -> datetime.date:
     return datetime.date(year, month, day)
 
 
-_AGGREGATES: dict[str, Any] = {
-    "Count": models.Count,
-    "Sum": models.Sum,
-    "Avg": models.Avg,
-    "Min": models.Min,
-    "Max": models.Max,
-    "StdDev": models.StdDev,
-    "Variance": models.Variance,
-}
-_FUNCTIONS: dict[str, Any] = {
-    name: getattr(functions, name)
-    for name in (
-        "TruncDate",
-        "TruncDay",
-        "TruncWeek",
-        "TruncMonth",
-        "TruncQuarter",
-        "TruncYear",
-        "TruncHour",
-        "ExtractYear",
-        "ExtractQuarter",
-        "ExtractMonth",
-        "ExtractWeek",
-        "ExtractDay",
-        "ExtractWeekDay",
-        "ExtractIsoWeekDay",
-        "ExtractHour",
-    )
-}
+_AGGREGATES: dict[str, Any] = {name: getattr(models, name) for name in AGGREGATES}
+_FUNCTIONS: dict[str, Any] = {name: getattr(functions, name) for name in DATE_FUNCTIONS}
 _PLAIN: dict[str, Callable[..., Any]] = {"now": _now, "today": _today, "timedelta": _timedelta, "date": _date}
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {

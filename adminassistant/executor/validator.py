@@ -76,38 +76,25 @@ WRITE_METHODS = frozenset(
 )
 RAW_METHODS = frozenset({"raw", "extra", "using", "db_manager", "query", "get_compiler", "connection", "cursor"})
 
-HELPERS = frozenset(
-    {
-        "Q",
-        "F",
-        "Count",
-        "Sum",
-        "Avg",
-        "Min",
-        "Max",
-        "StdDev",
-        "Variance",
-        "TruncDate",
-        "TruncDay",
-        "TruncWeek",
-        "TruncMonth",
-        "TruncQuarter",
-        "TruncYear",
-        "TruncHour",
-        "ExtractYear",
-        "ExtractQuarter",
-        "ExtractMonth",
-        "ExtractWeek",
-        "ExtractDay",
-        "ExtractWeekDay",
-        "ExtractIsoWeekDay",
-        "ExtractHour",
-        "now",
-        "today",
-        "timedelta",
-        "date",
-    }
+AGGREGATES = ("Count", "Sum", "Avg", "Min", "Max", "StdDev", "Variance")
+DATE_FUNCTIONS = (
+    "TruncDate",
+    "TruncDay",
+    "TruncWeek",
+    "TruncMonth",
+    "TruncQuarter",
+    "TruncYear",
+    "TruncHour",
+    "ExtractYear",
+    "ExtractQuarter",
+    "ExtractMonth",
+    "ExtractWeek",
+    "ExtractDay",
+    "ExtractWeekDay",
+    "ExtractIsoWeekDay",
+    "ExtractHour",
 )
+HELPERS = frozenset({"Q", "F", *AGGREGATES, *DATE_FUNCTIONS, "now", "today", "timedelta", "date"})
 RESERVED = frozenset({"True", "False", "None"})
 
 ALLOWED_NODES: tuple[type[ast.AST], ...] = (
