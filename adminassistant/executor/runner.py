@@ -12,7 +12,8 @@
 3. runs the work in a savepoint (a subtransaction can never be made read-write either);
 4. a wall-clock watchdog cancels the running statement if the work overruns (the backend's
    cancel request, as `pg_cancel_backend` does), whatever the server-side timeout says;
-5. always rolls back (savepoint, then the transaction), success or failure.
+5. always rolls back (savepoint, then the transaction), success or failure, then closes the
+   connection (no session state survives a run; no idle connection is kept per thread).
 
 Database errors are classified into the assistant's error codes (read-only violation,
 permission denied, timeout, other); the caller writes the query log afterwards, on the
@@ -148,17 +149,12 @@ def guarded(work: Callable[[], T], *, alias: str | None = None, timeout_ms: int 
                     # else the work's own error is the telling one; the transaction is rolled back below
                 transaction.set_rollback(True, using=alias)
     except DatabaseError as exc:
-        _discard_if_broken(alias)
         raise classify(exc) from exc
     finally:
-        if connection.vendor == "sqlite" and not connection.in_atomic_block and connection.connection is not None:
-            connection.connection.execute("PRAGMA query_only = OFF")  # the alias may be shared (embedded default)
-
-
-def _discard_if_broken(alias: str) -> None:
-    connection = connections[alias]
-    if not connection.in_atomic_block:
-        connection.close_if_unusable_or_obsolete()
+        if not connection.in_atomic_block:
+            # A fresh session for every run: nothing a run did to its session (settings, locks, a
+            # broken connection) reaches the next, and no idle connection stays open per thread.
+            connection.close()
 
 
 def execute(

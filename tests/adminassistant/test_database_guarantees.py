@@ -61,10 +61,15 @@ def test_the_watchdog_cancels_a_query_that_lifted_the_timeout():
     assert time.monotonic() - started < 5  # the watchdog fires at timeout + 1 s
 
 
-def test_the_connection_is_usable_after_a_failure():
+def test_every_run_gets_a_fresh_session_and_leaves_no_connection_open():
     with pytest.raises(GuardError):
-        guarded(raw("adminassistant", "SELECT 1/0"))
+        guarded(raw("adminassistant", "SELECT pg_advisory_lock(42)", "SELECT 1/0"))
+    assert connections["adminassistant"].connection is None
     assert guarded(raw("adminassistant", "SELECT 41 + 1")) == [(42,)]
+    assert connections["adminassistant"].connection is None
+    with connections["default"].cursor() as cursor:  # the session lock went with its session
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        assert cursor.fetchone() == (0,)
 
 
 @pytest.fixture

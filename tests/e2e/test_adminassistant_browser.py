@@ -152,3 +152,19 @@ def test_the_drawer_follows_the_dark_theme(admin_page, live):
     dark = drawer.evaluate("node => getComputedStyle(node).backgroundColor")
     assert light != dark
     assert drawer.locator(".aa-empty").is_visible()
+
+
+def test_a_grouped_result_draws_an_inline_svg_bar_chart(admin_page, live, emulator):
+    page = admin_page
+    code = 'result = LLMCall.objects.values("purpose").annotate(calls=Count("id")).order_by("purpose")'
+    emulator.add_rule({"match": "per purpose", "response": {"text": f"Calls by purpose.\n\n```python\n{code}\n```"}})
+    page.goto(f"{live.url}/admin/")
+    page.locator("#aa-open").click()
+    page.locator("#aa-drawer .aa-input").fill("How many model calls per purpose?")
+    page.locator("#aa-drawer .aa-send").click()
+    chart = page.locator("#aa-drawer svg.aa-chart")
+    chart.wait_for(timeout=20_000)
+    # chat, memory, prototype, title, and this question's own call (purpose adminassistant)
+    assert chart.locator("rect.aa-bar").count() == 5
+    assert page.locator("#aa-drawer .aa-table tbody tr").count() == 5
+    assert page.locator("#aa-drawer .aa-csv").is_visible()
