@@ -217,3 +217,48 @@ def test_with_send_aggregates_a_number_gets_a_one_line_summary_and_rows_never_go
     events = ask(live, token, new_chat(live, token), "Show three usernames")
     assert "".join(e.data["text"] for e in events if e.event == "delta") == "Three."
     assert len([r for r in emulator.requests() if "one short sentence" in str(r["body"])]) == 1
+
+
+def test_bad_questions_are_refused_in_the_error_shape_before_streaming(live, staff, emulator, settings):
+    _, token = staff
+    chat_id = new_chat(live, token)
+    url = f"{live.url}{API}/chats/{chat_id}/message"
+    settings.ADMIN_ASSISTANT_MAX_QUESTION_CHARS = 20
+    cases = [
+        (httpx.post(url, json={"question": "   "}, headers=headers(token)), 400, "invalid"),
+        (httpx.post(url, json={}, headers=headers(token)), 400, "invalid"),
+        (httpx.post(url, json={"question": "x" * 21}, headers=headers(token)), 400, "question_too_long"),
+        (httpx.post(url, content=b"question", headers=headers(token)), 415, "unsupported_media_type"),
+        (httpx.get(url, headers=headers(token)), 405, "method_not_allowed"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["code"] == code
+    assert emulator.requests() == [] and not Message.objects.exists()
+
+
+def test_questions_over_the_rate_get_429_with_retry_after(live, staff, emulator, settings):
+    _, token = staff
+    settings.ADMIN_ASSISTANT_QUESTION_RATE = "1/m"
+    emulator.add_rule({"match": "registrations today", "response": reply("Counting.", TODAY_CODE)})
+    chat_id = new_chat(live, token)
+    ask(live, token, chat_id, "How many registrations today?")
+    response = httpx.post(
+        f"{live.url}{API}/chats/{chat_id}/message", json={"question": "And yesterday?"}, headers=headers(token)
+    )
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "too_many_questions"
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_the_same_idempotency_key_streams_the_same_answer_once(live, staff, emulator):
+    _, token = staff
+    emulator.add_rule({"match": "registrations today", "response": reply("Counting.", TODAY_CODE)})
+    chat_id = new_chat(live, token)
+    path, body = f"{API}/chats/{chat_id}/message", {"question": "How many registrations today?"}
+    first = stream_events(live, "POST", path, token, json_body=body, extra_headers={"Idempotency-Key": "k-1"})
+    again = stream_events(live, "POST", path, token, json_body=body, extra_headers={"Idempotency-Key": "k-1"})
+    assert first[0].data["assistant_message_id"] == again[0].data["assistant_message_id"]
+    assert result_of(again) == result_of(first)
+    assert Message.objects.filter(role="assistant").count() == 1
+    assert len([r for r in emulator.requests() if r["operation"] == "converse-stream"]) == 1
