@@ -67,12 +67,14 @@ class Execution:
 
     @property
     def correctable(self) -> bool:
-        """Worth one more try by the model: refused, or the database/ORM rejected the query."""
+        """Worth one more try by the model: refused, or the database/ORM rejected the query (not a timeout)."""
         return self.error_code in (
             ErrorCode.REFUSED,
             ErrorCode.QUERY_FAILED,
             ErrorCode.CODE_TOO_LONG,
             ErrorCode.NO_CODE,
+            ErrorCode.READ_ONLY,
+            ErrorCode.PERMISSION,
         )
 
 

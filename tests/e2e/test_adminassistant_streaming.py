@@ -262,3 +262,15 @@ def test_the_same_idempotency_key_streams_the_same_answer_once(live, staff, emul
     assert result_of(again) == result_of(first)
     assert Message.objects.filter(role="assistant").count() == 1
     assert len([r for r in emulator.requests() if r["operation"] == "converse-stream"]) == 1
+
+
+def test_a_database_error_goes_back_to_the_model_once(live, staff, emulator):
+    _, token = staff
+    bad = 'result = AppUser.objects.filter(username__regex="(").count()'  # the database rejects the pattern
+    emulator.add_rule({"match": "registrations today", "response": reply("Counting.", bad)})
+    emulator.add_rule({"match": "Running that code failed", "response": reply("Corrected.", TODAY_CODE)})
+    result = result_of(ask(live, token, new_chat(live, token), "How many registrations today?"))
+    assert result["kind"] == "number" and result["code"] == TODAY_CODE
+    [correction] = [r for r in emulator.requests() if "Running that code failed" in str(r["body"])]
+    assert "regular expression" in str(correction["body"])
+    assert QueryLog.objects.get().attempts == 2
