@@ -734,3 +734,61 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     # The multipart `files` of sending a message (an async view the generator cannot introspect).
     "chat.schema.message_files_hook",
 ]
+
+# --- Admin assistant (adminassistant): staff ask data questions inside the Django admin ---
+# The database alias the generated queries run on. ADMIN_ASSISTANT_DATABASE_URL should connect as
+# the restricted role that `manage.py adminassistant_role` creates (SELECT on allowed columns only);
+# unset, the alias reuses the default database's credentials (read-only transactions only), and on
+# the embedded SQLite default the file is opened read-only.
+ADMIN_ASSISTANT_DATABASE_ALIAS = "adminassistant"
+_admin_assistant_url = env("ADMIN_ASSISTANT_DATABASE_URL", default="")
+if _admin_assistant_url:
+    DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS] = env.db_url_config(_admin_assistant_url)
+else:
+    DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS] = {
+        **DATABASES["default"],
+        "OPTIONS": {k: v for k, v in DATABASES["default"].get("OPTIONS", {}).items() if k != "pool"},
+    }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS]["NAME"] = f"file:{DATABASES['default']['NAME']}?mode=ro"
+        DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS]["OPTIONS"] = {"uri": True}
+DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS]["CONN_MAX_AGE"] = 0
+# Tests read the default test database through this alias (its own connection, its own role).
+DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS]["TEST"] = {"MIRROR": "default"}
+# Limits: statement timeout (ms, and the watchdog's), rows of a result, characters of a field,
+# characters of a snippet, questions per user (rate "N/unit").
+ADMIN_ASSISTANT_STATEMENT_TIMEOUT_MS = env.int("ADMIN_ASSISTANT_STATEMENT_TIMEOUT_MS", default=5000)
+ADMIN_ASSISTANT_MAX_ROWS = env.int("ADMIN_ASSISTANT_MAX_ROWS", default=100)
+ADMIN_ASSISTANT_MAX_FIELD_CHARS = env.int("ADMIN_ASSISTANT_MAX_FIELD_CHARS", default=200)
+ADMIN_ASSISTANT_MAX_CODE_CHARS = env.int("ADMIN_ASSISTANT_MAX_CODE_CHARS", default=4000)
+ADMIN_ASSISTANT_MAX_QUESTION_CHARS = env.int("ADMIN_ASSISTANT_MAX_QUESTION_CHARS", default=2000)
+ADMIN_ASSISTANT_QUESTION_RATE = env("ADMIN_ASSISTANT_QUESTION_RATE", default="20/m")
+ADMIN_ASSISTANT_MAX_CONCURRENT = env.int("ADMIN_ASSISTANT_MAX_CONCURRENT", default=2)
+# Earlier questions (and their code) of a chat sent with a new question.
+ADMIN_ASSISTANT_HISTORY_TURNS = env.int("ADMIN_ASSISTANT_HISTORY_TURNS", default=6)
+# Models ("app_label.Model") and fields ("app_label.Model.field") never shown to the assistant.
+ADMIN_ASSISTANT_EXCLUDE = env.list("ADMIN_ASSISTANT_EXCLUDE", default=[])
+# The model alias used when the AI settings name none, and the (fast) alias that titles chats.
+ADMIN_ASSISTANT_MODEL_ALIAS = env("ADMIN_ASSISTANT_MODEL_ALIAS", default="admin-assistant")
+ADMIN_ASSISTANT_TITLE_ALIAS = env("ADMIN_ASSISTANT_TITLE_ALIAS", default="fast")
+LLM_ALIASES.setdefault(
+    "admin-assistant",
+    {
+        "label": "Admin data assistant",
+        "chain": list(LLM_ALIASES.get("chat-default", next(iter(LLM_ALIASES.values())))["chain"]),
+        "selectable": False,
+    },
+)
+STREAMING_ENGINES.append("adminassistant.services.generation.engine")
+STREAM_EVENT_NAMES.append("result")
+_assistant_enums: Any = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **_assistant_enums,
+    "StreamEventResultEnum": [("result", "result")],
+    "AssistantChartTypeEnum": "adminassistant.serializers.CHART_TYPES",
+}
+# The admin base template (adminassistant/templates/admin/base_site.html) overrides the admin's
+# own: the app is listed before django.contrib.admin; its drawer's strings come from this processor.
+INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.admin"), "adminassistant")
+_template_options: Any = TEMPLATES[0]["OPTIONS"]
+_template_options["context_processors"].append("adminassistant.context_processors.strings")

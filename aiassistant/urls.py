@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/chat/", include("chat.urls")),
     path("api/v1/prototypes/", include("prototypes.urls")),
     path("prototype-preview/", include("prototypes.urls_preview")),
+    path("ai-assistant/", include("adminassistant.urls")),
 ]
 
 # Last: any other /api/ path answers the JSON error shape, with DEBUG on too.
