@@ -19,6 +19,8 @@ urlpatterns = [
     path("api/v1/chat/", include("chat.urls")),
     path("api/v1/prototypes/", include("prototypes.urls")),
     path("prototype-preview/", include("prototypes.urls_preview")),
+    path("", include("sitehelp.urls")),
+    path("rosetta/", include("rosetta.urls")),
 ]
 
 if settings.DEBUG:
