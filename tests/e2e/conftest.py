@@ -30,10 +30,12 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server_asgi() -> Iterator[LiveServer]:
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.core.asgi import get_asgi_application
 
+    # Static files too (as `make run` does): browser tests load the pages' scripts and styles.
     config = uvicorn.Config(
-        get_asgi_application(), host="127.0.0.1", port=0, loop="asyncio", lifespan="off", log_level="warning"
+        ASGIStaticFilesHandler(get_asgi_application()), host="127.0.0.1", port=0, loop="asyncio", lifespan="off", log_level="warning"
     )
     server = uvicorn.Server(config)
     loop_holder: dict[str, asyncio.AbstractEventLoop] = {}
