@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from backend.llm.models import LLMCall
+from sitehelp import apis
 from sitehelp.models import HelpFeedback, HelpMessage, HelpSession
 from tests.sitehelp.conftest import API, make_feedback, make_message, make_visitor
 
@@ -247,19 +249,30 @@ def test_a_body_that_is_not_json_is_a_400(api, visitor):
 
 
 @ASYNC_VIEW
-def test_the_history_lists_the_sessions_messages_oldest_first(api, visitor, django_assert_num_queries):
+def test_the_history_lists_the_sessions_messages_oldest_first(api, visitor):
     first = make_message(visitor.session, question="first")
     second = make_message(visitor.session, question="second")
     make_feedback(second, rating=-1, comment="too vague")
     make_message(make_visitor().session, question="someone else's")
 
-    with django_assert_num_queries(2):
-        response = api.get(f"{API}/sessions/{visitor.session.id}/messages/", **visitor.headers)
+    response = api.get(f"{API}/sessions/{visitor.session.id}/messages/", **visitor.headers)
 
     assert response.status_code == 200
     results = response.json()["results"]
     assert [m["id"] for m in results] == [str(first.id), str(second.id)]
     assert results[1]["feedback"] == {"rating": -1, "comment": "too vague"}
+
+
+@pytest.mark.parametrize("count", [1, 15])
+def test_a_history_page_costs_two_queries_whatever_its_length(rf, visitor, django_assert_num_queries, count):
+    for index in range(count):
+        make_feedback(make_message(visitor.session, question=f"q{index}"))
+    request = rf.get(f"{API}/sessions/{visitor.session.id}/messages/", HTTP_X_HELP_SESSION=visitor.token)
+
+    with django_assert_num_queries(2):
+        response = apis._message_page(request, visitor.session.id)
+
+    assert len(json.loads(response.content)["results"]) == count
 
 
 def test_feedback_rates_an_answer_and_a_second_rating_replaces_it(api, visitor):
