@@ -138,7 +138,9 @@ async def _ask(request: HttpRequest, language: str) -> HttpResponseBase:
 async def ask_page(request: HttpRequest) -> HttpResponseBase:
     """GET: the form; POST: ask (HTMX: the answer area; plain: the whole page with the answer)."""
     if request.method == "POST":
-        return await _ask(request, page_language(request, request.POST.get("lang")))
+        language = page_language(request, request.POST.get("lang"))
+        with translation.override(language):  # messages of errors are translated as they are made
+            return await _ask(request, language)
     return _page(request, page_language(request, request.GET.get("lang")))
 
 

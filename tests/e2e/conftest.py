@@ -35,7 +35,12 @@ def live_server_asgi() -> Iterator[LiveServer]:
 
     # Static files too (as `make run` does): browser tests load the pages' scripts and styles.
     config = uvicorn.Config(
-        ASGIStaticFilesHandler(get_asgi_application()), host="127.0.0.1", port=0, loop="asyncio", lifespan="off", log_level="warning"
+        ASGIStaticFilesHandler(get_asgi_application()),
+        host="127.0.0.1",
+        port=0,
+        loop="asyncio",
+        lifespan="off",
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     loop_holder: dict[str, asyncio.AbstractEventLoop] = {}
