@@ -132,10 +132,10 @@
       this.panel = element("section", { class: "panel", role: "dialog", "aria-labelledby": "sh-title", hidden: "" });
       const header = element("header");
       const titles = element("div", { class: "titles" });
-      this.title = element("h2", { id: "sh-title" });
+      this.heading = element("h2", { id: "sh-title" });
       this.notice = element("p");
       this.privacy = element("a", { target: "_blank", rel: "noopener" });
-      titles.append(this.title, this.notice, element("p"));
+      titles.append(this.heading, this.notice, element("p"));
       titles.lastChild.append(this.privacy);
       this.closeButton = element("button", { type: "button", class: "close" }, "×");
       this.closeButton.addEventListener("click", () => this.close());
@@ -206,7 +206,7 @@
         return;
       }
       const c = this.catalogue;
-      this.title.textContent = this.t("title");
+      this.heading.textContent = this.t("title");
       this.notice.textContent = this.t("ai_notice");
       this.privacy.textContent = this.t("privacy");
       this.privacy.href = c.privacy_url;
@@ -294,9 +294,8 @@
 
     setInFlight(busy) {
       this.inFlight = busy;
-      this.sendButton.disabled = busy;
+      this.sendButton.disabled = busy || Date.now() < this.blockedUntil;
       this.sendButton.setAttribute("aria-busy", String(busy));
-      if (!busy && Date.now() >= this.blockedUntil) this.sendButton.disabled = false;
     }
 
     async send(text, renewed = false) {
