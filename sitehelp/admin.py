@@ -29,8 +29,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class MessageInline(admin.TabularInline):
     model = HelpMessage
-    fields = ["created_at", "status", "question", "answer", "output_tokens", "error_code"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "status", "question", "answer", "output_tokens", "error_code")
     extra = 0
     can_delete = False
     show_change_link = True

@@ -37,6 +37,7 @@ from sitehelp.serializers import (
     FeedbackInputSerializer,
     FeedbackSerializer,
     MessageInputSerializer,
+    MessagePageSerializer,
     MessageSerializer,
     SessionCreatedSerializer,
     SessionCreateInputSerializer,
@@ -133,7 +134,7 @@ class MessageListDoc(HelpApi):
         operation_id="sitehelp_message_list",
         summary="The session's messages, oldest first",
         parameters=[_TOKEN],
-        responses={200: MessageSerializer(many=True), 401: _ERRORS[401], 403: _ERRORS[403], 404: _ERRORS[404]},
+        responses={200: MessagePageSerializer, 401: _ERRORS[401], 403: _ERRORS[403], 404: _ERRORS[404]},
         tags=TAGS,
     )
     def get(self, request: Request, session_id: UUID) -> None:  # pragma: no cover - documentation only

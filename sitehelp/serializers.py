@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sitehelp.models import HelpMessage, HelpSession
@@ -45,6 +46,7 @@ class MessageSerializer(serializers.ModelSerializer):
         model = HelpMessage
         fields = ["id", "created_at", "question", "answer", "status", "error_code", "feedback"]
 
+    @extend_schema_field(FeedbackOutputSerializer(allow_null=True))
     def get_feedback(self, message: HelpMessage) -> dict[str, object] | None:
         feedback = getattr(message, "feedback", None)
         return {"rating": feedback.rating, "comment": feedback.comment} if feedback else None
@@ -71,7 +73,13 @@ class ExportSerializer(serializers.Serializer):
 class CatalogueSerializer(serializers.Serializer):
     language = serializers.CharField()
     strings = serializers.DictField(child=serializers.CharField())
-    errors = serializers.DictField(child=serializers.CharField())
+    error_texts = serializers.DictField(child=serializers.CharField())
     privacy_url = serializers.CharField()
     feedback_enabled = serializers.BooleanField()
     retention_days = serializers.IntegerField()
+
+
+class MessagePageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next page (cursor), or null.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page (cursor), or null.")
+    results = MessageSerializer(many=True)

@@ -77,5 +77,5 @@ def catalogue() -> dict[str, dict[str, str]]:
     """Every widget string and error message, in the active language."""
     return {
         "strings": {key: str(value) for key, value in WIDGET_STRINGS.items()},
-        "errors": {str(code): str(message) for code, message in ERROR_MESSAGES.items()},
+        "error_texts": {str(code): str(message) for code, message in ERROR_MESSAGES.items()},
     }

@@ -381,7 +381,7 @@ def test_the_catalogue_serves_the_widgets_strings_translated(api, language, send
     body = response.json()
     assert body["language"] == language
     assert body["strings"]["send"] == send
-    assert body["errors"]["session_expired"] == expired
+    assert body["error_texts"]["session_expired"] == expired
     assert body["feedback_enabled"] is True
     assert not response.cookies
 

@@ -112,7 +112,7 @@
 
     t(key) { return this.catalogue ? this.catalogue.strings[key] : ""; }
     errorText(code, values = {}) {
-      const errors = this.catalogue ? this.catalogue.errors : {};
+      const errors = this.catalogue ? this.catalogue.error_texts : {};
       return fill(errors[code] || errors.error || code, values);
     }
 
