@@ -203,6 +203,47 @@ def test_the_visitor_downloads_and_then_deletes_their_conversation(live, page):
     assert page.locator(".msg").count() == 0
 
 
+def test_a_reload_restores_the_conversation_of_this_tab(live, page):
+    open_widget(page, live, "?consent=none")
+    send(page, "Remember me [[emu:reply=Noted.]]")
+    answered(page)
+
+    page.reload()
+    page.wait_for_function("customElements.get('site-help') !== undefined")
+    page.locator(".launcher").click()
+    page.locator(".msg.assistant").filter(has_text="Noted.").wait_for()
+
+    assert page.locator(".msg.user").count() == 1
+    assert page.get_by_role("button", name="Helpful", exact=True).count() == 1
+    assert HelpSession.objects.count() == 1
+
+
+def test_a_page_on_an_allowed_origin_uses_the_widget_across_origins(live, page):
+    host_page = live.url.replace("127.0.0.1", "localhost")  # another origin, the same server
+    page.goto(f"{host_page}/ai/widget-demo/?consent=none")
+    page.wait_for_function("customElements.get('site-help') !== undefined")
+    page.evaluate(f"document.querySelector('site-help').setAttribute('api', '{live.url}')")
+
+    with override_settings(HELP_WIDGET_ALLOWED_ORIGINS=[host_page]):
+        page.locator(".launcher").click()
+        page.wait_for_function("document.querySelector('site-help').catalogue !== null")
+        send(page, "Across origins [[emu:tokens=5]]")
+        answered(page)
+
+    assert HelpSession.objects.get().origin == host_page
+
+
+def test_a_page_on_another_origin_gets_nothing(live, page):
+    page.goto(f"{live.url.replace('127.0.0.1', 'localhost')}/ai/widget-demo/")
+    page.wait_for_function("customElements.get('site-help') !== undefined")
+    page.evaluate(f"document.querySelector('site-help').setAttribute('api', '{live.url}')")
+
+    page.locator(".launcher").click()
+
+    page.locator("[role=alert]").filter(has_text="unavailable").wait_for()
+    assert not HelpSession.objects.exists()
+
+
 def test_host_consent_waits_for_the_hosts_consent_tool(live, page):
     open_widget(page, live, "?consent=host")
 
