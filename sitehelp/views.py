@@ -84,12 +84,19 @@ def _error_of(exc: errors.ApplicationError) -> dict[str, Any]:
     return {"code": exc.code, "message": strings.error_message(exc.code, **values), "details": exc.details}
 
 
-def _accept(request: HttpRequest, question: str, language: str) -> Any:
-    visitor = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+def _accept(request: HttpRequest, question: str, language: str, visitor: str) -> Any:
     ip = client_ip(request)
     return engine.admit(
         user=None, accept=lambda: ask_accept(question=question, language=language, ip=ip, visitor=visitor)
     )
+
+
+async def _browser_session(request: HttpRequest) -> str:
+    """The browser session's key: started by the first question (never by a page view); rate-limits the visitor."""
+    if not request.session.session_key:
+        await request.session.aset("sitehelp_visitor", True)
+        await request.session.asave()
+    return str(request.session.session_key)
 
 
 async def _ask(request: HttpRequest, language: str) -> HttpResponseBase:
@@ -102,8 +109,9 @@ async def _ask(request: HttpRequest, language: str) -> HttpResponseBase:
             host_origin=limits.host_origin_of(scheme=request.scheme or "http", host=request.get_host()),
         )
         question = limits.question_check(question)
+        visitor = await _browser_session(request)
         task = asyncio.get_running_loop().create_task(
-            engine.admit_and_launch(lambda: _accept(request, question, language))
+            engine.admit_and_launch(lambda: _accept(request, question, language, visitor))
         )
         admission = await asyncio.shield(task)
     except errors.ApplicationError as exc:
@@ -118,7 +126,6 @@ async def _ask(request: HttpRequest, language: str) -> HttpResponseBase:
         for name, value in exc.headers().items():
             response[name] = value
         return response
-    await request.session.aset("sitehelp_visitor", True)  # a browser session from the first question on
     if is_htmx:
         return _fragment("sitehelp/_answer.html", language, stream_url=stream_url(admission.record_id))
     run = engine.running.get(admission.record_id)

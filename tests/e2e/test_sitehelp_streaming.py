@@ -250,6 +250,23 @@ def test_the_ask_page_rate_limit_shows_the_wait(client):
     assert re.search(r"wait \d+ seconds", response.text)
 
 
+def test_the_ask_page_limits_each_browser_session_from_its_first_question_on(live):
+    with (
+        override_settings(HELP_RATE_ASK_SESSION="1/m"),
+        httpx.Client(base_url=live.url, timeout=30) as first,
+        httpx.Client(base_url=live.url, timeout=30) as second,
+    ):
+        asked = first.post("/ai/ask-ai/", data={"question": "One [[emu:tokens=2]]"})
+        session = asked.cookies["sessionid"]  # Secure outside DEBUG: sent by hand over plain HTTP
+        again = first.post("/ai/ask-ai/", data={"question": "Two"}, headers={"Cookie": f"sessionid={session}"})
+        other = second.post("/ai/ask-ai/", data={"question": "Three [[emu:tokens=2]]"})
+
+    assert asked.status_code == 200
+    assert again.status_code == 429
+    assert 'data-code="rate_limited"' in again.text
+    assert other.status_code == 200
+
+
 def test_the_ask_page_says_when_no_provider_is_configured(client):
     with override_settings(BEDROCK_ENDPOINT_URL=None, BEDROCK_CREDENTIALS_CONFIGURED=False):
         response = client.post("/ai/ask-ai/", data={"question": "Hello", "lang": "fr"})
