@@ -1,6 +1,7 @@
 """The help widget under the seed's load: 50 anonymous visitors at once, three messages each.
 
-The product runs as in production (uvicorn + uvloop, PostgreSQL, Redis, the emulator in its own
+A first pass sends 20 messages from one visitor (the time the product adds to an answer's start);
+then the load. The product runs as in production (uvicorn + uvloop, PostgreSQL, Redis, the emulator in its own
 process). Each visitor starts a session, then sends three messages one after another, each
 answer streamed to its end; visitors start spread over one second. Measured per message: the
 time to the first token (POST to first SSE delta) and errors. Baseline, in the same run: the
@@ -51,6 +52,9 @@ ENV = {
     # Every visitor comes from 127.0.0.1 here: the per-IP limits would measure themselves.
     "HELP_RATE_SESSION_IP": "100000/m",
     "HELP_RATE_MESSAGE_IP": "100000/m",
+    # So that --messages can exceed a real visitor's (10 per minute, 20,000 tokens).
+    "HELP_RATE_MESSAGE_SESSION": "100000/m",
+    "HELP_SESSION_TOKEN_BUDGET": "100000000",
     "HELP_DAILY_COST_CAP_USD": "1000000",
 }
 
@@ -112,8 +116,8 @@ async def run(url: str, emulator_url: str, visitors: int, messages: int, tokens:
     p, d = summary(ttft), summary(baseline)
     return "\n".join(
         [
-            f"{visitors} visitors start over one second; each starts a session and sends {messages} messages in turn",
-            f"(answers of {tokens} tokens at 20 ms/token, read to their end): {len(flat)} answers in "
+            f"Visitors: {visitors}, starting over one second; each starts a session and sends {messages} messages",
+            f"in turn (answers of {tokens} tokens at 20 ms/token, read to their end): {len(flat)} answers in "
             f"{product_seconds:.1f} s.",
             "Baseline: the same load on the emulator directly (raw ConverseStream), in the same run.",
             "",
@@ -138,7 +142,9 @@ def main() -> None:
     with emulator_process() as emulator_url, uvicorn_process(emulator_url, ENV) as url:
         import uvloop
 
-        body = uvloop.run(run(url, emulator_url, args.visitors, args.messages, args.tokens))
+        body = "### One visitor at a time\n\n" + uvloop.run(run(url, emulator_url, 1, 20, args.tokens))
+        body += f"\n### {args.visitors} visitors at once\n\n"
+        body += uvloop.run(run(url, emulator_url, args.visitors, args.messages, args.tokens))
     report = (
         "## Site help: 50 anonymous visitors (`bench/sitehelp.py`)\n\n"
         f"{machine_line()}; PostgreSQL and Redis on loopback; uvicorn + uvloop, one worker.\n\n{body}"
