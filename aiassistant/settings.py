@@ -628,8 +628,10 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 }
 
 # --- Sitehelp: the ask-AI page and the anonymous help widget ---
-# Answers come from the `help` alias (a fast model; replace its chain in LLM_CONFIG_FILE).
-LLM_ALIASES.setdefault("help", {"label": "Site help", "chain": list(LLM_ALIASES["fast"]["chain"]), "selectable": False})
+# Answers come from the `help` alias: the `fast` chain unless LLM_CONFIG_FILE defines `help` (or lacks `fast`:
+# then the default alias's chain).
+_help_base = LLM_ALIASES.get("fast") or LLM_ALIASES.get(LLM_DEFAULT_ALIAS) or next(iter(LLM_ALIASES.values()))
+LLM_ALIASES.setdefault("help", {"label": "Site help", "chain": list(_help_base["chain"]), "selectable": False})
 STREAMING_ENGINES.append("sitehelp.services.generation.engine")
 # Languages of the page and the widget (Django i18n; catalogues in sitehelp/locale, editable in /rosetta/).
 LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français")]

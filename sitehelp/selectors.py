@@ -59,6 +59,11 @@ def message_get(*, session: HelpSession, message_id: Any) -> HelpMessage:
     return message
 
 
+def message_error_code(*, message_id: Any) -> str:
+    """The error code an answer ended with ("" when it did not fail)."""
+    return str(HelpMessage.objects.filter(id=message_id).values_list("error_code", flat=True).first() or "")
+
+
 def session_export(*, session: HelpSession) -> dict[str, Any]:
     """Everything stored about a session, as the visitor may download it."""
     messages = []

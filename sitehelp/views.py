@@ -29,9 +29,8 @@ from backend.api.views import error_response
 from backend.db import db_sync_to_async
 from backend.net import client_ip
 from backend.streaming import http
-from sitehelp import strings
+from sitehelp import selectors, strings
 from sitehelp.errors import ErrorCode
-from sitehelp.models import HelpMessage
 from sitehelp.services import limits
 from sitehelp.services.generation import ask_accept, engine
 
@@ -133,9 +132,9 @@ async def _ask(request: HttpRequest, language: str) -> HttpResponseBase:
     if run is not None and run.task is not None:
         await asyncio.shield(run.task)
         answer = run.text
-    record = await db_sync_to_async(HelpMessage.objects.only("status", "error_code").get)(id=admission.record_id)
-    if record.error_code:
-        error = {"code": record.error_code, "message": strings.error_message(record.error_code)}
+    code = await db_sync_to_async(selectors.message_error_code)(message_id=admission.record_id)
+    if code:
+        error = {"code": code, "message": strings.error_message(code)}
         return _page(request, language, question=question, answer=answer, error=error)
     return _page(request, language, question=question, answer=answer)
 
