@@ -47,3 +47,8 @@ def test_an_ask_page_answer_is_blanked_when_it_ends_and_a_widget_answer_is_kept(
     assert HelpMessage.objects.get(id=page.id).answer == ""
     assert HelpMessage.objects.get(id=widget.id).answer == "Answer"
     assert HelpSession.objects.get(id=visitor.session.id).last_activity_at >= visitor.session.last_activity_at
+
+
+def test_answers_come_from_the_help_alias_on_the_fast_chain_by_default(settings):
+    assert settings.LLM_ALIASES["help"]["chain"] == settings.LLM_ALIASES["fast"]["chain"]
+    assert settings.LLM_ALIASES["help"]["selectable"] is False
