@@ -250,7 +250,7 @@ def _admit(request: HttpRequest, chat_id: UUID) -> Admission:
     )
 
 
-@http.documented(MessageDoc, "POST")
+@http.documented("POST", doc=MessageDoc)
 async def message(request: HttpRequest, id: UUID) -> HttpResponseBase:
     """POST /ai-assistant/api/chats/{id}/message"""
     return await http.start_response(engine, lambda: _admit(request, id))

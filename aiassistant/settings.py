@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "appauth",
     "chat",
     "prototypes",
+    "sitehelp",
+    "rosetta",
 ]
 
 # Django's stock middleware, subclassed in backend.middleware so that none of them costs a
@@ -792,3 +794,63 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.admin"), "adminassistant")
 _template_options: Any = TEMPLATES[0]["OPTIONS"]
 _template_options["context_processors"].append("adminassistant.context_processors.strings")
+
+# --- Sitehelp: the ask-AI page and the anonymous help widget ---
+# Answers come from the `help` alias: the `fast` chain unless LLM_CONFIG_FILE defines `help` (or lacks `fast`:
+# then the default alias's chain).
+_help_base = LLM_ALIASES.get("fast") or LLM_ALIASES.get(LLM_DEFAULT_ALIAS) or next(iter(LLM_ALIASES.values()))
+LLM_ALIASES.setdefault("help", {"label": "Site help", "chain": list(_help_base["chain"]), "selectable": False})
+STREAMING_ENGINES.append("sitehelp.services.generation.engine")
+# Languages of the page and the widget (Django i18n; catalogues in sitehelp/locale, editable in /rosetta/).
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français")]
+# Most output tokens of one answer, and seconds one answer may take before it ends with `timeout`.
+HELP_MAX_TOKENS = env.int("HELP_MAX_TOKENS", default=300)
+HELP_TIMEOUT_SECONDS = env.float("HELP_TIMEOUT_SECONDS", default=20.0)
+# Most characters of one question; earlier turns of a widget session sent along as context.
+HELP_MAX_QUESTION_CHARS = env.int("HELP_MAX_QUESTION_CHARS", default=1000)
+HELP_HISTORY_TURNS = env.int("HELP_HISTORY_TURNS", default=6)
+# Origins (scheme://host[:port]) whose pages may embed the widget; the app's own origin always may.
+HELP_WIDGET_ALLOWED_ORIGINS = env.list("HELP_WIDGET_ALLOWED_ORIGINS", default=[])
+# A widget session expires after this many seconds without a message (401 session_expired);
+# its token is refused after HELP_SESSION_MAX_AGE_SECONDS in any case.
+HELP_SESSION_IDLE_SECONDS = env.int("HELP_SESSION_IDLE_SECONDS", default=1800)
+HELP_SESSION_MAX_AGE_SECONDS = env.int("HELP_SESSION_MAX_AGE_SECONDS", default=24 * 3600)
+# Rate limits ("N/unit"): new sessions per IP, messages per session and per IP, ask-page questions
+# per IP and per browser session (429 with Retry-After).
+HELP_RATE_SESSION_IP = env("HELP_RATE_SESSION_IP", default="20/h")
+HELP_RATE_MESSAGE_SESSION = env("HELP_RATE_MESSAGE_SESSION", default="10/m")
+HELP_RATE_MESSAGE_IP = env("HELP_RATE_MESSAGE_IP", default="30/m")
+HELP_RATE_ASK_IP = env("HELP_RATE_ASK_IP", default="10/m")
+HELP_RATE_ASK_SESSION = env("HELP_RATE_ASK_SESSION", default="5/m")
+# Tokens (input + output) one widget session may use, and USD all help answers may cost per UTC day;
+# beyond either, visitors are told help is unavailable (503).
+HELP_SESSION_TOKEN_BUDGET = env.int("HELP_SESSION_TOKEN_BUDGET", default=20_000)
+HELP_DAILY_COST_CAP_USD = env.float("HELP_DAILY_COST_CAP_USD", default=5.0)
+# Feedback on answers (off -> the feedback endpoint answers 404 and the widget shows no buttons).
+HELP_FEEDBACK_ENABLED = env.bool("HELP_FEEDBACK_ENABLED", default=True)
+# The privacy notice linked from the widget's header and the ask page.
+HELP_PRIVACY_URL = env("HELP_PRIVACY_URL", default="/privacy/")
+# Conversations and feedback are deleted this many days after they started (daily beat task).
+HELP_RETENTION_DAYS = env.int("HELP_RETENTION_DAYS", default=183)
+HELP_PURGE_BATCH_SIZE = env.int("HELP_PURGE_BATCH_SIZE", default=500)
+CELERY_BEAT_SCHEDULE["sitehelp-purge-expired"] = {"task": "sitehelp.tasks.purge_expired", "schedule": 24 * 3600.0}
+# The widget sends its session token in this header (allowed in CORS preflights).
+CORS_ALLOW_HEADERS.append("x-help-session")
+# Only staff in the `translators` group (or superusers) edit translations in /rosetta/.
+ROSETTA_REQUIRES_AUTH = True
+ROSETTA_MESSAGES_SOURCE_LANGUAGE_CODE = "en"
+ROSETTA_SHOW_AT_ADMIN_PANEL = True
+ROSETTA_WSGI_AUTO_RELOAD = False
+
+# --- OpenAPI enum names (after every app's block) -------------------------------------------------
+# One name per choice set: every event name of the streams (apps append theirs to STREAM_EVENT_NAMES)
+# and the statuses that share values across apps.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"],
+    **{
+        f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
+        for name in STREAM_EVENT_NAMES
+    },
+    "ChatMessageStatusEnum": "chat.models.Message.Status",
+    "AdminAssistantMessageStatusEnum": "adminassistant.models.Message.Status",
+}

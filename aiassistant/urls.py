@@ -25,6 +25,8 @@ urlpatterns = [
     path("api/v1/prototypes/", include("prototypes.urls")),
     path("prototype-preview/", include("prototypes.urls_preview")),
     path("ai-assistant/", include("adminassistant.urls")),
+    path("", include("sitehelp.urls")),
+    path("rosetta/", include("rosetta.urls")),
 ]
 
 # Last: any other /api/ path answers the JSON error shape, with DEBUG on too.

@@ -18,19 +18,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REPO, emulator_process, machine_line, summary, write_section
+from bench.common import (
+    REPO,
+    emulator_process,
+    machine_line,
+    raw_converse_stream,
+    raw_sse_post,
+    recreate_database,
+    summary,
+    uvicorn_process,
+    write_section,
+)
 
 MODEL = "us.anthropic.claude-sonnet-4-6"
 DB_NAME = "aia_bench"
@@ -53,17 +59,7 @@ ENV = {
 
 
 def prepare_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env={**os.environ, **ENV},
-        check=True,
-    )
+    recreate_database(DB_NAME, ENV)
 
 
 def setup_django(emulator_url: str) -> None:
@@ -85,80 +81,16 @@ def make_token() -> tuple[Any, str]:
     return user, token
 
 
-@contextmanager
-def server_process(emulator_url: str, workers: int = 1) -> Iterator[str]:
-    port = 18000 + os.getpid() % 1000
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "aiassistant.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env={**os.environ, **ENV, "BEDROCK_ENDPOINT_URL": emulator_url},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                import urllib.request
-
-                urllib.request.urlopen(f"{url}/healthz", timeout=1)  # noqa: S310 - our own loopback server
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+def server_process(emulator_url: str, workers: int = 1) -> Any:
+    return uvicorn_process(emulator_url, ENV, workers=workers)
 
 
 # --- A minimal SSE client on raw asyncio streams (cheap enough for 1000 streams on one core) ----------
 
-DELTA = b"event: delta"
-
 
 async def sse_post(host: str, port: int, path: str, token: str, body: bytes) -> tuple[float, list[float], bool]:
     """POST, then read the SSE answer. Returns (start, arrival times of deltas, ended cleanly)."""
-    started = time.perf_counter()
-    reader, writer = await asyncio.open_connection(host, port)
-    request = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Token {token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode() + body
-    writer.write(request)
-    arrivals: list[float] = []
-    ended = False
-    head = await reader.readuntil(b"\r\n\r\n")
-    ok = head.startswith(b"HTTP/1.1 200")
-    while True:
-        chunk = await reader.read(65536)
-        if not chunk:
-            break
-        now = time.perf_counter()
-        arrivals.extend([now] * chunk.count(DELTA))
-        if b"event: message_stop" in chunk or b"event: error" in chunk:
-            ended = b"event: message_stop" in chunk
-            break
-    writer.close()
-    return started, arrivals, ok and ended
+    return await raw_sse_post(host, port, path, body, headers={"Authorization": f"Token {token}"})
 
 
 async def direct_stream(client: Any, prompt: str) -> tuple[float, list[float], bool]:
@@ -255,26 +187,7 @@ async def run_concurrent(
 
 async def direct_raw(host: str, port: int, prompt: str) -> tuple[float, list[float], bool]:
     """ConverseStream on the emulator over a raw socket, counting delta frames (cheap for 1000 streams)."""
-    body = json.dumps(
-        {"messages": [{"role": "user", "content": [{"text": prompt}]}], "inferenceConfig": {"maxTokens": 4096}}
-    ).encode()
-    started = time.perf_counter()
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write(
-        (
-            f"POST /model/{MODEL}/converse-stream HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        ).encode()
-        + body
-    )
-    arrivals: list[float] = []
-    while True:
-        chunk = await reader.read(65536)
-        if not chunk:
-            break
-        arrivals.extend([time.perf_counter()] * chunk.count(b"contentBlockDelta"))
-    writer.close()
-    return started, arrivals, True
+    return await raw_converse_stream(host, port, MODEL, prompt)
 
 
 async def run_direct_concurrent(emulator_url: str, streams: int, tokens: int) -> tuple[list[float], list[float]]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import statistics
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,3 +74,120 @@ def write_section(path: Path, name: str, body: str) -> None:
 
 def machine_line() -> str:
     return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+
+
+def recreate_database(name: str, env: dict[str, str]) -> None:
+    """Drop and create the benchmark's own database, then migrate it."""
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        check=True,
+    )
+
+
+@contextmanager
+def uvicorn_process(emulator_url: str, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
+    """The product as in production (uvicorn, uvloop, httptools) in its own process; yields its URL."""
+    port = 18000 + os.getpid() % 1000
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "aiassistant.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env={**os.environ, **env, "BEDROCK_ENDPOINT_URL": emulator_url},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1)  # noqa: S310 - our own loopback server
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+# --- Minimal clients on raw asyncio streams (cheap enough for 1000 streams on one core) ------------------
+
+DELTA = b"event: delta"
+
+
+async def raw_sse_post(
+    host: str, port: int, path: str, body: bytes, *, headers: dict[str, str]
+) -> tuple[float, list[float], bool]:
+    """POST, then read the SSE answer. Returns (start, arrival times of deltas, ended with message_stop)."""
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(host, port)
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra}"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+    writer.write(request)
+    arrivals: list[float] = []
+    ended = False
+    head = await reader.readuntil(b"\r\n\r\n")
+    ok = head.startswith(b"HTTP/1.1 200")
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        now = time.perf_counter()
+        arrivals.extend([now] * chunk.count(DELTA))
+        if b"event: message_stop" in chunk or b"event: error" in chunk:
+            ended = b"event: message_stop" in chunk
+            break
+    writer.close()
+    return started, arrivals, ok and ended
+
+
+async def raw_converse_stream(host: str, port: int, model: str, prompt: str) -> tuple[float, list[float], bool]:
+    """ConverseStream on the emulator over a raw socket, counting delta frames: the baseline."""
+    body = json.dumps(
+        {"messages": [{"role": "user", "content": [{"text": prompt}]}], "inferenceConfig": {"maxTokens": 4096}}
+    ).encode()
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        (
+            f"POST /model/{model}/converse-stream HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        + body
+    )
+    arrivals: list[float] = []
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        arrivals.extend([time.perf_counter()] * chunk.count(b"contentBlockDelta"))
+    writer.close()
+    return started, arrivals, True

@@ -106,23 +106,31 @@ def api_error(exc: Exception) -> HttpResponse:
     return response
 
 
-def documented(method: str, **schema: Any) -> Callable[[ViewFunction], ViewFunction]:
+def documented(
+    *methods: str, doc: type[APIView] | None = None, **schema: Any
+) -> Callable[[ViewFunction], ViewFunction]:
     """Mark an async view for the OpenAPI schema and refuse other methods in the error shape.
 
-    `schema` are drf-spectacular's `extend_schema` arguments; the view gets a documentation-only
-    APIView as `.cls` (never dispatched), which is how drf-spectacular lists a function view.
+    `schema` are drf-spectacular's `extend_schema` arguments for the one method given; a view
+    that answers several methods passes `doc`, an APIView whose methods carry their schemas.
+    Either way the view gets a documentation-only APIView as `.cls` (never dispatched), which
+    is how drf-spectacular lists a function view.
     """
+    if doc is None:
+        if len(methods) != 1:
+            raise TypeError("documented(): one method with schema arguments, or several with `doc`")
 
-    def undispatched(self: APIView, request: Request, *args: Any, **kwargs: Any) -> None:  # pragma: no cover
-        raise NotImplementedError("documentation only: the async view serves the request")
+        def undispatched(self: APIView, request: Request, *args: Any, **kwargs: Any) -> None:  # pragma: no cover
+            raise NotImplementedError("documentation only: the async view serves the request")
 
-    doc_view = type("StreamingDoc", (APIView,), {method.lower(): extend_schema(**schema)(undispatched)})
+        doc = type("StreamingDoc", (APIView,), {methods[0].lower(): extend_schema(**schema)(undispatched)})
+    doc_view = doc
 
     def decorate(view: ViewFunction) -> ViewFunction:
         async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if request.method != method:
+            if request.method not in methods:
                 response = error_response(errors.MethodNotAllowed(f'Method "{request.method}" not allowed.'))
-                response["Allow"] = method
+                response["Allow"] = ", ".join(methods)
                 return response
             try:
                 return await view(request, *args, **kwargs)

@@ -63,9 +63,11 @@ def serve_in_thread(application: Any, *, owns_stream_registry: bool = True) -> t
 
 @pytest.fixture(scope="session")
 def live_server_asgi() -> Iterator[LiveServer]:
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.core.asgi import get_asgi_application
 
-    live, stop = serve_in_thread(get_asgi_application())
+    # Static files too (as `make run` does): browser tests load the pages' scripts and styles.
+    live, stop = serve_in_thread(ASGIStaticFilesHandler(get_asgi_application()))
     yield live
     stop()
 

@@ -1,0 +1,13 @@
+"""Celery tasks of the help app (thin: they call a service)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(ignore_result=True)
+def purge_expired() -> None:
+    """Delete conversations and feedback older than HELP_RETENTION_DAYS (idempotent, batched)."""
+    from sitehelp.services import retention
+
+    retention.purge_expired()
