@@ -845,8 +845,9 @@ ROSETTA_WSGI_AUTO_RELOAD = False
 # --- OpenAPI enum names (after every app's block) -------------------------------------------------
 # One name per choice set: every event name of the streams (apps append theirs to STREAM_EVENT_NAMES)
 # and the statuses that share values across apps.
+_enum_names_so_far: Any = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"],
+    **_enum_names_so_far,
     **{
         f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
         for name in STREAM_EVENT_NAMES

@@ -10,7 +10,7 @@ as missing and a superuser enters it again.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -26,6 +26,11 @@ _CONTEXT = b"adminassistant.api-key.v1"
 # Providers that authenticate with a key entered here (the server provider uses the
 # environment's credentials, e.g. the AWS role of Bedrock).
 KEYED_PROVIDERS = frozenset({AssistantSettings.Provider.ANTHROPIC, AssistantSettings.Provider.OPENAI_COMPATIBLE})
+# The provider layer's name for each keyed provider (backend.llm registry entries' `provider`).
+_LAYER_PROVIDER: dict[str, str] = {
+    AssistantSettings.Provider.ANTHROPIC: "anthropic",
+    AssistantSettings.Provider.OPENAI_COMPATIBLE: "openai",
+}
 
 
 def _fernet() -> Fernet:
@@ -70,6 +75,8 @@ class Config:
     timeout_seconds: int
     send_aggregates: bool
     missing: tuple[str, ...]
+    # The operator's key for the chosen provider (decrypted for this question only; never shown).
+    api_keys: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def ready(self) -> bool:
@@ -86,9 +93,11 @@ def config_current() -> Config:
     missing = []
     if not _alias_known(alias):
         missing.append("model")
-    if row.provider in KEYED_PROVIDERS and decrypt_key(row.api_key_encrypted) is None:
+    key = decrypt_key(row.api_key_encrypted) if row.provider in KEYED_PROVIDERS else None
+    if row.provider in KEYED_PROVIDERS and key is None:
         missing.append("api_key")
     return Config(
+        api_keys={_LAYER_PROVIDER[row.provider]: key} if key else {},
         provider=row.provider,
         alias=alias,
         temperature=row.temperature,

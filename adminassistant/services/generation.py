@@ -193,17 +193,19 @@ class AnswerAdapter:
         sent: list[str] = []
         stop: StreamStop | None = None
         async with asyncio.timeout(timeout):
-            async for event in llm.astream(request, report=report):
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    text = explanation.feed(event.text)
-                    if text:
-                        sent.append(text)
-                        run.append_text(text)
-                elif isinstance(event, StreamStart):
-                    run.started(event.model_id)
-                elif isinstance(event, StreamStop):
-                    stop = event
+            # The operator's key from the AI settings, for this question's calls only.
+            with llm.use_api_keys(run.payload.question.config.api_keys):
+                async for event in llm.astream(request, report=report):
+                    if isinstance(event, TextDelta):
+                        parts.append(event.text)
+                        text = explanation.feed(event.text)
+                        if text:
+                            sent.append(text)
+                            run.append_text(text)
+                    elif isinstance(event, StreamStart):
+                        run.started(event.model_id)
+                    elif isinstance(event, StreamStop):
+                        stop = event
         assert stop is not None, "the LLM layer ends every stream with a stop event or an error"
         reply = "".join(parts)
         # Text after the code block (rare) is explanation too: added once the reply is whole.

@@ -21,11 +21,13 @@ module importing its SDK, and is imported only when a model of its provider is u
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import gc
 import importlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -299,12 +301,36 @@ class AdapterBase:
 # --- Clients of the HTTP-API providers (Anthropic, OpenAI-compatible) --------------------------------
 
 
+# Keys a caller supplies for the calls it makes in this context (`use_api_keys`), by provider.
+_key_overrides: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "llm_api_key_overrides", default=None
+)
+
+
+@contextlib.contextmanager
+def use_api_keys(keys: Mapping[str, str]) -> Iterator[None]:
+    """Within this context (this task or thread), calls to `provider` use `keys[provider]`.
+
+    For a feature whose operator enters its own key (the admin assistant's AI settings): the
+    key lives in memory for the call only and, as every key, never reaches a log or the ledger.
+    """
+    token = _key_overrides.set(dict(keys))
+    try:
+        yield
+    finally:
+        _key_overrides.reset(token)
+
+
 def api_key(model: ModelSpec, *, required: bool) -> str | None:
-    """The model's API key, read from the environment variable its entry names (never stored).
+    """The model's API key: one supplied with `use_api_keys`, else the environment variable its
+    entry names (never stored).
 
     A named variable that is unset is a client error (the call cannot be authenticated), as is
     a provider that needs a key and has no variable named.
     """
+    supplied = (_key_overrides.get() or {}).get(model.provider)
+    if supplied:
+        return supplied
     if model.api_key_env:
         value = os.environ.get(model.api_key_env)
         if value:

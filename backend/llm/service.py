@@ -387,6 +387,9 @@ async def acount_tokens(request: LLMRequest) -> int:
         return estimate_request_tokens(request)
 
 
+use_api_keys = providers.use_api_keys
+
+
 async def aclose_clients() -> None:
     """Close every provider's async clients of the running event loop (server shutdown, tests)."""
     await providers.aclose_clients()

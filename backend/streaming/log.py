@@ -286,6 +286,10 @@ class EventLogs:
                 continue
             for entry_id, fields in response[0][1]:
                 event = _decode_entry(entry_id, fields)
+                if event.seq != follow.position + 1:
+                    # A hole (events lost with a dead process, or a log evicted and begun again):
+                    # the exact suffix cannot be given, so the stored record answers instead.
+                    return
                 follow.position = event.seq
                 yield event
                 if event.type in TERMINAL_EVENTS:

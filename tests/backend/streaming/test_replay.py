@@ -181,3 +181,22 @@ async def test_overlapping_flushes_never_lose_events_to_redis(redis_client, monk
         await event_logs.aclose()
 
     assert [int(entry_id.decode().split("-")[1]) for entry_id, _ in entries] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_hole_in_a_redis_log_is_answered_by_a_snapshot_never_by_a_skip(redis_client):
+    answer = await _answer(
+        pair=await _pair(), role="assistant", status="complete", text="abc", stop_reason="end_turn", event_seq=5
+    )
+    key = redis_key(engine.log_key(answer.id))
+    entries = [(1, "message_start", {"model": "m"}), (2, "delta", {"text": "a"}), (4, "delta", {"text": "c"})]
+    entries.append((5, "message_stop", {"stop_reason": "end_turn", "model": "m", "usage": _usage()}))
+    for seq, kind, data in entries:
+        redis_client.xadd(key, {"t": kind, "d": json.dumps(data)}, id=f"0-{seq}")
+    try:
+        events = await _read(answer.id)
+    finally:
+        redis_client.delete(key)
+
+    assert_stream_contract(events)
+    assert [e.event for e in events] == ["message_start", "delta", "snapshot", "message_stop"]
+    assert visible_text(events) == "abc"
