@@ -641,7 +641,10 @@ RETRIEVAL_CANDIDATES = env.int("RETRIEVAL_CANDIDATES", default=50)
 RETRIEVAL_RRF_K = env.int("RETRIEVAL_RRF_K", default=60)
 # Collections whose vector matrix one process keeps in memory (least recently used dropped).
 RETRIEVAL_CACHED_COLLECTIONS = env.int("RETRIEVAL_CACHED_COLLECTIONS", default=64)
-# Chunks sent with a question when a project's included knowledge exceeds CHAT_KNOWLEDGE_TOKEN_BUDGET.
+# A project's included knowledge beyond CHAT_KNOWLEDGE_TOKEN_BUDGET: `retrieve` (the chunks found for
+# each question are sent instead of the whole) or `refuse` (writes over the budget are refused).
+CHAT_KNOWLEDGE_OVER_BUDGET = env("CHAT_KNOWLEDGE_OVER_BUDGET", default="retrieve")
+# Chunks sent with a question in retrieval mode.
 RETRIEVAL_CHAT_TOP_K = env.int("RETRIEVAL_CHAT_TOP_K", default=6)
 # Queue of the indexing tasks.
 RETRIEVAL_QUEUE = env("RETRIEVAL_QUEUE", default="celery")
