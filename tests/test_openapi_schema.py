@@ -65,12 +65,16 @@ def _event_frames(schema, operation):
 )
 def test_streaming_endpoints_document_each_event_and_its_payload(schema, path, method):
     frames = _event_frames(schema, schema["paths"][path][method])
+    app_events = {"citations", "tool_call", "tool_confirmation", "tool_result"} if "/chat/" in path else set()
 
-    assert set(frames) == {"message_start", "delta", "snapshot", "message_stop", "error"}
+    assert set(frames) == {"message_start", "delta", "snapshot", "message_stop", "error", *app_events}
     assert {"model"} <= set(frames["message_start"]["properties"])
     assert set(frames["delta"]["properties"]) >= {"text"}
     assert set(frames["message_stop"]["required"]) >= {"stop_reason", "model", "usage"}
     assert set(frames["error"]["required"]) >= {"code", "message", "retryable", "model", "usage"}
+    if app_events:
+        assert set(frames["tool_confirmation"]["required"]) >= {"call_id", "tool", "summary"}
+        assert "citations" in frames["citations"]["required"]
 
 
 def test_streaming_endpoints_document_their_headers(schema):
