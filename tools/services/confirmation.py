@@ -4,7 +4,8 @@ The answer's run opens a pending confirmation and polls for the decision, as the
 its stop flags; `POST …/tool-calls/{call_id}/confirm/` or `…/reject/` may reach any process
 and records the decision once (`cache.add`: the first decision wins, a repeat of it is
 harmless). No decision within `TOOLS_CONFIRM_TIMEOUT_SECONDS` counts as rejected: the run
-records `timeout` the same way, so a late confirmation cannot run the call after all.
+records `timeout` the same way, so a late confirmation cannot run the call after all (it is
+answered 409 with the decision that stood, while the pending entry lives).
 """
 
 from __future__ import annotations
@@ -67,13 +68,10 @@ async def confirmation_await(*, reference: str, call_id: str) -> str:
     key = _decision_key(reference, call_id)
     get = sync_to_async(cache.get, thread_sensitive=False)
     deadline = time.monotonic() + confirmation_timeout()
-    try:
-        while time.monotonic() < deadline:
-            decision = await get(key)
-            if decision is not None:
-                return str(decision)
-            await asyncio.sleep(POLL_SECONDS)
-        added = await sync_to_async(cache.add, thread_sensitive=False)(key, TIMEOUT, int(confirmation_timeout()) + 60)
-        return TIMEOUT if added else str(await get(key))
-    finally:
-        await sync_to_async(cache.delete, thread_sensitive=False)(_pending_key(reference, call_id))
+    while time.monotonic() < deadline:
+        decision = await get(key)
+        if decision is not None:
+            return str(decision)
+        await asyncio.sleep(POLL_SECONDS)
+    added = await sync_to_async(cache.add, thread_sensitive=False)(key, TIMEOUT, int(confirmation_timeout()) + 60)
+    return TIMEOUT if added else str(await get(key))
