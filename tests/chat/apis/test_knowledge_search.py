@@ -1,0 +1,82 @@
+"""GET /projects/{id}/search/: ranked chunks of the user's own project knowledge."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from chat.services.knowledge_index import knowledge_index
+from retrieval.models import Chunk
+from tests.chat.factories import ProjectFactory, ProjectKnowledgeFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hashing_embedder")]
+
+API = "/api/v1/chat"
+
+
+@pytest.fixture
+def hashing_embedder(settings):
+    from retrieval.selectors import matrices_forget
+
+    settings.EMBEDDINGS_BACKEND = "tests.retrieval.fakes.HashingEmbedder"
+    matrices_forget()
+    yield
+    matrices_forget()
+
+
+def _client(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _indexed(user):
+    project = ProjectFactory(user=user)
+    for title, content in [("Oceans", "# Tides\nThe moon raises tides."), ("Kitchen", "# Bread\nBread needs yeast.")]:
+        knowledge_index(knowledge_id=ProjectKnowledgeFactory(project=project, title=title, content=content).id)
+    return project
+
+
+def test_search_returns_ranked_chunks_of_the_project():
+    user = UserFactory()
+    project = _indexed(user)
+
+    response = _client(user).get(f"{API}/projects/{project.id}/search/", {"q": "bread yeast", "k": 1})
+
+    assert response.status_code == 200
+    [hit] = response.json()["results"]
+    assert set(hit) == {"chunk_id", "knowledge_id", "title", "section", "text", "score"}
+    assert (hit["title"], hit["section"], hit["text"]) == ("Kitchen", "Bread", "Bread needs yeast.")
+    assert Chunk.objects.filter(id=hit["chunk_id"]).exists()
+
+
+def test_another_users_project_is_not_found():
+    project = _indexed(UserFactory())
+
+    response = _client(UserFactory()).get(f"{API}/projects/{project.id}/search/", {"q": "bread"})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "project_not_found"
+
+
+@pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "bread", "k": 0}, {"q": "bread", "k": "many"}])
+def test_bad_queries_are_400_in_the_error_shape(params):
+    user = UserFactory()
+    project = ProjectFactory(user=user)
+
+    response = _client(user).get(f"{API}/projects/{project.id}/search/", params)
+
+    assert response.status_code == 400
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+def test_deleting_knowledge_or_the_project_removes_its_chunks():
+    user = UserFactory()
+    project = _indexed(user)
+    client = _client(user)
+    knowledge = project.knowledge.first()
+
+    assert client.delete(f"{API}/knowledge/{knowledge.id}/").status_code == 204
+    assert Chunk.objects.count() == 1
+    assert client.delete(f"{API}/projects/{project.id}/").status_code == 204
+    assert not Chunk.objects.exists()
