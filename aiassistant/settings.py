@@ -662,7 +662,10 @@ TOOLS_REQUIRED_PERMISSIONS: dict[str, str] = env.json("TOOLS_REQUIRED_PERMISSION
 STREAM_EVENT_NAMES += ["citations", "tool_call", "tool_confirmation", "tool_result"]
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
-        f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
-        for name in ("citations", "tool_call", "tool_confirmation", "tool_result")
+        "KnowledgeModeEnum": "chat.models.Message.KnowledgeMode",
+        **{
+            f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
+            for name in ("citations", "tool_call", "tool_confirmation", "tool_result")
+        },
     }
 )

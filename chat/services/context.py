@@ -117,6 +117,19 @@ def system_prompt_text(chat: Chat) -> str:
     return prompts.load("coding")
 
 
+def knowledge_context_preview(*, chat: Chat, question: str | None = None) -> KnowledgeContext | None:
+    """What the next answer of `chat` would get of its project's knowledge (None outside a project).
+
+    `question` defaults to the chat's newest question.
+    """
+    if chat.project is None:
+        return None
+    if question is None:
+        newest = Message.objects.filter(pair__chat=chat, role=Message.Role.USER).order_by("-created_at").first()
+        question = newest.text if newest else ""
+    return knowledge_context(project=chat.project, question=question)
+
+
 def _system_blocks(chat: Chat, model: ModelSpec, question: str) -> tuple[list[SystemBlock], KnowledgeContext | None]:
     parts = [system_prompt_text(chat)]
     project = chat.project

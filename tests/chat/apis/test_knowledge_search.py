@@ -80,3 +80,22 @@ def test_deleting_knowledge_or_the_project_removes_its_chunks():
     assert Chunk.objects.count() == 1
     assert client.delete(f"{API}/projects/{project.id}/").status_code == 204
     assert not Chunk.objects.exists()
+
+
+def test_the_context_preview_says_which_knowledge_mode_the_chat_gets(settings):
+    from tests.chat.factories import ChatFactory
+
+    user = UserFactory()
+    project = _indexed(user)
+    chat = ChatFactory(user=user, project=project)
+    client = _client(user)
+
+    whole = client.get(f"{API}/memories/context/", {"chat_id": str(chat.id), "q": "bread"}).json()["knowledge"]
+    settings.CHAT_KNOWLEDGE_TOKEN_BUDGET = 1
+    found = client.get(f"{API}/memories/context/", {"chat_id": str(chat.id), "q": "bread yeast"}).json()["knowledge"]
+    outside = client.get(f"{API}/memories/context/", {"q": "bread"}).json()["knowledge"]
+
+    assert (whole["mode"], whole["excerpts"]) == ("whole", [])
+    assert found["mode"] == "retrieval" and found["budget_tokens"] == 1
+    assert found["excerpts"][0]["title"] == "Kitchen" and found["excerpts"][0]["index"] == 1
+    assert outside is None
