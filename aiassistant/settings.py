@@ -657,15 +657,16 @@ TOOLS_MAX_STEPS = env.int("TOOLS_MAX_STEPS", default=6)
 TOOLS_MAX_TOKENS = env.int("TOOLS_MAX_TOKENS", default=200_000)
 # A destructive call waits this long for the user's confirmation; then it counts as rejected.
 TOOLS_CONFIRM_TIMEOUT_SECONDS = env.float("TOOLS_CONFIRM_TIMEOUT_SECONDS", default=120.0)
-# A Django permission a tool additionally requires, by tool name (e.g. {"delete_knowledge": "chat.delete_projectknowledge"}).
+# A Django permission a tool additionally requires, by tool name, as JSON:
+# e.g. {"delete_knowledge": "chat.delete_projectknowledge"}.
 TOOLS_REQUIRED_PERMISSIONS: dict[str, str] = env.json("TOOLS_REQUIRED_PERMISSIONS", default={})
 STREAM_EVENT_NAMES += ["citations", "tool_call", "tool_confirmation", "tool_result"]
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
-    {
-        "KnowledgeModeEnum": "chat.models.Message.KnowledgeMode",
-        **{
-            f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
-            for name in ("citations", "tool_call", "tool_confirmation", "tool_result")
-        },
-    }
-)
+_enum_name_overrides = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **_enum_name_overrides,
+    "KnowledgeModeEnum": "chat.models.Message.KnowledgeMode",
+    **{
+        f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
+        for name in ("citations", "tool_call", "tool_confirmation", "tool_result")
+    },
+}

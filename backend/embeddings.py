@@ -96,9 +96,7 @@ class LocalMiniLMEmbedder:
         return out
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        encoded = self._tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np"
-        )
+        encoded = self._tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np")
         feed = {name: encoded[name].astype(np.int64) for name in self._inputs if name in encoded}
         if "token_type_ids" in self._inputs and "token_type_ids" not in feed:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])

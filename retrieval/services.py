@@ -75,7 +75,9 @@ def document_index(
     drafts = chunk_text(content, fmt=fmt, token_spans=embedder.token_spans, size=size, overlap=overlap, name=title)
     reusable: dict[str, bytes] = {}
     if existing is not None and existing.embedding_model == embedder.model_id:
-        reusable = {text_hash: bytes(vector) for text_hash, vector in existing.chunks.values_list("text_hash", "embedding")}
+        reusable = {
+            text_hash: bytes(vector) for text_hash, vector in existing.chunks.values_list("text_hash", "embedding")
+        }
     hashes = [_sha256(draft.embedding_text) for draft in drafts]
     missing = [i for i, text_hash in enumerate(hashes) if text_hash not in reusable]
     vectors = embedder.embed([drafts[i].embedding_text for i in missing])

@@ -19,9 +19,9 @@ from rest_framework.views import APIView
 
 from chat.apis.chats import ERRORS, PaginatedApi, request_user, valid
 from chat.models import Chat, MemoryTag, Message, UserMemory
-from chat.serializers import CitationSerializer
 from chat.selectors import chats as chat_selectors
 from chat.selectors import memory as selectors
+from chat.serializers import CitationSerializer
 from chat.services import memory as services
 from chat.services import titles
 from chat.services.context import knowledge_context_preview

@@ -92,7 +92,9 @@ def knowledge_context(*, project: Project, question: str) -> KnowledgeContext:
         return KnowledgeContext(Message.KnowledgeMode.WHOLE, tokens, budget, [])
     top_k = int(settings.RETRIEVAL_CHAT_TOP_K)
     included_ids = {str(pk) for pk in included.values_list("id", flat=True)}
-    hits = chunk_search(collection=project_collection(project.id), owner_id=project.user_id, query=question, k=top_k * 3)
+    hits = chunk_search(
+        collection=project_collection(project.id), owner_id=project.user_id, query=question, k=top_k * 3
+    )
     chosen = [hit for hit in hits if hit.source == KNOWLEDGE_SOURCE and hit.ref in included_ids][:top_k]
     excerpts = [
         {

@@ -101,7 +101,9 @@ class ChatAdapter:
         turn.built = built
         tools, context = await _atool_setup(assistant_message_id=turn.assistant_message.id)
         if tools and context is not None:
-            result = await tool_loop(run=run, request=built.request, context=context, tools=tools, calls=turn.tool_calls)
+            result = await tool_loop(
+                run=run, request=built.request, context=context, tools=tools, calls=turn.tool_calls
+            )
             stop_reason = result.stop_reason
         else:
             stop_reason = (await run.stream(built.request)).stop_reason.value

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 
 def script_tool(emulator, name, tool_input, times=1):
-    emulator.add_rule({"match": "TOOLTEST", "response": {"tool_use": {"name": name, "input": tool_input}}, "times": times})
+    emulator.add_rule(
+        {"match": "TOOLTEST", "response": {"tool_use": {"name": name, "input": tool_input}}, "times": times}
+    )
 
 
 def send(live, token, content="TOOLTEST please", **body):

@@ -16,7 +16,14 @@ GUIDE = "# Tides\nThe moon pulls the oceans.\n\n# Baking\nBread needs flour, wat
 
 def _index(user, ref="k1", content=GUIDE, collection="project:a", **extra):
     return services.document_index(
-        source="test", ref=ref, collection=collection, title="Guide", content=content, fmt="md", owner_id=user.id, **extra
+        source="test",
+        ref=ref,
+        collection=collection,
+        title="Guide",
+        content=content,
+        fmt="md",
+        owner_id=user.id,
+        **extra,
     )
 
 

@@ -76,7 +76,14 @@ def call_perform(*, context: ToolContext, tool: Tool | None, name: str, tool_inp
 
 
 def call_audit(
-    *, context: ToolContext, tool: Tool | None, name: str, call_id: str, tool_input: Any, result: CallResult, began: float
+    *,
+    context: ToolContext,
+    tool: Tool | None,
+    name: str,
+    call_id: str,
+    tool_input: Any,
+    result: CallResult,
+    began: float,
 ) -> None:
     """The audit row of a call (written whatever its outcome; a failure to write is logged)."""
     try:

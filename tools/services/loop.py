@@ -92,7 +92,13 @@ async def _call(
     if result is None:
         result = await db_sync_to_async(call_perform)(context=context, tool=tool, name=use.name, tool_input=use.input)
     await db_sync_to_async(call_audit)(
-        context=context, tool=tool, name=use.name, call_id=use.tool_use_id, tool_input=use.input, result=result, began=began
+        context=context,
+        tool=tool,
+        name=use.name,
+        call_id=use.tool_use_id,
+        tool_input=use.input,
+        result=result,
+        began=began,
     )
     run.emit(
         "tool_result",
