@@ -42,6 +42,11 @@ class Hit:
     text: str
     score: float
 
+    @property
+    def link(self) -> str:
+        """Where to read it: the document's URL and the section's anchor (site docs)."""
+        return f"{self.url}#{self.anchor}" if self.url and self.anchor else self.url
+
 
 def chunk_search(*, collection: str, owner_id: Any, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
     """The `k` best chunks of the owner's collection for `query`, best first."""
