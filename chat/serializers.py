@@ -378,6 +378,13 @@ class KnowledgeSearchResultSerializer(serializers.Serializer):
     results = KnowledgeSearchHitSerializer(many=True)
 
 
+class KnowledgeUploadInputSerializer(serializers.Serializer):
+    project_id = serializers.UUIDField()
+    file = serializers.FileField(help_text="PDF, Markdown, HTML, plain text or a code file.")
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="Default: the file name.")
+    include_in_chat = serializers.BooleanField(required=False, default=True)
+
+
 class ToolDecisionSerializer(serializers.Serializer):
     call_id = serializers.CharField()
     decision = serializers.ChoiceField(choices=["confirmed", "rejected"])

@@ -35,6 +35,7 @@ urlpatterns = [
         name="chat-tool-call-reject",
     ),
     path("knowledge/", projects.KnowledgeListApi.as_view(), name="knowledge-list"),
+    path("knowledge/upload/", assistant.KnowledgeUploadApi.as_view(), name="knowledge-upload"),
     path("knowledge/<uuid:knowledge_id>/", projects.KnowledgeDetailApi.as_view(), name="knowledge-detail"),
     path("knowledge/<uuid:knowledge_id>/toggle/", projects.KnowledgeToggleApi.as_view(), name="knowledge-toggle"),
     path("prompts/", prompts.SavedPromptListApi.as_view(), name="prompt-list"),

@@ -1,17 +1,26 @@
-"""Knowledge search and the user's answer to a destructive tool call."""
+"""Knowledge search, knowledge from uploaded documents, and the user's answer to a destructive tool call."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.apis.chats import ERRORS, request_user, valid
 from chat.selectors import chats as selectors
-from chat.serializers import KnowledgeSearchQuerySerializer, KnowledgeSearchResultSerializer, ToolDecisionSerializer
+from chat.serializers import (
+    KnowledgeSearchQuerySerializer,
+    KnowledgeSearchResultSerializer,
+    KnowledgeSerializer,
+    KnowledgeUploadInputSerializer,
+    ToolDecisionSerializer,
+)
+from chat.services import projects as project_services
 from chat.services.knowledge_index import project_collection
 from retrieval.selectors import chunk_search
 from tools.services import confirmation
@@ -35,6 +44,36 @@ class ProjectSearchApi(APIView):
         project = selectors.project_get(user=user, project_id=project_id)
         hits = chunk_search(collection=project_collection(project.id), owner_id=user.pk, query=query["q"], k=query["k"])
         return Response(KnowledgeSearchResultSerializer({"results": hits}).data)
+
+
+class KnowledgeUploadApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="chat_knowledge_upload",
+        tags=["chat projects"],
+        request={"multipart/form-data": KnowledgeUploadInputSerializer},
+        responses={201: KnowledgeSerializer, **ERRORS},
+        summary="Add knowledge from a document",
+        description="The document's text becomes a knowledge item of the project (PDF text through pypdf; "
+        "Markdown, HTML, code and plain text as they are), indexed for search like any other. "
+        "400 `unsupported_document_format`, `unreadable_document`, `document_without_text`, "
+        "`attachment_too_large`; 404 for a foreign project.",
+    )
+    def post(self, request: Request) -> Response:
+        user = request_user(request)
+        data = valid(KnowledgeUploadInputSerializer, request.data)
+        project = selectors.project_get(user=user, project_id=data["project_id"])
+        upload = data["file"]
+        knowledge = project_services.knowledge_create_from_file(
+            user=user,
+            project_id=project.id,
+            name=upload.name or "document.txt",
+            data=upload.read(),
+            title=data.get("title", ""),
+            include_in_chat=data["include_in_chat"],
+        )
+        return Response(KnowledgeSerializer(knowledge).data, status=status.HTTP_201_CREATED)
 
 
 class _ToolDecisionApi(APIView):

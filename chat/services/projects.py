@@ -101,6 +101,29 @@ def knowledge_create(
     return knowledge
 
 
+def knowledge_create_from_file(
+    *, user: AppUser, project_id: UUID, name: str, data: bytes, title: str = "", include_in_chat: bool = True
+) -> ProjectKnowledge:
+    """Knowledge from an uploaded document: PDF (its text), Markdown, HTML, code or plain text."""
+    from retrieval.chunking import HTML, extract_text, format_of, html_to_markdown
+
+    if len(data) > int(settings.CHAT_MAX_UPLOAD_BYTES):
+        raise ValidationFailed(
+            "The file is too large.", code="attachment_too_large", details={"max_bytes": settings.CHAT_MAX_UPLOAD_BYTES}
+        )
+    fmt = format_of(name)
+    text = extract_text(data=data, fmt=fmt)
+    if fmt == HTML:
+        text = html_to_markdown(text)
+    elif fmt == "code":
+        text = f"```\n{text}\n```"
+    if not text.strip():
+        raise ValidationFailed("The document has no text to use.", code="document_without_text")
+    return knowledge_create(
+        user=user, project_id=project_id, title=(title or name)[:200], content=text, include_in_chat=include_in_chat
+    )
+
+
 @transaction.atomic
 def knowledge_update(*, knowledge: ProjectKnowledge, changes: Mapping[str, Any]) -> ProjectKnowledge:
     for field in KNOWLEDGE_UPDATABLE:

@@ -99,3 +99,50 @@ def test_the_context_preview_says_which_knowledge_mode_the_chat_gets(settings):
     assert found["mode"] == "retrieval" and found["budget_tokens"] == 1
     assert found["excerpts"][0]["title"] == "Kitchen" and found["excerpts"][0]["index"] == 1
     assert outside is None
+
+
+def _pdf_with_text(text):
+    """A one-page PDF whose text layer says `text` (Helvetica, no compression)."""
+    content = f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
+def test_an_uploaded_pdf_becomes_knowledge_and_unsupported_files_are_400():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    user = UserFactory()
+    project = ProjectFactory(user=user)
+    client = _client(user)
+    pdf = SimpleUploadedFile("tides.pdf", _pdf_with_text("The moon raises the tides"), "application/pdf")
+
+    created = client.post(f"{API}/knowledge/upload/", {"project_id": str(project.id), "file": pdf}, format="multipart")
+    image = SimpleUploadedFile("photo.png", b"\x89PNG", "image/png")
+    refused = client.post(
+        f"{API}/knowledge/upload/", {"project_id": str(project.id), "file": image}, format="multipart"
+    )
+    foreign = client.post(
+        f"{API}/knowledge/upload/",
+        {"project_id": str(ProjectFactory().id), "file": SimpleUploadedFile("a.md", b"# A\ntext")},
+        format="multipart",
+    )
+
+    assert created.status_code == 201, created.json()
+    assert created.json()["title"] == "tides.pdf" and "moon raises the tides" in created.json()["content"]
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "unsupported_document_format")
+    assert foreign.status_code == 404

@@ -31,6 +31,7 @@ EXPECTED = {
     ("/api/v1/chat/projects/{project_id}/chats/", "get"),
     ("/api/v1/chat/projects/{project_id}/usage/", "get"),
     ("/api/v1/chat/projects/{project_id}/search/", "get"),
+    ("/api/v1/chat/knowledge/upload/", "post"),
     ("/api/v1/chat/messages/{message_id}/tool-calls/{call_id}/confirm/", "post"),
     ("/api/v1/chat/messages/{message_id}/tool-calls/{call_id}/reject/", "post"),
     ("/api/v1/chat/knowledge/", "get"),
