@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REPO, emulator_process, machine_line, summary, write_section
+from bench.common import REPO, emulator_process, machine_line, prepare_database, summary, write_section
 
 MODEL = "us.anthropic.claude-sonnet-4-6"
 DB_NAME = "aia_bench"
@@ -50,20 +50,6 @@ ENV = {
     "CHAT_MESSAGE_RATE": "1000000/m",
     "LLM_MAX_POOL_CONNECTIONS": "2000",
 }
-
-
-def prepare_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env={**os.environ, **ENV},
-        check=True,
-    )
 
 
 def setup_django(emulator_url: str) -> None:
@@ -409,7 +395,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
-    prepare_database()
+    prepare_database(DB_NAME, ENV)
     title = {"ttft": "time to first token", "concurrency": "concurrent streams", "history": "history and list"}
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [

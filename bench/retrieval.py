@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REPO, machine_line, summary, write_section
+from bench.common import REPO, machine_line, prepare_database, summary, write_section
 
 DB_NAME = "aia_bench_retrieval"
 CORPUS = REPO / "tests" / "retrieval" / "corpus"
@@ -43,20 +42,6 @@ ENV = {
     "BEHIND_TLS_PROXY": "0",
     "HF_HUB_OFFLINE": "1",
 }
-
-
-def prepare_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env={**os.environ, **ENV},
-        check=True,
-    )
 
 
 def setup_django() -> None:
@@ -77,9 +62,10 @@ def bench_indexing(*, index_chunks: int) -> dict[str, Any]:
     embedder.embed(["warm up"])
     user = get_user_model().objects.create_user("bench-indexing@example.com", None)
     documents = json.loads((CORPUS / "corpus.json").read_text())["documents"]
-    chunks, started = 0, time.perf_counter()
-    for number, document in enumerate(documents):
-        result = services.document_index(
+
+    def index(number: int) -> int:
+        document = documents[number]
+        return services.document_index(
             source="bench",
             ref=f"index-{number}",
             collection="bench-index",
@@ -87,22 +73,16 @@ def bench_indexing(*, index_chunks: int) -> dict[str, Any]:
             content=document["text"],
             fmt=document["format"],
             owner_id=user.id,
-        )
-        chunks += result.chunks
-        if chunks >= index_chunks:
-            break
+        ).chunks
+
+    chunks, used, started = 0, 0, time.perf_counter()
+    while chunks < index_chunks and used < len(documents):
+        chunks += index(used)
+        used += 1
     indexing_seconds = time.perf_counter() - started
     reindex_started = time.perf_counter()
-    for again, document in enumerate(documents[: number + 1]):
-        services.document_index(
-            source="bench",
-            ref=f"index-{again}",
-            collection="bench-index",
-            title=document["title"],
-            content=document["text"],
-            fmt=document["format"],
-            owner_id=user.id,
-        )
+    for number in range(used):
+        index(number)
     reindex_seconds = time.perf_counter() - reindex_started
     sample = [
         draft.embedding_text
@@ -246,7 +226,7 @@ def main() -> None:
     parser.add_argument("--index-chunks", type=int, default=300)
     parser.add_argument("--write", type=Path, help="Write the figures into this Markdown file's bench section.")
     args = parser.parse_args()
-    prepare_database()
+    prepare_database(DB_NAME, ENV)
     setup_django()
     from django.contrib.auth import get_user_model
 

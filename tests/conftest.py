@@ -129,3 +129,14 @@ def _close_database_threads(request: pytest.FixtureRequest) -> Iterator[None]:
     from backend import db
 
     db.close_connections()
+
+
+@pytest.fixture
+def hashing_embedder(settings) -> Iterator[None]:
+    """Retrieval on a fast, deterministic stand-in embedder (tests/retrieval/fakes.py), no vectors cached."""
+    from retrieval.selectors import matrices_forget
+
+    settings.EMBEDDINGS_BACKEND = "tests.retrieval.fakes.HashingEmbedder"
+    matrices_forget()
+    yield
+    matrices_forget()

@@ -6,19 +6,10 @@ import pytest
 
 from chat.models import Message
 from chat.services.knowledge_index import knowledge_index
-from retrieval.selectors import matrices_forget
 from tests.chat.factories import ProjectFactory, ProjectKnowledgeFactory
 from tests.e2e.conftest import stream_events
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def fast_embedder(settings):
-    settings.EMBEDDINGS_BACKEND = "tests.retrieval.fakes.HashingEmbedder"
-    matrices_forget()
-    yield
-    matrices_forget()
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hashing_embedder")]
 
 
 def _project(user):
@@ -41,7 +32,7 @@ def _ask(live, token, project, question):
     return events, Message.objects.get(id=events[0].data["assistant_message_id"])
 
 
-def test_beyond_the_budget_the_found_chunks_are_sent_and_cited(live, alice, emulator, settings, fast_embedder):
+def test_beyond_the_budget_the_found_chunks_are_sent_and_cited(live, alice, emulator, settings):
     user, token = alice
     settings.CHAT_KNOWLEDGE_TOKEN_BUDGET = 5
     settings.RETRIEVAL_CHAT_TOP_K = 1
@@ -60,7 +51,7 @@ def test_beyond_the_budget_the_found_chunks_are_sent_and_cited(live, alice, emul
     assert "moon" not in system  # the other item stays out
 
 
-def test_within_the_budget_the_knowledge_is_sent_whole_without_citations(live, alice, emulator, fast_embedder):
+def test_within_the_budget_the_knowledge_is_sent_whole_without_citations(live, alice, emulator):
     user, token = alice
     project = _project(user)
 

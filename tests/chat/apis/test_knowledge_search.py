@@ -14,16 +14,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hashing_embedder")
 API = "/api/v1/chat"
 
 
-@pytest.fixture
-def hashing_embedder(settings):
-    from retrieval.selectors import matrices_forget
-
-    settings.EMBEDDINGS_BACKEND = "tests.retrieval.fakes.HashingEmbedder"
-    matrices_forget()
-    yield
-    matrices_forget()
-
-
 def _client(user):
     client = APIClient()
     client.force_authenticate(user)
