@@ -67,3 +67,19 @@ def test_the_openapi_schema_is_indexed_one_document_per_operation():
 def test_a_missing_path_is_an_error(tmp_path):
     with pytest.raises(CommandError):
         _run(str(tmp_path / "nope"), "--no-schema")
+
+
+def test_index_knowledge_brings_existing_items_into_the_index_once():
+    from tests.chat.factories import ProjectKnowledgeFactory
+
+    ProjectKnowledgeFactory(content="# Tides\nThe moon.")
+    ProjectKnowledgeFactory(content="# Bread\nYeast.")
+
+    first = io.StringIO()
+    call_command("index_knowledge", stdout=first, verbosity=0)
+    again = io.StringIO()
+    call_command("index_knowledge", stdout=again, verbosity=0)
+
+    assert "2 items: 2 indexed, 0 unchanged." in first.getvalue()
+    assert "2 items: 0 indexed, 2 unchanged." in again.getvalue()
+    assert Document.objects.filter(source="chat.knowledge").count() == 2
