@@ -9,6 +9,7 @@ and one query for the winning chunks' text.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import uuid
@@ -24,6 +25,8 @@ from django.db import connection
 from backend.embeddings import get_embedder
 from retrieval.models import Chunk
 from retrieval.services import SITE_COLLECTION, collection_version_key
+
+logger = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "fulltext", "vector"]
 _WORDS = re.compile(r"\w+", re.UNICODE)
@@ -58,7 +61,13 @@ def chunk_search(*, collection: str, owner_id: Any, query: str, k: int = 5, mode
     if mode in ("hybrid", "fulltext"):
         rankings.append(fulltext_ranking(collection=collection, owner_id=owner_id, query=query, limit=depth))
     if mode in ("hybrid", "vector"):
-        rankings.append(vector_ranking(collection=collection, owner_id=owner_id, query=query, limit=depth))
+        try:
+            rankings.append(vector_ranking(collection=collection, owner_id=owner_id, query=query, limit=depth))
+        except Exception:
+            if mode == "vector":
+                raise
+            # A hosted embedder that fails (throttled, unreachable) must not fail the answer: words still find.
+            logger.warning("vector search failed; full text only", exc_info=True)
     fused = reciprocal_rank_fusion(rankings, k=int(settings.RETRIEVAL_RRF_K))[:k]
     return _hits(fused)
 

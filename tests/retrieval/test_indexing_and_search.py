@@ -94,3 +94,18 @@ def test_full_text_uses_the_generated_tsvector_and_its_gin_index():
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'retrieval_chunk_search'")
         assert "gin (search_vector)" in cursor.fetchone()[0]
+
+
+def test_hybrid_search_falls_back_to_full_text_when_the_embedder_fails(monkeypatch):
+    user = UserFactory()
+    _index(user)
+
+    def broken(**kwargs):
+        raise ConnectionError("embedding service unreachable")
+
+    monkeypatch.setattr(selectors, "vector_ranking", broken)
+
+    hits = selectors.chunk_search(collection="project:a", owner_id=user.id, query="yeast", k=5)
+    assert [hit.heading for hit in hits] == ["Baking"]
+    with pytest.raises(ConnectionError):
+        selectors.chunk_search(collection="project:a", owner_id=user.id, query="yeast", k=5, mode="vector")
