@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from backend.llm.registry import ModelSpec, get_registry
 from backend.llm.tokens import MESSAGE_OVERHEAD_TOKENS, estimate_block_tokens, estimate_text_tokens
@@ -85,8 +85,9 @@ def knowledge_context(*, project: Project, question: str) -> KnowledgeContext:
     """Whole while the included knowledge fits the budget, else the top chunks for `question`."""
     budget = int(settings.CHAT_KNOWLEDGE_TOKEN_BUDGET)
     included = project.knowledge.filter(include_in_chat=True)
-    tokens = int(included.aggregate(total=Sum("token_count"))["total"] or 0)
-    if not tokens:
+    totals = included.aggregate(items=Count("id"), tokens=Sum("token_count"))
+    tokens = int(totals["tokens"] or 0)
+    if not totals["items"]:
         return KnowledgeContext(Message.KnowledgeMode.NONE, 0, budget, [])
     if tokens <= budget:
         return KnowledgeContext(Message.KnowledgeMode.WHOLE, tokens, budget, [])
