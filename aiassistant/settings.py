@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "prototypes",
     "sitehelp",
     "rosetta",
+    "retrieval",
+    "tools",
 ]
 
 # Django's stock middleware, subclassed in backend.middleware so that none of them costs a
@@ -841,6 +843,50 @@ ROSETTA_REQUIRES_AUTH = True
 ROSETTA_MESSAGES_SOURCE_LANGUAGE_CODE = "en"
 ROSETTA_SHOW_AT_ADMIN_PANEL = True
 ROSETTA_WSGI_AUTO_RELOAD = False
+
+# --- Retrieval and tools: knowledge searched by meaning, cited answers, tools with confirmation ---
+# The sentence embedder (backend/embeddings.py): `local-minilm` (offline, int8 ONNX, no PyTorch),
+# `bedrock-titan-v2`, or a dotted path. Changing it re-embeds documents as they are re-indexed.
+EMBEDDINGS_BACKEND = env("EMBEDDINGS_BACKEND", default="local-minilm")
+# onnxruntime threads per process for the local embedder (0 = one per core).
+EMBEDDINGS_THREADS = env.int("EMBEDDINGS_THREADS", default=0)
+# Chunks: at most this many tokens of the embedder's tokenizer, consecutive chunks sharing the overlap.
+RETRIEVAL_CHUNK_TOKENS = env.int("RETRIEVAL_CHUNK_TOKENS", default=200)
+RETRIEVAL_CHUNK_OVERLAP_TOKENS = env.int("RETRIEVAL_CHUNK_OVERLAP_TOKENS", default=30)
+# Hybrid search: candidates taken from each ranking, and the k of reciprocal rank fusion.
+RETRIEVAL_CANDIDATES = env.int("RETRIEVAL_CANDIDATES", default=50)
+RETRIEVAL_RRF_K = env.int("RETRIEVAL_RRF_K", default=60)
+# Collections whose vector matrix one process keeps in memory (least recently used dropped).
+RETRIEVAL_CACHED_COLLECTIONS = env.int("RETRIEVAL_CACHED_COLLECTIONS", default=64)
+# A project's included knowledge beyond CHAT_KNOWLEDGE_TOKEN_BUDGET: `retrieve` (the chunks found for
+# each question are sent instead of the whole) or `refuse` (writes over the budget are refused).
+CHAT_KNOWLEDGE_OVER_BUDGET = env("CHAT_KNOWLEDGE_OVER_BUDGET", default="retrieve")
+# Chunks sent with a question in retrieval mode.
+RETRIEVAL_CHAT_TOP_K = env.int("RETRIEVAL_CHAT_TOP_K", default=6)
+# Queue of the indexing tasks.
+RETRIEVAL_QUEUE = env("RETRIEVAL_QUEUE", default="celery")
+# Tools in chat answers: on by default (each chat and project can switch them off).
+TOOLS_ENABLED = env.bool("TOOLS_ENABLED", default=True)
+# Modules whose import registers tools (tools.registry.register).
+TOOLS_MODULES = ["chat.tools", "tools.builtin_prototypes"]
+# Bounds of one answer's tool loop: model calls, and input+output tokens over all of them.
+TOOLS_MAX_STEPS = env.int("TOOLS_MAX_STEPS", default=6)
+TOOLS_MAX_TOKENS = env.int("TOOLS_MAX_TOKENS", default=200_000)
+# A destructive call waits this long for the user's confirmation; then it counts as rejected.
+TOOLS_CONFIRM_TIMEOUT_SECONDS = env.float("TOOLS_CONFIRM_TIMEOUT_SECONDS", default=120.0)
+# A Django permission a tool additionally requires, by tool name, as JSON:
+# e.g. {"delete_knowledge": "chat.delete_projectknowledge"}.
+TOOLS_REQUIRED_PERMISSIONS: dict[str, str] = env.json("TOOLS_REQUIRED_PERMISSIONS", default={})
+STREAM_EVENT_NAMES += ["citations", "tool_call", "tool_confirmation", "tool_result"]
+_enum_name_overrides = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **_enum_name_overrides,
+    "KnowledgeModeEnum": "chat.models.Message.KnowledgeMode",
+    **{
+        f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
+        for name in ("citations", "tool_call", "tool_confirmation", "tool_result")
+    },
+}
 
 # --- OpenAPI enum names (after every app's block) -------------------------------------------------
 # One name per choice set: every event name of the streams (apps append theirs to STREAM_EVENT_NAMES)

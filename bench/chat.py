@@ -30,9 +30,9 @@ from bench.common import (
     REPO,
     emulator_process,
     machine_line,
+    prepare_database,
     raw_converse_stream,
     raw_sse_post,
-    recreate_database,
     summary,
     uvicorn_process,
     write_section,
@@ -56,10 +56,6 @@ ENV = {
     "CHAT_MESSAGE_RATE": "1000000/m",
     "LLM_MAX_POOL_CONNECTIONS": "2000",
 }
-
-
-def prepare_database() -> None:
-    recreate_database(DB_NAME, ENV)
 
 
 def setup_django(emulator_url: str) -> None:
@@ -322,7 +318,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
-    prepare_database()
+    prepare_database(DB_NAME, ENV)
     title = {"ttft": "time to first token", "concurrency": "concurrent streams", "history": "history and list"}
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [

@@ -42,6 +42,17 @@ def emulator_process() -> Iterator[str]:
         process.wait(timeout=10)
 
 
+def prepare_database(name: str, env: dict[str, str]) -> None:
+    """Drop and create the benchmark's own PostgreSQL database, then migrate it."""
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
+    subprocess.run(migrate, cwd=REPO, env={**os.environ, **env}, check=True)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -74,21 +85,6 @@ def write_section(path: Path, name: str, body: str) -> None:
 
 def machine_line() -> str:
     return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
-
-
-def recreate_database(name: str, env: dict[str, str]) -> None:
-    """Drop and create the benchmark's own database, then migrate it."""
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {name}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env={**os.environ, **env},
-        check=True,
-    )
 
 
 @contextmanager

@@ -28,9 +28,9 @@ from bench.common import (
     REPO,
     emulator_process,
     machine_line,
+    prepare_database,
     raw_converse_stream,
     raw_sse_post,
-    recreate_database,
     summary,
     uvicorn_process,
     write_section,
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
-    recreate_database(DB_NAME, ENV)
+    prepare_database(DB_NAME, ENV)
     with emulator_process() as emulator_url, uvicorn_process(emulator_url, ENV) as url:
         import uvloop
 

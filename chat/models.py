@@ -26,6 +26,7 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     instructions = models.TextField(blank=True, help_text="Added to the system prompt of every chat in the project.")
+    tools_enabled = models.BooleanField(default=True, help_text="Off: the assistant may not use tools in its chats.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,6 +94,7 @@ class Chat(models.Model):
     model = models.CharField(max_length=64, blank=True, help_text="Model alias; empty = the default alias.")
     archived = models.BooleanField(default=False)
     incognito = models.BooleanField(default=False, help_text="Never used for memory.")
+    tools_enabled = models.BooleanField(default=True, help_text="Off: the assistant may not use tools here.")
     active_leaf = models.ForeignKey("MessagePair", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_message_preview = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -156,6 +158,17 @@ class Message(GenerationRecord):
     token_count = models.PositiveIntegerField(default=0, help_text="Estimated tokens of this message's content.")
     # Turns the client was told were left out of the context because the budget was exceeded.
     context_omitted = models.JSONField(default=list, blank=True)
+
+    class KnowledgeMode(models.TextChoices):
+        NONE = "", "none"  # no project knowledge in the context
+        WHOLE = "whole", "whole"  # the included knowledge, sent whole
+        RETRIEVAL = "retrieval", "retrieval"  # beyond the budget: the chunks found for the question
+
+    knowledge_mode = models.CharField(max_length=16, choices=KnowledgeMode.choices, blank=True, default="")
+    # The knowledge chunks sent in retrieval mode, as cited: [{"index", "chunk_id", "knowledge_id", "title", ...}].
+    citations = models.JSONField(default=list, blank=True)
+    # The tool calls of the answer, in order: [{"call_id", "tool", "input", "status", "result", ...}].
+    tool_calls = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -66,6 +66,7 @@ class ChatUpdateInputSerializer(serializers.Serializer):
     project_id = serializers.UUIDField(required=False, allow_null=True)
     saved_prompt_id = serializers.UUIDField(required=False, allow_null=True)
     model = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    tools_enabled = serializers.BooleanField(required=False, help_text="Off: the assistant uses no tools here.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:
@@ -111,6 +112,7 @@ class ChatDetailSerializer(ChatListSerializer):
             "system_prompt",
             "saved_prompt_id",
             "active_leaf_id",
+            "tools_enabled",
             "usage",
         )
         read_only_fields = fields
@@ -178,8 +180,31 @@ class UserMessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CitationSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The number the answer cites, as [n].")
+    chunk_id = serializers.IntegerField()
+    knowledge_id = serializers.UUIDField()
+    title = serializers.CharField()
+    section = serializers.CharField(help_text="The heading path of the excerpt in its document.")
+    text = serializers.CharField()
+    score = serializers.FloatField()
+
+
+class ToolCallRecordSerializer(serializers.Serializer):
+    call_id = serializers.CharField()
+    tool = serializers.CharField()
+    kind = serializers.CharField(help_text="read, write or destructive (empty for an unknown tool).")
+    input = serializers.DictField()
+    step = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["ok", "error", "invalid", "denied", "rejected", "timeout", "limit"])
+    is_error = serializers.BooleanField()
+    content = serializers.CharField(help_text="What the model was told: the result as JSON, or why nothing ran.")
+
+
 class AssistantMessageSerializer(serializers.ModelSerializer):
     usage = MessageUsageSerializer(source="*", read_only=True)
+    citations = CitationSerializer(many=True, read_only=True)
+    tool_calls = ToolCallRecordSerializer(many=True, read_only=True)
 
     class Meta:
         model = Message
@@ -193,6 +218,9 @@ class AssistantMessageSerializer(serializers.ModelSerializer):
             "error_code",
             "error_message",
             "usage",
+            "knowledge_mode",
+            "citations",
+            "tool_calls",
             "created_at",
             "completed_at",
         )
@@ -254,6 +282,7 @@ class ProjectUpdateInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     instructions = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    tools_enabled = serializers.BooleanField(required=False, help_text="Off: no tools in the project's chats.")
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -269,6 +298,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "instructions",
             "knowledge_tokens",
             "knowledge_budget",
+            "tools_enabled",
             "created_at",
             "updated_at",
         )
@@ -336,3 +366,36 @@ class SavedPromptSerializer(serializers.ModelSerializer):
         model = SavedSystemPrompt
         fields = ("id", "name", "content", "created_at", "updated_at")
         read_only_fields = fields
+
+
+# --- retrieval and tools ---------------------------------------------------------------------------
+
+
+class KnowledgeSearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=500, help_text="What to look for, in words.")
+    k = serializers.IntegerField(required=False, default=5, min_value=1, max_value=50)
+
+
+class KnowledgeSearchHitSerializer(serializers.Serializer):
+    chunk_id = serializers.IntegerField()
+    knowledge_id = serializers.UUIDField(source="ref")
+    title = serializers.CharField()
+    section = serializers.CharField(source="heading")
+    text = serializers.CharField()
+    score = serializers.FloatField(help_text="Reciprocal-rank-fusion score of full text and meaning; higher is better.")
+
+
+class KnowledgeSearchResultSerializer(serializers.Serializer):
+    results = KnowledgeSearchHitSerializer(many=True)
+
+
+class KnowledgeUploadInputSerializer(serializers.Serializer):
+    project_id = serializers.UUIDField()
+    file = serializers.FileField(help_text="PDF, Markdown, HTML, plain text or a code file.")
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="Default: the file name.")
+    include_in_chat = serializers.BooleanField(required=False, default=True)
+
+
+class ToolDecisionSerializer(serializers.Serializer):
+    call_id = serializers.CharField()
+    decision = serializers.ChoiceField(choices=["confirmed", "rejected"])

@@ -84,3 +84,11 @@ def purge_memory_extractions() -> int:
 def purge_unclaimed_attachments() -> int:
     """Delete uploads never attached to a message (and their files)."""
     return attachments_purge_unclaimed(older_than=timedelta(hours=settings.CHAT_ATTACHMENT_TTL_HOURS))
+
+
+@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660)
+def index_knowledge(knowledge_id: str) -> None:
+    """(Re-)index a project knowledge item for retrieval; unchanged text is a no-op, so redelivery is safe."""
+    from chat.services.knowledge_index import knowledge_index
+
+    knowledge_index(knowledge_id=UUID(knowledge_id))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chat.apis import chats, export, projects, prompts, usage
+from chat.apis import assistant, chats, export, projects, prompts, usage
 
 urlpatterns = [
     path("chats/", chats.ChatListApi.as_view(), name="chat-list"),
@@ -23,7 +23,19 @@ urlpatterns = [
     path("projects/<uuid:project_id>/knowledge/", projects.ProjectKnowledgeApi.as_view(), name="project-knowledge"),
     path("projects/<uuid:project_id>/chats/", projects.ProjectChatsApi.as_view(), name="project-chats"),
     path("projects/<uuid:project_id>/usage/", usage.ProjectUsageApi.as_view(), name="project-usage"),
+    path("projects/<uuid:project_id>/search/", assistant.ProjectSearchApi.as_view(), name="project-search"),
+    path(
+        "messages/<uuid:message_id>/tool-calls/<str:call_id>/confirm/",
+        assistant.ToolCallConfirmApi.as_view(),
+        name="chat-tool-call-confirm",
+    ),
+    path(
+        "messages/<uuid:message_id>/tool-calls/<str:call_id>/reject/",
+        assistant.ToolCallRejectApi.as_view(),
+        name="chat-tool-call-reject",
+    ),
     path("knowledge/", projects.KnowledgeListApi.as_view(), name="knowledge-list"),
+    path("knowledge/upload/", assistant.KnowledgeUploadApi.as_view(), name="knowledge-upload"),
     path("knowledge/<uuid:knowledge_id>/", projects.KnowledgeDetailApi.as_view(), name="knowledge-detail"),
     path("knowledge/<uuid:knowledge_id>/toggle/", projects.KnowledgeToggleApi.as_view(), name="knowledge-toggle"),
     path("prompts/", prompts.SavedPromptListApi.as_view(), name="prompt-list"),

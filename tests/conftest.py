@@ -192,3 +192,14 @@ def s3_server() -> Iterator[str]:
     host, bound = server.get_host_and_port()
     yield f"http://{host}:{bound}"
     server.stop()
+
+
+@pytest.fixture
+def hashing_embedder(settings) -> Iterator[None]:
+    """Retrieval on a fast, deterministic stand-in embedder (tests/retrieval/fakes.py), no vectors cached."""
+    from retrieval.selectors import matrices_forget
+
+    settings.EMBEDDINGS_BACKEND = "tests.retrieval.fakes.HashingEmbedder"
+    matrices_forget()
+    yield
+    matrices_forget()

@@ -65,12 +65,16 @@ def _event_frames(schema, operation):
 )
 def test_streaming_endpoints_document_each_event_and_its_payload(schema, path, method):
     frames = _event_frames(schema, schema["paths"][path][method])
+    app_events = {"citations", "tool_call", "tool_confirmation", "tool_result"} if "/chat/" in path else set()
 
-    assert set(frames) == {"message_start", "delta", "snapshot", "message_stop", "error"}
+    assert set(frames) == {"message_start", "delta", "snapshot", "message_stop", "error", *app_events}
     assert {"model"} <= set(frames["message_start"]["properties"])
     assert set(frames["delta"]["properties"]) >= {"text"}
     assert set(frames["message_stop"]["required"]) >= {"stop_reason", "model", "usage"}
     assert set(frames["error"]["required"]) >= {"code", "message", "retryable", "model", "usage"}
+    if app_events:
+        assert set(frames["tool_confirmation"]["required"]) >= {"call_id", "tool", "summary"}
+        assert "citations" in frames["citations"]["required"]
 
 
 def test_streaming_endpoints_document_their_headers(schema):
@@ -137,6 +141,10 @@ def test_the_authorize_hint_shows_the_token_format_without_html(schema):
 BOUNDED_LISTS = {"/api/v1/auth/tokens/", "/api/v1/chat/pairs/{pair_id}/siblings/", "/api/v1/models/"}
 
 
+# Ranked top-k answers: at most `k` results by definition, never paged.
+TOP_K_RESULTS = {"/api/v1/chat/projects/{project_id}/search/"}
+
+
 def test_every_growing_collection_answers_next_previous_results(schema):
     shapes = {}
     for path, method, operation in _operations(schema):
@@ -147,7 +155,7 @@ def test_every_growing_collection_answers_next_previous_results(schema):
             shapes[path] = "array"
         elif "$ref" in body:
             properties = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]].get("properties", {})
-            if "results" in properties:
+            if "results" in properties and path not in TOP_K_RESULTS:
                 shapes[path] = {"next", "previous", "results"} <= set(properties)
 
     assert {path for path, shape in shapes.items() if shape == "array"} == BOUNDED_LISTS

@@ -18,11 +18,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat.apis.chats import ERRORS, NewestFirstPagination, PaginatedApi, request_user, valid
-from chat.models import Chat, MemoryTag, UserMemory
+from chat.models import Chat, MemoryTag, Message, UserMemory
 from chat.selectors import chats as chat_selectors
 from chat.selectors import memory as selectors
+from chat.serializers import CitationSerializer
 from chat.services import memory as services
 from chat.services import titles
+from chat.services.context import knowledge_context_preview
 
 TAGS = ["chat memory"]
 CONFLICT = {409: OpenApiResponse(description="`incognito_chat`, `memory_disabled`, `nothing_to_title`, ...")}
@@ -128,12 +130,24 @@ class ContextQuerySerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, default=None, allow_null=True)
 
 
+class KnowledgePreviewSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(
+        choices=Message.KnowledgeMode.choices,
+        help_text="whole: the included knowledge is sent entire; retrieval: over the budget, the excerpts below "
+        "(found for the question) are sent instead; empty: no included knowledge.",
+    )
+    included_tokens = serializers.IntegerField()
+    budget_tokens = serializers.IntegerField()
+    excerpts = CitationSerializer(many=True)
+
+
 class ContextPreviewSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     text = serializers.CharField(help_text="Exactly the block added to the system prompt; empty when none.")
     token_estimate = serializers.IntegerField()
     budget_tokens = serializers.IntegerField()
     memories = MemorySerializer(many=True)
+    knowledge = KnowledgePreviewSerializer(allow_null=True, help_text="The chat's project knowledge; null outside one.")
 
 
 class ForgetAllSerializer(serializers.Serializer):
@@ -266,7 +280,8 @@ class MemoryContextApi(APIView):
         parameters=[ContextQuerySerializer],
         responses={200: ContextPreviewSerializer, **ERRORS},
         summary="Preview the memory block sent to the model",
-        description="For `chat_id` (its project scope, its newest question) or, without it, outside any "
+        description="With `knowledge`: how the chat's project knowledge is sent (whole, or the excerpts found). "
+        "For `chat_id` (its project scope, its newest question) or, without it, outside any "
         "project; `q` overrides the question. Previewing does not count as a reference.",
     )
     def get(self, request: Request) -> Response:
@@ -277,12 +292,21 @@ class MemoryContextApi(APIView):
         else:
             chat = Chat(user=user, title="")
         block = services.memory_context_block(chat=chat, query=query["q"], mark_referenced=False)
+        knowledge = knowledge_context_preview(chat=chat, question=query["q"]) if query["chat_id"] else None
         preview: dict[str, Any] = {
             "enabled": selectors.memory_enabled(user_id=user.id),
             "text": block.text if block else "",
             "token_estimate": block.token_estimate if block else 0,
             "budget_tokens": settings.CHAT_MEMORY_CONTEXT_TOKENS,
             "memories": block.memories if block else [],
+            "knowledge": None
+            if knowledge is None
+            else {
+                "mode": knowledge.mode,
+                "included_tokens": knowledge.included_tokens,
+                "budget_tokens": knowledge.budget_tokens,
+                "excerpts": [{**excerpt, "section": excerpt["heading"]} for excerpt in knowledge.excerpts],
+            },
         }
         return Response(ContextPreviewSerializer(preview).data)
 

@@ -27,6 +27,7 @@ from backend.streaming import http
 from backend.streaming.engine import Admission
 from backend.streaming.schema import StreamTicketSerializer, resume_parameters, stop_responses, stream_responses
 from chat.models import Message
+from chat.serializers import CitationSerializer
 from chat.services import messages
 from chat.services.generation import admission_of, engine
 
@@ -91,6 +92,42 @@ _SSE_RESPONSE = stream_responses(
         "assistant_message_id": serializers.UUIDField(),
         "omitted_pair_ids": serializers.ListField(
             child=serializers.UUIDField(), help_text="Oldest turns left out of the context (over budget)."
+        ),
+    },
+    extra_events={
+        "citations": (
+            {"citations": CitationSerializer(many=True)},
+            "Before the terminal event of an answer given from knowledge excerpts (retrieval mode): the "
+            "excerpts the answer may cite as [n]. The same list is stored on the message.",
+        ),
+        "tool_call": (
+            {
+                "call_id": serializers.CharField(),
+                "tool": serializers.CharField(),
+                "kind": serializers.CharField(help_text="read, write or destructive."),
+                "input": serializers.DictField(),
+            },
+            "The model calls a tool.",
+        ),
+        "tool_confirmation": (
+            {
+                "call_id": serializers.CharField(),
+                "tool": serializers.CharField(),
+                "summary": serializers.CharField(),
+                "timeout_seconds": serializers.FloatField(),
+            },
+            "A destructive call waits for the user: POST …/tool-calls/{call_id}/confirm/ or …/reject/ "
+            "(no answer within timeout_seconds counts as rejected).",
+        ),
+        "tool_result": (
+            {
+                "call_id": serializers.CharField(),
+                "tool": serializers.CharField(),
+                "status": serializers.CharField(help_text="ok, error, invalid, denied, rejected, timeout or limit."),
+                "is_error": serializers.BooleanField(),
+                "content": serializers.CharField(help_text="What the model was told (cut at 4,000 characters)."),
+            },
+            "A tool call ended.",
         ),
     },
 )

@@ -19,7 +19,7 @@ from backend.llm.registry import get_registry
 from chat.models import Chat, Message, MessagePair, Project, SavedSystemPrompt
 from chat.selectors.tree import deepest_leaf
 
-CHAT_UPDATABLE = ("title", "system_prompt", "project_id", "model", "saved_prompt_id")
+CHAT_UPDATABLE = ("title", "system_prompt", "project_id", "model", "saved_prompt_id", "tools_enabled")
 
 
 def model_alias_validate(*, alias: str) -> str:
@@ -97,6 +97,8 @@ def chat_update(*, chat: Chat, changes: Mapping[str, Any]) -> Chat:
         chat.saved_prompt = _owned_prompt(user=chat.user, saved_prompt_id=changes["saved_prompt_id"])
     if "model" in changes:
         chat.model = model_alias_validate(alias=changes["model"])
+    if "tools_enabled" in changes:
+        chat.tools_enabled = bool(changes["tools_enabled"])
     chat.save()
     return chat
 

@@ -5,7 +5,10 @@ replay); this module says what is chat-specific:
 
 - the record is the assistant `Message` (its `text` is streamed into);
 - a run assembles the context (unless admission already did, in the same database hop) and
-  streams one model call;
+  streams the answer: one model call, or — with tools on for the chat and its project — the
+  tool loop of `tools.services.loop` (tool calls, confirmations, results, bounded);
+- knowledge sent in retrieval mode is cited: a `citations` event before the terminal event,
+  and the same list on the message, with the tool calls and the knowledge mode;
 - finishing rolls the call's usage up into the chat's figures (also for stopped and failed
   answers: what was billed is shown) and, for a complete answer, schedules the title and the
   memory extraction.
@@ -13,7 +16,7 @@ replay); this module says what is chat-specific:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +32,9 @@ from chat.models import Chat, Message
 from chat.services import memory, titles
 from chat.services.context import BuiltContext, context_build
 from chat.services.usage import usage_add
+from tools.registry import Tool, ToolContext, tools_all
+from tools.services.execution import tool_allowed
+from tools.services.loop import tool_loop
 
 
 @dataclass
@@ -41,6 +47,7 @@ class Turn:
     start_fields: dict[str, Any]
     user_id: Any
     built: BuiltContext | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 def start_fields(*, chat_id: Any, pair_id: Any, user_message_id: Any, assistant_message_id: Any) -> dict[str, Any]:
@@ -91,11 +98,24 @@ class ChatAdapter:
         if built is None:
             built = await _abuild(assistant_message=turn.assistant_message)
         run.start_fields["omitted_pair_ids"] = [str(pair_id) for pair_id in built.omitted_pair_ids]
-        stop = await run.stream(built.request)
-        return Outcome(status=Message.Status.COMPLETE, stop_reason=stop.stop_reason.value)
+        turn.built = built
+        tools, context = await _atool_setup(assistant_message_id=turn.assistant_message.id)
+        if tools and context is not None:
+            result = await tool_loop(
+                run=run, request=built.request, context=context, tools=tools, calls=turn.tool_calls
+            )
+            stop_reason = result.stop_reason
+        else:
+            stop_reason = (await run.stream(built.request)).stop_reason.value
+        citations = citations_of(built)
+        if citations:
+            run.emit("citations", {"citations": citations})
+        return Outcome(status=Message.Status.COMPLETE, stop_reason=stop_reason, fields=_answer_fields(turn))
 
     def failed(self, run: Run, error: LLMError) -> Outcome:
-        return failure_outcome(error)
+        outcome = failure_outcome(error)
+        outcome.fields = _answer_fields(run.payload)
+        return outcome
 
     def finished(self, *, record: Message, outcome: Outcome) -> None:
         chat = Chat.objects.get(pairs__messages__id=record.id)
@@ -115,6 +135,48 @@ class ChatAdapter:
 
 def _build(*, assistant_message: Message) -> BuiltContext:
     return context_build(assistant_message=assistant_message)
+
+
+def citations_of(built: BuiltContext) -> list[dict[str, Any]]:
+    """The excerpts sent in retrieval mode, as the client shows them (the `citations` event)."""
+    return [
+        {
+            "index": excerpt["index"],
+            "chunk_id": excerpt["chunk_id"],
+            "knowledge_id": excerpt["knowledge_id"],
+            "title": excerpt["title"],
+            "section": excerpt["heading"],
+            "text": excerpt["text"],
+            "score": excerpt["score"],
+        }
+        for excerpt in built.citations
+    ]
+
+
+def _answer_fields(turn: Turn) -> dict[str, Any]:
+    built = turn.built
+    return {
+        "knowledge_mode": built.knowledge_mode if built else Message.KnowledgeMode.NONE,
+        "citations": citations_of(built) if built else [],
+        "tool_calls": turn.tool_calls,
+    }
+
+
+def _tool_setup(*, assistant_message_id: UUID) -> tuple[list[Tool], ToolContext | None]:
+    """The tools offered for this answer (none when switched off) and who calls them."""
+    if not settings.TOOLS_ENABLED:
+        return [], None
+    chat = Chat.objects.select_related("project", "user").get(pairs__messages__id=assistant_message_id)
+    if not chat.tools_enabled or (chat.project is not None and not chat.project.tools_enabled):
+        return [], None
+    tools = [tool for tool in tools_all() if tool_allowed(user=chat.user, tool=tool)]
+    context = ToolContext(
+        user=chat.user, chat_id=chat.id, project_id=chat.project_id, reference=f"chat.message:{assistant_message_id}"
+    )
+    return tools, context
+
+
+_atool_setup = db_sync_to_async(_tool_setup)
 
 
 def admission_of(accepted: Any) -> Admission:

@@ -1,8 +1,11 @@
 """Writes on projects and their knowledge, with the per-project knowledge token budget.
 
-The knowledge marked `include_in_chat` is sent with every chat of the project, so its total
-(estimated) size is capped by `settings.CHAT_KNOWLEDGE_TOKEN_BUDGET`. The check locks the
-project row, so two concurrent writes cannot both squeeze under the budget.
+The knowledge marked `include_in_chat` is sent whole with every chat of the project while its
+total (estimated) size fits `settings.CHAT_KNOWLEDGE_TOKEN_BUDGET`; beyond it the chunks found
+for each question are sent instead (`CHAT_KNOWLEDGE_OVER_BUDGET="retrieve"`, the default), or
+writes that would exceed it are refused (`"refuse"`). The check locks the project row, so two
+concurrent writes cannot both squeeze under the budget. Every item is indexed for retrieval
+after it is written, and leaves the index with its deletion.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from appauth.models import AppUser
 from backend.errors import ValidationFailed
 from backend.llm.tokens import estimate_text_tokens
 from chat.models import Project, ProjectKnowledge
+from chat.services.knowledge_index import knowledge_index_schedule, knowledge_unindex, project_unindex
 
-PROJECT_UPDATABLE = ("name", "description", "instructions")
+PROJECT_UPDATABLE = ("name", "description", "instructions", "tools_enabled")
 KNOWLEDGE_UPDATABLE = ("title", "content", "include_in_chat")
 
 
@@ -40,8 +44,10 @@ def project_update(*, project: Project, changes: Mapping[str, Any]) -> Project:
     return project
 
 
+@transaction.atomic
 def project_delete(*, project: Project) -> None:
-    """Delete the project and its knowledge; its chats stay, detached from it."""
+    """Delete the project and its knowledge (and their index); its chats stay, detached from it."""
+    project_unindex(project_id=project.id)
     project.delete()
 
 
@@ -53,7 +59,12 @@ def _included_tokens(*, project_id: UUID, excluding: UUID | None = None) -> int:
 
 
 def _check_budget(*, project_id: UUID, requested: int, excluding: UUID | None = None) -> None:
-    """Raise ValidationFailed(knowledge_budget_exceeded) if `requested` more included tokens do not fit."""
+    """Raise ValidationFailed(knowledge_budget_exceeded) if `requested` more included tokens do not fit.
+
+    Only when over-budget knowledge is refused; by default it is searched instead (see above).
+    """
+    if settings.CHAT_KNOWLEDGE_OVER_BUDGET != "refuse":
+        return
     # Lock the project row: concurrent knowledge writes of one project are serialised here.
     Project.objects.select_for_update().filter(id=project_id).values_list("id", flat=True).first()
     budget = knowledge_budget()
@@ -86,7 +97,31 @@ def knowledge_create(
         project=project, title=title, content=content, include_in_chat=include_in_chat, token_count=token_count
     )
     Project.objects.filter(id=project.id).update(updated_at=knowledge.updated_at)
+    knowledge_index_schedule(knowledge_id=knowledge.id)
     return knowledge
+
+
+def knowledge_create_from_file(
+    *, user: AppUser, project_id: UUID, name: str, data: bytes, title: str = "", include_in_chat: bool = True
+) -> ProjectKnowledge:
+    """Knowledge from an uploaded document: PDF (its text), Markdown, HTML, code or plain text."""
+    from retrieval.chunking import HTML, extract_text, format_of, html_to_markdown
+
+    if len(data) > int(settings.CHAT_MAX_UPLOAD_BYTES):
+        raise ValidationFailed(
+            "The file is too large.", code="attachment_too_large", details={"max_bytes": settings.CHAT_MAX_UPLOAD_BYTES}
+        )
+    fmt = format_of(name)
+    text = extract_text(data=data, fmt=fmt)
+    if fmt == HTML:
+        text = html_to_markdown(text)
+    elif fmt == "code":
+        text = f"```\n{text}\n```"
+    if not text.strip():
+        raise ValidationFailed("The document has no text to use.", code="document_without_text")
+    return knowledge_create(
+        user=user, project_id=project_id, title=(title or name)[:200], content=text, include_in_chat=include_in_chat
+    )
 
 
 @transaction.atomic
@@ -98,6 +133,7 @@ def knowledge_update(*, knowledge: ProjectKnowledge, changes: Mapping[str, Any])
     if knowledge.include_in_chat:
         _check_budget(project_id=knowledge.project_id, requested=knowledge.token_count, excluding=knowledge.id)
     knowledge.save()
+    knowledge_index_schedule(knowledge_id=knowledge.id)
     return knowledge
 
 
@@ -106,5 +142,7 @@ def knowledge_toggle(*, knowledge: ProjectKnowledge) -> ProjectKnowledge:
     return knowledge_update(knowledge=knowledge, changes={"include_in_chat": not knowledge.include_in_chat})
 
 
+@transaction.atomic
 def knowledge_delete(*, knowledge: ProjectKnowledge) -> None:
+    knowledge_unindex(knowledge_id=knowledge.id)
     knowledge.delete()

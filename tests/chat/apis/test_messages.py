@@ -72,6 +72,9 @@ def test_messages_render_the_active_branch_with_sibling_positions(client, user):
         "error_code",
         "error_message",
         "usage",
+        "knowledge_mode",
+        "citations",
+        "tool_calls",
         "created_at",
         "completed_at",
     }

@@ -28,6 +28,7 @@ def client(user):
 @pytest.fixture
 def small_budget(settings):
     settings.CHAT_KNOWLEDGE_TOKEN_BUDGET = 100
+    settings.CHAT_KNOWLEDGE_OVER_BUDGET = "refuse"
     return 100
 
 

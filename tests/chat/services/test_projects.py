@@ -22,6 +22,7 @@ def test_knowledge_create_counts_tokens_with_the_estimator():
 
 def test_budget_is_exactly_inclusive(settings):
     settings.CHAT_KNOWLEDGE_TOKEN_BUDGET = 20
+    settings.CHAT_KNOWLEDGE_OVER_BUDGET = "refuse"
     project = ProjectFactory()
     services.knowledge_create(user=project.user, project_id=project.id, title="a", content="x" * 35)  # 10
 
@@ -32,6 +33,15 @@ def test_budget_is_exactly_inclusive(settings):
     assert raised.value.code == "knowledge_budget_exceeded"
     assert raised.value.details == {"budget": 20, "used": 20, "requested": 1}
     assert ProjectKnowledge.objects.filter(project=project).count() == 2
+
+
+def test_over_budget_knowledge_is_accepted_for_retrieval_by_default(settings):
+    settings.CHAT_KNOWLEDGE_TOKEN_BUDGET = 5
+    project = ProjectFactory()
+
+    knowledge = services.knowledge_create(user=project.user, project_id=project.id, title="big", content="x" * 350)
+
+    assert knowledge.include_in_chat and knowledge.token_count == 100
 
 
 def test_budget_is_per_project(settings):
