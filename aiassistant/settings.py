@@ -811,6 +811,8 @@ HELP_TIMEOUT_SECONDS = env.float("HELP_TIMEOUT_SECONDS", default=20.0)
 # Most characters of one question; earlier turns of a widget session sent along as context.
 HELP_MAX_QUESTION_CHARS = env.int("HELP_MAX_QUESTION_CHARS", default=1000)
 HELP_HISTORY_TURNS = env.int("HELP_HISTORY_TURNS", default=6)
+# Excerpts of the site's indexed docs (`manage.py index_docs`) an answer is grounded in.
+HELP_GROUNDING_EXCERPTS = env.int("HELP_GROUNDING_EXCERPTS", default=4)
 # Origins (scheme://host[:port]) whose pages may embed the widget; the app's own origin always may.
 HELP_WIDGET_ALLOWED_ORIGINS = env.list("HELP_WIDGET_ALLOWED_ORIGINS", default=[])
 # A widget session expires after this many seconds without a message (401 session_expired);
