@@ -24,7 +24,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,9 +208,15 @@ class EventLogs:
                 logger.warning("could not write stream events to Redis", exc_info=True)
 
     def _forget_finished(self) -> None:
-        """Drop local logs some time after they ended (late local readers get the Redis copy)."""
+        """Drop local logs some time after they ended (late local readers get the Redis copy).
+
+        Never one with events not yet written to Redis: its terminal event would be lost to
+        every reader in another process.
+        """
         horizon = time.monotonic() - settings.STREAM_LOCAL_RETENTION_SECONDS
-        for key in [key for key, log in self.logs.items() if log.ended and log.ended_at < horizon]:
+        for key in [
+            key for key, log in self.logs.items() if log.ended and log.ended_at < horizon and not log._unflushed
+        ]:
             del self.logs[key]
 
     # --- Reading -------------------------------------------------------------------------
@@ -243,11 +249,15 @@ class EventLogs:
             return None
         return _decode_entry(*entries[0]) if entries else None
 
-    async def follow(self, key: str, follow: Follow) -> AsyncIterator[Event | None]:
+    async def follow(
+        self, key: str, follow: Follow, *, finished: Callable[[], Awaitable[bool]] | None = None
+    ) -> AsyncIterator[Event | None]:
         """Every event of `key` after `follow.position`, from the local log if it is here, else Redis.
 
         Yields None as a keep-alive tick. Ends after a terminal event (`follow.ended`), or when no
-        log can take the reader further (the caller then serves the stored record).
+        log can take the reader further (the caller then serves the stored record). `finished`
+        is asked while a Redis log is idle: when the generation has ended but its log did not
+        say so (its process died before writing its last events), following stops.
         """
         keepalive = settings.STREAM_KEEPALIVE_SECONDS
         local = self.logs.get(key)
@@ -258,11 +268,16 @@ class EventLogs:
         redis = self._redis_client()
         if redis is None:
             return
-        async for event in self._follow_redis(redis, redis_key(key), follow, keepalive):
+        async for event in self._follow_redis(redis, redis_key(key), follow, keepalive, finished):
             yield event
 
     async def _follow_redis(
-        self, redis: Any, key: str, follow: Follow, keepalive: float
+        self,
+        redis: Any,
+        key: str,
+        follow: Follow,
+        keepalive: float,
+        finished: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[Event | None]:
         failures = 0
         if not await self._has_more(redis, key, follow.position):
@@ -282,6 +297,8 @@ class EventLogs:
             if not response:
                 if not await self._has_more(redis, key, follow.position):
                     return
+                if finished is not None and await finished():
+                    return  # the record has ended, the log never will: the stored record answers
                 yield None
                 continue
             for entry_id, fields in response[0][1]:

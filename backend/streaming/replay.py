@@ -44,7 +44,11 @@ async def events(engine: Engine, record_id: UUID, *, after: int = 0) -> AsyncIte
             yield encode_event(None, "message_start", first.data)
             started = True
     follow = Follow(position=after)
-    async for event in logs.follow(key, follow):
+
+    async def finished() -> bool:
+        return (await db_sync_to_async(engine.stored_state)(record_id)).terminal is not None
+
+    async for event in logs.follow(key, follow, finished=finished):
         if event is None:
             yield KEEPALIVE
             continue

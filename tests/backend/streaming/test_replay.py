@@ -200,3 +200,36 @@ async def test_a_hole_in_a_redis_log_is_answered_by_a_snapshot_never_by_a_skip(r
     assert_stream_contract(events)
     assert [e.event for e in events] == ["message_start", "delta", "snapshot", "message_stop"]
     assert visible_text(events) == "abc"
+
+
+async def test_a_redis_log_that_never_got_its_end_does_not_hold_a_reader_once_the_record_ended(redis_client, settings):
+    settings.STREAM_KEEPALIVE_SECONDS = 0.2
+    answer = await _answer(
+        pair=await _pair(), role="assistant", status="complete", text="ab", stop_reason="end_turn", event_seq=3
+    )
+    key = redis_key(engine.log_key(answer.id))
+    for seq, kind, data in [(1, "message_start", {"model": "m"}), (2, "delta", {"text": "a"})]:
+        redis_client.xadd(key, {"t": kind, "d": json.dumps(data)}, id=f"0-{seq}")
+    try:
+        events = await asyncio.wait_for(_read(answer.id), timeout=10)
+    finally:
+        redis_client.delete(key)
+
+    assert_stream_contract(events)
+    assert visible_text(events) == "ab"
+    assert events[-1].event == "message_stop"
+
+
+def test_an_ended_log_is_kept_in_memory_until_its_events_reached_redis(settings):
+    settings.STREAM_LOCAL_RETENTION_SECONDS = 0
+    event_logs = EventLogs()
+    log = LocalLog(key="k")
+    event_logs.logs["k"] = log
+    log.append("message_stop", {})
+
+    event_logs._forget_finished()
+    assert "k" in event_logs.logs  # its terminal event is not in Redis yet
+
+    log.take_unflushed()
+    event_logs._forget_finished()
+    assert "k" not in event_logs.logs
