@@ -29,8 +29,9 @@ urlpatterns = [
     path("rosetta/", include("rosetta.urls")),
 ]
 
-# Last: any other /api/ path answers the JSON error shape, with DEBUG on too.
+# Last: any other API path answers the JSON error shape, with DEBUG on too.
 urlpatterns.append(re_path(r"^api/", api_not_found, name="api-not-found"))
+urlpatterns.append(re_path(r"^ai-assistant/api/", api_not_found, name="ai-assistant-api-not-found"))
 
 if settings.DEBUG:
     # Uploaded files on the local disk, for development only (production serves them from S3),
