@@ -29,13 +29,12 @@ PREVIEW_CHARS = 200
 
 @dataclass(frozen=True)
 class Accepted:
-    """A turn the server accepted; `replayed` when an Idempotency-Key matched an earlier one."""
+    """A turn the server accepted: its chat, pair and both messages (the assistant one `streaming`)."""
 
     chat: Chat
     pair: MessagePair
     user_message: Message
     assistant_message: Message
-    replayed: bool = False
 
 
 def request_fingerprint(payload: dict[str, Any]) -> str:
