@@ -23,7 +23,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -44,17 +43,19 @@ from adminassistant.serializers import (
 from adminassistant.services import chats, config
 from adminassistant.services.generation import AnswerState, engine
 from backend import errors
+from backend.api.pagination import OldestFirstPagination, RecentlyUpdatedFirstPagination
+from backend.api.request import request_user, validated
+from backend.api.schema import error_responses
 from backend.streaming import http
 from backend.streaming.engine import Admission
 from backend.streaming.schema import stream_responses
 
 TAGS = ["adminassistant"]
 _ERRORS = {
-    400: OpenApiResponse(description="Invalid input (error shape)."),
-    401: OpenApiResponse(description="Not authenticated."),
+    **error_responses(400, 401),
     403: OpenApiResponse(description="Not an active staff user (`not_staff`)."),
 }
-_NOT_FOUND = {404: OpenApiResponse(description="Unknown or foreign id.")}
+_NOT_FOUND = error_responses(404)
 
 
 def require_staff(user: Any) -> None:
@@ -62,18 +63,8 @@ def require_staff(user: Any) -> None:
         raise errors.PermissionDenied("The AI assistant is for staff only.", code=ErrorCode.NOT_STAFF)
 
 
-class ChatCursorPagination(CursorPagination):
-    page_size = 20
-    max_page_size = 100
-    page_size_query_param = "page_size"
-    ordering = ("-updated_at", "-id")
-
-
-class MessageCursorPagination(CursorPagination):
+class MessageCursorPagination(OldestFirstPagination):
     page_size = 50
-    max_page_size = 100
-    page_size_query_param = "page_size"
-    ordering = ("created_at", "id")
 
 
 class StaffApi(APIView):
@@ -92,8 +83,8 @@ class ChatsApi(StaffApi):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        paginator = ChatCursorPagination()
-        page = paginator.paginate_queryset(selectors.chat_list(user=request.user), request, view=self)
+        paginator = RecentlyUpdatedFirstPagination()
+        page = paginator.paginate_queryset(selectors.chat_list(user=request_user(request)), request, view=self)
         return paginator.get_paginated_response(AdminAssistantChatSerializer(page, many=True).data)
 
     @extend_schema(
@@ -104,9 +95,8 @@ class ChatsApi(StaffApi):
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
-        data = AdminAssistantChatCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        chat = chats.chat_create(user=request.user, title=data.validated_data["title"])
+        data = validated(AdminAssistantChatCreateInputSerializer, request.data)
+        chat = chats.chat_create(user=request_user(request), title=data["title"])
         return Response(AdminAssistantChatSerializer(chat).data, status=201)
 
 
@@ -122,7 +112,7 @@ class ChatDetailApi(StaffApi):
         tags=TAGS,
     )
     def get(self, request: Request, id: UUID) -> Response:
-        chat = selectors.chat_get(user=request.user, chat_id=id)
+        chat = selectors.chat_get(user=request_user(request), chat_id=id)
         paginator = MessageCursorPagination()
         page = paginator.paginate_queryset(selectors.chat_messages(chat=chat), request, view=self)
         return Response(
@@ -145,7 +135,7 @@ class SettingsCheckApi(StaffApi):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        return Response(config.settings_check(user=request.user))
+        return Response(config.settings_check(user=request_user(request)))
 
 
 def _csv_cell(value: Any) -> str:
@@ -167,7 +157,7 @@ class ResultCsvApi(StaffApi):
         tags=TAGS,
     )
     def get(self, request: Request, id: UUID) -> HttpResponse:
-        message = selectors.result_get(user=request.user, message_id=id)
+        message = selectors.result_get(user=request_user(request), message_id=id)
         result = message.result or {}
         if result.get("kind") == "error":
             raise errors.Conflict("This answer has no table.", code=ErrorCode.NOT_A_TABLE)
@@ -233,13 +223,12 @@ def _admit(request: HttpRequest, chat_id: UUID) -> Admission:
     user = http.authenticate(request)
     require_staff(user)
     body = http.json_body(request)
-    serializer = AdminAssistantQuestionInputSerializer(data=body)
-    serializer.is_valid(raise_exception=True)
+    data = validated(AdminAssistantQuestionInputSerializer, body)
     chat = selectors.chat_get(user=user, chat_id=chat_id)
     chats.question_rate_check(user=user)
 
     def accept() -> Admission:
-        question = chats.question_accept(user=user, chat=chat, question=serializer.validated_data["question"])
+        question = chats.question_accept(user=user, chat=chat, question=data["question"])
         return Admission(record_id=question.answer.id, payload=AnswerState(question=question))
 
     return engine.admit(

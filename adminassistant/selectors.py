@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
 
 from adminassistant.errors import ErrorCode
 from adminassistant.models import Chat, Message
+from appauth.models import AppUser
 from backend import errors
 
 
-def chat_list(*, user: Any) -> QuerySet[Chat]:
+def chat_list(*, user: AppUser) -> QuerySet[Chat]:
     return Chat.objects.filter(user=user)
 
 
-def chat_get(*, user: Any, chat_id: UUID) -> Chat:
+def chat_get(*, user: AppUser, chat_id: UUID) -> Chat:
     chat = Chat.objects.filter(user=user, id=chat_id).first()
     if chat is None:
         raise errors.NotFound("No such chat.", code=ErrorCode.CHAT_NOT_FOUND)
@@ -27,7 +27,7 @@ def chat_messages(*, chat: Chat) -> QuerySet[Message]:
     return Message.objects.filter(chat=chat)
 
 
-def result_get(*, user: Any, message_id: UUID) -> Message:
+def result_get(*, user: AppUser, message_id: UUID) -> Message:
     message = (
         Message.objects.filter(id=message_id, chat__user=user, role=Message.Role.ASSISTANT)
         .select_related("chat")

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from appauth import selectors, services
-from appauth.models import AppUser, AuthToken
+from appauth.models import AuthToken
 from appauth.serializers import (
     AccountDeleteInputSerializer,
     DetailSerializer,
@@ -41,18 +41,17 @@ from appauth.serializers import (
 )
 from appauth.throttling import ClientIPThrottle
 from backend.api.parsers import JSONParser
+from backend.api.request import request_user, validated
+from backend.api.schema import error_responses
 from backend.api.throttling import UploadThrottle
 from backend.net import client_ip, user_agent
 
 TAGS = ["auth"]
 ERROR_RESPONSES: dict[int, OpenApiResponse] = {
-    400: OpenApiResponse(description="Invalid input: `{error: {code, message, details}}`."),
+    **error_responses(400),
     429: OpenApiResponse(description="Rate limited or account locked (`Retry-After` header)."),
 }
-AUTH_ERROR_RESPONSES: dict[int, OpenApiResponse] = {
-    **ERROR_RESPONSES,
-    401: OpenApiResponse(description="Not authenticated."),
-}
+AUTH_ERROR_RESPONSES: dict[int, OpenApiResponse] = {**ERROR_RESPONSES, **error_responses(401)}
 ACCEPTED = "If the address can be used, we have sent an email with the next step."
 
 
@@ -60,19 +59,8 @@ def _client(request: Request) -> services.ClientInfo:
     return services.ClientInfo(ip=client_ip(request._request), user_agent=user_agent(request._request))
 
 
-def _user(request: Request) -> AppUser:
-    assert isinstance(request.user, AppUser)
-    return request.user
-
-
 def _current_token(request: Request) -> AuthToken | None:
     return request.auth if isinstance(request.auth, AuthToken) else None
-
-
-def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _accepted() -> Response:
@@ -101,7 +89,7 @@ class RegisterApi(PublicApi):
         description="Always 202 with the same body, whether or not the email is taken (the owner is mailed).",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(RegisterInputSerializer, request)
+        data = validated(RegisterInputSerializer, request.data)
         services.user_register(client=_client(request), **data)
         return _accepted()
 
@@ -121,7 +109,7 @@ class LoginApi(PublicApi):
         ),
     )
     def post(self, request: Request) -> Response:
-        data = _valid(LoginInputSerializer, request)
+        data = validated(LoginInputSerializer, request.data)
         result = services.user_login(client=_client(request), **data)
         return _login_response(result, request)
 
@@ -140,7 +128,7 @@ class GoogleLoginApi(PublicApi):
         summary="Sign in (or up) with a Google id_token (web, Android, iOS)",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(GoogleLoginInputSerializer, request)
+        data = validated(GoogleLoginInputSerializer, request.data)
         result = services.user_login_google(client=_client(request), **data)
         return _login_response(result, request)
 
@@ -155,7 +143,7 @@ class VerifyEmailApi(PublicApi):
         summary="Confirm an email address with the uid and token from the emailed link",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(LinkTokenInputSerializer, request)
+        data = validated(LinkTokenInputSerializer, request.data)
         services.user_verify_email(uidb64=data["uid"], token=data["token"], client=_client(request))
         return Response({"detail": "Email address verified."})
 
@@ -170,7 +158,7 @@ class VerifyEmailResendApi(PublicApi):
         summary="Send the verification email again (same answer for any address)",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(EmailInputSerializer, request)
+        data = validated(EmailInputSerializer, request.data)
         services.user_verification_resend(email=data["email"], client=_client(request))
         return _accepted()
 
@@ -185,7 +173,7 @@ class PasswordResetApi(PublicApi):
         summary="Request a password reset email (same answer for any address)",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(EmailInputSerializer, request)
+        data = validated(EmailInputSerializer, request.data)
         services.password_reset_request(email=data["email"], client=_client(request))
         return _accepted()
 
@@ -201,7 +189,7 @@ class PasswordResetConfirmApi(PublicApi):
         description="Revokes every token; does not log in.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(PasswordResetConfirmInputSerializer, request)
+        data = validated(PasswordResetConfirmInputSerializer, request.data)
         services.password_reset_confirm(
             uidb64=data["uid"], token=data["token"], new_password=data["new_password"], client=_client(request)
         )
@@ -218,8 +206,8 @@ class PasswordChangeApi(APIView):
         summary="Change the password (current password required); revokes all other tokens",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(PasswordChangeInputSerializer, request)
-        user = _user(request)
+        data = validated(PasswordChangeInputSerializer, request.data)
+        user = request_user(request)
         services.password_change(user=user, keep_token=_current_token(request), client=_client(request), **data)
         if _current_token(request) is None:  # a browser session stays signed in
             update_session_auth_hash(request._request, user)
@@ -231,7 +219,7 @@ class LogoutApi(APIView):
 
     @extend_schema(tags=TAGS, request=None, responses={204: None, 401: AUTH_ERROR_RESPONSES[401]}, summary="Log out")
     def post(self, request: Request) -> Response:
-        services.user_logout(user=_user(request), auth_token=_current_token(request), client=_client(request))
+        services.user_logout(user=request_user(request), auth_token=_current_token(request), client=_client(request))
         if _current_token(request) is None:
             session_logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -244,7 +232,7 @@ class LogoutAllApi(APIView):
         tags=TAGS, request=None, responses={204: None, 401: AUTH_ERROR_RESPONSES[401]}, summary="Log out everywhere"
     )
     def post(self, request: Request) -> Response:
-        services.user_logout_all(user=_user(request), client=_client(request))
+        services.user_logout_all(user=request_user(request), client=_client(request))
         if _current_token(request) is None:
             session_logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -257,7 +245,7 @@ class ProfileApi(APIView):
 
     @extend_schema(tags=TAGS, responses={200: UserSerializer, 401: AUTH_ERROR_RESPONSES[401]}, summary="My profile")
     def get(self, request: Request) -> Response:
-        return Response(UserSerializer(_user(request), context={"request": request}).data)
+        return Response(UserSerializer(request_user(request), context={"request": request}).data)
 
     @extend_schema(
         tags=TAGS,
@@ -274,11 +262,11 @@ class ProfileApi(APIView):
         summary="Update names and avatar (avatar: null removes it)",
     )
     def patch(self, request: Request) -> Response:
-        data = _valid(ProfileUpdateInputSerializer, request)
+        data = validated(ProfileUpdateInputSerializer, request.data)
         avatar = data.pop("avatar", None)
         remove_avatar = "avatar" in request.data and avatar is None
         user = services.user_profile_update(
-            user=_user(request), client=_client(request), avatar=avatar, remove_avatar=remove_avatar, **data
+            user=request_user(request), client=_client(request), avatar=avatar, remove_avatar=remove_avatar, **data
         )
         return Response(UserSerializer(user, context={"request": request}).data)
 
@@ -294,9 +282,9 @@ class EmailChangeApi(APIView):
         description="Mails a confirmation link to the new address; the current one stays in use until then.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(EmailChangeInputSerializer, request)
+        data = validated(EmailChangeInputSerializer, request.data)
         services.email_change_request(
-            user=_user(request),
+            user=request_user(request),
             client=_client(request),
             new_email=data["new_email"],
             password=data.get("password"),
@@ -315,7 +303,7 @@ class EmailChangeConfirmApi(PublicApi):
         summary="Confirm a new email address with the token from the emailed link",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(EmailChangeConfirmInputSerializer, request)
+        data = validated(EmailChangeConfirmInputSerializer, request.data)
         services.email_change_confirm(token=data["token"], client=_client(request))
         return Response({"detail": "Email address changed."})
 
@@ -329,7 +317,7 @@ class TokenListApi(APIView):
         summary="My live tokens (devices)",
     )
     def get(self, request: Request) -> Response:
-        tokens = selectors.token_list(user=_user(request))
+        tokens = selectors.token_list(user=request_user(request))
         current = _current_token(request)
         context = {"current_token_id": current.pk if current else None}
         return Response(TokenSerializer(tokens, many=True, context=context).data)
@@ -348,7 +336,7 @@ class TokenRevokeApi(APIView):
         summary="Revoke one of my tokens",
     )
     def delete(self, request: Request, token_id: uuid.UUID) -> Response:
-        services.token_revoke(user=_user(request), token_id=token_id, client=_client(request))
+        services.token_revoke(user=request_user(request), token_id=token_id, client=_client(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -362,9 +350,9 @@ class AccountApi(APIView):
         summary="Delete my account (password, or a fresh Google id_token for Google-only accounts)",
     )
     def delete(self, request: Request) -> Response:
-        data = _valid(AccountDeleteInputSerializer, request)
+        data = validated(AccountDeleteInputSerializer, request.data)
         services.user_delete(
-            user=_user(request),
+            user=request_user(request),
             client=_client(request),
             password=data.get("password"),
             google_id_token=data.get("id_token"),

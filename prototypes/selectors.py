@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
+from appauth.models import AppUser
 from backend import errors
 from prototypes.models import DesignProject, Group, Prototype, PrototypeVariant, PrototypeVersion
 
@@ -21,28 +21,28 @@ def _not_found(what: str) -> errors.NotFound:
 # --- lookups ---------------------------------------------------------------------------------------
 
 
-def project_get(*, user: Any, project_id: UUID) -> DesignProject:
+def project_get(*, user: AppUser, project_id: UUID) -> DesignProject:
     project = DesignProject.objects.filter(id=project_id, user=user).first()
     if project is None:
         raise _not_found("design_project")
     return project
 
 
-def group_get(*, user: Any, group_id: UUID) -> Group:
+def group_get(*, user: AppUser, group_id: UUID) -> Group:
     group = Group.objects.filter(id=group_id, project__user=user).select_related("project").first()
     if group is None:
         raise _not_found("group")
     return group
 
 
-def prototype_get(*, user: Any, prototype_id: UUID) -> Prototype:
+def prototype_get(*, user: AppUser, prototype_id: UUID) -> Prototype:
     prototype = Prototype.objects.filter(id=prototype_id, project__user=user).select_related("project").first()
     if prototype is None:
         raise _not_found("prototype")
     return prototype
 
 
-def variant_get(*, user: Any, variant_id: UUID) -> PrototypeVariant:
+def variant_get(*, user: AppUser, variant_id: UUID) -> PrototypeVariant:
     variant = (
         PrototypeVariant.objects.filter(id=variant_id, prototype__project__user=user)
         .select_related("prototype__project")
@@ -53,7 +53,7 @@ def variant_get(*, user: Any, variant_id: UUID) -> PrototypeVariant:
     return variant
 
 
-def version_get(*, user: Any, version_id: UUID) -> PrototypeVersion:
+def version_get(*, user: AppUser, version_id: UUID) -> PrototypeVersion:
     version = (
         PrototypeVersion.objects.filter(id=version_id, variant__prototype__project__user=user)
         .select_related("variant__prototype")
@@ -72,13 +72,13 @@ def latest_good_version(*, variant: PrototypeVariant) -> PrototypeVersion | None
 # --- lists (cursor-paginated by the views; a constant number of queries per page) ----------------
 
 
-def project_list(*, user: Any) -> QuerySet[DesignProject]:
+def project_list(*, user: AppUser) -> QuerySet[DesignProject]:
     return DesignProject.objects.filter(user=user).annotate(
         prototypes_count=Count("prototypes", distinct=True), groups_count=Count("groups", distinct=True)
     )
 
 
-def project_detail(*, user: Any, project_id: UUID) -> DesignProject:
+def project_detail(*, user: AppUser, project_id: UUID) -> DesignProject:
     """A project with its counts, as the list shows it (the API's detail answers)."""
     project = project_list(user=user).filter(id=project_id).first()
     if project is None:
@@ -86,14 +86,14 @@ def project_detail(*, user: Any, project_id: UUID) -> DesignProject:
     return project
 
 
-def group_list(*, user: Any, project_id: UUID | None = None) -> QuerySet[Group]:
+def group_list(*, user: AppUser, project_id: UUID | None = None) -> QuerySet[Group]:
     groups = Group.objects.filter(project__user=user)
     if project_id is not None:
         groups = groups.filter(project_id=project_id)
     return groups.annotate(prototypes_count=Count("prototypes"))
 
 
-def group_detail(*, user: Any, group_id: UUID) -> Group:
+def group_detail(*, user: AppUser, group_id: UUID) -> Group:
     """A group with its count of prototypes, as the list shows it."""
     group = group_list(user=user).filter(id=group_id).first()
     if group is None:
@@ -101,7 +101,9 @@ def group_detail(*, user: Any, group_id: UUID) -> Group:
     return group
 
 
-def prototype_list(*, user: Any, project_id: UUID | None = None, group_id: UUID | None = None) -> QuerySet[Prototype]:
+def prototype_list(
+    *, user: AppUser, project_id: UUID | None = None, group_id: UUID | None = None
+) -> QuerySet[Prototype]:
     prototypes = Prototype.objects.filter(project__user=user)
     if project_id is not None:
         prototypes = prototypes.filter(project_id=project_id)
@@ -115,7 +117,7 @@ def prototype_list(*, user: Any, project_id: UUID | None = None, group_id: UUID 
     )
 
 
-def variant_list(*, user: Any, prototype_id: UUID | None = None) -> QuerySet[PrototypeVariant]:
+def variant_list(*, user: AppUser, prototype_id: UUID | None = None) -> QuerySet[PrototypeVariant]:
     variants = PrototypeVariant.objects.filter(prototype__project__user=user)
     if prototype_id is not None:
         variants = variants.filter(prototype_id=prototype_id)
@@ -127,8 +129,16 @@ def variant_list(*, user: Any, prototype_id: UUID | None = None) -> QuerySet[Pro
     )
 
 
-def version_list(*, user: Any, variant_id: UUID | None = None) -> QuerySet[PrototypeVersion]:
+def version_list(*, user: AppUser, variant_id: UUID | None = None) -> QuerySet[PrototypeVersion]:
     versions = PrototypeVersion.objects.filter(variant__prototype__project__user=user)
     if variant_id is not None:
         versions = versions.filter(variant_id=variant_id)
     return versions.defer(*HEAVY_VERSION_FIELDS)
+
+
+def preview_html(*, version_id: UUID) -> str:
+    """The page a preview token grants (any user's: the signed token is the permission)."""
+    html = PrototypeVersion.objects.filter(id=version_id).values_list("html_content", flat=True).first()
+    if html is None:
+        raise errors.NotFound("No such preview.", code="preview_not_found")
+    return html

@@ -23,7 +23,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend import errors
-from backend.api.pagination import DefaultCursorPagination
+from backend.api.pagination import OldestFirstPagination
+from backend.api.request import validated
+from backend.api.schema import error_responses
 from backend.db import db_sync_to_async
 from backend.net import client_ip
 from backend.streaming import http
@@ -49,7 +51,7 @@ TAGS = ["sitehelp"]
 TOKEN_HEADER = "X-Help-Session"  # noqa: S105 - a header name
 _TOKEN = OpenApiParameter(TOKEN_HEADER, str, OpenApiParameter.HEADER, required=True, description="The session token.")
 _ERRORS = {
-    400: OpenApiResponse(description="Invalid input (error shape)."),
+    **error_responses(400),
     401: OpenApiResponse(description="No, a bad or an expired token (`session_expired`: start a new session)."),
     403: OpenApiResponse(description="The page's origin may not use the widget (`origin_not_allowed`)."),
     404: OpenApiResponse(description="Unknown session, or a token of another session."),
@@ -92,11 +94,10 @@ class SessionCreateApi(HelpApi):
     )
     def post(self, request: Request) -> Response:
         check_origin(request)
-        serializer = SessionCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(SessionCreateInputSerializer, request.data)
         issued = sessions.session_create(
-            language=serializer.validated_data["language"],
-            consent_mode=serializer.validated_data["consent_mode"],
+            language=data["language"],
+            consent_mode=data["consent_mode"],
             origin=request.headers.get("Origin", ""),
             ip=client_ip(request),
         )
@@ -121,10 +122,6 @@ class SessionDeleteApi(HelpApi):
     def delete(self, request: Request, session_id: UUID) -> Response:
         sessions.session_delete(session=session_of(request, session_id, active=False))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class OldestFirstPagination(DefaultCursorPagination):
-    ordering = "created_at"
 
 
 class MessageListDoc(HelpApi):
@@ -175,9 +172,7 @@ def _message_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
 
 def _accept_message(request: HttpRequest, session_id: UUID) -> Admission:
     session = session_of(request, session_id, active=True)
-    serializer = MessageInputSerializer(data=http.json_body(request))
-    serializer.is_valid(raise_exception=True)
-    question = limits.question_check(serializer.validated_data["content"])
+    question = limits.question_check(validated(MessageInputSerializer, http.json_body(request))["content"])
     ip = client_ip(request)
     return engine.admit(user=None, accept=lambda: message_accept(session_id=session.id, question=question, ip=ip))
 
@@ -205,9 +200,7 @@ class FeedbackApi(HelpApi):
     )
     def post(self, request: Request, session_id: UUID) -> Response:
         session = session_of(request, session_id, active=False)
-        serializer = FeedbackInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(FeedbackInputSerializer, request.data)
         saved = feedback.feedback_submit(
             session=session, message_id=data["message_id"], rating=int(data["rating"]), comment=data["comment"]
         )

@@ -17,6 +17,7 @@ from adminassistant.errors import ErrorCode
 from adminassistant.models import Chat, Message, QueryLog
 from adminassistant.services import config as config_service
 from adminassistant.services.prompts import Turn
+from appauth.models import AppUser
 from backend import errors, ratelimit
 from backend.llm import service as llm
 from backend.llm.types import CallContext, LLMRequest, TextBlock
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 TITLE_MAX = 60
 
 
-def chat_create(*, user: Any, title: str = "") -> Chat:
+def chat_create(*, user: AppUser, title: str = "") -> Chat:
     return Chat.objects.create(user=user, title=title.strip()[:200], titled=bool(title.strip()))
 
 
@@ -54,7 +55,7 @@ class Question:
         }
 
 
-def question_rate_check(*, user: Any) -> None:
+def question_rate_check(*, user: AppUser) -> None:
     decision = ratelimit.hit("adminassistant_question", str(user.pk), settings.ADMIN_ASSISTANT_QUESTION_RATE)
     if not decision.allowed:
         raise errors.RateLimited(
@@ -76,7 +77,7 @@ def _history(chat: Chat) -> list[Turn]:
     return turns
 
 
-def question_accept(*, user: Any, chat: Chat, question: str) -> Question:
+def question_accept(*, user: AppUser, chat: Chat, question: str) -> Question:
     """Write the question and its answer (status `streaming`) in the engine's admission transaction."""
     question = question.strip()
     if not question:

@@ -20,6 +20,7 @@ from django.conf import settings
 
 from adminassistant import manifest
 from adminassistant.models import AssistantSettings
+from appauth.models import AppUser
 from backend.llm.registry import get_registry
 
 _CONTEXT = b"adminassistant.api-key.v1"
@@ -108,7 +109,7 @@ def config_current() -> Config:
     )
 
 
-def settings_check(*, user: Any) -> dict[str, Any]:
+def settings_check(*, user: AppUser) -> dict[str, Any]:
     """What is configured and what is missing (the key itself never; its last four for superusers)."""
     row = settings_get()
     config = config_current()

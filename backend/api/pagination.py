@@ -7,8 +7,11 @@ them and never build one.
   an indexed ordering). A cursor is client data: its position is checked against the ordering
   field's type before it reaches a query, so a forged one (`p=abc` on an integer or date
   ordering, a NUL byte) is a 404 `not_found` ("Invalid cursor"), never a 500.
+- `RecentlyUpdatedFirstPagination`, `NewestFirstPagination` and `OldestFirstPagination`: the
+  orderings the apps' lists use (by `updated_at` or `created_at`, the id breaking ties).
 - `RankedCursorPagination`: the same shape over results ranked by relevance, which no keyset
   can follow: the cursor then encodes a position in the ranking.
+- `PaginatedApi`: an `APIView` whose `paginated()` renders one page of a queryset.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
 
 from backend import errors
 
@@ -72,6 +77,18 @@ class CursorPagination(pagination.CursorPagination):
 
 class DefaultCursorPagination(CursorPagination):
     ordering = "-created_at"
+
+
+class RecentlyUpdatedFirstPagination(CursorPagination):
+    ordering = ("-updated_at", "-id")
+
+
+class NewestFirstPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class OldestFirstPagination(CursorPagination):
+    ordering = ("created_at", "id")
 
 
 class RankedCursorPagination(BasePagination):
@@ -148,3 +165,22 @@ class RankedCursorPagination(BasePagination):
         if name != "o" or offset < 0:
             raise errors.NotFound("Invalid cursor.")
         return offset
+
+
+# A list view. (No docstring: drf-spectacular would publish it as every operation's description.)
+# `pagination_class` also tells the OpenAPI schema the page shape.
+class PaginatedApi(APIView):
+    pagination_class: type[BasePagination] = RecentlyUpdatedFirstPagination
+
+    def paginated(
+        self,
+        request: Request,
+        queryset: QuerySet[Any] | Sequence[Any],
+        serializer_class: type[BaseSerializer],
+        **context: Any,
+    ) -> Response:
+        """One page of `queryset` rendered by `serializer_class` (with `request` and `context`)."""
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        data = serializer_class(page, many=True, context={"request": request, **context}).data
+        return paginator.get_paginated_response(data)

@@ -20,6 +20,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiResponse
+
+# What the error statuses mean, for `extend_schema(responses=...)`: `error_responses(400, 404)`.
+# A view adds its own `OpenApiResponse` for an error particular to it (`409: "generation_in_progress"`).
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `{error: {code, message, details}}`.",
+    401: "Not authenticated.",
+    403: "Not allowed.",
+    404: "Not found (or another user's).",
+    409: "Conflicts with the current state.",
+    413: "Request body too large.",
+    429: "Rate limited (`Retry-After` header).",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The documented error responses for `statuses` (each in the one error shape)."""
+    return {status: OpenApiResponse(description=_ERROR_DESCRIPTIONS[status]) for status in statuses}
+
+
+# An authenticated operation on the user's own rows: bad input, no session, another user's id.
+ERRORS = error_responses(400, 401, 404)
+
 ERROR_COMPONENT = "ErrorResponse"
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -48,6 +48,8 @@ from backend.streaming.sse import SSE_HEADERS, parse_last_event_id
 from backend.streaming.tickets import ticket_issue, ticket_redeem
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import _User  # the user model, without importing its app
+
     from backend.streaming.engine import Admission, Engine
 
 logger = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ IDEMPOTENCY_KEY_MAX = 128
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
-def authenticate(request: HttpRequest) -> Any:
+def authenticate(request: HttpRequest) -> _User:
     """The authenticated user (sync: call on a database thread); raises NotAuthenticated.
 
     A session (cookie) client's CSRF check reads the form fields of the body, so the DRF request
@@ -70,12 +72,12 @@ def authenticate(request: HttpRequest) -> Any:
     # The streaming POSTs take JSON, and multipart where they accept files.
     parsers = [JSONParser(), FormParser(), MultiPartParser()]
     user = Request(request, parsers=parsers, authenticators=authenticators).user
-    if not user or not user.is_authenticated:
+    if not isinstance(user, get_user_model()) or not user.is_authenticated:
         raise errors.NotAuthenticated()
     return user
 
 
-def stream_user(request: HttpRequest, *, scope: str, record_id: UUID) -> Any:
+def stream_user(request: HttpRequest, *, scope: str, record_id: UUID) -> _User:
     """Who may read a stream: the `?ticket=` holder (EventSource), else the authenticated user (sync)."""
     ticket = request.GET.get("ticket")
     if not ticket:

@@ -11,7 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.apis.chats import ERRORS, request_user, valid
+from backend.api.request import request_user, validated
+from backend.api.schema import ERRORS
 from chat.selectors import chats as selectors
 from chat.serializers import (
     KnowledgeSearchQuerySerializer,
@@ -40,7 +41,7 @@ class ProjectSearchApi(APIView):
     )
     def get(self, request: Request, project_id: UUID) -> Response:
         user = request_user(request)
-        query = valid(KnowledgeSearchQuerySerializer, request.query_params)
+        query = validated(KnowledgeSearchQuerySerializer, request.query_params)
         project = selectors.project_get(user=user, project_id=project_id)
         hits = chunk_search(collection=project_collection(project.id), owner_id=user.pk, query=query["q"], k=query["k"])
         return Response(KnowledgeSearchResultSerializer({"results": hits}).data)
@@ -62,7 +63,7 @@ class KnowledgeUploadApi(APIView):
     )
     def post(self, request: Request) -> Response:
         user = request_user(request)
-        data = valid(KnowledgeUploadInputSerializer, request.data)
+        data = validated(KnowledgeUploadInputSerializer, request.data)
         project = selectors.project_get(user=user, project_id=data["project_id"])
         upload = data["file"]
         knowledge = project_services.knowledge_create_from_file(

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.api.request import request_user, validated
 from backend.api.throttling import UploadThrottle
 from backend.errors import PayloadTooLarge
 from chat.models import Attachment
@@ -84,9 +85,7 @@ def _validated_upload(request: Request) -> dict[str, Any]:
     declared = str(request.META.get("CONTENT_LENGTH") or "")
     if declared.isdigit() and int(declared) > cap + _MULTIPART_OVERHEAD:
         raise PayloadTooLarge("The file is too large.", code="attachment_too_large", details={"max_bytes": cap})
-    serializer = FileUploadInputSerializer(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+    return validated(FileUploadInputSerializer, request.data)
 
 
 class AttachmentUploadApi(APIView):
@@ -105,7 +104,7 @@ class AttachmentUploadApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = _validated_upload(request)
-        attachment = attachment_create(user=request.user, upload=data["file"], alias=data.get("model") or None)
+        attachment = attachment_create(user=request_user(request), upload=data["file"], alias=data.get("model") or None)
         return Response(AttachmentOutputSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
 
@@ -116,7 +115,7 @@ class AttachmentDetailApi(APIView):
         summary="An attachment, with a download URL",
     )
     def get(self, request: Request, attachment_id: UUID) -> Response:
-        attachment = attachment_get(user=request.user, attachment_id=attachment_id)
+        attachment = attachment_get(user=request_user(request), attachment_id=attachment_id)
         return Response(AttachmentDetailOutputSerializer(attachment, context={"request": request}).data)
 
     @extend_schema(
@@ -129,7 +128,7 @@ class AttachmentDetailApi(APIView):
         summary="Delete an unsent upload",
     )
     def delete(self, request: Request, attachment_id: UUID) -> Response:
-        attachment_delete(user=request.user, attachment_id=attachment_id)
+        attachment_delete(user=request_user(request), attachment_id=attachment_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,7 +1,7 @@
 """Chats, their active branch and the turns (pairs) of the conversation tree.
 
 Thin views: validate → one service or selector → render. Every id is looked up among the
-requesting user's own rows, so another user's id is a 404. Shared view helpers live here.
+requesting user's own rows, so another user's id is a 404.
 """
 
 from __future__ import annotations
@@ -9,18 +9,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from appauth.models import AppUser
-from backend.api.pagination import CursorPagination, RankedCursorPagination
+from backend.api.pagination import PaginatedApi, RankedCursorPagination
+from backend.api.request import request_user, validated
+from backend.api.schema import ERRORS
 from chat.models import Chat
 from chat.selectors import chats as selectors
 from chat.selectors.usage import UsageTotals, chat_usage_totals
@@ -42,45 +40,6 @@ from chat.serializers import (
 from chat.services import chats as services
 
 TAGS = ["chat"]
-ERRORS: dict[int, OpenApiResponse] = {
-    400: OpenApiResponse(description="Invalid input: `{error: {code, message, details}}`."),
-    401: OpenApiResponse(description="Not authenticated."),
-    404: OpenApiResponse(description="Not found (or another user's)."),
-}
-
-
-# --- shared helpers ------------------------------------------------------------------------------
-
-
-def request_user(request: Request) -> AppUser:
-    assert isinstance(request.user, AppUser)
-    return request.user
-
-
-def valid(serializer_class: type[BaseSerializer], data: Any, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-class NewestFirstPagination(CursorPagination):
-    ordering = ("-updated_at", "-id")
-
-
-class OldestFirstPagination(NewestFirstPagination):
-    ordering = ("created_at", "id")
-
-
-class PaginatedApi(APIView):
-    pagination_class: type[BasePagination] = NewestFirstPagination
-
-    def paginated(
-        self, request: Request, queryset: QuerySet[Any], serializer_class: type[BaseSerializer], **context: Any
-    ) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        data = serializer_class(page, many=True, context={"request": request, **context}).data
-        return paginator.get_paginated_response(data)
 
 
 def chat_detail(chat: Chat, *, new: bool = False) -> dict[str, Any]:
@@ -122,7 +81,7 @@ class ChatListApi(PaginatedApi):
         summary="List chats, newest activity first",
     )
     def get(self, request: Request) -> Response:
-        query = valid(ChatListQuerySerializer, request.query_params)
+        query = validated(ChatListQuerySerializer, request.query_params)
         chats = selectors.chat_list(
             user=request_user(request), archived=query["archived"], project_id=query.get("project")
         )
@@ -138,7 +97,7 @@ class ChatListApi(PaginatedApi):
         ),
     )
     def post(self, request: Request) -> Response:
-        data = valid(ChatCreateInputSerializer, request.data)
+        data = validated(ChatCreateInputSerializer, request.data)
         chat = services.chat_create(user=request_user(request), **data)
         return Response(chat_detail(chat, new=True), status=status.HTTP_201_CREATED)
 
@@ -158,7 +117,7 @@ class ChatDetailApi(APIView):
     )
     def patch(self, request: Request, chat_id: UUID) -> Response:
         chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
-        changes = valid(ChatUpdateInputSerializer, request.data, partial=True)
+        changes = validated(ChatUpdateInputSerializer, request.data, partial=True)
         chat = services.chat_update(chat=chat, changes=changes)
         return Response(chat_detail(chat))
 
@@ -198,7 +157,7 @@ class ChatSystemPromptApi(APIView):
     )
     def post(self, request: Request, chat_id: UUID) -> Response:
         chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
-        data = valid(ChatSystemPromptInputSerializer, request.data)
+        data = validated(ChatSystemPromptInputSerializer, request.data)
         chat = services.chat_set_system_prompt(chat=chat, **data)
         return Response(chat_detail(chat))
 
@@ -214,7 +173,7 @@ class ChatSearchApi(PaginatedApi):
         description="Full-text (websearch syntax) on PostgreSQL, best match first; `snippet` marks matches with `**`.",
     )
     def get(self, request: Request) -> Response:
-        query = valid(ChatSearchQuerySerializer, request.query_params)["q"]
+        query = validated(ChatSearchQuerySerializer, request.query_params)["q"]
         results = selectors.chat_search(user=request_user(request), query=query)
         return self.paginated(request, results, ChatSearchResultSerializer, query=query)
 
@@ -232,7 +191,7 @@ class ChatMessagesApi(APIView):
     )
     def get(self, request: Request, chat_id: UUID) -> Response:
         chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
-        query = valid(BranchPageQuerySerializer, request.query_params)
+        query = validated(BranchPageQuerySerializer, request.query_params)
         return branch_response(request, chat, before=query.get("before"), page_size=query["page_size"])
 
 
@@ -269,7 +228,7 @@ class PairToggleApi(APIView):
     )
     def post(self, request: Request, pair_id: UUID) -> Response:
         pair = selectors.pair_get(user=request_user(request), pair_id=pair_id)
-        data = valid(PairToggleInputSerializer, request.data)
+        data = validated(PairToggleInputSerializer, request.data)
         return Response(PairStateSerializer(services.pair_set_hidden(pair=pair, hidden=data["hidden"])).data)
 
 

@@ -18,7 +18,9 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from chat.apis.chats import ERRORS, TAGS, request_user, valid
+from backend.api.request import request_user, validated
+from backend.api.schema import ERRORS
+from chat.apis.chats import TAGS
 from chat.selectors import chats as selectors
 from chat.services import export as services
 
@@ -61,7 +63,7 @@ class ChatExportApi(APIView):
     )
     def get(self, request: Request, chat_id: UUID) -> HttpResponse:
         chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
-        export_format = valid(ExportQuerySerializer, request.query_params)["format"]
+        export_format = validated(ExportQuerySerializer, request.query_params)["format"]
         filename = f"chat-{slugify(chat.title)[:60] or 'untitled'}-{str(chat.id)[:8]}.{export_format}"
         body: Any
         if export_format == "md":

@@ -17,7 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.apis.chats import ERRORS, NewestFirstPagination, PaginatedApi, request_user, valid
+from backend.api.pagination import CursorPagination, PaginatedApi
+from backend.api.request import request_user, validated
+from backend.api.schema import ERRORS
 from chat.models import Chat, MemoryTag, Message, UserMemory
 from chat.selectors import chats as chat_selectors
 from chat.selectors import memory as selectors
@@ -177,7 +179,7 @@ class MemoryListApi(PaginatedApi):
         description="Active memories by default (`active=false` lists superseded/deactivated ones).",
     )
     def get(self, request: Request) -> Response:
-        query = valid(MemoryListQuerySerializer, request.query_params)
+        query = validated(MemoryListQuerySerializer, request.query_params)
         memories = selectors.memory_list(
             user=request_user(request),
             q=query["q"],
@@ -197,7 +199,7 @@ class MemoryListApi(PaginatedApi):
         description="`project_id` scopes it to that project's chats.",
     )
     def post(self, request: Request) -> Response:
-        data = valid(MemoryInputSerializer, request.data)
+        data = validated(MemoryInputSerializer, request.data)
         memory = services.memory_create(user=request_user(request), **data)
         return Response(MemorySerializer(memory).data, status=status.HTTP_201_CREATED)
 
@@ -225,7 +227,7 @@ class MemoryDetailApi(APIView):
     )
     def patch(self, request: Request, memory_id: UUID) -> Response:
         memory = selectors.memory_get(user=request_user(request), memory_id=memory_id)
-        changes = valid(MemoryUpdateInputSerializer, request.data)
+        changes = validated(MemoryUpdateInputSerializer, request.data)
         memory = services.memory_update(memory=memory, changes=changes)
         return Response(MemorySerializer(selectors.memory_get(user=request_user(request), memory_id=memory.id)).data)
 
@@ -245,7 +247,7 @@ class MemoryVerifyApi(APIView):
     )
     def post(self, request: Request, memory_id: UUID) -> Response:
         memory = selectors.memory_get(user=request_user(request), memory_id=memory_id)
-        verified = valid(VerifyInputSerializer, request.data)["verified"]
+        verified = validated(VerifyInputSerializer, request.data)["verified"]
         return Response(MemorySerializer(services.memory_verify(memory=memory, verified=verified)).data)
 
 
@@ -269,7 +271,7 @@ class MemorySettingsApi(APIView):
         "until deleted (`DELETE /memories/`).",
     )
     def patch(self, request: Request) -> Response:
-        enabled = valid(MemorySettingsSerializer, request.data)["enabled"]
+        enabled = validated(MemorySettingsSerializer, request.data)["enabled"]
         preference = services.memory_settings_set(user=request_user(request), enabled=enabled)
         return Response({"enabled": preference.enabled})
 
@@ -286,7 +288,7 @@ class MemoryContextApi(APIView):
     )
     def get(self, request: Request) -> Response:
         user = request_user(request)
-        query = valid(ContextQuerySerializer, request.query_params)
+        query = validated(ContextQuerySerializer, request.query_params)
         if query["chat_id"] is not None:
             chat = chat_selectors.chat_get(user=user, chat_id=query["chat_id"])
         else:
@@ -314,7 +316,7 @@ class MemoryContextApi(APIView):
 # --- tags ----------------------------------------------------------------------------------------
 
 
-class ByNamePagination(NewestFirstPagination):
+class ByNamePagination(CursorPagination):
     ordering = ("name", "id")
     page_size = 100
 
@@ -332,7 +334,7 @@ class MemoryTagListApi(PaginatedApi):
         tags=TAGS, request=TagInputSerializer, responses={201: MemoryTagSerializer, **ERRORS}, summary="Add a tag"
     )
     def post(self, request: Request) -> Response:
-        name = valid(TagInputSerializer, request.data)["name"]
+        name = validated(TagInputSerializer, request.data)["name"]
         tag = services.tag_create(user=request_user(request), name=name)
         return Response(MemoryTagSerializer(tag).data, status=status.HTTP_201_CREATED)
 
@@ -350,7 +352,7 @@ class MemoryTagDetailApi(APIView):
     )
     def patch(self, request: Request, tag_id: int) -> Response:
         user = request_user(request)
-        name = valid(TagInputSerializer, request.data)["name"]
+        name = validated(TagInputSerializer, request.data)["name"]
         services.tag_rename(tag=selectors.tag_get(user=user, tag_id=tag_id), name=name)
         return Response(MemoryTagSerializer(selectors.tag_get(user=user, tag_id=tag_id)).data)
 

@@ -10,7 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.apis.chats import ERRORS, OldestFirstPagination, PaginatedApi, request_user, valid
+from backend.api.pagination import OldestFirstPagination, PaginatedApi
+from backend.api.request import request_user, validated
+from backend.api.schema import ERRORS
 from chat.selectors import chats as selectors
 from chat.serializers import (
     ChatListSerializer,
@@ -45,7 +47,7 @@ class ProjectListApi(PaginatedApi):
         summary="Create a project",
     )
     def post(self, request: Request) -> Response:
-        data = valid(ProjectInputSerializer, request.data)
+        data = validated(ProjectInputSerializer, request.data)
         project = services.project_create(user=request_user(request), **data)
         project = selectors.project_get(user=request_user(request), project_id=project.id)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
@@ -66,7 +68,7 @@ class ProjectDetailApi(APIView):
     )
     def patch(self, request: Request, project_id: UUID) -> Response:
         project = selectors.project_get(user=request_user(request), project_id=project_id)
-        changes = valid(ProjectUpdateInputSerializer, request.data)
+        changes = validated(ProjectUpdateInputSerializer, request.data)
         return Response(ProjectSerializer(services.project_update(project=project, changes=changes)).data)
 
     @extend_schema(
@@ -112,7 +114,7 @@ class KnowledgeListApi(PaginatedApi):
         summary="Knowledge of all (or one of) your projects, without content",
     )
     def get(self, request: Request) -> Response:
-        query = valid(KnowledgeListQuerySerializer, request.query_params)
+        query = validated(KnowledgeListQuerySerializer, request.query_params)
         knowledge = selectors.knowledge_list(user=request_user(request), project_id=query.get("project"))
         return self.paginated(request, knowledge, KnowledgeListSerializer)
 
@@ -124,7 +126,7 @@ class KnowledgeListApi(PaginatedApi):
         description=f"`token_count` is estimated from `content`. {BUDGET}",
     )
     def post(self, request: Request) -> Response:
-        data = valid(KnowledgeCreateInputSerializer, request.data)
+        data = validated(KnowledgeCreateInputSerializer, request.data)
         knowledge = services.knowledge_create(user=request_user(request), **data)
         return Response(KnowledgeSerializer(knowledge).data, status=status.HTTP_201_CREATED)
 
@@ -144,7 +146,7 @@ class KnowledgeDetailApi(APIView):
     )
     def patch(self, request: Request, knowledge_id: UUID) -> Response:
         knowledge = selectors.knowledge_get(user=request_user(request), knowledge_id=knowledge_id)
-        changes = valid(KnowledgeUpdateInputSerializer, request.data)
+        changes = validated(KnowledgeUpdateInputSerializer, request.data)
         return Response(KnowledgeSerializer(services.knowledge_update(knowledge=knowledge, changes=changes)).data)
 
     @extend_schema(tags=TAGS, responses={204: None, **ERRORS}, summary="Delete a knowledge document")

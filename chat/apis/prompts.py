@@ -10,7 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.apis.chats import ERRORS, PaginatedApi, request_user, valid
+from backend.api.pagination import PaginatedApi
+from backend.api.request import request_user, validated
+from backend.api.schema import ERRORS
 from chat.selectors import chats as selectors
 from chat.serializers import SavedPromptInputSerializer, SavedPromptSerializer, SavedPromptUpdateInputSerializer
 from chat.services import prompts as services
@@ -32,7 +34,7 @@ class SavedPromptListApi(PaginatedApi):
         summary="Save a system prompt",
     )
     def post(self, request: Request) -> Response:
-        data = valid(SavedPromptInputSerializer, request.data)
+        data = validated(SavedPromptInputSerializer, request.data)
         prompt = services.saved_prompt_create(user=request_user(request), **data)
         return Response(SavedPromptSerializer(prompt).data, status=status.HTTP_201_CREATED)
 
@@ -51,7 +53,7 @@ class SavedPromptDetailApi(APIView):
     )
     def patch(self, request: Request, prompt_id: UUID) -> Response:
         prompt = selectors.saved_prompt_get(user=request_user(request), prompt_id=prompt_id)
-        changes = valid(SavedPromptUpdateInputSerializer, request.data)
+        changes = validated(SavedPromptUpdateInputSerializer, request.data)
         return Response(SavedPromptSerializer(services.saved_prompt_update(prompt=prompt, changes=changes)).data)
 
     @extend_schema(

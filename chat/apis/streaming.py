@@ -22,13 +22,16 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from backend import errors
+from backend.api.request import request_user, validated
 from backend.db import db_sync_to_async
 from backend.streaming import http
 from backend.streaming.engine import Admission
 from backend.streaming.schema import StreamTicketSerializer, resume_parameters, stop_responses, stream_responses
 from chat.models import Message
+from chat.selectors.chats import assistant_message_get
 from chat.serializers import CitationSerializer
 from chat.services import messages
+from chat.services.attachments import attachment_create
 from chat.services.generation import admission_of, engine
 
 # --- Request validation -------------------------------------------------------------------------------
@@ -52,12 +55,6 @@ class RegenerateSerializer(serializers.Serializer):
     model = serializers.CharField(required=False, allow_blank=True, max_length=64)
 
 
-def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 # --- Plumbing -----------------------------------------------------------------------------------------
 
 
@@ -72,13 +69,6 @@ def _payload(request: HttpRequest) -> tuple[dict[str, Any], list[Any]]:
     if content_type != "application/json":
         raise errors.UnsupportedMediaType("Send application/json or multipart/form-data.")
     return http.json_object(request.body), []
-
-
-def _owned_assistant_message(*, user: Any, message_id: UUID) -> Message:
-    message = Message.objects.filter(id=message_id, role=Message.Role.ASSISTANT, pair__chat__user=user).first()
-    if message is None:
-        raise errors.NotFound("No such message.", code="message_not_found")
-    return message
 
 
 # --- Schema pieces ---------------------------------------------------------------------------------------
@@ -154,14 +144,11 @@ _ERRORS = {
 def _accept_new(request: HttpRequest) -> Admission:
     user = http.authenticate(request)
     data, files = _payload(request)
-    validated = _validated(MessageCreateSerializer, data)
-    attachment_ids: list[UUID] = list(validated.get("attachments") or [])
-    if files:
-        from chat.services.attachments import attachment_create
-
-        attachment_ids += [
-            attachment_create(user=user, upload=upload, alias=validated.get("model") or None).id for upload in files
-        ]
+    fields = validated(MessageCreateSerializer, data)
+    attachment_ids: list[UUID] = list(fields.get("attachments") or [])
+    attachment_ids += [
+        attachment_create(user=user, upload=upload, alias=fields.get("model") or None).id for upload in files
+    ]
     return engine.admit(
         user=user,
         idempotency_key=http.idempotency_key(request),
@@ -169,11 +156,11 @@ def _accept_new(request: HttpRequest) -> Admission:
         accept=lambda: admission_of(
             messages.message_send(
                 user=user,
-                content=validated["content"],
-                chat_id=validated.get("chat_id"),
-                project_id=validated.get("project_id"),
-                parent_pair_id=validated.get("parent_pair_id"),
-                model=validated.get("model") or None,
+                content=fields["content"],
+                chat_id=fields.get("chat_id"),
+                project_id=fields.get("project_id"),
+                parent_pair_id=fields.get("parent_pair_id"),
+                model=fields.get("model") or None,
                 attachment_ids=attachment_ids,
             )
         ),
@@ -195,12 +182,12 @@ async def message_create(request: HttpRequest) -> HttpResponseBase:
 
 
 def _stream_target(request: HttpRequest, message_id: UUID) -> Message:
-    return _owned_assistant_message(user=http.authenticate(request), message_id=message_id)
+    return assistant_message_get(user=http.authenticate(request), message_id=message_id)
 
 
 def _stream_reader_target(request: HttpRequest, message_id: UUID) -> Message:
     user = http.stream_user(request, scope=engine.scope, record_id=message_id)
-    return _owned_assistant_message(user=user, message_id=message_id)
+    return assistant_message_get(user=user, message_id=message_id)
 
 
 @http.documented(
@@ -234,12 +221,12 @@ async def message_stop(request: HttpRequest, message_id: UUID) -> HttpResponseBa
 def _accept_edit(request: HttpRequest, pair_id: UUID) -> Admission:
     user = http.authenticate(request)
     data, _ = _payload(request)
-    validated = _validated(MessageEditSerializer, data)
+    fields = validated(MessageEditSerializer, data)
     return engine.admit(
         user=user,
         accept=lambda: admission_of(
             messages.message_edit(
-                user=user, pair_id=pair_id, content=validated["content"], model=validated.get("model") or None
+                user=user, pair_id=pair_id, content=fields["content"], model=fields.get("model") or None
             )
         ),
     )
@@ -248,11 +235,11 @@ def _accept_edit(request: HttpRequest, pair_id: UUID) -> Admission:
 def _accept_regenerate(request: HttpRequest, pair_id: UUID) -> Admission:
     user = http.authenticate(request)
     data, _ = _payload(request) if request.body else ({}, [])
-    validated = _validated(RegenerateSerializer, data)
+    fields = validated(RegenerateSerializer, data)
     return engine.admit(
         user=user,
         accept=lambda: admission_of(
-            messages.message_regenerate(user=user, pair_id=pair_id, model=validated.get("model") or None)
+            messages.message_regenerate(user=user, pair_id=pair_id, model=fields.get("model") or None)
         ),
     )
 
@@ -296,4 +283,4 @@ class MessageStreamTicketApi(http.StreamTicketApi):
     engine = engine
 
     def owned_record(self, request: Request, **kwargs: Any) -> Message:
-        return _owned_assistant_message(user=request.user, message_id=kwargs["message_id"])
+        return assistant_message_get(user=request_user(request), message_id=kwargs["message_id"])

@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat.apis.chats import ERRORS, request_user, valid
+from backend.api.request import request_user, validated
+from backend.api.schema import ERRORS
 from chat.selectors import chats as selectors
 from chat.selectors import usage
 from chat.serializers import UsageQuerySerializer, UsageReportSerializer
@@ -30,7 +31,7 @@ class UserUsageApi(APIView):
         description=DESCRIPTION,
     )
     def get(self, request: Request) -> Response:
-        days = valid(UsageQuerySerializer, request.query_params)["days"]
+        days = validated(UsageQuerySerializer, request.query_params)["days"]
         return Response(UsageReportSerializer(usage.usage_for_user(user=request_user(request), days=days)).data)
 
 
@@ -44,7 +45,7 @@ class ChatUsageApi(APIView):
     )
     def get(self, request: Request, chat_id: UUID) -> Response:
         chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
-        days = valid(UsageQuerySerializer, request.query_params)["days"]
+        days = validated(UsageQuerySerializer, request.query_params)["days"]
         return Response(UsageReportSerializer(usage.usage_for_chat(chat=chat, days=days)).data)
 
 
@@ -58,5 +59,5 @@ class ProjectUsageApi(APIView):
     )
     def get(self, request: Request, project_id: UUID) -> Response:
         project = selectors.project_get(user=request_user(request), project_id=project_id)
-        days = valid(UsageQuerySerializer, request.query_params)["days"]
+        days = validated(UsageQuerySerializer, request.query_params)["days"]
         return Response(UsageReportSerializer(usage.usage_for_project(project=project, days=days)).data)

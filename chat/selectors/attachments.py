@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 from uuid import UUID
 
+from appauth.models import AppUser
 from backend.errors import NotFound
 from chat.models import Attachment
 
 
-def attachment_get(*, user: Any, attachment_id: UUID) -> Attachment:
+def attachment_get(*, user: AppUser, attachment_id: UUID) -> Attachment:
     """`user`'s attachment `attachment_id`. Raises NotFound `attachment_not_found` for any other id."""
     attachment = Attachment.objects.filter(user=user, id=attachment_id).first()
     if attachment is None:

@@ -43,6 +43,14 @@ def pair_get(*, user: AppUser, pair_id: UUID) -> MessagePair:
     return pair
 
 
+def assistant_message_get(*, user: AppUser, message_id: UUID) -> Message:
+    """One of the user's answers (what its stream and stop URLs name); NotFound otherwise."""
+    message = Message.objects.filter(id=message_id, role=Message.Role.ASSISTANT, pair__chat__user=user).first()
+    if message is None:
+        raise NotFound("No such message.", code="message_not_found")
+    return message
+
+
 def project_get(*, user: AppUser, project_id: UUID) -> Project:
     project = project_list(user=user).filter(id=project_id).first()
     if project is None:

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import PurePosixPath
-from typing import Any, cast
+from typing import cast
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -57,6 +57,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils import timezone
 
+from appauth.models import AppUser
 from backend import files
 from backend.errors import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from backend.llm.registry import get_registry
@@ -229,7 +230,7 @@ def attachment_check(*, upload: UploadedFile, alias: str | None = None) -> FileC
     return check
 
 
-def attachment_create(*, user: Any, upload: UploadedFile, alias: str | None = None) -> Attachment:
+def attachment_create(*, user: AppUser, upload: UploadedFile, alias: str | None = None) -> Attachment:
     """Check `upload` against the limits of `alias` (default alias if None), store it, return it.
 
     The attachment belongs to `user` and to no message yet. Images over the limits are shrunk
@@ -272,7 +273,7 @@ def attachment_create(*, user: Any, upload: UploadedFile, alias: str | None = No
 
 @transaction.atomic
 def attachments_claim(
-    *, user: Any, attachment_ids: Iterable[uuid.UUID], message: Message, alias: str | None = None
+    *, user: AppUser, attachment_ids: Iterable[uuid.UUID], message: Message, alias: str | None = None
 ) -> list[Attachment]:
     """Attach `user`'s uploaded, unclaimed attachments to `message` (a user message of theirs).
 
@@ -333,7 +334,7 @@ def _check_fits(attachment: Attachment, limits: AttachmentLimits) -> None:
         )
 
 
-def attachment_delete(*, user: Any, attachment_id: uuid.UUID) -> None:
+def attachment_delete(*, user: AppUser, attachment_id: uuid.UUID) -> None:
     """Delete one of `user`'s unclaimed uploads and its stored file (once the transaction commits).
 
     Raises NotFound `attachment_not_found`, Conflict `attachment_in_use` (already sent).

@@ -18,6 +18,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db import transaction
 
+from appauth.models import AppUser
 from backend import errors, ratelimit
 from backend.llm.registry import get_registry
 from backend.llm.tokens import estimate_text_tokens
@@ -42,7 +43,7 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _check_rate(*, user: Any) -> None:
+def _check_rate(*, user: AppUser) -> None:
     decision = ratelimit.hit("chat:message", str(user.pk), settings.CHAT_MESSAGE_RATE)
     if not decision.allowed:
         raise errors.RateLimited("Too many messages. Wait a moment.", retry_after=decision.retry_after)
@@ -108,7 +109,7 @@ def _validate_content(content: str) -> str:
 
 def message_send(
     *,
-    user: Any,
+    user: AppUser,
     content: str,
     chat_id: UUID | None = None,
     project_id: UUID | None = None,
@@ -149,14 +150,14 @@ def message_send(
     return Accepted(chat=chat, pair=pair, user_message=user_message, assistant_message=assistant_message)
 
 
-def _owned_pair(*, user: Any, pair_id: UUID) -> MessagePair:
+def _owned_pair(*, user: AppUser, pair_id: UUID) -> MessagePair:
     pair = MessagePair.objects.select_related("chat").filter(id=pair_id, chat__user=user).first()
     if pair is None:
         raise errors.NotFound("No such message.", code="pair_not_found")
     return pair
 
 
-def message_edit(*, user: Any, pair_id: UUID, content: str, model: str | None = None) -> Accepted:
+def message_edit(*, user: AppUser, pair_id: UUID, content: str, model: str | None = None) -> Accepted:
     """Edit a user message: a sibling turn with the new text; the old branch is kept."""
     content = _validate_content(content)
     _check_rate(user=user)
@@ -170,7 +171,7 @@ def message_edit(*, user: Any, pair_id: UUID, content: str, model: str | None = 
     return Accepted(chat=chat, pair=new_pair, user_message=user_message, assistant_message=assistant_message)
 
 
-def message_regenerate(*, user: Any, pair_id: UUID, model: str | None = None) -> Accepted:
+def message_regenerate(*, user: AppUser, pair_id: UUID, model: str | None = None) -> Accepted:
     """Answer a turn again: a sibling turn with the same user message and files; the old answer is kept."""
     _check_rate(user=user)
     with transaction.atomic():

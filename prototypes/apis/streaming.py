@@ -27,7 +27,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from appauth.models import AppUser
 from backend import errors
+from backend.api.request import request_user, validated
 from backend.api.views import error_response
 from backend.db import db_sync_to_async
 from backend.streaming import http
@@ -75,7 +77,7 @@ TAGS = ["prototypes"]
 
 
 def _admit(
-    request: HttpRequest, user: object, body: dict[str, object], accept: Callable[[], versions.Accepted]
+    request: HttpRequest, user: AppUser, body: dict[str, object], accept: Callable[[], versions.Accepted]
 ) -> Admission:
     return engine.admit(
         user=user,
@@ -89,26 +91,20 @@ def _admission(accepted: versions.Accepted) -> Admission:
     return Admission(record_id=accepted.version.id, payload=VersionRun(accepted=accepted))
 
 
-def _valid(serializer_class: type[serializers.Serializer], data: dict[str, object]) -> dict[str, object]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 def _accept_generate(request: HttpRequest) -> Admission:
     user = http.authenticate(request)
     body = http.json_body(request)
-    data = _valid(GenerateInputSerializer, body)
+    data = validated(GenerateInputSerializer, body)
     return _admit(
         request,
         user,
         body,
         lambda: versions.prototype_generate(
             user=user,
-            project_id=data["design_project_id"],  # type: ignore[arg-type]
-            prompt=str(data["prompt"]),
-            name=str(data.get("name") or ""),
-            group_id=data.get("group_id"),  # type: ignore[arg-type]
+            project_id=data["design_project_id"],
+            prompt=data["prompt"],
+            name=data.get("name") or "",
+            group_id=data.get("group_id"),
         ),
     )
 
@@ -130,7 +126,7 @@ async def generate(request: HttpRequest) -> HttpResponseBase:
 def _accept_variant(request: HttpRequest, id: UUID) -> Admission:
     user = http.authenticate(request)
     body = http.json_body(request, optional=True)
-    data = _valid(CreateVariantInputSerializer, body)
+    data = validated(CreateVariantInputSerializer, body)
     return _admit(
         request,
         user,
@@ -138,9 +134,9 @@ def _accept_variant(request: HttpRequest, id: UUID) -> Admission:
         lambda: versions.variant_create(
             user=user,
             prototype_id=id,
-            source_variant_id=data.get("source_variant_id"),  # type: ignore[arg-type]
-            prompt=str(data.get("prompt") or ""),
-            name=str(data.get("name") or ""),
+            source_variant_id=data.get("source_variant_id"),
+            prompt=data.get("prompt") or "",
+            name=data.get("name") or "",
         ),
     )
 
@@ -162,10 +158,8 @@ async def create_variant(request: HttpRequest, id: UUID) -> HttpResponseBase:
 def _accept_version(request: HttpRequest, id: UUID) -> Admission:
     user = http.authenticate(request)
     body = http.json_body(request)
-    data = _valid(CreateVersionInputSerializer, body)
-    return _admit(
-        request, user, body, lambda: versions.version_create(user=user, variant_id=id, prompt=str(data["prompt"]))
-    )
+    data = validated(CreateVersionInputSerializer, body)
+    return _admit(request, user, body, lambda: versions.version_create(user=user, variant_id=id, prompt=data["prompt"]))
 
 
 @http.documented(
@@ -236,7 +230,7 @@ class VersionStreamTicketApi(http.StreamTicketApi):
     engine = engine
 
     def owned_record(self, request: Request, **kwargs: Any) -> PrototypeVersion:
-        return selectors.version_get(user=request.user, version_id=kwargs["id"])
+        return selectors.version_get(user=request_user(request), version_id=kwargs["id"])
 
 
 # --- Preview ------------------------------------------------------------------------------------------------------
@@ -253,9 +247,7 @@ def preview_page(request: HttpRequest, token: str) -> HttpResponseBase:
         if not preview.served_from_preview_host(host=request.get_host()):
             raise errors.NotFound("Previews are served from the preview host.", code="preview_not_found")
         version_id = preview.preview_version_id(token=token)
-        html = PrototypeVersion.objects.filter(id=version_id).values_list("html_content", flat=True).first()
-        if html is None:
-            raise errors.NotFound("No such preview.", code="preview_not_found")
+        html = selectors.preview_html(version_id=version_id)
     except errors.ApplicationError as error:
         response = error_response(error)
         response["Cache-Control"] = "no-store"

@@ -7,16 +7,17 @@ from uuid import UUID
 
 from django.db import transaction
 
+from appauth.models import AppUser
 from backend import errors
 from prototypes import selectors
 from prototypes.models import DesignProject, Group, Prototype, PrototypeVariant
 
 
-def project_create(*, user: Any, name: str, description: str = "") -> DesignProject:
+def project_create(*, user: AppUser, name: str, description: str = "") -> DesignProject:
     return DesignProject.objects.create(user=user, name=name, description=description)
 
 
-def project_update(*, user: Any, project_id: UUID, **fields: Any) -> DesignProject:
+def project_update(*, user: AppUser, project_id: UUID, **fields: Any) -> DesignProject:
     project = selectors.project_get(user=user, project_id=project_id)
     for name in ("name", "description"):
         if name in fields:
@@ -25,16 +26,16 @@ def project_update(*, user: Any, project_id: UUID, **fields: Any) -> DesignProje
     return project
 
 
-def project_delete(*, user: Any, project_id: UUID) -> None:
+def project_delete(*, user: AppUser, project_id: UUID) -> None:
     selectors.project_get(user=user, project_id=project_id).delete()
 
 
-def group_create(*, user: Any, project_id: UUID, name: str, description: str = "") -> Group:
+def group_create(*, user: AppUser, project_id: UUID, name: str, description: str = "") -> Group:
     project = selectors.project_get(user=user, project_id=project_id)
     return Group.objects.create(project=project, name=name, description=description)
 
 
-def group_update(*, user: Any, group_id: UUID, **fields: Any) -> Group:
+def group_update(*, user: AppUser, group_id: UUID, **fields: Any) -> Group:
     group = selectors.group_get(user=user, group_id=group_id)
     for name in ("name", "description"):
         if name in fields:
@@ -43,12 +44,12 @@ def group_update(*, user: Any, group_id: UUID, **fields: Any) -> Group:
     return group
 
 
-def group_delete(*, user: Any, group_id: UUID) -> None:
+def group_delete(*, user: AppUser, group_id: UUID) -> None:
     """Delete a group; its prototypes stay in the project, ungrouped."""
     selectors.group_get(user=user, group_id=group_id).delete()
 
 
-def group_for_project(*, user: Any, project: DesignProject, group_id: UUID | None) -> Group | None:
+def group_for_project(*, user: AppUser, project: DesignProject, group_id: UUID | None) -> Group | None:
     """The group `group_id` of the user, which must belong to `project` (None stays None)."""
     if group_id is None:
         return None
@@ -58,7 +59,7 @@ def group_for_project(*, user: Any, project: DesignProject, group_id: UUID | Non
     return group
 
 
-def prototype_update(*, user: Any, prototype_id: UUID, **fields: Any) -> Prototype:
+def prototype_update(*, user: AppUser, prototype_id: UUID, **fields: Any) -> Prototype:
     prototype = selectors.prototype_get(user=user, prototype_id=prototype_id)
     if "name" in fields:
         prototype.name = fields["name"]
@@ -68,18 +69,18 @@ def prototype_update(*, user: Any, prototype_id: UUID, **fields: Any) -> Prototy
     return prototype
 
 
-def prototype_delete(*, user: Any, prototype_id: UUID) -> None:
+def prototype_delete(*, user: AppUser, prototype_id: UUID) -> None:
     selectors.prototype_get(user=user, prototype_id=prototype_id).delete()
 
 
-def variant_update(*, user: Any, variant_id: UUID, name: str) -> PrototypeVariant:
+def variant_update(*, user: AppUser, variant_id: UUID, name: str) -> PrototypeVariant:
     variant = selectors.variant_get(user=user, variant_id=variant_id)
     variant.name = name
     variant.save(update_fields=["name", "updated_at"])
     return variant
 
 
-def variant_delete(*, user: Any, variant_id: UUID) -> None:
+def variant_delete(*, user: AppUser, variant_id: UUID) -> None:
     """Delete a variant; the original cannot be deleted (delete the prototype instead)."""
     with transaction.atomic():
         variant = selectors.variant_get(user=user, variant_id=variant_id)

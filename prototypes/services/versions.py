@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from appauth.models import AppUser
 from backend import errors
 from backend.llm.types import LLMRequest
 from backend.streaming.engine import Engine
@@ -76,7 +77,7 @@ def _name_from(prompt: str) -> str:
 
 
 def prototype_generate(
-    *, user: Any, project_id: UUID, prompt: str, name: str = "", group_id: UUID | None = None
+    *, user: AppUser, project_id: UUID, prompt: str, name: str = "", group_id: UUID | None = None
 ) -> Accepted:
     """A new prototype from `prompt`: the prototype, its original variant and version 1 (streaming)."""
     with transaction.atomic():
@@ -104,7 +105,7 @@ def prototype_generate(
 
 
 def variant_create(
-    *, user: Any, prototype_id: UUID, source_variant_id: UUID | None = None, prompt: str = "", name: str = ""
+    *, user: AppUser, prototype_id: UUID, source_variant_id: UUID | None = None, prompt: str = "", name: str = ""
 ) -> Accepted:
     """A distinct alternative of a variant's latest good version (default: the original variant)."""
     with transaction.atomic():
@@ -140,7 +141,7 @@ def variant_create(
     )
 
 
-def version_create(*, user: Any, variant_id: UUID, prompt: str) -> Accepted:
+def version_create(*, user: AppUser, variant_id: UUID, prompt: str) -> Accepted:
     """Edit the latest good version of a variant by prompt: the next version (streaming)."""
     with transaction.atomic():
         variant = selectors.variant_get(user=user, variant_id=variant_id)
@@ -162,7 +163,7 @@ def version_create(*, user: Any, variant_id: UUID, prompt: str) -> Accepted:
     )
 
 
-def version_revert(*, user: Any, version_id: UUID) -> PrototypeVersion:
+def version_revert(*, user: AppUser, version_id: UUID) -> PrototypeVersion:
     """A new version of the same variant whose page equals `version_id`'s; nothing is deleted."""
     with transaction.atomic():
         target = selectors.version_get(user=user, version_id=version_id)
@@ -193,7 +194,7 @@ def version_revert(*, user: Any, version_id: UUID) -> PrototypeVersion:
 
 
 def version_diff(
-    *, user: Any, version_id: UUID, against_id: UUID | None = None
+    *, user: AppUser, version_id: UUID, against_id: UUID | None = None
 ) -> tuple[PrototypeVersion, PrototypeVersion | None, str]:
     """(version, the one compared against, unified diff from it). Default: the previous version of its variant."""
     version = selectors.version_get(user=user, version_id=version_id)
