@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from backend.api.request import request_user, validated
 from backend.api.schema import ERRORS
 from chat.selectors import chats as selectors
-from chat.serializers import (
+from chat.serializers.projects import (
     KnowledgeSearchQuerySerializer,
     KnowledgeSearchResultSerializer,
     KnowledgeSerializer,

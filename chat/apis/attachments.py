@@ -12,7 +12,7 @@ from uuid import UUID
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,9 +21,13 @@ from rest_framework.views import APIView
 from backend.api.request import request_user, validated
 from backend.api.throttling import UploadThrottle
 from backend.errors import PayloadTooLarge
-from chat.models import Attachment
 from chat.selectors.attachments import attachment_get
-from chat.serializers import attachment_download_url
+from chat.serializers.attachments import (
+    AttachmentDetailOutputSerializer,
+    AttachmentOutputSerializer,
+    FileCheckOutputSerializer,
+    FileUploadInputSerializer,
+)
 from chat.services.attachments import attachment_check, attachment_create, attachment_delete
 
 TAGS = ["chat attachments"]
@@ -36,43 +40,6 @@ ERROR_RESPONSES: dict[int, OpenApiResponse] = {
     415: OpenApiResponse(description="`unsupported_file_type`: the content is not a supported image or document."),
     429: OpenApiResponse(description="`rate_limited`: over `UPLOAD_RATE_USER` uploads (Retry-After)."),
 }
-
-
-class FileUploadInputSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The file. Its type is read from its content, not its name.")
-    model = serializers.CharField(
-        required=False, allow_blank=True, help_text="Model alias the file is meant for; limits follow it."
-    )
-
-
-class AttachmentOutputSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Attachment
-        fields = ["id", "kind", "format", "mime_type", "name", "size_bytes", "width", "height", "created_at"]
-        read_only_fields = fields
-
-
-class AttachmentDetailOutputSerializer(AttachmentOutputSerializer):
-    message_id = serializers.UUIDField(allow_null=True, read_only=True)
-    download_url = serializers.SerializerMethodField(help_text="Short-lived (signed) URL of the stored file.")
-
-    class Meta(AttachmentOutputSerializer.Meta):
-        fields = [*AttachmentOutputSerializer.Meta.fields, "message_id", "download_url"]
-        read_only_fields = fields
-
-    def get_download_url(self, attachment: Attachment) -> str:
-        return attachment_download_url(attachment, self.context.get("request"))
-
-
-class FileCheckOutputSerializer(serializers.Serializer):
-    valid = serializers.BooleanField()
-    kind = serializers.ChoiceField(choices=Attachment.Kind.choices)
-    format = serializers.CharField()
-    mime_type = serializers.CharField()
-    size_bytes = serializers.IntegerField()
-    width = serializers.IntegerField(allow_null=True)
-    height = serializers.IntegerField(allow_null=True)
-    will_downscale = serializers.BooleanField(help_text="The image exceeds the model's limits and will be shrunk.")
 
 
 # Room for the multipart boundaries, headers and the `model` field around the file itself.

@@ -22,7 +22,7 @@ from backend.api.schema import ERRORS
 from chat.models import Chat
 from chat.selectors import chats as selectors
 from chat.selectors.usage import UsageTotals, chat_usage_totals
-from chat.serializers import (
+from chat.serializers.chats import (
     BranchPageQuerySerializer,
     BranchPageSerializer,
     ChatCreateInputSerializer,
@@ -32,12 +32,14 @@ from chat.serializers import (
     ChatSearchQuerySerializer,
     ChatSearchResultSerializer,
     ChatSystemPromptInputSerializer,
+    ChatTitleSerializer,
     ChatUpdateInputSerializer,
     PairStateSerializer,
     PairToggleInputSerializer,
     SiblingSerializer,
 )
 from chat.services import chats as services
+from chat.services import titles
 
 TAGS = ["chat"]
 
@@ -242,3 +244,21 @@ class PairDetailApi(APIView):
     def delete(self, request: Request, pair_id: UUID) -> Response:
         services.pair_delete(pair=selectors.pair_get(user=request_user(request), pair_id=pair_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChatTitleRegenerateApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses={
+            200: ChatTitleSerializer,
+            409: OpenApiResponse(description="`nothing_to_title`, `no_title_suggested` or `title_changed`."),
+            **ERRORS,
+        },
+        summary="Regenerate the chat's title",
+        description="Asks the title model now and replaces the title (even one you set). Model failures "
+        "answer with the `llm_*` error codes.",
+    )
+    def post(self, request: Request, chat_id: UUID) -> Response:
+        chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
+        return Response(ChatTitleSerializer(titles.chat_title_regenerate(chat=chat)).data)

@@ -12,7 +12,6 @@ from django.http import HttpResponse
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -22,11 +21,8 @@ from backend.api.request import request_user, validated
 from backend.api.schema import ERRORS
 from chat.apis.chats import TAGS
 from chat.selectors import chats as selectors
+from chat.serializers.chats import ExportQuerySerializer
 from chat.services import export as services
-
-
-class ExportQuerySerializer(serializers.Serializer):
-    format = serializers.ChoiceField(choices=["json", "md"], default="json")
 
 
 class IgnoreFormatNegotiation(DefaultContentNegotiation):

@@ -14,8 +14,8 @@ from backend.api.pagination import OldestFirstPagination, PaginatedApi
 from backend.api.request import request_user, validated
 from backend.api.schema import ERRORS
 from chat.selectors import chats as selectors
-from chat.serializers import (
-    ChatListSerializer,
+from chat.serializers.chats import ChatListSerializer
+from chat.serializers.projects import (
     KnowledgeCreateInputSerializer,
     KnowledgeListQuerySerializer,
     KnowledgeListSerializer,

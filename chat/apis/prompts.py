@@ -14,7 +14,11 @@ from backend.api.pagination import PaginatedApi
 from backend.api.request import request_user, validated
 from backend.api.schema import ERRORS
 from chat.selectors import chats as selectors
-from chat.serializers import SavedPromptInputSerializer, SavedPromptSerializer, SavedPromptUpdateInputSerializer
+from chat.serializers.projects import (
+    SavedPromptInputSerializer,
+    SavedPromptSerializer,
+    SavedPromptUpdateInputSerializer,
+)
 from chat.services import prompts as services
 
 TAGS = ["chat prompts"]

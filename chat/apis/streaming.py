@@ -29,31 +29,11 @@ from backend.streaming.engine import Admission
 from backend.streaming.schema import StreamTicketSerializer, resume_parameters, stop_responses, stream_responses
 from chat.models import Message
 from chat.selectors.chats import assistant_message_get
-from chat.serializers import CitationSerializer
+from chat.serializers.chats import CitationSerializer
+from chat.serializers.messages import MessageCreateSerializer, MessageEditSerializer, RegenerateSerializer
 from chat.services import messages
 from chat.services.attachments import attachment_create
 from chat.services.generation import admission_of, engine
-
-# --- Request validation -------------------------------------------------------------------------------
-
-
-class MessageCreateSerializer(serializers.Serializer):
-    content = serializers.CharField(trim_whitespace=False)
-    chat_id = serializers.UUIDField(required=False, allow_null=True)
-    project_id = serializers.UUIDField(required=False, allow_null=True)
-    parent_pair_id = serializers.UUIDField(required=False, allow_null=True)
-    model = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    attachments = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=25)
-
-
-class MessageEditSerializer(serializers.Serializer):
-    content = serializers.CharField(trim_whitespace=False)
-    model = serializers.CharField(required=False, allow_blank=True, max_length=64)
-
-
-class RegenerateSerializer(serializers.Serializer):
-    model = serializers.CharField(required=False, allow_blank=True, max_length=64)
-
 
 # --- Plumbing -----------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from backend.api.request import request_user, validated
 from backend.api.schema import ERRORS
 from chat.selectors import chats as selectors
 from chat.selectors import usage
-from chat.serializers import UsageQuerySerializer, UsageReportSerializer
+from chat.serializers.chats import UsageQuerySerializer, UsageReportSerializer
 
 TAGS = ["chat usage"]
 DESCRIPTION = (

@@ -3,9 +3,11 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from chat.urls import rest_urlpatterns
+
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/chat/", include("chat.urls_rest")),
+    path("api/v1/chat/", include(rest_urlpatterns)),
 ]
 
 handler404 = "backend.api.views.page_not_found"

@@ -14,10 +14,11 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from chat.models import Attachment
+from chat.urls import attachment_urlpatterns
 
-# The lead's chat/urls.py mounts these routes under /api/v1/chat/; this module mounts them the same way.
+# chat/urls.py mounts these routes under /api/v1/chat/; this module mounts them the same way.
 urlpatterns = [
-    path("api/v1/chat/", include("chat.urls_attachments")),
+    path("api/v1/chat/", include(attachment_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
 

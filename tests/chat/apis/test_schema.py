@@ -16,6 +16,7 @@ EXPECTED = {
     ("/api/v1/chat/chats/{chat_id}/unarchive/", "post"),
     ("/api/v1/chat/chats/{chat_id}/system-prompt/", "post"),
     ("/api/v1/chat/chats/{chat_id}/messages/", "get"),
+    ("/api/v1/chat/chats/{chat_id}/title/regenerate/", "post"),
     ("/api/v1/chat/chats/{chat_id}/usage/", "get"),
     ("/api/v1/chat/chats/{chat_id}/export/", "get"),
     ("/api/v1/chat/pairs/{pair_id}/", "delete"),
@@ -83,3 +84,9 @@ def test_messages_page_is_documented(schema):
 
     assert {parameter["name"] for parameter in operation["parameters"]} >= {"before", "page_size"}
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("BranchPage")
+
+
+def test_title_regeneration_is_tagged_with_the_chats_not_with_memory(schema):
+    operation = schema["paths"]["/api/v1/chat/chats/{chat_id}/title/regenerate/"]["post"]
+
+    assert operation["tags"] == ["chat"]

@@ -1,0 +1,3 @@
+"""Input validation and output shapes of the chat API, one module per area (no writes here:
+services do those). Views import them from their module: `chat.serializers.chats`, …
+"""
