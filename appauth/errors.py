@@ -1,14 +1,28 @@
-"""Account errors. Their `code` values are a public contract (clients branch on them)."""
+"""Account errors, and the registry of their codes (a public contract: never rename one)."""
 
 from __future__ import annotations
 
+import enum
+
 from backend.errors import ApplicationError, Conflict, RateLimited
+
+
+class ErrorCode(enum.StrEnum):
+    INVALID_CREDENTIALS = "invalid_credentials"
+    ACCOUNT_LOCKED = "account_locked"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code
+    INVALID_PASSWORD = "invalid_password"  # noqa: S105 - an error code
+    REAUTHENTICATION_REQUIRED = "reauthentication_required"
+    GOOGLE_ACCOUNT_CONFLICT = "google_account_conflict"
+    GOOGLE_EMAIL_MISSING = "google_email_missing"
+    GOOGLE_EMAIL_UNVERIFIED = "google_email_unverified"
+    EMAIL_TAKEN = "email_taken"
 
 
 class InvalidCredentials(ApplicationError):
     """Wrong email or password, unknown or inactive account: deliberately indistinguishable."""
 
-    code = "invalid_credentials"
+    code = ErrorCode.INVALID_CREDENTIALS
     status_code = 400
     default_message = "The email address or password is incorrect."
 
@@ -16,14 +30,14 @@ class InvalidCredentials(ApplicationError):
 class AccountLocked(RateLimited):
     """Too many failed logins for this email; answered for unknown emails alike. 429 + Retry-After."""
 
-    code = "account_locked"
+    code = ErrorCode.ACCOUNT_LOCKED
     default_message = "Too many failed sign-in attempts. Try again later or reset your password."
 
 
 class InvalidLinkToken(ApplicationError):
     """An email verification or password reset link that is tampered, expired, used or foreign."""
 
-    code = "invalid_token"
+    code = ErrorCode.INVALID_TOKEN
     status_code = 400
     default_message = "This link is invalid or has expired."
 
@@ -31,13 +45,13 @@ class InvalidLinkToken(ApplicationError):
 class InvalidPassword(ApplicationError):
     """The current password given for a sensitive action is wrong."""
 
-    code = "invalid_password"
+    code = ErrorCode.INVALID_PASSWORD
     status_code = 400
     default_message = "The current password is incorrect."
 
 
 class ReauthenticationRequired(ApplicationError):
-    code = "reauthentication_required"
+    code = ErrorCode.REAUTHENTICATION_REQUIRED
     status_code = 400
     default_message = "Confirm this action with your password or a fresh Google sign-in."
 
@@ -45,12 +59,12 @@ class ReauthenticationRequired(ApplicationError):
 class GoogleAccountConflict(Conflict):
     """The account with this email is already linked to a different Google account."""
 
-    code = "google_account_conflict"
+    code = ErrorCode.GOOGLE_ACCOUNT_CONFLICT
     default_message = "This email belongs to an account linked to a different Google account."
 
 
 class GoogleEmailMissing(ApplicationError):
-    code = "google_email_missing"
+    code = ErrorCode.GOOGLE_EMAIL_MISSING
     status_code = 400
     default_message = "The Google account did not share an email address."
 
@@ -58,6 +72,6 @@ class GoogleEmailMissing(ApplicationError):
 class GoogleEmailUnverified(ApplicationError):
     """Google has not verified the email: we neither create nor link an account by it."""
 
-    code = "google_email_unverified"
+    code = ErrorCode.GOOGLE_EMAIL_UNVERIFIED
     status_code = 400
     default_message = "Google has not verified this account's email address; sign in another way."

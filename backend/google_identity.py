@@ -23,7 +23,7 @@ from typing import Any
 import jwt
 from django.conf import settings
 
-from backend.errors import ApplicationError, ServiceUnavailable
+from backend.errors import ApplicationError, ErrorCode, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +35,13 @@ _clients_lock = threading.Lock()
 
 
 class InvalidGoogleToken(ApplicationError):
-    code = "invalid_google_token"
+    code = ErrorCode.INVALID_GOOGLE_TOKEN
     status_code = 400
     default_message = "The Google sign-in token is invalid or expired."
 
 
 class GoogleUnavailable(ServiceUnavailable):
-    code = "google_unavailable"
+    code = ErrorCode.GOOGLE_UNAVAILABLE
     default_message = "Google sign-in is temporarily unavailable. Try again later."
 
 
@@ -80,7 +80,7 @@ def verify_id_token(id_token: str) -> GoogleIdentity:
     """Verify a Google id_token; raises `InvalidGoogleToken` (400) or `GoogleUnavailable` (503)."""
     client_ids = [client_id for client_id in settings.GOOGLE_CLIENT_IDS if client_id]
     if not client_ids:
-        raise InvalidGoogleToken("Google sign-in is not configured.", code="google_not_configured")
+        raise InvalidGoogleToken("Google sign-in is not configured.", code=ErrorCode.GOOGLE_NOT_CONFIGURED)
     if not id_token or len(id_token) > _MAX_TOKEN_LENGTH:
         raise InvalidGoogleToken()
     try:

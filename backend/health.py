@@ -72,7 +72,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         return error_response(
             errors.ServiceUnavailable(
                 f"Not ready: {', '.join(failed)} unavailable.",
-                code="not_ready",
+                code=errors.ErrorCode.NOT_READY,
                 details={"checks": results, "failed": failed},
             )
         )

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from backend.errors import NotFound
+from chat.errors import ErrorCode
 from chat.selectors import chats as selectors
 from chat.selectors.usage import usage_for_user
 from chat.services import chats as chat_services
@@ -22,19 +23,19 @@ from tools.registry import Kind, Tool, ToolContext, register
 ID = {"type": "string", "description": "An id (UUID) as returned by another tool."}
 
 
-def _uuid(value: Any, what: str) -> UUID:
+def _uuid(value: Any, code: ErrorCode) -> UUID:
     try:
         return UUID(str(value))
     except ValueError:
-        raise NotFound(f"{what} not found.", code=f"{what.lower()}_not_found") from None
+        raise NotFound(f"{code.removesuffix('_not_found').capitalize()} not found.", code=code) from None
 
 
 def _project_id(context: ToolContext, tool_input: dict[str, Any]) -> UUID:
     if tool_input.get("project_id"):
-        return _uuid(tool_input["project_id"], "Project")
+        return _uuid(tool_input["project_id"], ErrorCode.PROJECT_NOT_FOUND)
     if context.project_id is None:
-        raise NotFound("This chat is in no project: give a project_id.", code="project_not_found")
-    return _uuid(context.project_id, "Project")
+        raise NotFound("This chat is in no project: give a project_id.", code=ErrorCode.PROJECT_NOT_FOUND)
+    return _uuid(context.project_id, ErrorCode.PROJECT_NOT_FOUND)
 
 
 def search_chats(context: ToolContext, tool_input: dict[str, Any]) -> dict[str, Any]:
@@ -108,20 +109,24 @@ def show_usage(context: ToolContext, tool_input: dict[str, Any]) -> dict[str, An
 
 
 def archive_chat(context: ToolContext, tool_input: dict[str, Any]) -> dict[str, Any]:
-    chat = selectors.chat_get(user=context.user, chat_id=_uuid(tool_input["chat_id"], "Chat"))
+    chat = selectors.chat_get(user=context.user, chat_id=_uuid(tool_input["chat_id"], ErrorCode.CHAT_NOT_FOUND))
     chat_services.chat_set_archived(chat=chat, archived=True)
     return {"chat_id": str(chat.id), "title": chat.title, "archived": True}
 
 
 def delete_knowledge(context: ToolContext, tool_input: dict[str, Any]) -> dict[str, Any]:
-    knowledge = selectors.knowledge_get(user=context.user, knowledge_id=_uuid(tool_input["knowledge_id"], "Knowledge"))
+    knowledge = selectors.knowledge_get(
+        user=context.user, knowledge_id=_uuid(tool_input["knowledge_id"], ErrorCode.KNOWLEDGE_NOT_FOUND)
+    )
     title = knowledge.title
     project_services.knowledge_delete(knowledge=knowledge)
     return {"knowledge_id": str(tool_input["knowledge_id"]), "title": title, "deleted": True}
 
 
 def delete_knowledge_summary(context: ToolContext, tool_input: dict[str, Any]) -> str:
-    knowledge = selectors.knowledge_get(user=context.user, knowledge_id=_uuid(tool_input["knowledge_id"], "Knowledge"))
+    knowledge = selectors.knowledge_get(
+        user=context.user, knowledge_id=_uuid(tool_input["knowledge_id"], ErrorCode.KNOWLEDGE_NOT_FOUND)
+    )
     return f'Delete the knowledge item "{knowledge.title}" from its project, for good.'
 
 

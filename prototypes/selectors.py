@@ -8,14 +8,16 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from appauth.models import AppUser
 from backend import errors
+from prototypes.errors import ErrorCode
 from prototypes.models import DesignProject, Group, Prototype, PrototypeVariant, PrototypeVersion
 
 # Columns a version list never needs (whole pages and diffs).
 HEAVY_VERSION_FIELDS = ("html_content", "diff", "raw_output", "sanitizer_notes")
 
 
-def _not_found(what: str) -> errors.NotFound:
-    return errors.NotFound(f"No such {what.replace('_', ' ')}.", code=f"{what}_not_found")
+def _not_found(code: ErrorCode) -> errors.NotFound:
+    what = code.removesuffix("_not_found").replace("_", " ")
+    return errors.NotFound(f"No such {what}.", code=code)
 
 
 # --- lookups ---------------------------------------------------------------------------------------
@@ -24,21 +26,21 @@ def _not_found(what: str) -> errors.NotFound:
 def project_get(*, user: AppUser, project_id: UUID) -> DesignProject:
     project = DesignProject.objects.filter(id=project_id, user=user).first()
     if project is None:
-        raise _not_found("design_project")
+        raise _not_found(ErrorCode.DESIGN_PROJECT_NOT_FOUND)
     return project
 
 
 def group_get(*, user: AppUser, group_id: UUID) -> Group:
     group = Group.objects.filter(id=group_id, project__user=user).select_related("project").first()
     if group is None:
-        raise _not_found("group")
+        raise _not_found(ErrorCode.GROUP_NOT_FOUND)
     return group
 
 
 def prototype_get(*, user: AppUser, prototype_id: UUID) -> Prototype:
     prototype = Prototype.objects.filter(id=prototype_id, project__user=user).select_related("project").first()
     if prototype is None:
-        raise _not_found("prototype")
+        raise _not_found(ErrorCode.PROTOTYPE_NOT_FOUND)
     return prototype
 
 
@@ -49,7 +51,7 @@ def variant_get(*, user: AppUser, variant_id: UUID) -> PrototypeVariant:
         .first()
     )
     if variant is None:
-        raise _not_found("variant")
+        raise _not_found(ErrorCode.VARIANT_NOT_FOUND)
     return variant
 
 
@@ -60,7 +62,7 @@ def version_get(*, user: AppUser, version_id: UUID) -> PrototypeVersion:
         .first()
     )
     if version is None:
-        raise _not_found("version")
+        raise _not_found(ErrorCode.VERSION_NOT_FOUND)
     return version
 
 
@@ -82,7 +84,7 @@ def project_detail(*, user: AppUser, project_id: UUID) -> DesignProject:
     """A project with its counts, as the list shows it (the API's detail answers)."""
     project = project_list(user=user).filter(id=project_id).first()
     if project is None:
-        raise _not_found("design_project")
+        raise _not_found(ErrorCode.DESIGN_PROJECT_NOT_FOUND)
     return project
 
 
@@ -97,7 +99,7 @@ def group_detail(*, user: AppUser, group_id: UUID) -> Group:
     """A group with its count of prototypes, as the list shows it."""
     group = group_list(user=user).filter(id=group_id).first()
     if group is None:
-        raise _not_found("group")
+        raise _not_found(ErrorCode.GROUP_NOT_FOUND)
     return group
 
 
@@ -140,5 +142,5 @@ def preview_html(*, version_id: UUID) -> str:
     """The page a preview token grants (any user's: the signed token is the permission)."""
     html = PrototypeVersion.objects.filter(id=version_id).values_list("html_content", flat=True).first()
     if html is None:
-        raise errors.NotFound("No such preview.", code="preview_not_found")
+        raise errors.NotFound("No such preview.", code=ErrorCode.PREVIEW_NOT_FOUND)
     return html

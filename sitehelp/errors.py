@@ -15,6 +15,7 @@ class ErrorCode(enum.StrEnum):
     SESSION_TOKEN_MISSING = "session_token_missing"  # noqa: S105
     SESSION_EXPIRED = "session_expired"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+    CSRF_FAILED = "csrf_failed"  # the ask page's form, sent from another site
     TURN_IN_PROGRESS = "turn_in_progress"
     RATE_LIMITED = "rate_limited"
     SESSION_BUDGET_EXHAUSTED = "session_budget_exhausted"

@@ -81,7 +81,7 @@ def question_accept(*, user: AppUser, chat: Chat, question: str) -> Question:
     """Write the question and its answer (status `streaming`) in the engine's admission transaction."""
     question = question.strip()
     if not question:
-        raise errors.ValidationFailed("Ask a question.", code="invalid")
+        raise errors.ValidationFailed("Ask a question.")
     if len(question) > settings.ADMIN_ASSISTANT_MAX_QUESTION_CHARS:
         raise errors.ValidationFailed(
             f"A question is at most {settings.ADMIN_ASSISTANT_MAX_QUESTION_CHARS} characters.",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from adminassistant.errors import ErrorCode
 from adminassistant.executor.runner import Execution, execute
 from adminassistant.manifest import Manifest
 from adminassistant.services import prompts
@@ -85,7 +86,7 @@ def _ask(request: Any, score: Score) -> str:
 def _run(reply: str, manifest: Manifest) -> tuple[Execution, str]:
     blocks = prompts.code_blocks(reply)
     if len(blocks) != 1:
-        return Execution(error_code="no_code", error_message="Reply with exactly one ```python block."), ""
+        return Execution(error_code=ErrorCode.NO_CODE, error_message="Reply with exactly one ```python block."), ""
     return execute(blocks[0], manifest=manifest), blocks[0]
 
 

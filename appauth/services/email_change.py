@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from appauth import selectors
-from appauth.errors import InvalidLinkToken
+from appauth.errors import ErrorCode, InvalidLinkToken
 from appauth.models import AppUser, AuthEvent, normalize_email_address
 from appauth.services.audit import ClientInfo, auth_event_record
 from appauth.services.notifications import email_enqueue
@@ -85,7 +85,7 @@ def email_change_confirm(*, token: str, client: ClientInfo) -> AppUser:
         with transaction.atomic():
             user.save(update_fields=["email", "email_verified", "email_verified_at"])
     except IntegrityError as exc:
-        raise Conflict("This email address is already in use.", code="email_taken") from exc
+        raise Conflict("This email address is already in use.", code=ErrorCode.EMAIL_TAKEN) from exc
     event = auth_event_record(
         kind=AuthEvent.Kind.EMAIL_CHANGED, user=user, email=old_email, client=client, details={"new_email": user.email}
     )

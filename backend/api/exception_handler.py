@@ -69,7 +69,7 @@ def translate(exc: Exception) -> errors.ApplicationError | None:
     if isinstance(exc, drf.NotFound):
         return errors.NotFound(str(exc.detail))
     if isinstance(exc, drf.NotAcceptable):
-        return errors.ApplicationError(str(exc.detail), code="not_acceptable", status_code=406)
+        return errors.ApplicationError(str(exc.detail), code=errors.ErrorCode.NOT_ACCEPTABLE, status_code=406)
     if isinstance(exc, drf.APIException):
         return errors.ApplicationError(str(exc.detail), code=str(exc.default_code), status_code=exc.status_code)
     return None

@@ -13,14 +13,19 @@ so that the schema at /api/schema/ is true (the fuzz run in CI holds it to that)
 
 Every 4xx/5xx response without a body schema gets the one error shape, component
 `ErrorResponse` (`{"error": {"code", "message", "details"}}`), so code generators type errors
-like any other body.
+like any other body. Its `code` field lists every published code, by registry
+(`backend.errors.published_error_codes()`); it stays a plain string, not an enum, so that a
+client generated today still reads a code added tomorrow.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
+
+from backend.errors import published_error_codes
 
 # What the error statuses mean, for `extend_schema(responses=...)`: `error_responses(400, 404)`.
 # A view adds its own `OpenApiResponse` for an error particular to it (`409: "generation_in_progress"`).
@@ -86,9 +91,20 @@ def _requires_authentication(operation: dict[str, Any]) -> bool:
     return bool(security) and {} not in security
 
 
+def error_schema() -> dict[str, Any]:
+    """`ERROR_SCHEMA` with the published codes listed in the description of its `code` field."""
+    schema = copy.deepcopy(ERROR_SCHEMA)
+    code = schema["properties"]["error"]["properties"]["code"]
+    registries = "; ".join(
+        f"{owner}: " + ", ".join(f"`{value}`" for value in codes) for owner, codes in published_error_codes().items()
+    )
+    code["description"] += f" The codes, by registry (docs/error-codes.md): {registries}."
+    return schema
+
+
 def document_common_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular POSTPROCESSING_HOOKS entry (see the module docstring)."""
-    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = error_schema()
     reference = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}}}
     for path, item in result.get("paths", {}).items():
         for method in _METHODS:

@@ -16,7 +16,7 @@ import enum
 from decimal import Decimal
 from typing import Any
 
-from backend.errors import ApplicationError
+from backend.errors import ApplicationError, ErrorCode
 from backend.llm.types import Usage
 
 
@@ -41,6 +41,15 @@ _HTTP_STATUS = {
     FailureKind.MODEL_ERROR: 502,
     FailureKind.CLIENT_ERROR: 400,
     FailureKind.TRUNCATED: 502,
+}
+
+_CODES = {
+    FailureKind.THROTTLED: ErrorCode.LLM_THROTTLED,
+    FailureKind.UNAVAILABLE: ErrorCode.LLM_UNAVAILABLE,
+    FailureKind.TIMEOUT: ErrorCode.LLM_TIMEOUT,
+    FailureKind.MODEL_ERROR: ErrorCode.LLM_MODEL_ERROR,
+    FailureKind.CLIENT_ERROR: ErrorCode.LLM_CLIENT_ERROR,
+    FailureKind.TRUNCATED: ErrorCode.LLM_TRUNCATED,
 }
 
 _MESSAGES = {
@@ -79,7 +88,7 @@ class LLMError(ApplicationError):
         self.cost: Decimal = Decimal(0)
         super().__init__(
             _MESSAGES[kind],
-            code=f"llm_{kind.value}",
+            code=_CODES[kind],
             status_code=_HTTP_STATUS[kind],
             details={"model": model_id, "provider_code": provider_code, "retryable": self.retryable},
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
-from backend.errors import ValidationFailed
+from backend.errors import ErrorCode, ValidationFailed
 from backend.llm.types import Usage
 
 _MILLION = Decimal(1_000_000)
@@ -113,7 +113,7 @@ class Registry:
             return self.aliases[name]
         except KeyError:
             raise ValidationFailed(
-                f"Unknown model alias {name!r}.", code="unknown_model", details={"model": name}
+                f"Unknown model alias {name!r}.", code=ErrorCode.UNKNOWN_MODEL, details={"model": name}
             ) from None
 
     def model(self, model_id: str) -> ModelSpec:

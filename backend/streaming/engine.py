@@ -61,7 +61,7 @@ STOP_POLL_SECONDS = 0.05
 ALIVE_EVERY_SECONDS = 1.0
 
 # Error codes after which retrying the same request cannot help.
-NOT_RETRYABLE = frozenset({"llm_client_error"})
+NOT_RETRYABLE = frozenset({errors.ErrorCode.LLM_CLIENT_ERROR})
 
 
 # --- What an app supplies and gets ----------------------------------------------------------------
@@ -304,7 +304,9 @@ class Engine:
         whatever `accept` raises (nothing is written then).
         """
         if self.draining:
-            raise errors.ServiceUnavailable("The server is restarting. Try again in a moment.", code="shutting_down")
+            raise errors.ServiceUnavailable(
+                "The server is restarting. Try again in a moment.", code=errors.ErrorCode.SHUTTING_DOWN
+            )
         if idempotency_key:
             replay = self._replay(user=user, key=idempotency_key, fingerprint=fingerprint)
             if replay is not None:
@@ -341,7 +343,8 @@ class Engine:
             return None
         if record.request_hash != fingerprint:
             raise errors.Conflict(
-                "This Idempotency-Key was already used for a different request.", code="idempotency_key_reused"
+                "This Idempotency-Key was already used for a different request.",
+                code=errors.ErrorCode.IDEMPOTENCY_KEY_REUSED,
             )
         return Admission(record_id=record.record_id, replayed=True)
 
@@ -356,7 +359,7 @@ class Engine:
         if len(running) - freed >= limit:
             raise errors.RateLimited(
                 "Too many answers are being generated at once. Wait for one to finish.",
-                code="too_many_generations",
+                code=errors.ErrorCode.TOO_MANY_GENERATIONS,
                 retry_after=5,
                 details={"limit": limit},
             )

@@ -85,7 +85,9 @@ def stream_user(request: HttpRequest, *, scope: str, record_id: UUID) -> _User:
     user_id = ticket_redeem(ticket=ticket, scope=scope, record_id=record_id)
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
-        raise errors.NotAuthenticated("The stream ticket is invalid, expired or already used.", code="invalid_ticket")
+        raise errors.NotAuthenticated(
+            "The stream ticket is invalid, expired or already used.", code=errors.ErrorCode.INVALID_TICKET
+        )
     return user
 
 
@@ -175,7 +177,8 @@ def idempotency_key(request: HttpRequest) -> str | None:
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > IDEMPOTENCY_KEY_MAX:
         raise errors.ValidationFailed(
-            f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX} characters.", code="invalid_idempotency_key"
+            f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX} characters.",
+            code=errors.ErrorCode.INVALID_IDEMPOTENCY_KEY,
         )
     return key or None
 

@@ -30,7 +30,9 @@ def ticket_issue(*, user_id: Any, scope: str, record_id: UUID) -> str:
 
 def ticket_redeem(*, ticket: str, scope: str, record_id: UUID) -> str:
     """The user id a ticket was issued to; spends it. Raises NotAuthenticated when it is not valid here."""
-    invalid = errors.NotAuthenticated("The stream ticket is invalid, expired or already used.", code="invalid_ticket")
+    invalid = errors.NotAuthenticated(
+        "The stream ticket is invalid, expired or already used.", code=errors.ErrorCode.INVALID_TICKET
+    )
     try:
         payload = signing.loads(ticket, salt=_SALT, max_age=settings.STREAM_TICKET_SECONDS)
     except signing.BadSignature as exc:

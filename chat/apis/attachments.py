@@ -2,7 +2,7 @@
 
 Thin views: validate the multipart form, call one service or selector, render. Every
 attachment is visible to its owner only; any other id answers 404 `attachment_not_found`.
-The error codes are documented in `chat.services.attachments`.
+The error codes are the attachment section of `chat.errors.ErrorCode`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from backend.api.request import request_user, validated
 from backend.api.throttling import UploadThrottle
 from backend.errors import PayloadTooLarge
+from chat.errors import ErrorCode
 from chat.selectors.attachments import attachment_get
 from chat.serializers.attachments import (
     AttachmentDetailOutputSerializer,
@@ -51,7 +52,7 @@ def _validated_upload(request: Request) -> dict[str, Any]:
     cap = settings.CHAT_MAX_UPLOAD_BYTES
     declared = str(request.META.get("CONTENT_LENGTH") or "")
     if declared.isdigit() and int(declared) > cap + _MULTIPART_OVERHEAD:
-        raise PayloadTooLarge("The file is too large.", code="attachment_too_large", details={"max_bytes": cap})
+        raise PayloadTooLarge("The file is too large.", code=ErrorCode.ATTACHMENT_TOO_LARGE, details={"max_bytes": cap})
     return validated(FileUploadInputSerializer, request.data)
 
 

@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce
 
 from appauth.models import AppUser
 from backend.errors import NotFound
+from chat.errors import ErrorCode
 from chat.models import Attachment, Chat, Message, MessagePair, Project, ProjectKnowledge, SavedSystemPrompt
 from chat.selectors.tree import active_branch_ids
 
@@ -32,14 +33,14 @@ HIGHLIGHT = "**"
 def chat_get(*, user: AppUser, chat_id: UUID) -> Chat:
     chat = Chat.objects.select_related("project").filter(user=user, id=chat_id).first()
     if chat is None:
-        raise NotFound("Chat not found.", code="chat_not_found")
+        raise NotFound("Chat not found.", code=ErrorCode.CHAT_NOT_FOUND)
     return chat
 
 
 def pair_get(*, user: AppUser, pair_id: UUID) -> MessagePair:
     pair = MessagePair.objects.select_related("chat").filter(chat__user=user, id=pair_id).first()
     if pair is None:
-        raise NotFound("Message pair not found.", code="pair_not_found")
+        raise NotFound("Message pair not found.", code=ErrorCode.PAIR_NOT_FOUND)
     return pair
 
 
@@ -47,28 +48,28 @@ def assistant_message_get(*, user: AppUser, message_id: UUID) -> Message:
     """One of the user's answers (what its stream and stop URLs name); NotFound otherwise."""
     message = Message.objects.filter(id=message_id, role=Message.Role.ASSISTANT, pair__chat__user=user).first()
     if message is None:
-        raise NotFound("No such message.", code="message_not_found")
+        raise NotFound("No such message.", code=ErrorCode.MESSAGE_NOT_FOUND)
     return message
 
 
 def project_get(*, user: AppUser, project_id: UUID) -> Project:
     project = project_list(user=user).filter(id=project_id).first()
     if project is None:
-        raise NotFound("Project not found.", code="project_not_found")
+        raise NotFound("Project not found.", code=ErrorCode.PROJECT_NOT_FOUND)
     return project
 
 
 def knowledge_get(*, user: AppUser, knowledge_id: UUID) -> ProjectKnowledge:
     knowledge = ProjectKnowledge.objects.filter(project__user=user, id=knowledge_id).first()
     if knowledge is None:
-        raise NotFound("Knowledge not found.", code="knowledge_not_found")
+        raise NotFound("Knowledge not found.", code=ErrorCode.KNOWLEDGE_NOT_FOUND)
     return knowledge
 
 
 def saved_prompt_get(*, user: AppUser, prompt_id: UUID) -> SavedSystemPrompt:
     prompt = SavedSystemPrompt.objects.filter(user=user, id=prompt_id).first()
     if prompt is None:
-        raise NotFound("Saved prompt not found.", code="saved_prompt_not_found")
+        raise NotFound("Saved prompt not found.", code=ErrorCode.SAVED_PROMPT_NOT_FOUND)
     return prompt
 
 

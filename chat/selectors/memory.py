@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from appauth.models import AppUser
 from backend.errors import NotFound
+from chat.errors import ErrorCode
 from chat.models import MemoryExtraction, MemorySettings, MemoryTag, UserMemory
 
 # How many of the newest active memories are considered for one context (bounds the work).
@@ -79,7 +80,7 @@ def memory_get(*, user: AppUser, memory_id: UUID) -> UserMemory:
         UserMemory.objects.select_related("project").prefetch_related("tags").filter(user=user, id=memory_id).first()
     )
     if memory is None:
-        raise NotFound("Memory not found.", code="memory_not_found")
+        raise NotFound("Memory not found.", code=ErrorCode.MEMORY_NOT_FOUND)
     return memory
 
 
@@ -93,7 +94,7 @@ def tag_list(*, user: AppUser) -> QuerySet[MemoryTag]:
 def tag_get(*, user: AppUser, tag_id: int) -> MemoryTag:
     tag = tag_list(user=user).filter(id=tag_id).first()
     if tag is None:
-        raise NotFound("Tag not found.", code="memory_tag_not_found")
+        raise NotFound("Tag not found.", code=ErrorCode.MEMORY_TAG_NOT_FOUND)
     return tag
 
 

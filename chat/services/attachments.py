@@ -12,24 +12,9 @@ client's Content-Type or the file name:
 - documents: PDF, DOC, DOCX, XLS, XLSX, HTML, CSV, TXT, MD. Text files are told apart by the
   extension (a CSV or Markdown file sniffs as `text/plain`).
 
-Errors (all in the `{"error": {"code", ...}}` shape):
-
-- 415 `unsupported_file_type`: the content is none of the types above (an executable, a
-  zip, an SVG, ...), whatever the name says.
-- 400 `file_type_mismatch`: the content is a supported type but the name's extension is a
-  known one that says otherwise (a PNG named `.pdf`, HTML named `.png`). A name with no
-  or an unknown extension is judged by content alone.
-- 400 `invalid_image`: the bytes sniff as an image but do not decode, or their header says
-  more pixels than `IMAGE_MAX_PIXELS` (`IMAGE_MAX_PIXELS_JPEG` for JPEG; see `backend.files`),
-  which is refused before any pixel is decoded (decompression bomb).
-- 400 `empty_file`.
-- 413 `attachment_too_large`: over `CHAT_MAX_UPLOAD_BYTES` (checked before reading), a
-  document over the model's `max_document_bytes`, or an image that cannot be shrunk enough.
-- 400 `too_many_attachments`: a message would carry more images or documents than allowed.
-- 404 `attachment_not_found` (unknown or someone else's id), 400 `attachment_already_claimed`
-  (sent with another message), 400 `invalid_message` (claim onto a message that is not the
-  user's own user message), 409 `attachment_in_use` (delete of a sent attachment), 400
-  `unknown_model` (unknown alias, from the registry).
+Its error codes (415 `unsupported_file_type`, 400 `file_type_mismatch`, 413
+`attachment_too_large`, …) are the attachment section of `chat.errors.ErrorCode`, which says
+when each is given; docs/error-codes.md lists them for clients.
 
 Limits are the smallest over the alias's fallback chain, so every model that may answer
 can take every file.
@@ -62,6 +47,7 @@ from backend import files
 from backend.errors import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from backend.llm.registry import get_registry
 from backend.llm.types import DocumentBlock, DocumentFormat, ImageBlock, ImageFormat
+from chat.errors import ErrorCode
 from chat.models import Attachment, Message
 
 logger = logging.getLogger(__name__)
@@ -138,7 +124,7 @@ def _unsupported(mime: str) -> UnsupportedMediaType:
     return UnsupportedMediaType(
         "This file type is not supported. Upload an image (PNG, JPEG, GIF, WebP) or a document "
         "(PDF, Word, Excel, CSV, HTML, text, Markdown).",
-        code="unsupported_file_type",
+        code=ErrorCode.UNSUPPORTED_FILE_TYPE,
         details={"mime_type": mime},
     )
 
@@ -146,13 +132,13 @@ def _unsupported(mime: str) -> UnsupportedMediaType:
 def _mismatch(extension: str, file_format: str) -> ValidationFailed:
     return ValidationFailed(
         f"The file's content ({file_format}) does not match its name (.{extension}).",
-        code="file_type_mismatch",
+        code=ErrorCode.FILE_TYPE_MISMATCH,
         details={"extension": extension, "detected_format": file_format},
     )
 
 
 def _too_large(message: str, max_bytes: int) -> PayloadTooLarge:
-    return PayloadTooLarge(message, code="attachment_too_large", details={"max_bytes": max_bytes})
+    return PayloadTooLarge(message, code=ErrorCode.ATTACHMENT_TOO_LARGE, details={"max_bytes": max_bytes})
 
 
 def _read_checked(upload: UploadedFile, limits: AttachmentLimits) -> tuple[FileCheck, bytes]:
@@ -161,7 +147,7 @@ def _read_checked(upload: UploadedFile, limits: AttachmentLimits) -> tuple[FileC
     if size is None or size > cap:
         raise _too_large("The file is too large.", cap)
     if size == 0:
-        raise ValidationFailed("The file is empty.", code="empty_file")
+        raise ValidationFailed("The file is empty.", code=ErrorCode.EMPTY_FILE)
     upload.seek(0)
     head = upload.read(files.SNIFF_BYTES)
     mime = files.sniff_mime(head)
@@ -207,7 +193,7 @@ def _checked_image(check: FileCheck, data: bytes, limits: AttachmentLimits) -> F
         if not too_big:  # kept as uploaded (or only rotated): make sure every pixel decodes
             files.inspect_image(data, decode=True)
     except files.InvalidImage as exc:
-        raise ValidationFailed(f"The image cannot be read: {exc}.", code="invalid_image") from exc
+        raise ValidationFailed(f"The image cannot be read: {exc}.", code=ErrorCode.INVALID_IMAGE) from exc
     return FileCheck(
         kind=check.kind,
         format=check.format,
@@ -245,7 +231,7 @@ def attachment_create(*, user: AppUser, upload: UploadedFile, alias: str | None 
                 data, max_pixels_side=limits.max_image_pixels, max_bytes=limits.max_image_bytes
             )
         except files.InvalidImage as exc:
-            raise ValidationFailed(f"The image cannot be read: {exc}.", code="invalid_image") from exc
+            raise ValidationFailed(f"The image cannot be read: {exc}.", code=ErrorCode.INVALID_IMAGE) from exc
         except ValueError as exc:
             raise _too_large("The image cannot be shrunk enough for this model.", limits.max_image_bytes) from exc
         data, file_format, width, height = image.data, image.format, image.width, image.height
@@ -286,16 +272,20 @@ def attachments_claim(
     if not ids:
         return []
     if message.role != Message.Role.USER or not Message.objects.filter(pk=message.pk, pair__chat__user=user).exists():
-        raise ValidationFailed("Attachments can only be added to your own user messages.", code="invalid_message")
+        raise ValidationFailed(
+            "Attachments can only be added to your own user messages.", code=ErrorCode.INVALID_MESSAGE
+        )
     found = {a.id: a for a in Attachment.objects.select_for_update().filter(user=user, id__in=ids)}
     missing = [str(attachment_id) for attachment_id in ids if attachment_id not in found]
     if missing:
-        raise NotFound("Attachment not found.", code="attachment_not_found", details={"attachment_ids": missing})
+        raise NotFound(
+            "Attachment not found.", code=ErrorCode.ATTACHMENT_NOT_FOUND, details={"attachment_ids": missing}
+        )
     used = [str(a.id) for a in found.values() if a.message_id is not None and a.message_id != message.id]
     if used:
         raise ValidationFailed(
             "An attachment was already sent with another message.",
-            code="attachment_already_claimed",
+            code=ErrorCode.ATTACHMENT_ALREADY_CLAIMED,
             details={"attachment_ids": used},
         )
 
@@ -305,7 +295,7 @@ def attachments_claim(
     if counts[Attachment.Kind.IMAGE] > limits.max_images or counts[Attachment.Kind.DOCUMENT] > limits.max_documents:
         raise ValidationFailed(
             f"A message can carry at most {limits.max_images} images and {limits.max_documents} documents.",
-            code="too_many_attachments",
+            code=ErrorCode.TOO_MANY_ATTACHMENTS,
             details={"max_images": limits.max_images, "max_documents": limits.max_documents},
         )
     for attachment in found.values():
@@ -329,7 +319,7 @@ def _check_fits(attachment: Attachment, limits: AttachmentLimits) -> None:
     if not fits:
         raise PayloadTooLarge(
             f"{attachment.name} is too large for this model.",
-            code="attachment_too_large",
+            code=ErrorCode.ATTACHMENT_TOO_LARGE,
             details={"attachment_id": str(attachment.id), "max_bytes": max_bytes},
         )
 
@@ -342,9 +332,11 @@ def attachment_delete(*, user: AppUser, attachment_id: uuid.UUID) -> None:
     with transaction.atomic():
         attachment = Attachment.objects.select_for_update().filter(user=user, id=attachment_id).first()
         if attachment is None:
-            raise NotFound("Attachment not found.", code="attachment_not_found")
+            raise NotFound("Attachment not found.", code=ErrorCode.ATTACHMENT_NOT_FOUND)
         if attachment.message_id is not None:
-            raise Conflict("This attachment was sent with a message and cannot be deleted.", code="attachment_in_use")
+            raise Conflict(
+                "This attachment was sent with a message and cannot be deleted.", code=ErrorCode.ATTACHMENT_IN_USE
+            )
         storage, name = attachment.file.storage, attachment.file.name
         attachment.delete()
         transaction.on_commit(lambda: _delete_stored(storage, name))

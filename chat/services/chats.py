@@ -14,8 +14,10 @@ from uuid import UUID
 from django.db import transaction
 
 from appauth.models import AppUser
+from backend import errors
 from backend.errors import Conflict, ValidationFailed
 from backend.llm.registry import get_registry
+from chat.errors import ErrorCode
 from chat.models import Chat, Message, MessagePair, Project, SavedSystemPrompt
 from chat.selectors.tree import deepest_leaf
 
@@ -28,7 +30,9 @@ def model_alias_validate(*, alias: str) -> str:
         return ""
     found = get_registry().aliases.get(alias)
     if found is None or not found.selectable:
-        raise ValidationFailed(f"Unknown model alias {alias!r}.", code="unknown_model", details={"model": alias})
+        raise ValidationFailed(
+            f"Unknown model alias {alias!r}.", code=errors.ErrorCode.UNKNOWN_MODEL, details={"model": alias}
+        )
     return alias
 
 
@@ -37,7 +41,9 @@ def _owned_project(*, user: AppUser, project_id: UUID | None) -> Project | None:
         return None
     project = Project.objects.filter(user=user, id=project_id).first()
     if project is None:
-        raise ValidationFailed("Project not found.", code="project_not_found", details={"project_id": str(project_id)})
+        raise ValidationFailed(
+            "Project not found.", code=ErrorCode.PROJECT_NOT_FOUND, details={"project_id": str(project_id)}
+        )
     return project
 
 
@@ -47,7 +53,9 @@ def _owned_prompt(*, user: AppUser, saved_prompt_id: UUID | None) -> SavedSystem
     prompt = SavedSystemPrompt.objects.filter(user=user, id=saved_prompt_id).first()
     if prompt is None:
         raise ValidationFailed(
-            "Saved prompt not found.", code="saved_prompt_not_found", details={"saved_prompt_id": str(saved_prompt_id)}
+            "Saved prompt not found.",
+            code=ErrorCode.SAVED_PROMPT_NOT_FOUND,
+            details={"saved_prompt_id": str(saved_prompt_id)},
         )
     return prompt
 
@@ -112,7 +120,7 @@ def chat_set_system_prompt(
     """
     if saved_prompt_id is not None and system_prompt:
         raise ValidationFailed(
-            "Give either saved_prompt_id or system_prompt, not both.", code="ambiguous_system_prompt"
+            "Give either saved_prompt_id or system_prompt, not both.", code=ErrorCode.AMBIGUOUS_SYSTEM_PROMPT
         )
     chat.saved_prompt = _owned_prompt(user=chat.user, saved_prompt_id=saved_prompt_id)
     chat.system_prompt = system_prompt or ""
@@ -172,7 +180,9 @@ def pair_delete(*, pair: MessagePair) -> Chat:
     chat = Chat.objects.select_for_update().get(id=pair.chat_id)
     subtree = _subtree_ids(pair=pair)
     if Message.objects.filter(pair_id__in=subtree, status=Message.Status.STREAMING).exists():
-        raise Conflict("An answer in this part of the chat is still being generated.", code="generation_in_progress")
+        raise Conflict(
+            "An answer in this part of the chat is still being generated.", code=ErrorCode.GENERATION_IN_PROGRESS
+        )
     parent_id = pair.parent_id
     active_inside = chat.active_leaf_id in subtree
     MessagePair.objects.filter(id=pair.id).delete()

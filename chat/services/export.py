@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_datetime
 
 from appauth.models import AppUser
 from backend.errors import ValidationFailed
+from chat.errors import ErrorCode
 from chat.models import Attachment, Chat, Message, MessagePair, Project
 from chat.selectors.tree import active_branch_ids
 
@@ -177,9 +178,11 @@ def export_documents(data: Any) -> list[dict[str, Any]]:
     documents = data if isinstance(data, list) else [data]
     for document in documents:
         if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
-            raise ValidationFailed("Not a chat export document.", code="invalid_export")
+            raise ValidationFailed("Not a chat export document.", code=ErrorCode.INVALID_EXPORT)
         if document.get("version") != EXPORT_VERSION:
-            raise ValidationFailed(f"Unsupported export version {document.get('version')!r}.", code="invalid_export")
+            raise ValidationFailed(
+                f"Unsupported export version {document.get('version')!r}.", code=ErrorCode.INVALID_EXPORT
+            )
     return documents
 
 
@@ -230,7 +233,7 @@ def _import_one(*, user: AppUser, document: dict[str, Any], project: Project | N
     for raw_pair in raw_pairs:
         parent_ref = raw_pair.get("parent_id")
         if parent_ref is not None and parent_ref not in new_ids:
-            raise ValidationFailed("A pair's parent is missing from the export.", code="invalid_export")
+            raise ValidationFailed("A pair's parent is missing from the export.", code=ErrorCode.INVALID_EXPORT)
         parent = new_ids[parent_ref] if parent_ref is not None else None
         pair = MessagePair(
             chat=chat, parent=parent, depth=parent.depth + 1 if parent else 0, hidden=bool(raw_pair.get("hidden"))
@@ -296,7 +299,7 @@ def chat_import(
     `progress(done, total)` is called after each chat.
     """
     if project is not None and project.user_id != user.pk:
-        raise ValidationFailed("Project not found.", code="project_not_found")
+        raise ValidationFailed("Project not found.", code=ErrorCode.PROJECT_NOT_FOUND)
     documents = export_documents(data)
     result = ImportResult(chats=[])
     with transaction.atomic():

@@ -23,6 +23,7 @@ from backend import errors, ratelimit
 from backend.llm.registry import get_registry
 from backend.llm.tokens import estimate_text_tokens
 from backend.streaming.engine import Engine
+from chat.errors import ErrorCode
 from chat.models import Attachment, Chat, Message, MessagePair, Project
 
 PREVIEW_CHARS = 200
@@ -53,7 +54,7 @@ def _resolve_alias(model: str | None, chat: Chat) -> str:
     alias = model or chat.model or settings.LLM_DEFAULT_ALIAS
     resolved = get_registry().alias(alias)
     if model and not resolved.selectable:
-        raise errors.ValidationFailed(f"Model {model!r} cannot be chosen.", code="unknown_model")
+        raise errors.ValidationFailed(f"Model {model!r} cannot be chosen.", code=errors.ErrorCode.UNKNOWN_MODEL)
     return resolved.name
 
 
@@ -99,10 +100,12 @@ def _new_pair(
 
 def _validate_content(content: str) -> str:
     if not content.strip():
-        raise errors.ValidationFailed("The message is empty.", code="empty_message", details={"content": ["empty"]})
+        raise errors.ValidationFailed(
+            "The message is empty.", code=ErrorCode.EMPTY_MESSAGE, details={"content": ["empty"]}
+        )
     if len(content) > settings.CHAT_MAX_MESSAGE_CHARS:
         raise errors.PayloadTooLarge(
-            f"The message is longer than {settings.CHAT_MAX_MESSAGE_CHARS} characters.", code="message_too_long"
+            f"The message is longer than {settings.CHAT_MAX_MESSAGE_CHARS} characters.", code=ErrorCode.MESSAGE_TOO_LONG
         )
     return content
 
@@ -130,18 +133,18 @@ def message_send(
             if project_id is not None:
                 project = Project.objects.filter(id=project_id, user=user).first()
                 if project is None:
-                    raise errors.NotFound("No such project.", code="project_not_found")
+                    raise errors.NotFound("No such project.", code=ErrorCode.PROJECT_NOT_FOUND)
             chat = Chat.objects.create(user=user, project=project, model=model or "")
         else:
             found = Chat.objects.select_for_update().filter(id=chat_id, user=user).first()
             if found is None:
-                raise errors.NotFound("No such chat.", code="chat_not_found")
+                raise errors.NotFound("No such chat.", code=ErrorCode.CHAT_NOT_FOUND)
             chat = found
         alias = _resolve_alias(model, chat)
         if parent_pair_id is not None:
             parent = MessagePair.objects.filter(id=parent_pair_id, chat=chat).first()
             if parent is None:
-                raise errors.NotFound("No such message in this chat.", code="pair_not_found")
+                raise errors.NotFound("No such message in this chat.", code=ErrorCode.PAIR_NOT_FOUND)
         else:
             parent = chat.active_leaf
         pair, user_message, assistant_message = _new_pair(
@@ -153,7 +156,7 @@ def message_send(
 def _owned_pair(*, user: AppUser, pair_id: UUID) -> MessagePair:
     pair = MessagePair.objects.select_related("chat").filter(id=pair_id, chat__user=user).first()
     if pair is None:
-        raise errors.NotFound("No such message.", code="pair_not_found")
+        raise errors.NotFound("No such message.", code=ErrorCode.PAIR_NOT_FOUND)
     return pair
 
 

@@ -21,6 +21,7 @@ from django.db.models import Sum
 from appauth.models import AppUser
 from backend.errors import ValidationFailed
 from backend.llm.tokens import estimate_text_tokens
+from chat.errors import ErrorCode
 from chat.models import Project, ProjectKnowledge
 from chat.services.knowledge_index import knowledge_index_schedule, knowledge_unindex, project_unindex
 
@@ -72,7 +73,7 @@ def _check_budget(*, project_id: UUID, requested: int, excluding: UUID | None = 
     if used + requested > budget:
         raise ValidationFailed(
             f"The project's included knowledge would exceed its budget of {budget} tokens.",
-            code="knowledge_budget_exceeded",
+            code=ErrorCode.KNOWLEDGE_BUDGET_EXCEEDED,
             details={"budget": budget, "used": used, "requested": requested},
         )
 
@@ -80,7 +81,9 @@ def _check_budget(*, project_id: UUID, requested: int, excluding: UUID | None = 
 def _owned_project(*, user: AppUser, project_id: UUID) -> Project:
     project = Project.objects.filter(user=user, id=project_id).first()
     if project is None:
-        raise ValidationFailed("Project not found.", code="project_not_found", details={"project_id": str(project_id)})
+        raise ValidationFailed(
+            "Project not found.", code=ErrorCode.PROJECT_NOT_FOUND, details={"project_id": str(project_id)}
+        )
     return project
 
 
@@ -109,7 +112,9 @@ def knowledge_create_from_file(
 
     if len(data) > int(settings.CHAT_MAX_UPLOAD_BYTES):
         raise ValidationFailed(
-            "The file is too large.", code="attachment_too_large", details={"max_bytes": settings.CHAT_MAX_UPLOAD_BYTES}
+            "The file is too large.",
+            code=ErrorCode.ATTACHMENT_TOO_LARGE,
+            details={"max_bytes": settings.CHAT_MAX_UPLOAD_BYTES},
         )
     fmt = format_of(name)
     text = extract_text(data=data, fmt=fmt)
@@ -118,7 +123,7 @@ def knowledge_create_from_file(
     elif fmt == "code":
         text = f"```\n{text}\n```"
     if not text.strip():
-        raise ValidationFailed("The document has no text to use.", code="document_without_text")
+        raise ValidationFailed("The document has no text to use.", code=ErrorCode.DOCUMENT_WITHOUT_TEXT)
     return knowledge_create(
         user=user, project_id=project_id, title=(title or name)[:200], content=text, include_in_chat=include_in_chat
     )

@@ -22,6 +22,7 @@ from backend.llm.types import CallContext, LLMRequest, TextBlock
 from backend.llm.types import Message as LLMMessage
 from backend.tasks import enqueue_on_commit
 from chat import prompts
+from chat.errors import ErrorCode
 from chat.models import Chat, Message
 from chat.selectors.tree import active_branch_ids
 from chat.services.usage import usage_add
@@ -123,15 +124,15 @@ def chat_title_regenerate(*, chat: Chat) -> Chat:
     """
     conversation = _conversation(chat)
     if conversation is None:
-        raise Conflict("The chat has no complete answer to name it after yet.", code="nothing_to_title")
+        raise Conflict("The chat has no complete answer to name it after yet.", code=ErrorCode.NOTHING_TO_TITLE)
     title = _ask(chat, conversation)
     if not title:
-        raise Conflict("The model did not suggest a title. Try again.", code="no_title_suggested")
+        raise Conflict("The model did not suggest a title. Try again.", code=ErrorCode.NO_TITLE_SUGGESTED)
     # Only if nobody renamed the chat while the model was thinking.
     updated = Chat.objects.filter(id=chat.id, title=chat.title, title_source=chat.title_source).update(
         title=title, title_source=Chat.TitleSource.GENERATED, updated_at=timezone.now()
     )
     if not updated:
-        raise Conflict("The chat was renamed meanwhile.", code="title_changed")
+        raise Conflict("The chat was renamed meanwhile.", code=ErrorCode.TITLE_CHANGED)
     chat.refresh_from_db()
     return chat

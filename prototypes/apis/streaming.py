@@ -36,6 +36,7 @@ from backend.streaming import http
 from backend.streaming.engine import Admission
 from backend.streaming.schema import StreamTicketSerializer, stop_responses, stream_responses
 from prototypes import selectors
+from prototypes.errors import ErrorCode
 from prototypes.models import PrototypeVersion
 from prototypes.serializers import CreateVariantInputSerializer, CreateVersionInputSerializer, GenerateInputSerializer
 from prototypes.services import preview, versions
@@ -245,7 +246,7 @@ def preview_page(request: HttpRequest, token: str) -> HttpResponseBase:
         return response
     try:
         if not preview.served_from_preview_host(host=request.get_host()):
-            raise errors.NotFound("Previews are served from the preview host.", code="preview_not_found")
+            raise errors.NotFound("Previews are served from the preview host.", code=ErrorCode.PREVIEW_NOT_FOUND)
         version_id = preview.preview_version_id(token=token)
         html = selectors.preview_html(version_id=version_id)
     except errors.ApplicationError as error:

@@ -10,6 +10,7 @@ from django.db import transaction
 from appauth.models import AppUser
 from backend import errors
 from prototypes import selectors
+from prototypes.errors import ErrorCode
 from prototypes.models import DesignProject, Group, Prototype, PrototypeVariant
 
 
@@ -55,7 +56,9 @@ def group_for_project(*, user: AppUser, project: DesignProject, group_id: UUID |
         return None
     group = selectors.group_get(user=user, group_id=group_id)
     if group.project_id != project.id:
-        raise errors.ValidationFailed("The group belongs to another design project.", code="group_project_mismatch")
+        raise errors.ValidationFailed(
+            "The group belongs to another design project.", code=ErrorCode.GROUP_PROJECT_MISMATCH
+        )
     return group
 
 
@@ -86,6 +89,6 @@ def variant_delete(*, user: AppUser, variant_id: UUID) -> None:
         variant = selectors.variant_get(user=user, variant_id=variant_id)
         if variant.is_original:
             raise errors.Conflict(
-                "The original variant cannot be deleted; delete the prototype instead.", code="original_variant"
+                "The original variant cannot be deleted; delete the prototype instead.", code=ErrorCode.ORIGINAL_VARIANT
             )
         variant.delete()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.llm.types import StopReason
+from prototypes.errors import ErrorCode
 from prototypes.models import PrototypeVersion
 from prototypes.services.editing import apply_edits
 from prototypes.services.parsing import ParsedAnswer
@@ -43,7 +44,7 @@ def outcome_of(
             summary=parsed.summary,
             edit_mode=mode if is_edit else "",
             notes=sanitized.notes,
-            error_code="max_tokens" if cut_off else "",
+            error_code=ErrorCode.MAX_TOKENS if cut_off else "",
             error_message="The answer was cut off before the page was complete." if cut_off else "",
         )
     if is_edit and parsed.edits and not cut_off and not rewrite:
@@ -63,12 +64,12 @@ def outcome_of(
             status=Status.INCOMPLETE,
             html=base_html if is_edit else "",
             summary=parsed.summary,
-            error_code="max_tokens",
+            error_code=ErrorCode.MAX_TOKENS,
             error_message="The answer was cut off before it was complete.",
         )
     return Outcome(
         status=Status.ERROR,
         summary=parsed.summary,
-        error_code="no_prototype_in_answer",
+        error_code=ErrorCode.NO_PROTOTYPE_IN_ANSWER,
         error_message="The answer held no prototype page.",
     )

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backend import errors
+from prototypes.errors import ErrorCode
 
 SALT = "prototypes.preview"
 
@@ -53,13 +54,13 @@ def preview_version_id(*, token: str) -> UUID:
     try:
         value = signing.TimestampSigner(salt=SALT).unsign(token, max_age=settings.PROTOTYPE_PREVIEW_MAX_AGE)
     except signing.SignatureExpired as exc:
-        raise errors.PermissionDenied("This preview link has expired.", code="preview_expired") from exc
+        raise errors.PermissionDenied("This preview link has expired.", code=ErrorCode.PREVIEW_EXPIRED) from exc
     except signing.BadSignature as exc:
-        raise errors.NotFound("No such preview.", code="preview_not_found") from exc
+        raise errors.NotFound("No such preview.", code=ErrorCode.PREVIEW_NOT_FOUND) from exc
     try:
         return UUID(value)
     except ValueError as exc:  # pragma: no cover - only we sign tokens
-        raise errors.NotFound("No such preview.", code="preview_not_found") from exc
+        raise errors.NotFound("No such preview.", code=ErrorCode.PREVIEW_NOT_FOUND) from exc
 
 
 def served_from_preview_host(*, host: str) -> bool:

@@ -24,6 +24,7 @@ from backend import errors
 from backend.llm.types import LLMRequest
 from backend.streaming.engine import Engine
 from prototypes import selectors
+from prototypes.errors import ErrorCode
 from prototypes.models import Prototype, PrototypeVariant, PrototypeVersion
 from prototypes.services import prompts
 from prototypes.services.crud import group_for_project
@@ -116,11 +117,11 @@ def variant_create(
             source = selectors.variant_get(user=user, variant_id=source_variant_id)
             if source.prototype_id != prototype.id:
                 raise errors.ValidationFailed(
-                    "The source variant belongs to another prototype.", code="variant_prototype_mismatch"
+                    "The source variant belongs to another prototype.", code=ErrorCode.VARIANT_PROTOTYPE_MISMATCH
                 )
         base = selectors.latest_good_version(variant=source) if source else None
         if source is None or base is None:
-            raise errors.Conflict("The source variant has no complete version yet.", code="no_complete_version")
+            raise errors.Conflict("The source variant has no complete version yet.", code=ErrorCode.NO_COMPLETE_VERSION)
         count = prototype.variants.count()
         variant = PrototypeVariant.objects.create(
             prototype=prototype, name=name or f"Variant {count + 1}", source_variant=source, guidance=prompt
@@ -148,7 +149,9 @@ def version_create(*, user: AppUser, variant_id: UUID, prompt: str) -> Accepted:
         number = _next_number(variant)
         base = selectors.latest_good_version(variant=variant)
         if base is None:
-            raise errors.Conflict("The variant has no complete version to edit yet.", code="no_complete_version")
+            raise errors.Conflict(
+                "The variant has no complete version to edit yet.", code=ErrorCode.NO_COMPLETE_VERSION
+            )
         version = PrototypeVersion.objects.create(
             variant=variant,
             version_number=number,
@@ -168,7 +171,7 @@ def version_revert(*, user: AppUser, version_id: UUID) -> PrototypeVersion:
     with transaction.atomic():
         target = selectors.version_get(user=user, version_id=version_id)
         if target.status not in (PrototypeVersion.Status.COMPLETE, PrototypeVersion.Status.INCOMPLETE):
-            raise errors.Conflict("Only a version with a page can be restored.", code="version_has_no_page")
+            raise errors.Conflict("Only a version with a page can be restored.", code=ErrorCode.VERSION_HAS_NO_PAGE)
         variant = target.variant
         number = _next_number(variant)
         latest = variant.versions.exclude(status=PrototypeVersion.Status.STREAMING).order_by("-version_number").first()

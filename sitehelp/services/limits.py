@@ -44,10 +44,10 @@ def same_site_check(*, origin: str, fetch_site: str, host_origin: str) -> None:
     """
     if fetch_site:  # a forbidden header: no page script can set it
         if fetch_site not in ("same-origin", "none"):
-            raise errors.PermissionDenied("The form was sent from another site.", code="csrf_failed")
+            raise errors.PermissionDenied("The form was sent from another site.", code=ErrorCode.CSRF_FAILED)
         return
     if origin and origin.rstrip("/") != host_origin:  # older browsers: the Origin ("null" included)
-        raise errors.PermissionDenied("The form was sent from another site.", code="csrf_failed")
+        raise errors.PermissionDenied("The form was sent from another site.", code=ErrorCode.CSRF_FAILED)
 
 
 def host_origin_of(*, scheme: str, host: str) -> str:

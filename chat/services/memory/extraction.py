@@ -19,6 +19,7 @@ from backend.llm.types import CallContext, Completion, LLMRequest, TextBlock, To
 from backend.llm.types import Message as LLMMessage
 from backend.tasks import enqueue_on_commit
 from chat import prompts
+from chat.errors import ErrorCode
 from chat.models import Chat, MemoryExtraction, MemorySettings, Message, MessagePair, UserMemory
 from chat.selectors import memory as selectors
 from chat.selectors.tree import active_branch_ids
@@ -313,9 +314,9 @@ def _create(*, chat: Chat, pair: MessagePair | None, fact: Fact) -> UserMemory:
 def memory_extract_chat_schedule(*, chat: Chat) -> None:
     """The manual "extract from this chat": queued; refused for incognito chats and with memory off."""
     if chat.incognito:
-        raise Conflict("Incognito chats are never remembered.", code="incognito_chat")
+        raise Conflict("Incognito chats are never remembered.", code=ErrorCode.INCOGNITO_CHAT)
     if not selectors.memory_enabled(user_id=chat.user_id):
-        raise Conflict("Memory is switched off.", code="memory_disabled")
+        raise Conflict("Memory is switched off.", code=ErrorCode.MEMORY_DISABLED)
     enqueue_on_commit("chat.tasks.extract_chat_memories", args=(str(chat.id),), queue=settings.CHAT_BACKGROUND_QUEUE)
 
 

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from appauth.models import AppUser
 from backend.errors import Conflict, ValidationFailed
+from chat.errors import ErrorCode
 from chat.models import MemorySettings, MemoryTag, UserMemory
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def tag_rename(*, tag: MemoryTag, name: str) -> MemoryTag:
     if not new_name:
         raise ValidationFailed("A tag name cannot be blank.", details={"name": ["This field may not be blank."]})
     if MemoryTag.objects.filter(user_id=tag.user_id, name=new_name).exclude(id=tag.id).exists():
-        raise Conflict(f"You already have a tag named {new_name!r}.", code="memory_tag_exists")
+        raise Conflict(f"You already have a tag named {new_name!r}.", code=ErrorCode.MEMORY_TAG_EXISTS)
     tag.name = new_name
     tag.save(update_fields=["name"])
     return tag
