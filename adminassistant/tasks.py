@@ -7,6 +7,7 @@ from uuid import UUID
 
 from celery import shared_task
 
+from adminassistant.services.chats import chat_title_generate
 from backend.llm.errors import LLMError
 
 logger = logging.getLogger(__name__)
@@ -15,8 +16,6 @@ logger = logging.getLogger(__name__)
 @shared_task(ignore_result=True, soft_time_limit=120, time_limit=150)
 def title_chat(chat_id: str) -> str | None:
     """Give a chat a short title after its first answer (no-op once titled)."""
-    from adminassistant.services.chats import chat_title_generate
-
     try:
         return chat_title_generate(chat_id=UUID(chat_id))
     except LLMError:

@@ -21,6 +21,7 @@ from backend.llm.errors import LLMError
 from chat.models import Chat
 from chat.services import memory, titles
 from chat.services.attachments import attachments_purge_unclaimed
+from chat.services.knowledge_index import knowledge_index
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,4 @@ def purge_unclaimed_attachments() -> int:
 @shared_task(ignore_result=True, soft_time_limit=600, time_limit=660)
 def index_knowledge(knowledge_id: str) -> None:
     """(Re-)index a project knowledge item for retrieval; unchanged text is a no-op, so redelivery is safe."""
-    from chat.services.knowledge_index import knowledge_index
-
     knowledge_index(knowledge_id=UUID(knowledge_id))

@@ -15,6 +15,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+# The collection of the site's own help documents (`manage.py index_docs`), which sitehelp searches.
+SITE_COLLECTION = "site"
+
 
 class Document(models.Model):
     id = models.BigAutoField(primary_key=True)

@@ -23,13 +23,17 @@ from django.core.cache import cache
 from django.db import connection
 
 from backend.embeddings import get_embedder
-from retrieval.models import Chunk
-from retrieval.services import SITE_COLLECTION, collection_version_key
+from retrieval.models import SITE_COLLECTION, Chunk
 
 logger = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "fulltext", "vector"]
 _WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+def collection_version_key(collection: str) -> str:
+    """The cache key of a collection's version: it changes whenever the collection's vectors do."""
+    return f"retrieval:version:{collection}"
 
 
 @dataclass(frozen=True)

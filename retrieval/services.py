@@ -22,14 +22,9 @@ from django.db import IntegrityError, transaction
 from backend.embeddings import get_embedder, to_bytes
 from retrieval.chunking import Draft, chunk_text
 from retrieval.models import Chunk, Document
+from retrieval.selectors import collection_version_key
 
 logger = logging.getLogger(__name__)
-
-SITE_COLLECTION = "site"
-
-
-def collection_version_key(collection: str) -> str:
-    return f"retrieval:version:{collection}"
 
 
 def collection_touch(*, collection: str) -> None:

@@ -30,7 +30,7 @@ from django.db.models.expressions import BaseExpression, Combinable
 from django.utils import timezone
 
 from adminassistant import denylist
-from adminassistant.executor.validator import AGGREGATES, DATE_FUNCTIONS, Refused
+from adminassistant.executor.validator import AGGREGATES, DATE_FUNCTIONS, QUERYSET_METHODS, Refused
 from adminassistant.manifest import Manifest
 
 LOOKUPS = frozenset(
@@ -369,8 +369,6 @@ class Interpreter:
     def _queryset_call(
         self, qs: QuerySet[Any], name: str, args: list[Any], kwargs: dict[str, Any], node: ast.Call
     ) -> Any:
-        from adminassistant.executor.validator import QUERYSET_METHODS
-
         line = node.lineno
         if name not in QUERYSET_METHODS:
             raise Refused("method_not_allowed", f"'.{name}()' is not a read-only QuerySet method.", line)

@@ -9,7 +9,6 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from adminassistant import manifest as manifest_module
@@ -23,6 +22,7 @@ from backend.llm import service as llm
 from backend.llm.types import CallContext, LLMRequest, TextBlock
 from backend.llm.types import Message as LLMMessage
 from backend.streaming.engine import Engine
+from backend.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -149,13 +149,7 @@ def query_log_write(*, answer: Message, user_id: Any, entry: LogEntry | None) ->
 def title_schedule(*, chat_id: UUID) -> None:
     """Inside the transaction that completed a chat's first answer: title it once that commits."""
 
-    def enqueue() -> None:
-        from adminassistant import tasks
-        from backend.tasks import dispatch
-
-        dispatch(tasks.title_chat, args=(str(chat_id),))
-
-    transaction.on_commit(enqueue, robust=True)
+    enqueue_on_commit("adminassistant.tasks.title_chat", args=(str(chat_id),))
 
 
 def _clean_title(text: str) -> str:

@@ -1,17 +1,12 @@
 """Changing the login email: re-authenticate, prove the new address, notify the old one.
 
-The current address stays in force until the link mailed to the new address is used.
-The link's token is a signed, timestamped payload (user id, new address, and a digest of
-the current email and password hash), so nothing is stored and the token dies when the
-email or the password changes, or after `EMAIL_VERIFICATION_TIMEOUT`.
+The current address stays in force until the link mailed to the new address is used. The
+link's token is stateless (`appauth.tokens.email_change_token_make`): nothing is stored.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
-from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -21,18 +16,9 @@ from appauth.models import AppUser, AuthEvent, normalize_email_address
 from appauth.services.audit import ClientInfo, auth_event_record
 from appauth.services.notifications import email_enqueue
 from appauth.services.users import user_reauthenticate
+from appauth.tokens import email_change_token_matches, email_change_token_read
 from backend import ratelimit
 from backend.errors import Conflict, RateLimited, ValidationFailed
-
-_SALT = "appauth.email-change"
-
-
-def _state_digest(user: AppUser) -> str:
-    return hashlib.sha256(f"{user.pk}:{user.email}:{user.password}".encode()).hexdigest()[:32]
-
-
-def email_change_token_make(*, user: AppUser, new_email: str) -> str:
-    return signing.dumps({"u": str(user.pk), "e": new_email, "s": _state_digest(user)}, salt=_SALT, compress=True)
 
 
 def email_change_request(
@@ -68,14 +54,11 @@ def email_change_request(
 @transaction.atomic
 def email_change_confirm(*, token: str, client: ClientInfo) -> AppUser:
     """Switch the login email to the confirmed new address; raises InvalidLinkToken or Conflict."""
-    try:
-        payload = signing.loads(token, salt=_SALT, max_age=settings.EMAIL_VERIFICATION_TIMEOUT)
-    except signing.BadSignature as exc:  # includes SignatureExpired
-        raise InvalidLinkToken() from exc
-    if not isinstance(payload, dict):
+    payload = email_change_token_read(token)
+    if payload is None:
         raise InvalidLinkToken()
     user = AppUser.objects.select_for_update().filter(pk=str(payload.get("u", "")), is_active=True).first()
-    if user is None or payload.get("s") != _state_digest(user):
+    if user is None or not email_change_token_matches(payload=payload, user=user):
         raise InvalidLinkToken()
     old_email = user.email
     user.email = normalize_email_address(str(payload.get("e", "")))

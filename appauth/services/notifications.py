@@ -2,31 +2,28 @@
 
 `email_enqueue` is the only way request paths send mail: the task runs once the
 transaction commits, and a failure to enqueue (or, in eager mode, to send) is logged and
-never breaks the request. The `*_send` functions are what the tasks call; they load
+never breaks the request (`backend.tasks.enqueue_on_commit`). The `*_send` functions are what the tasks call; they load
 everything by id, so no secret ever passes through the broker.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import transaction
 from django.template.loader import render_to_string
 
 from appauth.models import AppUser, AuthEvent
 from appauth.tokens import (
+    email_change_token_make,
     email_verification_token_generator,
     password_reset_token_generator,
     uid_encode,
 )
 from backend.email import send_email
-from backend.tasks import dispatch
-
-logger = logging.getLogger(__name__)
+from backend.tasks import enqueue_on_commit
 
 # The user id enqueued when an address matches no account, so that the request does the same
 # work either way (timing-safe); no user has it, so the task sends nothing.
@@ -34,17 +31,8 @@ NO_ACCOUNT = "00000000-0000-0000-0000-000000000000"
 
 
 def email_enqueue(task_name: str, *args: str | int) -> None:
-    """Run `appauth.tasks.<task_name>.delay(*args)` after the current transaction commits."""
-
-    def enqueue() -> None:
-        from appauth import tasks
-
-        try:
-            dispatch(getattr(tasks, task_name), args=tuple(args))
-        except Exception:  # a mail must never break the request that caused it
-            logger.exception("Could not send or enqueue the %s email.", task_name)
-
-    transaction.on_commit(enqueue)
+    """Run the task `appauth.tasks.<task_name>` with `args` after the current transaction commits."""
+    enqueue_on_commit(f"appauth.tasks.{task_name}", args=tuple(args))
 
 
 def _frontend_link(path: str, user: AppUser, token: str) -> str:
@@ -134,8 +122,6 @@ def new_device_email_send(*, user_id: str, event_id: int) -> None:
 
 def email_change_emails_send(*, event_id: int) -> None:
     """The confirmation link to the new address and a heads-up to the current one."""
-    from appauth.services.email_change import email_change_token_make
-
     event = AuthEvent.objects.select_related("user").filter(pk=event_id).first()
     if event is None or event.user is None or not event.user.is_active:
         return

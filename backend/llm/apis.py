@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -22,8 +23,6 @@ class ModelAliasSerializer(serializers.Serializer):
 class ModelAliasListApi(APIView):
     @extend_schema(responses=ModelAliasSerializer(many=True), summary="Model aliases a user may pick")
     def get(self, request: Request) -> Response:
-        from django.conf import settings
-
         registry = get_registry()
         rows = []
         for alias in selectable_aliases():

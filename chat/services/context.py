@@ -39,6 +39,7 @@ from backend.llm.types import (
 from chat import prompts
 from chat.models import Attachment, Chat, Message, MessagePair, Project
 from chat.selectors.tree import active_branch_ids
+from chat.services.attachments import attachment_blocks
 from chat.services.knowledge_index import KNOWLEDGE_SOURCE, project_collection
 from chat.services.memory import memory_context_block
 from retrieval.selectors import chunk_search
@@ -183,8 +184,6 @@ def _turn(message: Message, attachments: list[Attachment], quota: _AttachmentQuo
     admitted = [attachment for attachment in attachments if quota.admit(attachment)]
     content: list[ContentBlock] = []
     if admitted:
-        from chat.services.attachments import attachment_blocks
-
         content.extend(attachment_blocks(attachments=admitted))
     left_out = [attachment.name for attachment in attachments if attachment not in admitted]
     text = message.text

@@ -25,6 +25,7 @@ from backend.llm.tokens import estimate_text_tokens
 from backend.streaming.engine import Engine
 from chat.errors import ErrorCode
 from chat.models import Attachment, Chat, Message, MessagePair, Project
+from chat.services.attachments import attachments_claim
 
 PREVIEW_CHARS = 200
 
@@ -72,8 +73,6 @@ def _new_pair(
     assistant_message = Message(pair=pair, role=Message.Role.ASSISTANT, model_alias=alias, **Engine.new_record_fields())
     Message.objects.bulk_create([user_message, assistant_message])  # one INSERT for the turn's two messages
     if attachment_ids:
-        from chat.services.attachments import attachments_claim
-
         attachments_claim(user=chat.user, attachment_ids=attachment_ids, message=user_message)
     elif copy_attachments_from is not None:
         Attachment.objects.bulk_create(

@@ -24,6 +24,7 @@ from backend.llm.tokens import estimate_text_tokens
 from chat.errors import ErrorCode
 from chat.models import Project, ProjectKnowledge
 from chat.services.knowledge_index import knowledge_index_schedule, knowledge_unindex, project_unindex
+from retrieval.chunking import HTML, extract_text, format_of, html_to_markdown
 
 PROJECT_UPDATABLE = ("name", "description", "instructions", "tools_enabled")
 KNOWLEDGE_UPDATABLE = ("title", "content", "include_in_chat")
@@ -108,8 +109,6 @@ def knowledge_create_from_file(
     *, user: AppUser, project_id: UUID, name: str, data: bytes, title: str = "", include_in_chat: bool = True
 ) -> ProjectKnowledge:
     """Knowledge from an uploaded document: PDF (its text), Markdown, HTML, code or plain text."""
-    from retrieval.chunking import HTML, extract_text, format_of, html_to_markdown
-
     if len(data) > int(settings.CHAT_MAX_UPLOAD_BYTES):
         raise ValidationFailed(
             "The file is too large.",

@@ -18,7 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from appauth import services
-from appauth.services import notifications
+from backend import tasks as backend_tasks
 from tests.appauth.conftest import CLIENT
 from tests.appauth.factories import UserFactory
 
@@ -32,7 +32,7 @@ UNKNOWN = "nobody-here@example.com"
 def _statements(call) -> tuple[list[str], int]:
     """The SQL shapes (parameters stripped) `call` runs, and the tasks it enqueues."""
     with (
-        mock.patch.object(notifications, "dispatch") as dispatch,
+        mock.patch.object(backend_tasks, "dispatch") as dispatch,
         CaptureQueriesContext(connection) as queries,
         # Enqueued after commit: run the callbacks so the enqueue cost is part of the request.
         mock.patch("django.db.transaction.on_commit", side_effect=lambda callback, **_: callback()),
@@ -65,7 +65,7 @@ def test_reset_timing_median_of_30_interleaved_tries(settings, capsys):
     timings: dict[str, list[float]] = {KNOWN: [], UNKNOWN: []}
 
     with (
-        mock.patch.object(notifications, "dispatch"),
+        mock.patch.object(backend_tasks, "dispatch"),
         mock.patch("django.db.transaction.on_commit", side_effect=lambda callback, **_: callback()),
     ):
         for _ in range(30):

@@ -32,10 +32,10 @@ def test_nothing_is_sent_before_commit_or_after_a_rollback(django_capture_on_com
 def test_tasks_take_only_ids(run_on_commit):
     user = UserFactory(email_verified=False)
 
-    with mock.patch("appauth.services.notifications.dispatch") as dispatch, run_on_commit():
+    with mock.patch("backend.tasks.dispatch") as dispatch, run_on_commit():
         services.user_verification_resend(email=user.email, client=CLIENT)
 
-    dispatch.assert_called_once_with(tasks.send_verification_email, args=(str(user.pk),))
+    dispatch.assert_called_once_with(tasks.send_verification_email, args=(str(user.pk),), kwargs=None, queue="")
 
 
 def test_verification_mail_is_not_sent_to_an_already_verified_user():

@@ -13,6 +13,7 @@ from appauth.models import AppUser
 from backend.errors import Conflict, ValidationFailed
 from chat.errors import ErrorCode
 from chat.models import MemorySettings, MemoryTag, UserMemory
+from chat.selectors.chats import project_get
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +23,6 @@ MEMORY_UPDATABLE = ("summary", "raw_content", "category", "confidence", "is_acti
 def _project_for(*, user: AppUser, project_id: UUID | None) -> Any:
     if project_id is None:
         return None
-    from chat.selectors.chats import project_get
-
     return project_get(user=user, project_id=project_id)
 
 

@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from backend.errors import ValidationFailed
 from retrieval.chunking import HTML, extract_text, format_of, html_to_markdown
-from retrieval.services import SITE_COLLECTION, collection_delete, document_index
+from retrieval.models import SITE_COLLECTION
+from retrieval.services import collection_delete, document_index
 
 SOURCE = "site"
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache", "migrations", "staticfiles"}

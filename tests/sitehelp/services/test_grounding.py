@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from backend.llm.types import TextBlock
-from retrieval.services import SITE_COLLECTION, document_index
+from retrieval.models import SITE_COLLECTION
+from retrieval.services import document_index
 from sitehelp.services import prompts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hashing_embedder")]
