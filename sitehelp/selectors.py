@@ -52,13 +52,6 @@ def message_list(*, session: HelpSession) -> QuerySet[HelpMessage]:
     return HelpMessage.objects.filter(session=session).select_related("feedback").order_by("created_at")
 
 
-def message_get(*, session: HelpSession, message_id: Any) -> HelpMessage:
-    message = HelpMessage.objects.filter(session=session, id=message_id).first()
-    if message is None:
-        raise errors.NotFound("No such message.")
-    return message
-
-
 def message_error_code(*, message_id: Any) -> str:
     """The error code an answer ended with ("" when it did not fail)."""
     return str(HelpMessage.objects.filter(id=message_id).values_list("error_code", flat=True).first() or "")

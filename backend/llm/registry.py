@@ -104,7 +104,7 @@ class Alias:
 
 
 @dataclass(frozen=True, slots=True)
-class Registry:
+class ModelRegistry:
     models: dict[str, ModelSpec]
     aliases: dict[str, Alias]
 
@@ -123,14 +123,14 @@ class Registry:
         return [self.models[model_id] for model_id in self.alias(alias_name).chain]
 
 
-_cache: tuple[tuple[int, int, int], Registry] | None = None
+_cache: tuple[tuple[int, int, int], ModelRegistry] | None = None
 
 
 def _build(
     models_config: list[dict[str, Any]],
     aliases_config: dict[str, dict[str, Any]],
     providers_config: dict[str, dict[str, Any]],
-) -> Registry:
+) -> ModelRegistry:
     models = {raw["id"]: ModelSpec.from_config(raw, providers_config) for raw in models_config}
     aliases: dict[str, Alias] = {}
     for name, raw in aliases_config.items():
@@ -141,10 +141,10 @@ def _build(
         aliases[name] = Alias(
             name=name, label=raw.get("label", name), chain=chain, selectable=bool(raw.get("selectable", False))
         )
-    return Registry(models=models, aliases=aliases)
+    return ModelRegistry(models=models, aliases=aliases)
 
 
-def get_registry() -> Registry:
+def get_registry() -> ModelRegistry:
     """The registry for the current settings (rebuilt when LLM_MODELS/ALIASES/PROVIDERS are replaced)."""
     global _cache
     models_config = settings.LLM_MODELS

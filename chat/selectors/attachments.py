@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from uuid import UUID
 
 from appauth.models import AppUser
@@ -17,12 +16,3 @@ def attachment_get(*, user: AppUser, attachment_id: UUID) -> Attachment:
     if attachment is None:
         raise NotFound("Attachment not found.", code=ErrorCode.ATTACHMENT_NOT_FOUND)
     return attachment
-
-
-def attachments_for_messages(*, message_ids: Iterable[UUID]) -> dict[UUID, list[Attachment]]:
-    """The attachments of each message (upload order), in one query; messages without any are absent."""
-    by_message: dict[UUID, list[Attachment]] = {}
-    for attachment in Attachment.objects.filter(message_id__in=list(message_ids)).order_by("created_at", "id"):
-        assert attachment.message_id is not None
-        by_message.setdefault(attachment.message_id, []).append(attachment)
-    return by_message

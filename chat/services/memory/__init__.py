@@ -11,15 +11,8 @@
 - `management`: create/edit/delete/verify, tags, the on/off switch, delete everything.
 """
 
-from backend.llm import service as llm
 from chat.services.memory.extraction import (
-    CATEGORIES,
     MAX_FACTS,
-    MAX_TAGS,
-    MEMORY_TOOL,
-    TOOL_NAME,
-    ExtractionResult,
-    Fact,
     InvalidExtraction,
     facts_parse,
     memory_extract_chat,
@@ -29,7 +22,6 @@ from chat.services.memory.extraction import (
     memory_schedule,
 )
 from chat.services.memory.management import (
-    MEMORY_UPDATABLE,
     memory_create,
     memory_delete,
     memory_forget_all,
@@ -39,23 +31,13 @@ from chat.services.memory.management import (
     tag_create,
     tag_delete,
     tag_rename,
-    tags_attach,
 )
-from chat.services.memory.recall import MemoryBlock, memory_context_block
+from chat.services.memory.recall import memory_context_block
 
 __all__ = [
-    "CATEGORIES",
     "MAX_FACTS",
-    "MAX_TAGS",
-    "MEMORY_TOOL",
-    "MEMORY_UPDATABLE",
-    "TOOL_NAME",
-    "ExtractionResult",
-    "Fact",
     "InvalidExtraction",
-    "MemoryBlock",
     "facts_parse",
-    "llm",
     "memory_context_block",
     "memory_create",
     "memory_delete",
@@ -71,5 +53,4 @@ __all__ = [
     "tag_create",
     "tag_delete",
     "tag_rename",
-    "tags_attach",
 ]

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from backend.llm import service as llm
 from backend.llm.models import LLMCall
 from chat import tasks
 from chat.models import Chat, MemoryExtraction, MemorySettings, MemoryTag, Message, UserMemory
@@ -124,14 +125,14 @@ def test_nothing_is_remembered_with_memory_switched_off(emulator, chat):
 
 def test_switching_memory_off_during_the_model_call_drops_the_result(emulator, chat, monkeypatch):
     script(emulator, fact("Prefers short answers"))
-    real_complete = services.llm.complete
+    real_complete = llm.complete
 
     def complete_then_switch_off(request):
         completion = real_complete(request)
         MemorySettings.objects.update_or_create(user=chat.user, defaults={"enabled": False})
         return completion
 
-    monkeypatch.setattr(services.llm, "complete", complete_then_switch_off)
+    monkeypatch.setattr(llm, "complete", complete_then_switch_off)
 
     extract(answered(chat))
 
@@ -246,14 +247,14 @@ def test_a_copy_that_lost_the_race_writes_nothing(emulator, chat, monkeypatch):
     """Two deliveries pass the early check; the claim in the writing transaction lets one through."""
     script(emulator, fact("Prefers short answers"))
     answer = answered(chat)
-    real_complete = services.llm.complete
+    real_complete = llm.complete
 
     def complete_while_the_other_copy_commits(request):
         completion = real_complete(request)
         MemoryExtraction.objects.create(pair=answer.pair, outcome="applied")
         return completion
 
-    monkeypatch.setattr(services.llm, "complete", complete_while_the_other_copy_commits)
+    monkeypatch.setattr(llm, "complete", complete_while_the_other_copy_commits)
 
     assert extract(answer) == 0
     assert not UserMemory.objects.exists()
