@@ -1,13 +1,13 @@
 """Prototypes URLs under /api/v1/prototypes/.
 
 One `APIView` per URL (typed `<uuid:id>` converters); the streaming endpoints are async
-views. The preview page is mounted at the site root (`prototype-preview/<token>/`, see
-`prototypes.urls_preview`) so that a separate preview host can serve only it.
+views. The preview page (`preview_urlpatterns`) is mounted at the site root
+(`prototype-preview/<token>/`) so that a separate preview host can serve only it.
 """
 
 from django.urls import path
 
-from prototypes.apis import rest, streaming
+from prototypes.apis import preview, rest, streaming
 
 urlpatterns = [
     # generation (SSE)
@@ -47,4 +47,9 @@ urlpatterns = [
     path("versions/<uuid:id>/diff/", rest.VersionDiffApi.as_view(), name="prototypes-version-diff"),
     path("versions/<uuid:id>/preview-url/", rest.VersionPreviewUrlApi.as_view(), name="prototypes-version-preview-url"),
     path("versions/<uuid:id>/export/", rest.VersionExportApi.as_view(), name="prototypes-version-export"),
+]
+
+# Mounted at prototype-preview/ by the project's urls.py.
+preview_urlpatterns = [
+    path("<str:token>/", preview.preview_page, name="prototype-preview"),
 ]

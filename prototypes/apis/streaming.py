@@ -1,4 +1,4 @@
-"""Generating versions over Server-Sent Events, and the sandboxed preview page.
+"""Generating versions over Server-Sent Events.
 
 Async views on the streaming engine (`backend.streaming`) with its event contract
 (docs/streaming.md), resumable with `Last-Event-ID`:
@@ -11,8 +11,6 @@ Async views on the streaming engine (`backend.streaming`) with its event contrac
   `incomplete` (cut off by max tokens), `cancelled` after a stop
 - `error` {code, message, retryable, model, usage, version_id, status} (terminal; the version
   is `error`, or `incomplete` when the stream broke after content)
-
-The preview endpoint needs no login: its signed, expiring token is the capability.
 """
 
 from __future__ import annotations
@@ -21,26 +19,21 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.views.decorators.clickjacking import xframe_options_exempt
+from django.http import HttpRequest, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 
 from appauth.models import AppUser
-from backend import errors
 from backend.api.request import request_user, validated
-from backend.api.views import error_response
 from backend.db import db_sync_to_async
 from backend.streaming import http
 from backend.streaming.engine import Admission
 from backend.streaming.schema import StreamTicketSerializer, stop_responses, stream_responses
 from prototypes import selectors
-from prototypes.errors import ErrorCode
 from prototypes.models import PrototypeVersion
 from prototypes.serializers import CreateVariantInputSerializer, CreateVersionInputSerializer, GenerateInputSerializer
-from prototypes.services import preview, versions
-from prototypes.services.documents import render_document
+from prototypes.services import versions
 from prototypes.services.generation import VersionRun, engine
 
 # --- Schema pieces ---------------------------------------------------------------------------------------
@@ -232,30 +225,3 @@ class VersionStreamTicketApi(http.StreamTicketApi):
 
     def owned_record(self, request: Request, **kwargs: Any) -> PrototypeVersion:
         return selectors.version_get(user=request_user(request), version_id=kwargs["id"])
-
-
-# --- Preview ------------------------------------------------------------------------------------------------------
-
-
-@xframe_options_exempt
-def preview_page(request: HttpRequest, token: str) -> HttpResponseBase:
-    """GET /prototype-preview/{token}/: the version's page, sandboxed, no network, frameable only by the app."""
-    if request.method not in ("GET", "HEAD"):
-        response = error_response(errors.MethodNotAllowed(f'Method "{request.method}" not allowed.'))
-        response["Allow"] = "GET, HEAD"
-        return response
-    try:
-        if not preview.served_from_preview_host(host=request.get_host()):
-            raise errors.NotFound("Previews are served from the preview host.", code=ErrorCode.PREVIEW_NOT_FOUND)
-        version_id = preview.preview_version_id(token=token)
-        html = selectors.preview_html(version_id=version_id)
-    except errors.ApplicationError as error:
-        response = error_response(error)
-        response["Cache-Control"] = "no-store"
-        response["X-Robots-Tag"] = "noindex"
-        return response
-    page = HttpResponse(render_document(html), content_type="text/html; charset=utf-8")
-    for name, value in preview.preview_headers().items():
-        page[name] = value
-    page["X-Robots-Tag"] = "noindex"
-    return page
