@@ -18,11 +18,14 @@ import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from backend.llm.types import ToolSpec
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import _User  # the user model, without importing its app
 
 
 class Kind(enum.StrEnum):
@@ -35,7 +38,7 @@ class Kind(enum.StrEnum):
 class ToolContext:
     """Who calls, from where. Never taken from the model: the chat's adapter builds it."""
 
-    user: Any
+    user: _User
     chat_id: Any = None
     project_id: Any = None  # the chat's project, the default scope of project tools
     reference: str = ""  # e.g. chat.message:<uuid>, for the audit

@@ -41,6 +41,7 @@ from rest_framework.views import APIView
 from backend import errors
 from backend.api.exception_handler import translate
 from backend.api.parsers import MAX_JSON_DEPTH, JSONParser, json_depth_exceeds
+from backend.api.request import request_user
 from backend.api.views import error_response
 from backend.db import db_sync_to_async
 from backend.streaming import replay
@@ -91,7 +92,7 @@ def stream_user(request: HttpRequest, *, scope: str, record_id: UUID) -> _User:
     return user
 
 
-def ticket_data(*, user: Any, scope: str, record_id: UUID) -> dict[str, Any]:
+def ticket_data(*, user: _User, scope: str, record_id: UUID) -> dict[str, Any]:
     """The body of a stream-ticket response."""
     return {
         "ticket": ticket_issue(user_id=user.pk, scope=scope, record_id=record_id),
@@ -239,4 +240,4 @@ class StreamTicketApi(APIView):
 
     def post(self, request: Request, **kwargs: Any) -> Response:
         record = self.owned_record(request, **kwargs)
-        return Response(ticket_data(user=request.user, scope=self.engine.scope, record_id=record.id))
+        return Response(ticket_data(user=request_user(request), scope=self.engine.scope, record_id=record.id))

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.api.request import request_user, validated
+from backend.api.schema import error_responses
 from backend.api.throttling import UploadThrottle
 from backend.errors import PayloadTooLarge
 from chat.errors import ErrorCode
@@ -36,7 +37,7 @@ ERROR_RESPONSES: dict[int, OpenApiResponse] = {
     400: OpenApiResponse(
         description="`file_type_mismatch`, `invalid_image`, `empty_file`, `unknown_model` or a missing field."
     ),
-    401: OpenApiResponse(description="Not authenticated."),
+    **error_responses(401),
     413: OpenApiResponse(description="`attachment_too_large`: over the upload cap or the model's document limit."),
     415: OpenApiResponse(description="`unsupported_file_type`: the content is not a supported image or document."),
     429: OpenApiResponse(description="`rate_limited`: over `UPLOAD_RATE_USER` uploads (Retry-After)."),

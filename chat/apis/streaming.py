@@ -23,6 +23,7 @@ from rest_framework.request import Request
 
 from backend import errors
 from backend.api.request import request_user, validated
+from backend.api.schema import ERRORS
 from backend.db import db_sync_to_async
 from backend.streaming import http
 from backend.streaming.engine import Admission
@@ -108,9 +109,7 @@ _IDEMPOTENCY = OpenApiParameter(
     description="A repeat with the same key and body replays the same answer instead of generating again.",
 )
 _ERRORS = {
-    400: OpenApiResponse(description="Invalid input (error shape)."),
-    401: OpenApiResponse(description="Not authenticated."),
-    404: OpenApiResponse(description="Unknown or foreign id."),
+    **ERRORS,
     409: OpenApiResponse(description="Idempotency-Key reused for another request."),
     503: OpenApiResponse(description="The server is restarting (`shutting_down`); retry."),
     413: OpenApiResponse(description="Message or attachment too large."),

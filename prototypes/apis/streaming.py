@@ -26,6 +26,7 @@ from rest_framework.request import Request
 
 from appauth.models import AppUser
 from backend.api.request import request_user, validated
+from backend.api.schema import ERRORS
 from backend.db import db_sync_to_async
 from backend.streaming import http
 from backend.streaming.engine import Admission
@@ -51,9 +52,7 @@ _SSE = stream_responses(
     stop={"version_id": serializers.UUIDField(), "status": serializers.CharField()},
 )
 _ERRORS = {
-    400: OpenApiResponse(description="Invalid input (error shape)."),
-    401: OpenApiResponse(description="Not authenticated."),
-    404: OpenApiResponse(description="Unknown or foreign id."),
+    **ERRORS,
     409: OpenApiResponse(description="No complete version to start from, or Idempotency-Key reused."),
     429: OpenApiResponse(description="Too many generations running at once (Retry-After)."),
     503: OpenApiResponse(description="The server is restarting (`shutting_down`); retry."),

@@ -12,13 +12,16 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
 from backend.errors import ApplicationError
 from tools.models import ToolCallAudit
 from tools.registry import Tool, ToolContext
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import _User
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ class CallResult:
         return self.outcome != Outcome.OK
 
 
-def tool_allowed(*, user: Any, tool: Tool) -> bool:
+def tool_allowed(*, user: _User, tool: Tool) -> bool:
     permission = tool.required_permission()
     return bool(user.is_active) and (permission is None or user.has_perm(permission))
 
