@@ -17,12 +17,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import boto3
 from aiobotocore.session import get_session
 from botocore import exceptions as boto_exc
 from botocore.config import Config
 from botocore.parsers import ResponseParserError
 from django.conf import settings
+from urllib3.exceptions import ProtocolError
+from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 
 from backend.llm import providers
 from backend.llm.errors import FailureKind, LLMError, kind_for_status
@@ -74,8 +77,6 @@ _CODE_KINDS = {
 def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError, boto_exc.ReadTimeoutError)):
         return True
-    from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
-
     return isinstance(exc, Urllib3ReadTimeout)
 
 
@@ -90,9 +91,6 @@ def _is_connection_failure(exc: BaseException) -> bool:
         ),
     ):
         return True
-    import aiohttp
-    from urllib3.exceptions import ProtocolError
-
     return isinstance(exc, (ProtocolError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError))
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from backend.db import db_sync_to_async
+from backend.llm.models import LLMCall
 from backend.llm.types import CallContext, Usage
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,6 @@ class CallReport:
 
 def record_usage(record: UsageRecord) -> None:
     """Append `record` to the ledger. A failure to record is logged, never raised into the call."""
-    from backend.llm.models import LLMCall
-
     try:
         LLMCall.objects.create(
             user_id=record.context.user_id,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from drf_spectacular.generators import SchemaGenerator
 from tqdm import tqdm
 
 from backend.errors import ValidationFailed
@@ -93,8 +94,6 @@ def _title(text: str, *, fallback: str) -> str:
 
 def _schema_documents() -> list[dict[str, Any]]:
     """One document per API operation: method and path, summary, description, parameters, body fields."""
-    from drf_spectacular.generators import SchemaGenerator
-
     schema = SchemaGenerator().get_schema(request=None, public=True)
     components = schema.get("components", {}).get("schemas", {})
     documents = []
