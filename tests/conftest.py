@@ -12,9 +12,14 @@ import os
 import socket
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pytest
+
+if TYPE_CHECKING:
+    from appauth.models import AppUser
 
 _missing_services: list[str] = []
 
@@ -34,6 +39,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # a run with -p no:django (the emulator's own tests) needs no services
     from django.conf import settings
 
+    # Uploads never land in the checkout's media/: this run's own folder (inherited by the
+    # subprocesses tests start), and each test's own one (the `media_root` fixture).
+    media_root = tempfile.mkdtemp(prefix="aiassistant-media-")
+    os.environ["MEDIA_ROOT"] = media_root
+    settings.MEDIA_ROOT = media_root
     # Templates name static files; the hashed names of production (DEBUG off) need a
     # collectstatic run, which tests/test_static_files.py does for itself.
     settings.STORAGES = {
@@ -100,6 +110,35 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             red=True,
             bold=True,
         )
+
+
+@pytest.fixture(autouse=True)
+def media_root(request: pytest.FixtureRequest) -> Path | None:
+    """Every test stores uploads on the file system under its own temporary MEDIA_ROOT (returned)."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return None
+    settings = request.getfixturevalue("settings")
+    root: Path = request.getfixturevalue("tmp_path") / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    return root
+
+
+@pytest.fixture
+def user(db: None) -> AppUser:
+    """A verified user (tests.factories.UserFactory); `client` fixtures of the apps act as this user."""
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db: None) -> AppUser:
+    """A second user, for checks that one user never reaches another's data."""
+    from tests.factories import UserFactory
+
+    return UserFactory()
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from adminassistant import manifest as manifest_module
 from adminassistant.eval import fixtures
+from tests.factories import UserFactory
 
 # Queries run on the assistant's own alias, a second connection: these tests commit their data.
 ALIAS_DB = pytest.mark.django_db(transaction=True, databases=["default", "adminassistant"])
@@ -23,14 +23,10 @@ def on_default_alias(settings: Any) -> None:
 
 
 def make_staff(email: str = "staff@example.com", *, superuser: bool = True, **extra: Any) -> Any:
-    user_model = get_user_model()
-    user = user_model.objects.create_user(
-        email, "correct-horse-battery-staple", username=email.split("@")[0], is_staff=True, **extra
-    )
+    fields = {"is_staff": True, **extra}
     if superuser:
-        user.is_superuser = True
-        user.save(update_fields=["is_superuser"])
-    return user
+        fields["is_superuser"] = True
+    return UserFactory(email=email, username=email.split("@")[0], **fields)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from rest_framework.test import APIClient
 from appauth import services
 from appauth.models import AppUser
 from backend import google_identity, ratelimit
-from tests.appauth.factories import UserFactory
 from tests.appauth.google_keys import IOS_CLIENT_ID, WEB_CLIENT_ID, GoogleKeyServer
 
 CLIENT = services.ClientInfo(ip="203.0.113.7", user_agent="pytest-agent/1.0")
@@ -46,19 +45,8 @@ def production_hashers() -> None:
 
 
 @pytest.fixture
-def media_root(settings: Any, tmp_path: Any) -> Any:
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
 def api_client() -> APIClient:
     return APIClient(REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="pytest-agent/1.0")
-
-
-@pytest.fixture
-def user(db: None) -> AppUser:
-    return UserFactory()
 
 
 @pytest.fixture

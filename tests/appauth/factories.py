@@ -1,25 +1,11 @@
-"""factory_boy factories for accounts."""
+"""factory_boy factories for accounts (the user factory itself is tests.factories.UserFactory)."""
 
 from __future__ import annotations
 
 import factory
 
-from appauth.models import AppUser, SocialIdentity
-
-DEFAULT_PASSWORD = "correct horse battery staple"
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = AppUser
-        skip_postgeneration_save = True
-
-    email = factory.Sequence(lambda n: f"user{n}@example.com")
-    username = factory.Sequence(lambda n: f"user_{n:012x}")
-    first_name = "Ada"
-    last_name = "Lovelace"
-    email_verified = True
-    password = factory.django.Password(DEFAULT_PASSWORD)
+from appauth.models import SocialIdentity
+from tests.factories import UserFactory
 
 
 class SocialIdentityFactory(factory.django.DjangoModelFactory):

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from appauth.models import AppUser, AuthEvent
 from appauth.services.email_change import email_change_token_make
-from tests.appauth.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,9 @@ from rest_framework.test import APIClient
 
 from appauth.models import AppUser, AuthToken, SocialIdentity
 from appauth.services.login import login_lockout
-from tests.appauth.factories import DEFAULT_PASSWORD, SocialIdentityFactory, UserFactory
+from tests.appauth.factories import SocialIdentityFactory
 from tests.appauth.google_keys import FOREIGN_CLIENT_ID, IOS_CLIENT_ID, SigningKey
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

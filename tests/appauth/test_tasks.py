@@ -8,7 +8,7 @@ from django.db import transaction
 
 from appauth import services, tasks
 from tests.appauth.conftest import CLIENT
-from tests.appauth.factories import UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 from django.urls import clear_url_caches, set_urlconf
+
+from tests.factories import UserFactory
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,7 +99,7 @@ def test_an_unknown_api_path_answers_the_error_shape_in_development_too(debug):
 
 @pytest.mark.django_db
 def test_an_unknown_admin_assistant_api_path_answers_the_error_shape():
-    staff = get_user_model().objects.create_user("staff-404@example.com", "pw-long-enough-123", is_staff=True)
+    staff = UserFactory(is_staff=True)
     client = Client()
     client.force_login(staff)
 

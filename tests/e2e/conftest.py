@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from django.contrib.auth import get_user_model
 
+from tests.factories import UserFactory
 from tests.sse import SSEEvent, parse_sse
 
 
@@ -98,7 +98,7 @@ def make_user(email: str = "alice@example.com") -> tuple[Any, str]:
     from appauth.services.audit import ClientInfo
     from appauth.services.tokens import token_create
 
-    user = get_user_model().objects.create_user(email, "correct-horse-battery-staple")
+    user = UserFactory(email=email)
     _, token = token_create(user=user, client=ClientInfo(ip="127.0.0.1", user_agent="tests"))
     return user, token
 

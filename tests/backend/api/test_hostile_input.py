@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from backend.api.parsers import MAX_JSON_DEPTH, json_depth_exceeds
 from backend.api.views import server_error
 from tests.backend.api.test_errors import assert_error_shape
-from tests.prototypes.factories import UserFactory, VariantFactory, VersionFactory
+from tests.prototypes.factories import VariantFactory, VersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +22,9 @@ def nested(depth: int) -> bytes:
 
 
 @pytest.fixture
-def client():
+def client(user):
     api_client = APIClient()
-    api_client.force_authenticate(UserFactory())
+    api_client.force_authenticate(user)
     return api_client
 
 

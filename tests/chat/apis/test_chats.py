@@ -6,7 +6,6 @@ import datetime
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from chat.models import Chat
 from tests.chat.factories import (
@@ -14,25 +13,12 @@ from tests.chat.factories import (
     ProjectFactory,
     SavedSystemPromptFactory,
     TokenUsageFactory,
-    UserFactory,
     turn,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
 API = "/api/v1/chat"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 def _error(response):

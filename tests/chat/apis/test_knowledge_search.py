@@ -7,7 +7,8 @@ from rest_framework.test import APIClient
 
 from chat.services.knowledge_index import knowledge_index
 from retrieval.models import Chunk
-from tests.chat.factories import ProjectFactory, ProjectKnowledgeFactory, UserFactory
+from tests.chat.factories import ProjectFactory, ProjectKnowledgeFactory
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hashing_embedder")]
 

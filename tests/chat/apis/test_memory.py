@@ -8,23 +8,12 @@ from rest_framework.test import APIClient
 from chat.models import Chat, Message, UserMemory
 from chat.services import memory as services
 from chat.services.context import context_build
-from tests.chat.factories import ChatFactory, ProjectFactory, UserFactory, turn
+from tests.chat.factories import ChatFactory, ProjectFactory, turn
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/chat"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 def remember(user, summary: str, **fields) -> UserMemory:

@@ -6,26 +6,13 @@ import datetime
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from chat.models import Chat, Message, MessagePair
-from tests.chat.factories import AttachmentFactory, ChatFactory, UserFactory, linear_chat, turn
+from tests.chat.factories import AttachmentFactory, ChatFactory, linear_chat, turn
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
 API = "/api/v1/chat"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 def _branching_chat(user):

@@ -11,9 +11,9 @@ from tests.chat.factories import (
     ProjectFactory,
     ProjectKnowledgeFactory,
     SavedSystemPromptFactory,
-    UserFactory,
     turn,
 )
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 

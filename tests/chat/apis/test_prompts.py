@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from chat.models import SavedSystemPrompt
-from tests.chat.factories import ChatFactory, SavedSystemPromptFactory, UserFactory
+from tests.chat.factories import ChatFactory, SavedSystemPromptFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
 API = "/api/v1/chat"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 def test_prompt_crud(client):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.chat.factories import ChatFactory, ProjectFactory, UserFactory
+from tests.chat.factories import ChatFactory, ProjectFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from tests.chat.apis.test_attachments import PDF, UPLOAD_URL, VALIDATE_URL, file_field
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.apis.test_attachments")]
 
 
 def _client(email: str) -> APIClient:
     api = APIClient()
-    api.force_authenticate(get_user_model().objects.create_user(email, "a-long-password-1"))
+    api.force_authenticate(UserFactory(email=email))
     return api
 
 

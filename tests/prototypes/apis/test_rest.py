@@ -10,12 +10,12 @@ from rest_framework.test import APIClient
 
 from backend.streaming.workers import worker_id
 from prototypes.models import DesignProject, Prototype, PrototypeVariant, PrototypeVersion
+from tests.factories import UserFactory
 from tests.prototypes.factories import (
     PAGE,
     DesignProjectFactory,
     GroupFactory,
     PrototypeFactory,
-    UserFactory,
     VariantFactory,
     VersionFactory,
 )
@@ -23,18 +23,6 @@ from tests.prototypes.factories import (
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/prototypes"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 def _tree(user):
