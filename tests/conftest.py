@@ -9,6 +9,7 @@ unreachable service fails the run instead.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +22,12 @@ import pytest
 if TYPE_CHECKING:
     from appauth.models import AppUser
 
+# The session-wide live server (uvicorn serving the real ASGI app) of the end-to-end tests, the fuzz
+# run and the Celery worker test.
+pytest_plugins = ["tests.e2e.live"]
+
 _missing_services: list[str] = []
+_run_folders: list[str] = []
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -42,6 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Uploads never land in the checkout's media/: this run's own folder (inherited by the
     # subprocesses tests start), and each test's own one (the `media_root` fixture).
     media_root = tempfile.mkdtemp(prefix="aiassistant-media-")
+    _run_folders.append(media_root)
     os.environ["MEDIA_ROOT"] = media_root
     settings.MEDIA_ROOT = media_root
     # Templates name static files; the hashed names of production (DEBUG off) need a
@@ -76,6 +83,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"REQUIRE_SERVICES=1 but these services are unreachable: {', '.join(_missing_services)}"
         )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _run_folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _reload_connection_handlers() -> None:

@@ -12,9 +12,8 @@ from rest_framework.test import APIClient
 from appauth import services
 from appauth.models import AppUser
 from backend import google_identity, ratelimit
+from tests.appauth.factories import CLIENT
 from tests.appauth.google_keys import IOS_CLIENT_ID, WEB_CLIENT_ID, GoogleKeyServer
-
-CLIENT = services.ClientInfo(ip="203.0.113.7", user_agent="pytest-agent/1.0")
 
 
 @pytest.fixture(autouse=True)

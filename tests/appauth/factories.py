@@ -1,11 +1,15 @@
-"""factory_boy factories for accounts (the user factory itself is tests.factories.UserFactory)."""
+"""factory_boy factories and test data for accounts (the user factory itself is tests.factories.UserFactory)."""
 
 from __future__ import annotations
 
 import factory
 
+from appauth import services
 from appauth.models import SocialIdentity
 from tests.factories import UserFactory
+
+# The client (IP and user agent) that services are called on behalf of.
+CLIENT = services.ClientInfo(ip="203.0.113.7", user_agent="pytest-agent/1.0")
 
 
 class SocialIdentityFactory(factory.django.DjangoModelFactory):

@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from appauth import services
 from appauth.services import notifications
-from tests.appauth.conftest import CLIENT
+from tests.appauth.factories import CLIENT
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from appauth.errors import InvalidLinkToken
 from appauth.models import AppUser, AuthEvent
 from appauth.tokens import email_verification_token_generator, password_reset_token_generator, uid_encode
 from backend.errors import ValidationFailed
-from tests.appauth.conftest import CLIENT
+from tests.appauth.factories import CLIENT
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db

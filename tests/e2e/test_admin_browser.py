@@ -21,7 +21,7 @@ from backend.llm.models import LLMCall
 from chat.models import Message
 from prototypes.models import DesignProject
 from tests.chat.factories import ChatFactory, TokenUsageFactory, turn
-from tests.e2e.conftest import LiveServer, serve_in_thread
+from tests.e2e.live import LiveServer, serve_in_thread
 from tests.factories import UserFactory
 
 CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from appauth.models import AuthToken
-from tests.e2e.conftest import LiveServer, make_user
+from tests.e2e.live import LiveServer, make_user
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]

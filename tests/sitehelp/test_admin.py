@@ -9,7 +9,7 @@ import pytest
 
 from sitehelp.models import HelpFeedback
 from tests.factories import UserFactory
-from tests.sitehelp.conftest import make_feedback, make_message, make_visitor
+from tests.sitehelp.factories import make_feedback, make_message, make_visitor
 
 pytestmark = pytest.mark.django_db
 

@@ -13,6 +13,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from chat.models import Attachment
+from tests.helpers import assert_error
 
 # The lead's chat/urls.py mounts these routes under /api/v1/chat/; this module mounts them the same way.
 urlpatterns = [
@@ -36,14 +37,6 @@ def image_bytes(image_format: str = "PNG", size: tuple[int, int] = (40, 30)) -> 
 
 def file_field(name: str, data: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type=content_type)
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    return body["error"]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from chat.services.knowledge_index import knowledge_index
 from retrieval.models import Chunk
 from tests.chat.factories import ProjectFactory, ProjectKnowledgeFactory
 from tests.factories import UserFactory
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hashing_embedder")]
 
@@ -46,8 +47,7 @@ def test_another_users_project_is_not_found():
 
     response = _client(UserFactory()).get(f"{API}/projects/{project.id}/search/", {"q": "bread"})
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "project_not_found"
+    assert_error(response, 404, "project_not_found")
 
 
 @pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "bread", "k": 0}, {"q": "bread", "k": "many"}])
@@ -135,5 +135,5 @@ def test_an_uploaded_pdf_becomes_knowledge_and_unsupported_files_are_400():
 
     assert created.status_code == 201, created.json()
     assert created.json()["title"] == "tides.pdf" and "moon raises the tides" in created.json()["content"]
-    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "unsupported_document_format")
+    assert_error(refused, 400, "unsupported_document_format")
     assert foreign.status_code == 404

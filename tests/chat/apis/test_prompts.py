@@ -6,6 +6,7 @@ import pytest
 
 from chat.models import SavedSystemPrompt
 from tests.chat.factories import ChatFactory, SavedSystemPromptFactory
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
@@ -31,8 +32,7 @@ def test_prompt_crud(client):
 def test_prompt_create_rejects_incomplete_input(client, body):
     response = client.post(f"{API}/prompts/", body, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
+    assert_error(response, 400, "invalid")
 
 
 def test_deleting_a_prompt_detaches_chats(client, user):
