@@ -14,13 +14,14 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pytest
 
 if TYPE_CHECKING:
     from appauth.models import AppUser
+    from tests.appauth.google_keys import GoogleKeyServer
 
 # The session-wide live server (uvicorn serving the real ASGI app) of the end-to-end tests, the fuzz
 # run and the Celery worker test.
@@ -151,6 +152,32 @@ def other_user(db: None) -> AppUser:
     from tests.factories import UserFactory
 
     return UserFactory()
+
+
+@pytest.fixture(scope="session")
+def google_key_server() -> Iterator[GoogleKeyServer]:
+    """Google's key endpoint, served locally with keys made for the tests (tests/appauth/google_keys.py)."""
+    from tests.appauth.google_keys import GoogleKeyServer
+
+    server = GoogleKeyServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def google(google_key_server: GoogleKeyServer, settings: Any) -> Iterator[GoogleKeyServer]:
+    """Google sign-in configured against the local key server (never the internet)."""
+    from backend import google_identity
+    from tests.appauth.google_keys import IOS_CLIENT_ID, WEB_CLIENT_ID
+
+    settings.GOOGLE_JWKS_URL = google_key_server.url
+    settings.GOOGLE_CLIENT_IDS = [WEB_CLIENT_ID, IOS_CLIENT_ID]
+    google_key_server.status = 200
+    google_identity.reset_clients()
+    yield google_key_server
+    google_key_server.status = 200
+    google_identity.reset_clients()
 
 
 @pytest.fixture(scope="session")
