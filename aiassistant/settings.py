@@ -22,7 +22,11 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
-# --- Core -------------------------------------------------------------------
+# Layout: one section per concern, each under a heading of this one style; the shared parts first,
+# then one section per app. Every setting is assigned exactly once: a section that needs another
+# section's value reads it, it never reopens it (no `.update()`, no `X[...] = ...` further down).
+
+# --- Core -----------------------------------------------------------------------------------------
 
 DEBUG = env.bool("DEBUG", default=False)
 _DEV_SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105 - DEBUG only
@@ -35,14 +39,17 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 SITE_NAME = env("SITE_NAME", default="AI Assistant")
+# The port `make run` serves on, and the LLM emulator's port (`make emulator`).
+PORT = env.int("PORT", default=8000)
+EMULATOR_PORT = env.int("EMULATOR_PORT", default=8765)
 # Links in e-mails point at the front end. With DEBUG on and no front end configured they open
 # this server's development pages (backend.core.devpages), so they work with `make run` alone.
-FRONTEND_URL = env(
-    "FRONTEND_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}" if DEBUG else "http://localhost:3000"
-).rstrip("/")
+FRONTEND_URL = env("FRONTEND_URL", default=f"http://127.0.0.1:{PORT}" if DEBUG else "http://localhost:3000").rstrip("/")
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@localhost")
 
 INSTALLED_APPS = [
+    # Before django.contrib.admin: its admin/base_site.html overrides the admin's own (the drawer).
+    "adminassistant",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -85,6 +92,14 @@ MIDDLEWARE = [
 ROOT_URLCONF = "aiassistant.urls"
 WSGI_APPLICATION = "aiassistant.wsgi.application"
 ASGI_APPLICATION = "aiassistant.asgi.application"
+# Async callables run when the ASGI server starts and stops (backend.lifespan).
+ASGI_STARTUP_HOOKS = ["backend.streaming.engine.startup"]
+ASGI_SHUTDOWN_HOOKS = [
+    "backend.streaming.engine.shutdown",
+    "backend.db.aclose_connections",
+    # Close the providers' async (aiohttp/httpx) clients, so Ctrl-C prints no "Unclosed client session".
+    "backend.llm.service.aclose_clients",
+]
 
 TEMPLATES = [
     {
@@ -96,6 +111,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The strings of the admin assistant's drawer in the admin pages.
+                "adminassistant.context_processors.strings",
             ],
         },
     },
@@ -105,50 +122,78 @@ AUTH_USER_MODEL = "appauth.AppUser"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
+# Languages of the pages (Django i18n; catalogues in each app's locale/, editable in /rosetta/).
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# --- Database -----------------------------------------------------------------
+# --- Database -------------------------------------------------------------------------------------
 # DATABASE_URL unset -> a SQLite file next to manage.py (the embedded default).
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_default_database = env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 # Name of the throwaway database the test runner creates (default: "test_" + NAME).
 if env("DATABASE_TEST_NAME", default=""):
-    DATABASES["default"]["TEST"] = {"NAME": env("DATABASE_TEST_NAME")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    _default_database["TEST"] = {"NAME": env("DATABASE_TEST_NAME")}
+if _default_database["ENGINE"] == "django.db.backends.postgresql":
+    _default_database["CONN_HEALTH_CHECKS"] = True
     if env.bool("DATABASE_POOL", default=False):
         # Django's psycopg pool; persistent connections must then be off.
-        DATABASES["default"]["CONN_MAX_AGE"] = 0
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        _default_database["CONN_MAX_AGE"] = 0
+        _default_database.setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN", default=2),
             "max_size": env.int("DATABASE_POOL_MAX", default=20),
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
         }
     else:
-        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+        _default_database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+
+# The admin assistant's generated queries run on their own alias. ADMIN_ASSISTANT_DATABASE_URL should
+# connect as the restricted role that `manage.py adminassistant_role` creates (SELECT on allowed
+# columns only); unset, the alias reuses the default database's credentials (read-only transactions
+# only), and on the embedded SQLite default the file is opened read-only.
+ADMIN_ASSISTANT_DATABASE_ALIAS = "adminassistant"
+_admin_assistant_url = env("ADMIN_ASSISTANT_DATABASE_URL", default="")
+if _admin_assistant_url:
+    _admin_assistant_database = env.db_url_config(_admin_assistant_url)
+elif _default_database["ENGINE"] == "django.db.backends.sqlite3":
+    _admin_assistant_database = {
+        **_default_database,
+        "NAME": f"file:{_default_database['NAME']}?mode=ro",
+        "OPTIONS": {"uri": True},
+    }
+else:
+    _admin_assistant_database = {
+        **_default_database,
+        "OPTIONS": {k: v for k, v in _default_database.get("OPTIONS", {}).items() if k != "pool"},
+    }
+_admin_assistant_database["CONN_MAX_AGE"] = 0
+# Tests read the default test database through this alias (its own connection, its own role).
+_admin_assistant_database["TEST"] = {"MIRROR": "default"}
+
+DATABASES = {"default": _default_database, ADMIN_ASSISTANT_DATABASE_ALIAS: _admin_assistant_database}
 
 # Threads (each with its own connection) that run the database work of async code, such as
 # streamed answers; bounds the connections used whatever the number of open streams.
 DB_THREADS = env.int("DB_THREADS", default=8)
 
-# --- Cache, rate-limit counters, stream log ----------------------------------------
+# --- Cache, rate-limit counters, stream log -------------------------------------------------------
 
 REDIS_URL = env("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
+CACHES = {
+    "default": (
+        {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="aia"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
-# --- Celery ---------------------------------------------------------------------
+# --- Celery ---------------------------------------------------------------------------------------
 # No broker configured -> tasks run inline (eager), which is the embedded default.
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -161,14 +206,32 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis redelivers an unacknowledged task only after this many seconds (default 1 h).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis redelivers an unacknowledged task only after this many seconds (default 1 h).
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900),
+    # Redis hands out a task lost with its worker again only when a worker sweeps for unacknowledged
+    # tasks older than the visibility timeout; kombu's default sweep runs every ~100 s, this makes it
+    # explicit.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_SECONDS", default=30),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+# Every periodic task of every app (run by `celery beat`).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # Ends the generations of dead or hung processes (each web process sweeps too).
+    "streaming-sweep-generations": {
+        "task": "backend.streaming.tasks.sweep_generations",
+        "schedule": env.float("STREAM_BEAT_SWEEP_SECONDS", default=30.0),
+    },
+    "streaming-purge-idempotency-keys": {"task": "backend.streaming.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "chat-purge-unclaimed-attachments": {"task": "chat.tasks.purge_unclaimed_attachments", "schedule": 3600.0},
+    "chat-purge-memory-extractions": {"task": "chat.tasks.purge_memory_extractions", "schedule": 24 * 3600.0},
+    "sitehelp-purge-expired": {"task": "sitehelp.tasks.purge_expired", "schedule": 24 * 3600.0},
+}
 
-# --- Files (uploads, avatars, attachments) ------------------------------------------
+# --- Files: uploads, avatars, attachments, static files -------------------------------------------
 # AWS_STORAGE_BUCKET_NAME set -> S3 (or any S3 endpoint via AWS_S3_ENDPOINT_URL).
 
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
@@ -187,39 +250,54 @@ AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=900)
 AWS_S3_FILE_OVERWRITE = False
 AWS_S3_SIGNATURE_VERSION = "s3v4"
-if AWS_STORAGE_BUCKET_NAME:
-    _default_storage: dict[str, Any] = {
-        # S3Storage that stores and serves user files as downloads of a fixed type (docs/security.md).
-        "BACKEND": "backend.storage.MediaS3Storage",
-        "OPTIONS": {"location": env("AWS_S3_MEDIA_PREFIX", default="media")},
-    }
-else:
-    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-STORAGES = {
-    "default": _default_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": (
+        {
+            # S3Storage that stores and serves user files as downloads of a fixed type (docs/security.md).
+            "BACKEND": "backend.storage.MediaS3Storage",
+            "OPTIONS": {"location": env("AWS_S3_MEDIA_PREFIX", default="media")},
+        }
+        if AWS_STORAGE_BUCKET_NAME
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
+    # The app serves its own static files (admin, Swagger UI) through WhiteNoise
+    # (backend.middleware.StaticFilesMiddleware). With DEBUG off they come from STATIC_ROOT, filled
+    # by `manage.py collectstatic`: content-hashed names cached for a year, with gzip copies.
+    # With DEBUG on they are found in the apps' static/ folders on each request, no collectstatic.
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
 }
-
-# --- Static files (WhiteNoise) -------------------------------------------------------------
-# The app serves its own static files (admin, Swagger UI) through WhiteNoise
-# (backend.middleware.StaticFilesMiddleware). With DEBUG off they come from STATIC_ROOT, filled
-# by `manage.py collectstatic`: content-hashed names cached for a year, with gzip copies.
-# With DEBUG on they are found in the apps' static/ folders on each request, no collectstatic.
-if not DEBUG:
-    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 
 # Request bodies: JSON bodies are small; uploads go to disk above 2.5 MB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
-# --- Email ---------------------------------------------------------------------------
+# --- Email ----------------------------------------------------------------------------------------
+# EMAIL_URL names the transport and its server (smtp://, smtp+tls://, smtp+ssl://, consolemail://, …).
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+# The console transport prints reset links to the log: with DEBUG off it refuses (backend.email).
+EMAIL_BACKEND = (
+    "backend.email.ConsoleRefusedBackend"
+    if not DEBUG and _email["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    else _email["EMAIL_BACKEND"]
+)
+EMAIL_HOST = _email["EMAIL_HOST"]
+EMAIL_PORT = _email["EMAIL_PORT"]
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <noreply@localhost>")
 EMAIL_TIMEOUT = 10
 
-# --- Auth & passwords -------------------------------------------------------------------
+# --- Auth and passwords ---------------------------------------------------------------------------
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -234,50 +312,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# --- REST API ------------------------------------------------------------------------------
+# --- REST API -------------------------------------------------------------------------------------
+# Tokens (appauth's knox tokens) or the session; the schema's settings are under "OpenAPI schema".
 
-_renderers = ["rest_framework.renderers.JSONRenderer"]
-if DEBUG:
-    _renderers.append("rest_framework.renderers.BrowsableAPIRenderer")
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "appauth.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": _renderers,
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     ],
+    # JSON only, nesting-limited; form and multipart are accepted only by the views that take files.
+    "DEFAULT_PARSER_CLASSES": ["backend.api.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": "backend.api.metadata.RouteMetadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.api.exception_handler.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "backend.api.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 20,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": f"{SITE_NAME} API",
-    "DESCRIPTION": "REST and Server-Sent Events API of the AI assistant (Claude on Amazon Bedrock).",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "COMPONENT_SPLIT_REQUEST": True,
-    "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-}
-
-REST_KNOX = {
-    "TOKEN_TTL": timedelta(hours=env.int("AUTH_TOKEN_TTL_HOURS", default=24 * 7)),
-    "AUTO_REFRESH": True,
-    "TOKEN_PREFIX": env("KNOX_TOKEN_PREFIX", default="aia_"),
-    "AUTH_HEADER_PREFIX": "Token",
-}
-
-# --- CORS / CSRF for single-page apps -------------------------------------------------------
+# --- CORS and CSRF for single-page apps -----------------------------------------------------------
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = True
@@ -290,10 +349,12 @@ CORS_ALLOW_HEADERS = [
     "last-event-id",
     "x-csrftoken",
     "x-request-id",
+    # The help widget sends its session token in this header.
+    "x-help-session",
 ]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# --- Production safety (DEBUG off) -----------------------------------------------------------
+# --- Production safety (DEBUG off) ----------------------------------------------------------------
 
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
@@ -312,7 +373,7 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # Number of proxies in front of the app whose X-Forwarded-For entries are trusted (0 = use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
-# --- Logging ---------------------------------------------------------------------------------
+# --- Logging --------------------------------------------------------------------------------------
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
@@ -343,10 +404,15 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "aiobotocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # The LLM providers' SDKs and their HTTP stack log request details at DEBUG.
+        "anthropic": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "httpcore2": {"level": "WARNING"},
     },
 }
 
-# --- LLM (Amazon Bedrock) ------------------------------------------------------------------------
+# --- LLM: Amazon Bedrock, the Anthropic API, OpenAI-compatible servers ----------------------------
 # BEDROCK_ENDPOINT_URL set -> Bedrock Runtime calls go there (e.g. the emulator).
 # Credentials come from the standard AWS chain (env keys, profile, role) or AWS_BEARER_TOKEN_BEDROCK.
 
@@ -363,16 +429,6 @@ BEDROCK_CREDENTIALS_CONFIGURED = any(
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     )
 )
-EMULATOR_PORT = env.int("EMULATOR_PORT", default=8765)
-PORT = env.int("PORT", default=8000)
-# Async callables run when the ASGI server starts and stops (backend.lifespan).
-ASGI_STARTUP_HOOKS = ["backend.streaming.engine.startup"]
-ASGI_SHUTDOWN_HOOKS = [
-    "backend.streaming.engine.shutdown",
-    "backend.db.aclose_connections",
-    # Close the providers' async (aiohttp/httpx) clients, so Ctrl-C prints no "Unclosed client session".
-    "backend.llm.service.aclose_clients",
-]
 
 LLM_CONNECT_TIMEOUT = env.float("LLM_CONNECT_TIMEOUT", default=5.0)
 # For streams this bounds the gap between two events, not the whole answer.
@@ -383,102 +439,40 @@ LLM_MAX_POOL_CONNECTIONS = env.int("LLM_MAX_POOL_CONNECTIONS", default=1000)
 LLM_THROTTLE_COOLDOWN_SECONDS = env.float("LLM_THROTTLE_COOLDOWN_SECONDS", default=20.0)
 LLM_UNAVAILABLE_COOLDOWN_SECONDS = env.float("LLM_UNAVAILABLE_COOLDOWN_SECONDS", default=10.0)
 
-
-def _claude(
-    model_id: str,
-    *,
-    context_window: int,
-    max_output: int,
-    prices: tuple[float, float, float, float],
-    min_cache_tokens: int,
-    count_tokens_id: str | None = None,
-) -> dict[str, Any]:
-    """One registry entry; prices are USD per million tokens: input, output, cache read, cache write."""
-    return {
-        "id": model_id,
-        "context_window": context_window,
-        "max_output_tokens": max_output,
-        "max_images": 20,
-        "max_image_bytes": 3_750_000,
-        "max_image_pixels": 8000,
-        "max_documents": 5,
-        "max_document_bytes": 4_500_000,
-        "min_cache_tokens": min_cache_tokens,
-        "price_input": prices[0],
-        "price_output": prices[1],
-        "price_cache_read": prices[2],
-        "price_cache_write": prices[3],
-        # CountTokens refuses inference-profile ids: it takes the bare foundation model id.
-        "count_tokens_id": count_tokens_id or model_id.split(".", 1)[1],
-    }
-
-
-_DEFAULT_LLM_MODELS = [
-    _claude(
-        "us.anthropic.claude-sonnet-4-6",
-        context_window=200_000,
-        max_output=64_000,
-        prices=(3.0, 15.0, 0.30, 3.75),
-        min_cache_tokens=1024,
-    ),
-    _claude(
-        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-        context_window=200_000,
-        max_output=64_000,
-        prices=(3.0, 15.0, 0.30, 3.75),
-        min_cache_tokens=1024,
-    ),
-    _claude(
-        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-        context_window=200_000,
-        max_output=64_000,
-        prices=(1.0, 5.0, 0.10, 1.25),
-        min_cache_tokens=4096,
-    ),
-    _claude(
-        "us.anthropic.claude-opus-4-6-v1",
-        context_window=200_000,
-        max_output=32_000,
-        prices=(5.0, 25.0, 0.50, 6.25),
-        min_cache_tokens=4096,
-    ),
-]
-_DEFAULT_LLM_ALIASES = {
-    "chat-default": {
-        "label": "Claude Sonnet",
-        "chain": ["us.anthropic.claude-sonnet-4-6", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"],
-        "selectable": True,
-    },
-    "chat-smart": {
-        "label": "Claude Opus",
-        "chain": ["us.anthropic.claude-opus-4-6-v1", "us.anthropic.claude-sonnet-4-6"],
-        "selectable": True,
-    },
-    "fast": {
-        "label": "Claude Haiku",
-        "chain": ["us.anthropic.claude-haiku-4-5-20251001-v1:0", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"],
-        "selectable": True,
-    },
-    "prototype": {
-        "label": "Prototype generator",
-        "chain": ["us.anthropic.claude-sonnet-4-6", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"],
-        "selectable": False,
-    },
-}
-
-# LLM_CONFIG_FILE: a JSON file {"models": [...], "aliases": {...}} replacing the defaults above.
-_llm_config_file = env("LLM_CONFIG_FILE", default="")
-if _llm_config_file:
-    _llm_config = json.loads(Path(_llm_config_file).read_text())
-    LLM_MODELS: list[dict[str, Any]] = _llm_config["models"]
-    LLM_ALIASES: dict[str, dict[str, Any]] = _llm_config["aliases"]
-else:
-    LLM_MODELS = _DEFAULT_LLM_MODELS
-    LLM_ALIASES = _DEFAULT_LLM_ALIASES
+# The model catalogue is data, not settings: backend/llm/catalogue.json lists every model (provider,
+# limits, prices per million tokens) and the aliases with their fallback chains. LLM_CONFIG_FILE
+# names a JSON file of the same shape, {"models": [...], "aliases": {...}}, used in its place.
+_llm_catalogue = json.loads(
+    Path(env("LLM_CONFIG_FILE", default="") or BASE_DIR / "backend" / "llm" / "catalogue.json").read_text()
+)
+LLM_MODELS: list[dict[str, Any]] = _llm_catalogue["models"]
 LLM_DEFAULT_ALIAS = env("LLM_DEFAULT_ALIAS", default="chat-default")
 
-# --- LLM providers besides Bedrock: the Anthropic API and OpenAI-compatible servers ---------------
-# A registry entry with "provider": "anthropic" or "openai" is called through that provider's
+
+def _internal_aliases(aliases: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The catalogue's aliases plus the apps' internal ones (never selectable) it does not define.
+
+    The admin assistant answers on `chat-default`'s chain; site help on `fast`'s (else the default
+    alias's); each falls back to the catalogue's first alias.
+    """
+    merged = dict(aliases)
+    first = next(iter(aliases.values()))
+    merged.setdefault(
+        "admin-assistant",
+        {
+            "label": "Admin data assistant",
+            "chain": list(aliases.get("chat-default", first)["chain"]),
+            "selectable": False,
+        },
+    )
+    help_base = merged.get("fast") or merged.get(LLM_DEFAULT_ALIAS) or first
+    merged.setdefault("help", {"label": "Site help", "chain": list(help_base["chain"]), "selectable": False})
+    return merged
+
+
+LLM_ALIASES: dict[str, dict[str, Any]] = _internal_aliases(_llm_catalogue["aliases"])
+
+# A catalogue entry with "provider": "anthropic" or "openai" is called through that provider's
 # official SDK (backend/llm/anthropic_api.py, backend/llm/openai_compat.py). Its connection
 # (base_url, api_key_env) defaults to the provider's entry here. api_key_env is the NAME of
 # the environment variable holding the key: keys never live in settings, the database or logs.
@@ -497,36 +491,31 @@ LLM_PROVIDERS: dict[str, dict[str, Any]] = {
 }
 # The SDKs' own retries of the initial request (429/5xx/connection), as botocore's: at most one.
 LLM_PROVIDER_MAX_RETRIES = env.int("LLM_PROVIDER_MAX_RETRIES", default=1)
-# The Anthropic API's Claude models, priced per million tokens, for chains that use them.
-if not _llm_config_file:
-    LLM_MODELS = [
-        *LLM_MODELS,
-        *(
-            {
-                **_claude(
-                    model_id,
-                    context_window=200_000,
-                    max_output=64_000,
-                    prices=prices,
-                    min_cache_tokens=min_cache_tokens,
-                    count_tokens_id=model_id,
-                ),
-                "provider": "anthropic",
-            }
-            for model_id, prices, min_cache_tokens in (
-                ("claude-sonnet-4-6", (3.0, 15.0, 0.30, 3.75), 1024),
-                ("claude-haiku-4-5", (1.0, 5.0, 0.10, 1.25), 4096),
-            )
-        ),
-    ]
-# The SDKs and their HTTP stack log request details at DEBUG; keep them at WARNING.
-_sdk_loggers: dict[str, Any] = LOGGING["loggers"]  # type: ignore[assignment]
-_sdk_loggers.update({name: {"level": "WARNING"} for name in ("anthropic", "openai", "httpx2", "httpcore2")})
 
-# --- Streaming engine (backend.streaming) -------------------------------------------------------
+# --- Streaming engine (backend.streaming) ---------------------------------------------------------
 
 # The engines of the apps that stream (dotted paths; the sweeper and shutdown visit each).
-STREAMING_ENGINES = ["chat.services.generation.engine", "prototypes.services.generation.engine"]
+STREAMING_ENGINES = [
+    "chat.services.generation.engine",
+    "prototypes.services.generation.engine",
+    "adminassistant.services.generation.engine",
+    "sitehelp.services.generation.engine",
+]
+# Every event name the streams document (OpenAPI enum names); an app adding events lists them here.
+STREAM_EVENT_NAMES = [
+    "message_start",
+    "delta",
+    "snapshot",
+    "message_stop",
+    "error",
+    # The admin assistant's answer: a table, a chart or an error.
+    "result",
+    # Chat answers with retrieval and tools.
+    "citations",
+    "tool_call",
+    "tool_confirmation",
+    "tool_result",
+]
 # Event logs: Redis copy written every this many seconds; kept this long after a generation ends.
 STREAM_LOG_FLUSH_SECONDS = env.float("STREAM_LOG_FLUSH_SECONDS", default=0.05)
 STREAM_LOG_TTL = env.int("STREAM_LOG_TTL", default=3600)
@@ -540,35 +529,15 @@ STREAM_WORKER_TTL_SECONDS = env.int("STREAM_WORKER_TTL_SECONDS", default=5)
 STREAM_ORPHAN_GRACE_SECONDS = env.int("STREAM_ORPHAN_GRACE_SECONDS", default=2)
 # A generation that has not heart-beaten this long is ended even if its process looks alive (hung).
 STREAM_STALE_SECONDS = env.int("STREAM_STALE_SECONDS", default=60)
-# Each web process sweeps orphaned generations this often (Celery beat does too, when it runs).
+# Each web process sweeps orphaned generations this often (Celery beat does too: CELERY_BEAT_SCHEDULE).
 STREAM_SWEEP_SECONDS = env.float("STREAM_SWEEP_SECONDS", default=10.0)
 # On shutdown, running generations may finish for this long before they end `interrupted`.
 STREAM_SHUTDOWN_GRACE_SECONDS = env.float("STREAM_SHUTDOWN_GRACE_SECONDS", default=3.0)
 STREAM_IDEMPOTENCY_TTL_HOURS = env.int("STREAM_IDEMPOTENCY_TTL_HOURS", default=24)
 # A stream ticket (EventSource resume for token clients) opens one stream within this many seconds.
 STREAM_TICKET_SECONDS = env.int("STREAM_TICKET_SECONDS", default=60)
-# Every event name the streams document (OpenAPI enum names); an app adding events lists them here.
-STREAM_EVENT_NAMES = ["message_start", "delta", "snapshot", "message_stop", "error"]
-CELERY_BEAT_SCHEDULE["streaming-sweep-generations"] = {
-    "task": "backend.streaming.tasks.sweep_generations",
-    "schedule": env.float("STREAM_BEAT_SWEEP_SECONDS", default=30.0),
-}
-CELERY_BEAT_SCHEDULE["streaming-purge-idempotency-keys"] = {
-    "task": "backend.streaming.tasks.purge_idempotency_keys",
-    "schedule": 3600.0,
-}
 
-# --- Chat: messages -----------------------------------------------------------------------------------
-
-CHAT_MAX_CONCURRENT_GENERATIONS = env.int("CHAT_MAX_CONCURRENT_GENERATIONS", default=3)
-CHAT_MESSAGE_RATE = env("CHAT_MESSAGE_RATE", default="20/m")
-CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=100_000)
-CELERY_BEAT_SCHEDULE["chat-purge-unclaimed-attachments"] = {
-    "task": "chat.tasks.purge_unclaimed_attachments",
-    "schedule": 3600.0,
-}
-
-# --- Accounts (appauth) --------------------------------------------------------------------------
+# --- Accounts (appauth) ---------------------------------------------------------------------------
 # Token policy: knox tokens (SHA-512 digest stored, never the token), prefixed with
 # KNOX_TOKEN_PREFIX; each lives AUTH_TOKEN_TTL_HOURS after its last use (sliding refresh)
 # but never longer than AUTH_TOKEN_MAX_LIFETIME_DAYS after login. A user holds at most
@@ -581,20 +550,18 @@ AUTH_TOKEN_MAX_LIFETIME_DAYS = env.int("AUTH_TOKEN_MAX_LIFETIME_DAYS", default=3
 AUTH_TOKEN_LIMIT_PER_USER = env.int("AUTH_TOKEN_LIMIT_PER_USER", default=20)
 # A token's last_used_at is written at most once per this many seconds.
 AUTH_TOKEN_TOUCH_INTERVAL_SECONDS = env.int("AUTH_TOKEN_TOUCH_INTERVAL_SECONDS", default=60)
-REST_KNOX.update(
-    {
-        "TOKEN_MODEL": KNOX_TOKEN_MODEL,
-        "AUTO_REFRESH_MAX_TTL": timedelta(days=AUTH_TOKEN_MAX_LIFETIME_DAYS),
-        "MIN_REFRESH_INTERVAL": 60,
-        # Knox's own LoginView (unused) would answer 403 at the limit; appauth evicts instead.
-        "TOKEN_LIMIT_PER_USER": AUTH_TOKEN_LIMIT_PER_USER,
-        "USER_SERIALIZER": None,
-    }
-)
-REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
-    "appauth.authentication.TokenAuthentication",
-    "rest_framework.authentication.SessionAuthentication",
-]
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("AUTH_TOKEN_TTL_HOURS", default=24 * 7)),
+    "AUTO_REFRESH": True,
+    "TOKEN_PREFIX": env("KNOX_TOKEN_PREFIX", default="aia_"),
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+    "AUTO_REFRESH_MAX_TTL": timedelta(days=AUTH_TOKEN_MAX_LIFETIME_DAYS),
+    "MIN_REFRESH_INTERVAL": 60,
+    # Knox's own LoginView (unused) would answer 403 at the limit; appauth evicts instead.
+    "TOKEN_LIMIT_PER_USER": AUTH_TOKEN_LIMIT_PER_USER,
+    "USER_SERIALIZER": None,
+}
 
 # Google sign-in: every client id whose id_tokens we accept (web, Android, iOS differ).
 GOOGLE_CLIENT_IDS = env.list("GOOGLE_CLIENT_IDS", default=[])
@@ -642,17 +609,20 @@ AUTH_AVATAR_MAX_BYTES = env.int("AUTH_AVATAR_MAX_BYTES", default=2 * 1024 * 1024
 AUTH_AVATAR_MAX_PIXELS = env.int("AUTH_AVATAR_MAX_PIXELS", default=4096 * 4096)
 AUTH_AVATAR_SIZE = env.int("AUTH_AVATAR_SIZE", default=512)
 
-# --- Chat attachments ---
-# Uploads above CHAT_MAX_UPLOAD_BYTES are refused (413) before they are read; the per-model
-# limits (LLM_MODELS) apply below that. Uploads no message claimed are purged after the TTL.
+# --- Chat -----------------------------------------------------------------------------------------
+
+CHAT_MAX_CONCURRENT_GENERATIONS = env.int("CHAT_MAX_CONCURRENT_GENERATIONS", default=3)
+CHAT_MESSAGE_RATE = env("CHAT_MESSAGE_RATE", default="20/m")
+CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=100_000)
+
+# Attachments: uploads above CHAT_MAX_UPLOAD_BYTES are refused (413) before they are read; the
+# per-model limits (LLM_MODELS) apply below that. Uploads no message claimed are purged after the TTL.
 CHAT_MAX_UPLOAD_BYTES = env.int("CHAT_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 CHAT_ATTACHMENT_TTL_HOURS = env.int("CHAT_ATTACHMENT_TTL_HOURS", default=24)
 
-# --- Chat (REST) ---
 # Most tokens of project knowledge (marked include_in_chat) one project may send with each chat.
 CHAT_KNOWLEDGE_TOKEN_BUDGET = env.int("CHAT_KNOWLEDGE_TOKEN_BUDGET", default=100_000)
 
-# --- Chat memory and titles ---
 # Titles and memory extraction run in Celery after an answer completes, on the `fast` alias.
 CHAT_TITLE_MODEL_ALIAS = env("CHAT_TITLE_MODEL_ALIAS", default="fast")
 CHAT_MEMORY_MODEL_ALIAS = env("CHAT_MEMORY_MODEL_ALIAS", default="fast")
@@ -668,20 +638,13 @@ CHAT_MEMORY_EXTRACTION_RETENTION_DAYS = env.int("CHAT_MEMORY_EXTRACTION_RETENTIO
 CHAT_TASK_MAX_RETRIES = env.int("CHAT_TASK_MAX_RETRIES", default=5)
 CHAT_TASK_RETRY_BACKOFF_SECONDS = env.float("CHAT_TASK_RETRY_BACKOFF_SECONDS", default=15.0)
 CHAT_TASK_RETRY_BACKOFF_MAX_SECONDS = env.float("CHAT_TASK_RETRY_BACKOFF_MAX_SECONDS", default=600.0)
-# Redis hands out a task lost with its worker again only when a worker sweeps for unacknowledged
-# tasks older than the visibility timeout; kombu's default sweep runs every ~100 s, this makes it explicit.
-CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_interval"] = env.int("CELERY_UNACKED_RESTORE_SECONDS", default=30)
-CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
-CELERY_BEAT_SCHEDULE["chat-purge-memory-extractions"] = {
-    "task": "chat.tasks.purge_memory_extractions",
-    "schedule": 24 * 3600.0,
-}
 
-# --- Prototypes ---
+# --- Prototypes -----------------------------------------------------------------------------------
 # Previews are served from PROTOTYPE_PREVIEW_BASE_URL (a separate registrable domain in
 # production, e.g. https://proto-usercontent.example; empty = the app's own host) through
 # signed URLs valid for PROTOTYPE_PREVIEW_MAX_AGE seconds, scoped to one version. Only the
 # origins in PROTOTYPE_PREVIEW_FRAME_ANCESTORS (default: FRONTEND_URL) may frame them.
+
 PROTOTYPE_PREVIEW_BASE_URL = env("PROTOTYPE_PREVIEW_BASE_URL", default="").rstrip("/")
 PROTOTYPE_PREVIEW_MAX_AGE = env.int("PROTOTYPE_PREVIEW_MAX_AGE", default=300)
 PROTOTYPE_PREVIEW_FRAME_ANCESTORS = env.list("PROTOTYPE_PREVIEW_FRAME_ANCESTORS", default=[FRONTEND_URL])
@@ -689,19 +652,8 @@ PROTOTYPE_PREVIEW_FRAME_ANCESTORS = env.list("PROTOTYPE_PREVIEW_FRAME_ANCESTORS"
 PROTOTYPE_MAX_TOKENS = env.int("PROTOTYPE_MAX_TOKENS", default=0)
 # Generations one user may run at once (more → 429).
 PROTOTYPE_MAX_CONCURRENT_GENERATIONS = env.int("PROTOTYPE_MAX_CONCURRENT_GENERATIONS", default=3)
-_enum_name_overrides: Any = SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES") or {}
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **_enum_name_overrides,
-    "PrototypeVersionStatusEnum": "prototypes.models.PrototypeVersion.Status",
-    "PrototypeVersionEditModeEnum": "prototypes.models.PrototypeVersion.EditMode",
-    # Each event name of the event streams (backend.streaming.schema) is a one-value enum.
-    **{
-        f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
-        for name in STREAM_EVENT_NAMES
-    },
-}
 
-# --- Hardening (docs/security.md) --------------------------------------------------------------
+# --- Hardening (docs/security.md) -----------------------------------------------------------------
 # Limits applied before a request body is read, on top of DATA_UPLOAD_MAX_MEMORY_SIZE: the ASGI
 # guard (backend.asgi_limits) answers 413 as soon as a declared or streamed body passes the
 # ceiling of its route, 431 for oversized headers. Upload routes get the larger ceiling. The
@@ -723,42 +675,10 @@ IMAGE_MAX_PIXELS_JPEG = env.int("IMAGE_MAX_PIXELS_JPEG", default=80_000_000)
 # Uploads (attachments, file checks, avatars) per account.
 UPLOAD_RATE_USER = env("UPLOAD_RATE_USER", default="60/h")
 
-# JSON only, nesting-limited; form and multipart are accepted only by the views that take files.
-REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["backend.api.parsers.JSONParser"]
-REST_FRAMEWORK["DEFAULT_METADATA_CLASS"] = "backend.api.metadata.RouteMetadata"
-REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
+# --- Admin assistant (adminassistant): staff ask data questions inside the Django admin -----------
+# Its database alias is under "Database", its model alias (`admin-assistant`) under "LLM", its
+# engine and `result` event under "Streaming engine".
 
-# The console transport prints reset links to the log: with DEBUG off it refuses (backend.email).
-if not DEBUG and EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
-    EMAIL_BACKEND = "backend.email.ConsoleRefusedBackend"
-# The error responses every operation can give, and the error shape, in the OpenAPI schema.
-SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
-    "drf_spectacular.hooks.postprocess_schema_enums",
-    "backend.api.schema.document_common_errors",
-    # The multipart `files` of sending a message (an async view the generator cannot introspect).
-    "chat.schema.message_files_hook",
-]
-
-# --- Admin assistant (adminassistant): staff ask data questions inside the Django admin ---
-# The database alias the generated queries run on. ADMIN_ASSISTANT_DATABASE_URL should connect as
-# the restricted role that `manage.py adminassistant_role` creates (SELECT on allowed columns only);
-# unset, the alias reuses the default database's credentials (read-only transactions only), and on
-# the embedded SQLite default the file is opened read-only.
-ADMIN_ASSISTANT_DATABASE_ALIAS = "adminassistant"
-_admin_assistant_url = env("ADMIN_ASSISTANT_DATABASE_URL", default="")
-if _admin_assistant_url:
-    DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS] = env.db_url_config(_admin_assistant_url)
-else:
-    DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS] = {
-        **DATABASES["default"],
-        "OPTIONS": {k: v for k, v in DATABASES["default"].get("OPTIONS", {}).items() if k != "pool"},
-    }
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-        DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS]["NAME"] = f"file:{DATABASES['default']['NAME']}?mode=ro"
-        DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS]["OPTIONS"] = {"uri": True}
-DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS]["CONN_MAX_AGE"] = 0
-# Tests read the default test database through this alias (its own connection, its own role).
-DATABASES[ADMIN_ASSISTANT_DATABASE_ALIAS]["TEST"] = {"MIRROR": "default"}
 # Limits: statement timeout (ms, and the watchdog's), rows of a result, characters of a field,
 # characters of a snippet, questions per user (rate "N/unit").
 ADMIN_ASSISTANT_STATEMENT_TIMEOUT_MS = env.int("ADMIN_ASSISTANT_STATEMENT_TIMEOUT_MS", default=5000)
@@ -775,36 +695,12 @@ ADMIN_ASSISTANT_EXCLUDE = env.list("ADMIN_ASSISTANT_EXCLUDE", default=[])
 # The model alias used when the AI settings name none, and the (fast) alias that titles chats.
 ADMIN_ASSISTANT_MODEL_ALIAS = env("ADMIN_ASSISTANT_MODEL_ALIAS", default="admin-assistant")
 ADMIN_ASSISTANT_TITLE_ALIAS = env("ADMIN_ASSISTANT_TITLE_ALIAS", default="fast")
-LLM_ALIASES.setdefault(
-    "admin-assistant",
-    {
-        "label": "Admin data assistant",
-        "chain": list(LLM_ALIASES.get("chat-default", next(iter(LLM_ALIASES.values())))["chain"]),
-        "selectable": False,
-    },
-)
-STREAMING_ENGINES.append("adminassistant.services.generation.engine")
-STREAM_EVENT_NAMES.append("result")
-_assistant_enums: Any = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **_assistant_enums,
-    "StreamEventResultEnum": [("result", "result")],
-    "AssistantChartTypeEnum": "adminassistant.serializers.CHART_TYPES",
-}
-# The admin base template (adminassistant/templates/admin/base_site.html) overrides the admin's
-# own: the app is listed before django.contrib.admin; its drawer's strings come from this processor.
-INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.admin"), "adminassistant")
-_template_options: Any = TEMPLATES[0]["OPTIONS"]
-_template_options["context_processors"].append("adminassistant.context_processors.strings")
 
-# --- Sitehelp: the ask-AI page and the anonymous help widget ---
-# Answers come from the `help` alias: the `fast` chain unless LLM_CONFIG_FILE defines `help` (or lacks `fast`:
-# then the default alias's chain).
-_help_base = LLM_ALIASES.get("fast") or LLM_ALIASES.get(LLM_DEFAULT_ALIAS) or next(iter(LLM_ALIASES.values()))
-LLM_ALIASES.setdefault("help", {"label": "Site help", "chain": list(_help_base["chain"]), "selectable": False})
-STREAMING_ENGINES.append("sitehelp.services.generation.engine")
-# Languages of the page and the widget (Django i18n; catalogues in sitehelp/locale, editable in /rosetta/).
-LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français")]
+# --- Site help (sitehelp): the ask-AI page and the anonymous help widget --------------------------
+# Answers come from the `help` alias: the `fast` chain unless LLM_CONFIG_FILE defines `help` (or lacks
+# `fast`: then the default alias's chain). Its purge task is in CELERY_BEAT_SCHEDULE, its session
+# header in CORS_ALLOW_HEADERS, its languages in LANGUAGES.
+
 # Most output tokens of one answer, and seconds one answer may take before it ends with `timeout`.
 HELP_MAX_TOKENS = env.int("HELP_MAX_TOKENS", default=300)
 HELP_TIMEOUT_SECONDS = env.float("HELP_TIMEOUT_SECONDS", default=20.0)
@@ -837,9 +733,6 @@ HELP_PRIVACY_URL = env("HELP_PRIVACY_URL", default="/privacy/")
 # Conversations and feedback are deleted this many days after they started (daily beat task).
 HELP_RETENTION_DAYS = env.int("HELP_RETENTION_DAYS", default=183)
 HELP_PURGE_BATCH_SIZE = env.int("HELP_PURGE_BATCH_SIZE", default=500)
-CELERY_BEAT_SCHEDULE["sitehelp-purge-expired"] = {"task": "sitehelp.tasks.purge_expired", "schedule": 24 * 3600.0}
-# The widget sends its session token in this header (allowed in CORS preflights).
-CORS_ALLOW_HEADERS.append("x-help-session")
 # Only staff in the `translators` group (or superusers) edit translations in /rosetta/.
 ROSETTA_REQUIRES_AUTH = True
 ROSETTA_MESSAGES_SOURCE_LANGUAGE_CODE = "en"
@@ -879,27 +772,41 @@ TOOLS_CONFIRM_TIMEOUT_SECONDS = env.float("TOOLS_CONFIRM_TIMEOUT_SECONDS", defau
 # A Django permission a tool additionally requires, by tool name, as JSON:
 # e.g. {"delete_knowledge": "chat.delete_projectknowledge"}.
 TOOLS_REQUIRED_PERMISSIONS: dict[str, str] = env.json("TOOLS_REQUIRED_PERMISSIONS", default={})
-STREAM_EVENT_NAMES += ["citations", "tool_call", "tool_confirmation", "tool_result"]
-_enum_name_overrides = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **_enum_name_overrides,
-    "KnowledgeModeEnum": "chat.models.Message.KnowledgeMode",
-    **{
-        f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
-        for name in ("citations", "tool_call", "tool_confirmation", "tool_result")
-    },
-}
 
-# --- OpenAPI enum names (after every app's block) -------------------------------------------------
-# One name per choice set: every event name of the streams (apps append theirs to STREAM_EVENT_NAMES)
-# and the statuses that share values across apps.
-_enum_names_so_far: Any = SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **_enum_names_so_far,
-    **{
-        f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum": [(name, name)]
-        for name in STREAM_EVENT_NAMES
+# --- OpenAPI schema (drf-spectacular) -------------------------------------------------------------
+
+
+def _stream_event_enum(name: str) -> str:
+    """`message_start` -> `StreamEventMessageStartEnum`: each event name is a one-value enum."""
+    return f"StreamEvent{''.join(part.title() for part in name.split('_'))}Enum"
+
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": "REST and Server-Sent Events API of the AI assistant (Claude on Amazon Bedrock).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # The error responses every operation can give, and the error shape.
+        "backend.api.schema.document_common_errors",
+        # The multipart `files` of sending a message (an async view the generator cannot introspect).
+        "chat.schema.message_files_hook",
+    ],
+    # One name per choice set: every event name of the streams (backend.streaming.schema) and the
+    # statuses that share values across apps.
+    "ENUM_NAME_OVERRIDES": {
+        **{_stream_event_enum(name): [(name, name)] for name in STREAM_EVENT_NAMES},
+        "ChatMessageStatusEnum": "chat.models.Message.Status",
+        "KnowledgeModeEnum": "chat.models.Message.KnowledgeMode",
+        "PrototypeVersionStatusEnum": "prototypes.models.PrototypeVersion.Status",
+        "PrototypeVersionEditModeEnum": "prototypes.models.PrototypeVersion.EditMode",
+        "AdminAssistantMessageStatusEnum": "adminassistant.models.Message.Status",
+        "AssistantChartTypeEnum": "adminassistant.serializers.CHART_TYPES",
     },
-    "ChatMessageStatusEnum": "chat.models.Message.Status",
-    "AdminAssistantMessageStatusEnum": "adminassistant.models.Message.Status",
 }

@@ -9,14 +9,26 @@ unreachable service fails the run instead.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pytest
 
+if TYPE_CHECKING:
+    from appauth.models import AppUser
+    from tests.appauth.google_keys import GoogleKeyServer
+
+# The session-wide live server (uvicorn serving the real ASGI app) of the end-to-end tests, the fuzz
+# run and the Celery worker test.
+pytest_plugins = ["tests.e2e.live"]
+
 _missing_services: list[str] = []
+_run_folders: list[str] = []
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -34,6 +46,12 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # a run with -p no:django (the emulator's own tests) needs no services
     from django.conf import settings
 
+    # Uploads never land in the checkout's media/: this run's own folder (inherited by the
+    # subprocesses tests start), and each test's own one (the `media_root` fixture).
+    media_root = tempfile.mkdtemp(prefix="aiassistant-media-")
+    _run_folders.append(media_root)
+    os.environ["MEDIA_ROOT"] = media_root
+    settings.MEDIA_ROOT = media_root
     # Templates name static files; the hashed names of production (DEBUG off) need a
     # collectstatic run, which tests/test_static_files.py does for itself.
     settings.STORAGES = {
@@ -68,6 +86,11 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _run_folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _reload_connection_handlers() -> None:
     """Make the database and cache handlers read the swapped settings.
 
@@ -100,6 +123,61 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             red=True,
             bold=True,
         )
+
+
+@pytest.fixture(autouse=True)
+def media_root(request: pytest.FixtureRequest) -> Path | None:
+    """Every test stores uploads on the file system under its own temporary MEDIA_ROOT (returned)."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return None
+    settings = request.getfixturevalue("settings")
+    root: Path = request.getfixturevalue("tmp_path") / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    return root
+
+
+@pytest.fixture
+def user(db: None) -> AppUser:
+    """A verified user (tests.factories.UserFactory); `client` fixtures of the apps act as this user."""
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db: None) -> AppUser:
+    """A second user, for checks that one user never reaches another's data."""
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture(scope="session")
+def google_key_server() -> Iterator[GoogleKeyServer]:
+    """Google's key endpoint, served locally with keys made for the tests (tests/appauth/google_keys.py)."""
+    from tests.appauth.google_keys import GoogleKeyServer
+
+    server = GoogleKeyServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def google(google_key_server: GoogleKeyServer, settings: Any) -> Iterator[GoogleKeyServer]:
+    """Google sign-in configured against the local key server (never the internet)."""
+    from backend import google_identity
+    from tests.appauth.google_keys import IOS_CLIENT_ID, WEB_CLIENT_ID
+
+    settings.GOOGLE_JWKS_URL = google_key_server.url
+    settings.GOOGLE_CLIENT_IDS = [WEB_CLIENT_ID, IOS_CLIENT_ID]
+    google_key_server.status = 200
+    google_identity.reset_clients()
+    yield google_key_server
+    google_key_server.status = 200
+    google_identity.reset_clients()
 
 
 @pytest.fixture(scope="session")

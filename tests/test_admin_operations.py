@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from backend.llm.models import LLMCall
 from chat.models import Message
-from tests.chat.factories import ChatFactory, TokenUsageFactory, UserFactory, turn
+from tests.chat.factories import ChatFactory, TokenUsageFactory, turn
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

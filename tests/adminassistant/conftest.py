@@ -5,32 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from adminassistant import manifest as manifest_module
 from adminassistant.eval import fixtures
-
-# Queries run on the assistant's own alias, a second connection: these tests commit their data.
-ALIAS_DB = pytest.mark.django_db(transaction=True, databases=["default", "adminassistant"])
-# Most tests run the guarded transaction on the default connection, nested in the test's own
-# transaction (a savepoint: read-only and rolled back all the same), which is much faster.
-DB = pytest.mark.django_db
+from tests.adminassistant.helpers import make_staff
 
 
 @pytest.fixture
 def on_default_alias(settings: Any) -> None:
     settings.ADMIN_ASSISTANT_DATABASE_ALIAS = "default"
-
-
-def make_staff(email: str = "staff@example.com", *, superuser: bool = True, **extra: Any) -> Any:
-    user_model = get_user_model()
-    user = user_model.objects.create_user(
-        email, "correct-horse-battery-staple", username=email.split("@")[0], is_staff=True, **extra
-    )
-    if superuser:
-        user.is_superuser = True
-        user.save(update_fields=["is_superuser"])
-    return user
 
 
 @pytest.fixture

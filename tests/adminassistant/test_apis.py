@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 
 from adminassistant.models import AssistantSettings, Chat, Message
 from adminassistant.services import config
-from tests.adminassistant.conftest import make_staff
+from tests.adminassistant.helpers import make_staff
+from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,7 @@ def test_chats_are_created_and_listed_for_their_owner_only(staff):
     assert [c["title"] for c in listed["results"]] == ["Signups"]
     assert set(listed) == {"next", "previous", "results"}
     response = client_for(other).get(f"{API}/chats/{created.json()['id']}")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "chat_not_found"
+    assert_error(response, 404, "chat_not_found")
 
 
 def test_chat_history_pages_oldest_first(staff):

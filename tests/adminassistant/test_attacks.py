@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from adminassistant import manifest
 from adminassistant.executor.runner import execute
 from adminassistant.executor.validator import Refused, validate
-from tests.adminassistant.conftest import DB, make_staff
+from tests.adminassistant.helpers import DB, make_staff
 
 ATTACKS = [
     # imports, builtins, dunders, frames

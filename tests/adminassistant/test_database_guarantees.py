@@ -17,7 +17,7 @@ from django.db.backends.postgresql.base import DatabaseWrapper
 
 from adminassistant.executor.runner import GuardError, guarded
 from adminassistant.services.role import role_apply
-from tests.adminassistant.conftest import ALIAS_DB
+from tests.adminassistant.helpers import ALIAS_DB
 
 pytestmark = [ALIAS_DB, pytest.mark.postgres]
 

@@ -6,7 +6,7 @@ import pytest
 
 from adminassistant.eval import fixtures
 from adminassistant.executor.runner import execute
-from tests.adminassistant.conftest import DB
+from tests.adminassistant.helpers import DB
 
 pytestmark = [DB, pytest.mark.usefixtures("on_default_alias")]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -188,3 +189,54 @@ def test_llm_config_file_replaces_the_model_registry(tmp_path):
     )
 
     assert values == {"chain": ["eu.anthropic.claude-x"]}
+
+
+def test_without_llm_config_file_the_catalogue_file_is_the_registry_plus_the_internal_aliases():
+    catalogue = json.loads((REPO / "backend" / "llm" / "catalogue.json").read_text())
+
+    values = settings_json(
+        """
+        print(json.dumps({"models": settings.LLM_MODELS, "aliases": settings.LLM_ALIASES}))
+        """,
+        DEBUG="1",
+    )
+
+    assert values["models"] == catalogue["models"]
+    internal = {name: values["aliases"].pop(name) for name in ("admin-assistant", "help")}
+    assert values["aliases"] == catalogue["aliases"]
+    assert internal["admin-assistant"]["chain"] == catalogue["aliases"]["chat-default"]["chain"]
+    assert internal["help"]["chain"] == catalogue["aliases"]["fast"]["chain"]
+    assert not internal["admin-assistant"]["selectable"] and not internal["help"]["selectable"]
+
+
+def test_each_setting_is_assigned_once():
+    """No setting is reopened further down settings.py (reassigned, item-assigned or mutated in place)."""
+    tree = ast.parse((REPO / "aiassistant" / "settings.py").read_text())
+    mutators = {"update", "setdefault", "append", "extend", "insert", "pop", "remove", "clear"}
+    lines: dict[str, list[int]] = {}
+
+    def setting_of(node: ast.AST) -> str | None:
+        while isinstance(node, ast.Subscript | ast.Attribute):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) and node.id.isupper() else None
+
+    for statement in tree.body:  # module level: helper functions may build values locally
+        for node in ast.walk(statement):
+            if isinstance(node, ast.FunctionDef):
+                break
+            targets: list[ast.AST] = []
+            if isinstance(node, ast.Assign):
+                targets = list(node.targets)
+            elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                targets = [node.target]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in mutators:
+                targets = [node.func.value]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in {"vars", "globals"}:
+                targets = [ast.Name(id="VARS()")]
+            for target in targets:
+                name = setting_of(target)
+                if name:
+                    lines.setdefault(name, []).append(node.lineno)
+
+    assert "VARS()" not in lines, "settings are assigned by name, not through vars()/globals()"
+    assert {name: at for name, at in lines.items() if len(at) > 1} == {}

@@ -11,11 +11,8 @@ from rest_framework.test import APIClient
 
 from appauth import services
 from appauth.models import AppUser
-from backend import google_identity, ratelimit
-from tests.appauth.factories import UserFactory
-from tests.appauth.google_keys import IOS_CLIENT_ID, WEB_CLIENT_ID, GoogleKeyServer
-
-CLIENT = services.ClientInfo(ip="203.0.113.7", user_agent="pytest-agent/1.0")
+from backend import ratelimit
+from tests.appauth.factories import CLIENT
 
 
 @pytest.fixture(autouse=True)
@@ -46,19 +43,8 @@ def production_hashers() -> None:
 
 
 @pytest.fixture
-def media_root(settings: Any, tmp_path: Any) -> Any:
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
 def api_client() -> APIClient:
     return APIClient(REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="pytest-agent/1.0")
-
-
-@pytest.fixture
-def user(db: None) -> AppUser:
-    return UserFactory()
 
 
 @pytest.fixture
@@ -77,26 +63,6 @@ def auth_client(user: AppUser, login_token: Callable[..., str]) -> APIClient:
     client = APIClient(REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="pytest-agent/1.0")
     client.credentials(HTTP_AUTHORIZATION=f"Token {login_token(user)}")
     return client
-
-
-@pytest.fixture(scope="session")
-def google_key_server() -> Iterator[GoogleKeyServer]:
-    server = GoogleKeyServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def google(google_key_server: GoogleKeyServer, settings: Any) -> Iterator[GoogleKeyServer]:
-    """Google sign-in configured against the local key server (never the internet)."""
-    settings.GOOGLE_JWKS_URL = google_key_server.url
-    settings.GOOGLE_CLIENT_IDS = [WEB_CLIENT_ID, IOS_CLIENT_ID]
-    google_key_server.status = 200
-    google_identity.reset_clients()
-    yield google_key_server
-    google_key_server.status = 200
-    google_identity.reset_clients()
 
 
 @pytest.fixture

@@ -1,25 +1,15 @@
-"""factory_boy factories for accounts."""
+"""factory_boy factories and test data for accounts (the user factory itself is tests.factories.UserFactory)."""
 
 from __future__ import annotations
 
 import factory
 
-from appauth.models import AppUser, SocialIdentity
+from appauth import services
+from appauth.models import SocialIdentity
+from tests.factories import UserFactory
 
-DEFAULT_PASSWORD = "correct horse battery staple"
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = AppUser
-        skip_postgeneration_save = True
-
-    email = factory.Sequence(lambda n: f"user{n}@example.com")
-    username = factory.Sequence(lambda n: f"user_{n:012x}")
-    first_name = "Ada"
-    last_name = "Lovelace"
-    email_verified = True
-    password = factory.django.Password(DEFAULT_PASSWORD)
+# The client (IP and user agent) that services are called on behalf of.
+CLIENT = services.ClientInfo(ip="203.0.113.7", user_agent="pytest-agent/1.0")
 
 
 class SocialIdentityFactory(factory.django.DjangoModelFactory):

@@ -6,8 +6,8 @@ from django.urls import reverse
 from appauth import services
 from appauth.models import AppUser, AuthEvent, AuthToken
 from appauth.services.login import login_lockout
-from tests.appauth.conftest import CLIENT
-from tests.appauth.factories import UserFactory
+from tests.appauth.factories import CLIENT
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from appauth import services
 from appauth.models import AuthToken
-from tests.appauth.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from appauth.tokens import password_reset_token_generator, uid_encode
-from tests.appauth.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

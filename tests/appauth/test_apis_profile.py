@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from appauth.models import AppUser, AuthEvent, AuthToken
-from tests.appauth.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from appauth.models import AppUser
 from appauth.tokens import email_verification_token_generator, uid_encode
-from tests.appauth.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from appauth.models import AuthToken
 from appauth.services.audit import ClientInfo
 from appauth.services.tokens import token_create
-from tests.chat.factories import UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 CLIENT = ClientInfo(ip="127.0.0.1", user_agent="tests")

@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from appauth.models import AppUser
+from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -78,8 +79,7 @@ def test_oversize_files_are_refused(auth_client, settings, media_root):
 
     response = _upload(auth_client, _image_bytes(size=(400, 400)) + b"\0" * 2000)
 
-    assert response.status_code == 413
-    assert response.json()["error"]["code"] == "payload_too_large"
+    assert_error(response, 413, "payload_too_large")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ from rest_framework.test import APIClient
 
 from appauth.models import AppUser, AuthEvent
 from appauth.tokens import email_change_token_make
-from tests.appauth.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +98,7 @@ def test_an_address_taken_in_the_meantime_is_a_conflict(user):
 
     response = APIClient().post(CONFIRM, {"token": token}, format="json")
 
-    assert (response.status_code, response.json()["error"]["code"]) == (409, "email_taken")
+    assert_error(response, 409, "email_taken")
     assert AppUser.objects.get(pk=user.pk).email == user.email
 
 

@@ -19,8 +19,8 @@ from django.test.utils import CaptureQueriesContext
 
 from appauth import services
 from backend import tasks as backend_tasks
-from tests.appauth.conftest import CLIENT
-from tests.appauth.factories import UserFactory
+from tests.appauth.factories import CLIENT
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

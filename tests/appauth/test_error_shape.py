@@ -146,7 +146,7 @@ def test_wrong_methods_are_405(api_client, auth_client):
 
 
 def test_form_encoded_login_works_too(api_client, user):
-    from tests.appauth.factories import DEFAULT_PASSWORD
+    from tests.factories import DEFAULT_PASSWORD
 
     response = api_client.post("/api/v1/auth/login/", {"email": user.email, "password": DEFAULT_PASSWORD})
 

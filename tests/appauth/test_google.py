@@ -7,8 +7,10 @@ from rest_framework.test import APIClient
 
 from appauth.models import AppUser, AuthToken, SocialIdentity
 from appauth.services.login import login_lockout
-from tests.appauth.factories import DEFAULT_PASSWORD, SocialIdentityFactory, UserFactory
+from tests.appauth.factories import SocialIdentityFactory
 from tests.appauth.google_keys import FOREIGN_CLIENT_ID, IOS_CLIENT_ID, SigningKey
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -56,8 +58,7 @@ def test_ios_and_web_client_ids_are_both_accepted(google):
 def test_bad_claims_are_refused_without_creating_anyone(google, claims):
     response = _post(google.id_token(**claims))
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_google_token"
+    assert_error(response, 400, "invalid_google_token")
     assert not AppUser.objects.exists()
 
 
@@ -72,8 +73,7 @@ def test_an_unverified_google_email_matching_a_local_account_is_not_linked(googl
 
     response = _post(google.id_token(sub="attacker", email="victim@example.com", email_verified=False))
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "google_email_unverified"
+    assert_error(response, 400, "google_email_unverified")
     assert not SocialIdentity.objects.exists()
     assert not AuthToken.objects.filter(user=local).exists()
 
@@ -114,8 +114,7 @@ def test_the_same_email_under_another_sub_cannot_reach_a_linked_account(google):
 
     response = _post(google.id_token(sub="another-sub", email="linked@example.com"))
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "google_account_conflict"
+    assert_error(response, 409, "google_account_conflict")
     assert not AuthToken.objects.filter(user=identity.user).exists()
 
 
@@ -142,8 +141,7 @@ def test_google_outage_is_a_503_and_creates_nobody(google):
 
     response = _post(google.id_token())
 
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "google_unavailable"
+    assert_error(response, 503, "google_unavailable")
     assert not AppUser.objects.exists()
 
 

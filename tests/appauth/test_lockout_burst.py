@@ -13,8 +13,8 @@ from django.db import connection
 from appauth import services
 from appauth.errors import AccountLocked, InvalidCredentials
 from appauth.services import login as login_module
-from tests.appauth.conftest import CLIENT
-from tests.appauth.factories import DEFAULT_PASSWORD, UserFactory
+from tests.appauth.factories import CLIENT
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 

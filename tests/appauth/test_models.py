@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 
 from appauth import services
 from appauth.models import AppUser, AuthEvent
-from tests.appauth.conftest import CLIENT
-from tests.appauth.factories import UserFactory
+from tests.appauth.factories import CLIENT
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

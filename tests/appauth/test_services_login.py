@@ -11,8 +11,8 @@ from appauth.errors import AccountLocked, InvalidCredentials
 from appauth.models import AppUser, AuthEvent, AuthToken
 from appauth.services.login import login_lockout
 from appauth.tokens import password_reset_token_generator, uid_encode
-from tests.appauth.conftest import CLIENT
-from tests.appauth.factories import DEFAULT_PASSWORD, UserFactory
+from tests.appauth.factories import CLIENT
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from appauth.errors import InvalidLinkToken, InvalidPassword
 from appauth.models import AuthToken
 from appauth.tokens import password_reset_token_generator, uid_encode
 from backend.errors import ValidationFailed
-from tests.appauth.conftest import CLIENT
-from tests.appauth.factories import DEFAULT_PASSWORD, UserFactory
+from tests.appauth.factories import CLIENT
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

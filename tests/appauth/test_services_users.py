@@ -10,8 +10,8 @@ from appauth.errors import InvalidLinkToken
 from appauth.models import AppUser, AuthEvent
 from appauth.tokens import email_verification_token_generator, password_reset_token_generator, uid_encode
 from backend.errors import ValidationFailed
-from tests.appauth.conftest import CLIENT
-from tests.appauth.factories import DEFAULT_PASSWORD, UserFactory
+from tests.appauth.factories import CLIENT
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -91,10 +91,19 @@ def test_verification_tokens_expire(settings):
 def test_verification_tokens_outlive_the_short_password_reset_timeout(settings):
     user = UserFactory(email_verified=False)
     token = email_verification_token_generator.make_token(user)
+    reset_token = password_reset_token_generator.make_token(user)
     later = email_verification_token_generator._now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT + 60)
 
-    with mock.patch.object(email_verification_token_generator, "_now", return_value=later):
+    with (
+        mock.patch.object(email_verification_token_generator, "_now", return_value=later),
+        mock.patch.object(password_reset_token_generator, "_now", return_value=later),
+    ):
+        reset_token_still_valid = password_reset_token_generator.check_token(user, reset_token)
         services.user_verify_email(uidb64=uid_encode(user), token=token, client=CLIENT)
+
+    user.refresh_from_db()
+    assert not reset_token_still_valid  # a reset link of the same moment has expired by then
+    assert user.email_verified and user.email_verified_at
 
 
 def test_another_users_verification_token_is_refused():

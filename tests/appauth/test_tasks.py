@@ -7,8 +7,8 @@ from django.core import mail
 from django.db import transaction
 
 from appauth import services, tasks
-from tests.appauth.conftest import CLIENT
-from tests.appauth.factories import UserFactory
+from tests.appauth.factories import CLIENT
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

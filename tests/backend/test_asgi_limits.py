@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from backend.asgi_limits import body_ceiling, with_request_limits
+from tests.helpers import assert_error
 
 
 class Recorder:
@@ -147,6 +148,5 @@ def test_the_served_application_answers_a_streamed_oversized_body_early(producti
     with httpx.Client(timeout=30) as client:
         response = client.post(f"{production_app_server}/api/v1/auth/login/", content=body())
 
-    assert response.status_code == 413
-    assert response.json()["error"]["code"] == "payload_too_large"
+    assert_error(response, 413, "payload_too_large")
     assert sent < 50 * 1024 * 1024

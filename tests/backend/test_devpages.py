@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 from django.urls import clear_url_caches, set_urlconf
+
+from tests.factories import UserFactory
+from tests.helpers import assert_error
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,19 +92,18 @@ def test_an_unknown_api_path_answers_the_error_shape_in_development_too(debug):
         posted = Client().post("/api/v1/nothing-here/", data=json.dumps({}), content_type="application/json")
         slashless = Client().get("/api/v1/models")
 
-    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    assert_error(unknown, 404, "not_found")
     assert set(unknown.json()["error"]) == {"code", "message", "details"}
-    assert posted.status_code == 404 and posted.json()["error"]["code"] == "not_found"
+    assert_error(posted, 404, "not_found")
     assert slashless.status_code == 404 and "/api/v1/models/" in slashless.json()["error"]["message"]
 
 
 @pytest.mark.django_db
 def test_an_unknown_admin_assistant_api_path_answers_the_error_shape():
-    staff = get_user_model().objects.create_user("staff-404@example.com", "pw-long-enough-123", is_staff=True)
+    staff = UserFactory(is_staff=True)
     client = Client()
     client.force_login(staff)
 
     for path in ("/ai-assistant/api/chats/not-a-uuid", "/ai-assistant/api/results/x/csv", "/ai-assistant/api/nope"):
         response = client.get(path)
-        assert response.status_code == 404, path
-        assert response.json()["error"]["code"] == "not_found"
+        assert_error(response, 404, "not_found")

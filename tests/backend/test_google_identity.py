@@ -6,26 +6,7 @@ import pytest
 
 from backend import google_identity
 from backend.google_identity import GoogleUnavailable, InvalidGoogleToken, verify_id_token
-from tests.appauth.google_keys import FOREIGN_CLIENT_ID, IOS_CLIENT_ID, WEB_CLIENT_ID, GoogleKeyServer, SigningKey
-
-
-@pytest.fixture(scope="module")
-def key_server():
-    server = GoogleKeyServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def google(key_server, settings):
-    settings.GOOGLE_JWKS_URL = key_server.url
-    settings.GOOGLE_CLIENT_IDS = [WEB_CLIENT_ID, IOS_CLIENT_ID]
-    key_server.status = 200
-    google_identity.reset_clients()
-    yield key_server
-    key_server.status = 200
-    google_identity.reset_clients()
+from tests.appauth.google_keys import FOREIGN_CLIENT_ID, IOS_CLIENT_ID, WEB_CLIENT_ID, SigningKey
 
 
 def test_a_valid_token_gives_the_identity(google):

@@ -3,6 +3,7 @@ from django.db.utils import OperationalError
 from django.test import Client
 
 from backend import health
+from tests.helpers import assert_error
 
 
 def test_healthz_answers_while_the_process_serves():
@@ -75,6 +76,5 @@ def test_readyz_names_a_failing_database(monkeypatch):
 def test_health_endpoints_refuse_other_methods_in_the_error_shape():
     response = Client().post("/readyz")
 
-    assert response.status_code == 405
-    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert_error(response, 405, "method_not_allowed")
     assert response["Allow"] == "GET, HEAD"

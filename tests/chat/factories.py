@@ -1,4 +1,4 @@
-"""factory_boy factories for every chat model, and a user factory."""
+"""factory_boy factories for every chat model (users come from tests.factories)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import hashlib
 from typing import Any
 
 import factory
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from backend.llm.tokens import estimate_text_tokens
@@ -21,20 +20,7 @@ from chat.models import (
     SavedSystemPrompt,
     TokenUsage,
 )
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    """A user made by `create_user(email, password)`. No password by default: hashing (Argon2) is slow,
-    and these tests authenticate with `force_authenticate`/`force_login`."""
-
-    class Meta:
-        model = get_user_model()
-
-    email = factory.Sequence(lambda n: f"chat-user{n}@example.com")
-
-    @classmethod
-    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
-        return model_class.objects.create_user(kwargs.pop("email"), kwargs.pop("password", None), **kwargs)
+from tests.factories import UserFactory
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from chat.models import Message
@@ -11,9 +12,9 @@ from tests.chat.factories import (
     ProjectKnowledgeFactory,
     SavedSystemPromptFactory,
     TokenUsageFactory,
-    UserFactory,
     linear_chat,
 )
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,8 @@ MODELS = [
 
 
 @pytest.fixture
-def admin_client(client):
+def admin_client():
+    client = Client()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     return client
 

@@ -33,7 +33,8 @@ from backend.tasks import dispatch
 from chat import tasks
 from chat.models import Chat, MemoryExtraction, Message, UserMemory
 from tests.chat.factories import ChatFactory, turn
-from tests.e2e.conftest import headers, live_server_asgi, make_user, stream_events  # noqa: F401
+from tests.e2e.live import make_user
+from tests.sse import headers, stream_events
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -166,7 +167,7 @@ def tool_reply(*summaries: str) -> dict:
     return {"tool_use": {"name": "record_memories", "input": {"memories": memories}}}
 
 
-def test_a_title_and_memories_appear_after_a_streamed_answer(live_server_asgi, workers, emulator):  # noqa: F811
+def test_a_title_and_memories_appear_after_a_streamed_answer(live_server_asgi, workers, emulator):
     emulator.add_rule({"match": TITLE, "response": {"text": "Night shift sleep"}})
     emulator.add_rule({"match": EXTRACTION, "response": tool_reply("Works night shifts as a nurse")})
     worker = workers()

@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 
 from chat.models import Chat, Message
 from chat.services.export import chat_export_json
-from tests.chat.factories import AttachmentFactory, ChatFactory, ProjectFactory, UserFactory, linear_chat, turn
+from tests.chat.factories import AttachmentFactory, ChatFactory, ProjectFactory, linear_chat, turn
 from tests.chat.services.test_export import normalised
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

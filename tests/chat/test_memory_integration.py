@@ -4,18 +4,18 @@ memories for a context, the formatted block, and the message history sent to the
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from chat.models import Chat, MemoryTag, Message, MessagePair, UserMemory
 from chat.services.context import context_build
 from chat.services.memory import memory_context_block
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_memory_integration_scenario():
     # Given a user with a chat and memories carrying tags
-    user = get_user_model().objects.create_user("memory-integration@example.com", None)
+    user = UserFactory(email="memory-integration@example.com")
     chat = Chat.objects.create(user=user, title="Memory integration")
     python, work = (MemoryTag.objects.create(user=user, name=name) for name in ("python", "work"))
     facts = [

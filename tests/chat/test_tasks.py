@@ -4,18 +4,18 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from backend.streaming.tasks import sweep_generations
 from chat.models import Chat, Message, MessagePair
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def pair():
-    user = get_user_model().objects.create_user("tasks@example.com", "pw-long-enough-123")
+    user = UserFactory(email="tasks@example.com")
     chat = Chat.objects.create(user=user)
     pair = MessagePair.objects.create(chat=chat)
     Message.objects.create(pair=pair, role="user", text="q")

@@ -20,8 +20,9 @@ from django.utils import timezone
 from backend.llm.models import LLMCall
 from chat.models import Message
 from prototypes.models import DesignProject
-from tests.chat.factories import ChatFactory, TokenUsageFactory, UserFactory, turn
-from tests.e2e.conftest import LiveServer, serve_in_thread
+from tests.chat.factories import ChatFactory, TokenUsageFactory, turn
+from tests.e2e.live import LiveServer, serve_in_thread
+from tests.factories import UserFactory
 
 CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
 from django.test import Client
 
 from adminassistant.eval import fixtures
 from adminassistant.services import config
+from tests.factories import UserFactory
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("REQUIRE_SERVICES") == "1":
@@ -70,9 +70,7 @@ def _serve_static(route: Any) -> None:
 
 @pytest.fixture
 def admin_page(browser: Any, live: Any) -> Iterator[Any]:
-    user = get_user_model().objects.create_user(
-        "staff@example.com", "correct-horse-battery-staple", username="staff", is_staff=True, is_superuser=True
-    )
+    user = UserFactory(email="staff@example.com", username="staff", is_staff=True, is_superuser=True)
     fixtures.seed()
     row = config.settings_get()
     config.settings_set_api_key(row=row, api_key=SECRET)

@@ -13,8 +13,9 @@ from django.contrib.auth import get_user_model
 from adminassistant.eval import fixtures
 from adminassistant.models import AssistantSettings, Chat, Message, QueryLog
 from adminassistant.services import config
-from tests.e2e.conftest import headers, make_user, stream_events
-from tests.sse import assert_stream_contract
+from tests.e2e.live import make_user
+from tests.helpers import assert_error
+from tests.sse import assert_stream_contract, headers, stream_events
 
 # The generated queries run on the assistant's own alias (a second connection to the database).
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "adminassistant"])
@@ -190,11 +191,11 @@ def test_non_staff_and_foreign_chats_are_refused_before_streaming(live, staff, e
     _, other_token = make_user("member@example.com")
     body = {"question": "How many users?"}
     response = httpx.post(f"{live.url}{API}/chats/{chat_id}/message", json=body, headers=headers(other_token))
-    assert response.status_code == 403 and response.json()["error"]["code"] == "not_staff"
+    assert_error(response, 403, "not_staff")
     other, other_token = make_user("colleague@example.com")
     get_user_model().objects.filter(pk=other.pk).update(is_staff=True)
     response = httpx.post(f"{live.url}{API}/chats/{chat_id}/message", json=body, headers=headers(other_token))
-    assert response.status_code == 404 and response.json()["error"]["code"] == "chat_not_found"
+    assert_error(response, 404, "chat_not_found")
     assert emulator.requests() == []
 
 
@@ -232,8 +233,7 @@ def test_bad_questions_are_refused_in_the_error_shape_before_streaming(live, sta
         (httpx.get(url, headers=headers(token)), 405, "method_not_allowed"),
     ]
     for response, status, code in cases:
-        assert response.status_code == status, response.text
-        assert response.json()["error"]["code"] == code
+        assert_error(response, status, code)
     assert emulator.requests() == [] and not Message.objects.exists()
 
 
@@ -246,8 +246,7 @@ def test_questions_over_the_rate_get_429_with_retry_after(live, staff, emulator,
     response = httpx.post(
         f"{live.url}{API}/chats/{chat_id}/message", json={"question": "And yesterday?"}, headers=headers(token)
     )
-    assert response.status_code == 429
-    assert response.json()["error"]["code"] == "too_many_questions"
+    assert_error(response, 429, "too_many_questions")
     assert int(response.headers["Retry-After"]) >= 1
 
 

@@ -9,7 +9,7 @@ import httpx
 from PIL import Image
 
 from chat.models import Attachment
-from tests.e2e.conftest import headers, parse_sse
+from tests.sse import headers, parse_sse
 
 
 def png_bytes(width: int = 40, height: int = 30) -> bytes:

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from backend.streaming.workers import worker_id
 from chat.models import Chat, Message, MessagePair, Project, ProjectKnowledge
-from tests.e2e.conftest import headers, stream_events
+from tests.helpers import assert_error
+from tests.sse import headers, stream_events
 
 
 def send(live, token, content, **body):
@@ -169,8 +170,7 @@ def test_bad_input_is_a_4xx_in_the_error_shape_and_creates_nothing(live, alice, 
     with httpx.Client(base_url=live.url) as client:
         response = client.post("/api/v1/chat/messages/", json=body, headers=headers(token))
 
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
+    assert_error(response, status, code)
     assert not Message.objects.exists()
 
 
@@ -186,8 +186,8 @@ def test_malformed_json_and_wrong_content_type_are_4xx(live, alice):
             "/api/v1/chat/messages/", content=b"content=x", headers=headers(token, **{"Content-Type": "text/plain"})
         )
 
-    assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "malformed_request")
-    assert (wrong_type.status_code, wrong_type.json()["error"]["code"]) == (415, "unsupported_media_type")
+    assert_error(malformed, 400, "malformed_request")
+    assert_error(wrong_type, 415, "unsupported_media_type")
 
 
 def test_unauthenticated_requests_are_401(live):
@@ -205,8 +205,7 @@ def test_wrong_method_is_a_405(live, alice):
     with httpx.Client(base_url=live.url) as client:
         response = client.get("/api/v1/chat/messages/", headers=headers(token))
 
-    assert response.status_code == 405
-    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert_error(response, 405, "method_not_allowed")
 
 
 def test_another_user_gets_404_on_every_id(live, alice, bob):
@@ -247,8 +246,7 @@ def test_concurrent_generations_are_capped_per_user(live, alice, settings):
     with httpx.Client(base_url=live.url) as client:
         response = client.post("/api/v1/chat/messages/", json={"content": "hi"}, headers=headers(token))
 
-    assert response.status_code == 429
-    assert response.json()["error"]["code"] == "too_many_generations"
+    assert_error(response, 429, "too_many_generations")
     assert int(response.headers["Retry-After"]) > 0
 
 
@@ -261,8 +259,7 @@ def test_messages_per_minute_are_limited(live, alice, settings):
     with httpx.Client(base_url=live.url) as client:
         response = client.post("/api/v1/chat/messages/", json={"content": "three"}, headers=headers(token))
 
-    assert response.status_code == 429
-    assert response.json()["error"]["code"] == "rate_limited"
+    assert_error(response, 429, "rate_limited")
     assert "Retry-After" in response.headers
 
 

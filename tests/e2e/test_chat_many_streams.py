@@ -7,7 +7,7 @@ import threading
 from django.db import connection
 
 from chat.models import Message
-from tests.e2e.conftest import stream_events
+from tests.sse import stream_events
 
 
 def database_connections() -> int:

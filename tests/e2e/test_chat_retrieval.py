@@ -7,7 +7,7 @@ import pytest
 from chat.models import Message
 from chat.services.knowledge_index import knowledge_index
 from tests.chat.factories import ProjectFactory, ProjectKnowledgeFactory
-from tests.e2e.conftest import stream_events
+from tests.sse import stream_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hashing_embedder")]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import httpx
@@ -14,8 +13,8 @@ from backend.llm.emulator.replies import default_reply_tokens
 from backend.llm.models import LLMCall
 from chat.models import Chat, Message, MessagePair, TokenUsage
 from chat.services.generation import engine
-from tests.e2e.conftest import headers, stream_events
-from tests.sse import assert_stream_contract, parse_sse, visible_text
+from tests.helpers import assert_error
+from tests.sse import assert_stream_contract, headers, parse_sse, stream_events, stream_in_background, visible_text
 
 PRIMARY = "us.anthropic.claude-sonnet-4-6"
 SECONDARY = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -101,46 +100,31 @@ def test_resume_after_the_answer_finished_replays_the_log(live, alice):
 
 def test_stop_ends_the_answer_cancelled_within_100_ms(live, alice):
     _, token = alice
-    first_delta = threading.Event()
-    state: dict = {}
-
-    def reader() -> None:
-        with (
-            httpx.Client(base_url=live.url, timeout=30) as client,
-            client.stream(
-                "POST",
-                "/api/v1/chat/messages/",
-                json={"content": "[[emu:tokens=500]] [[emu:delay_ms=20]] go on"},
-                headers=headers(token),
-            ) as response,
-        ):
-            events = []
-            for event in parse_sse(response.iter_lines()):
-                events.append(event)
-                if event.event == "delta":
-                    state.setdefault("message_id", events[0].data["assistant_message_id"])
-                    first_delta.set()
-            state["events"] = events
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    assert first_delta.wait(10)
+    stream = stream_in_background(
+        live,
+        "POST",
+        "/api/v1/chat/messages/",
+        token,
+        json_body={"content": "[[emu:tokens=500]] [[emu:delay_ms=20]] go on"},
+    )
+    assert stream.wait_for_first_delta()
+    message_id = stream.start["assistant_message_id"]
     client = httpx.Client(base_url=live.url, timeout=10)
     client.get("/healthz")  # an open connection, so the stop request pays no connect time
     stop_sent = timezone.now()
 
-    response = client.post(f"/api/v1/chat/messages/{state['message_id']}/stop/", headers=headers(token))
+    response = client.post(f"/api/v1/chat/messages/{message_id}/stop/", headers=headers(token))
 
     client.close()
-    thread.join(10)
+    events = stream.join()
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled"
-    message = Message.objects.get(id=state["message_id"])
+    message = Message.objects.get(id=message_id)
     assert message.status == "cancelled"
     assert (message.completed_at - stop_sent).total_seconds() < 0.1
-    assert message.text and message.text == deltas(state["events"])
-    assert state["events"][-1].event == "message_stop"
-    assert state["events"][-1].data["stop_reason"] == "cancelled"
+    assert message.text and message.text == deltas(events)
+    assert events[-1].event == "message_stop"
+    assert events[-1].data["stop_reason"] == "cancelled"
 
 
 def test_throttling_before_the_first_token_falls_back_to_the_next_model(live, alice, emulator):
@@ -239,5 +223,4 @@ def test_an_idempotency_key_reused_for_another_body_is_a_409(live, alice):
     with httpx.Client(base_url=live.url) as client:
         response = client.post("/api/v1/chat/messages/", json={"content": "b"}, headers=headers(token, **key))
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert_error(response, 409, "idempotency_key_reused")

@@ -14,8 +14,7 @@ import pytest
 
 from chat.models import Chat, Message, Project, ProjectKnowledge
 from tests.chat.factories import ChatFactory, ProjectFactory, ProjectKnowledgeFactory
-from tests.e2e.conftest import headers, stream_events
-from tests.sse import assert_stream_contract, parse_sse
+from tests.sse import assert_stream_contract, headers, parse_sse, stream_events
 from tools.models import ToolCallAudit
 
 pytestmark = pytest.mark.slow

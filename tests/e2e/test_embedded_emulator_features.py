@@ -13,7 +13,7 @@ from chat import tasks
 from chat.models import Chat, Message, UserMemory
 from prototypes.models import DesignProject, PrototypeVersion
 from tests.chat.factories import ChatFactory, turn
-from tests.e2e.conftest import headers, stream_events
+from tests.sse import headers, stream_events
 
 API = "/api/v1/prototypes"
 

@@ -25,6 +25,7 @@ import pytest
 
 from prototypes.models import DesignProject, Prototype, PrototypeVariant, PrototypeVersion
 from prototypes.services.preview import preview_token
+from tests.factories import UserFactory
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("REQUIRE_SERVICES") == "1":
@@ -102,11 +103,7 @@ def canary() -> Iterator[tuple[ThreadingHTTPServer, list[str]]]:
 
 
 def _version(html: str) -> PrototypeVersion:
-    user = (
-        __import__("django.contrib.auth", fromlist=["get_user_model"])
-        .get_user_model()
-        .objects.create_user("designer@example.com", None)
-    )
+    user = UserFactory(email="designer@example.com")
     project = DesignProject.objects.create(user=user, name="P")
     prototype = Prototype.objects.create(project=project, name="P", initial_prompt="p")
     variant = PrototypeVariant.objects.create(prototype=prototype, name="Original", is_original=True)

@@ -13,7 +13,8 @@ from django.test import override_settings
 
 from backend.llm.models import LLMCall
 from prototypes.models import DesignProject, Prototype, PrototypeVariant, PrototypeVersion
-from tests.e2e.conftest import stream_events
+from tests.helpers import assert_error
+from tests.sse import stream_events
 
 API = "/api/v1/prototypes"
 PRIMARY = "us.anthropic.claude-sonnet-4-6"
@@ -244,14 +245,13 @@ def test_an_edit_needs_a_complete_version_to_start_from(live, alice, project):
 
     import httpx
 
-    from tests.e2e.conftest import headers
+    from tests.sse import headers
 
     response = httpx.post(
         f"{live.url}{API}/variants/{variant_id}/create-version/", json={"prompt": "x"}, headers=headers(token)
     )
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "no_complete_version"
+    assert_error(response, 409, "no_complete_version")
 
 
 def test_resume_with_last_event_id_replays_exactly_what_was_missed(live, alice, emulator, project):
@@ -275,7 +275,7 @@ def test_another_users_version_stream_is_a_404(live, alice, bob, emulator, proje
 
     import httpx
 
-    from tests.e2e.conftest import headers
+    from tests.sse import headers
 
     response = httpx.get(f"{live.url}{API}/versions/{v1.id}/stream/", headers=headers(bob_token))
     edit = httpx.post(
@@ -283,49 +283,30 @@ def test_another_users_version_stream_is_a_404(live, alice, bob, emulator, proje
     )
 
     assert response.status_code == 404
-    assert edit.status_code == 404
-    assert edit.json()["error"]["code"] == "variant_not_found"
+    assert_error(edit, 404, "variant_not_found")
 
 
 def test_stop_ends_the_version_cancelled_with_what_was_streamed(live, alice, project):
-    import threading
-
     import httpx
 
-    from tests.e2e.conftest import headers, parse_sse
+    from tests.sse import headers, stream_in_background
 
     _, token = alice
-    first_delta = threading.Event()
-    state: dict = {}
+    body = {"design_project_id": str(project.id), "prompt": "[[emu:tokens=500]] [[emu:delay_ms=20]] a page"}
+    stream = stream_in_background(live, "POST", f"{API}/generate/", token, json_body=body)
+    assert stream.wait_for_first_delta()
+    version_id = stream.start["version_id"]
 
-    def reader() -> None:
-        body = {"design_project_id": str(project.id), "prompt": "[[emu:tokens=500]] [[emu:delay_ms=20]] a page"}
-        with (
-            httpx.Client(base_url=live.url, timeout=30) as client,
-            client.stream("POST", f"{API}/generate/", json=body, headers=headers(token)) as response,
-        ):
-            events = []
-            for event in parse_sse(response.iter_lines()):
-                events.append(event)
-                if event.event == "delta":
-                    state.setdefault("version_id", events[0].data["version_id"])
-                    first_delta.set()
-            state["events"] = events
+    response = httpx.post(f"{live.url}{API}/versions/{version_id}/stop/", headers=headers(token))
 
-    thread = threading.Thread(target=reader)
-    thread.start()
-    assert first_delta.wait(10)
-
-    response = httpx.post(f"{live.url}{API}/versions/{state['version_id']}/stop/", headers=headers(token))
-
-    thread.join(10)
+    events = stream.join()
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled"
-    version = PrototypeVersion.objects.get(id=state["version_id"])
+    version = PrototypeVersion.objects.get(id=version_id)
     assert version.status == "cancelled"
-    assert version.raw_output and version.raw_output == deltas(state["events"])
-    assert state["events"][-1].event == "message_stop"
-    assert state["events"][-1].data["stop_reason"] == "cancelled"
+    assert version.raw_output and version.raw_output == deltas(events)
+    assert events[-1].event == "message_stop"
+    assert events[-1].data["stop_reason"] == "cancelled"
 
 
 def test_a_repeat_with_the_same_idempotency_key_streams_the_same_version(live, alice, emulator, project):
@@ -339,7 +320,7 @@ def test_a_repeat_with_the_same_idempotency_key_streams_the_same_version(live, a
 
     import httpx
 
-    from tests.e2e.conftest import headers
+    from tests.sse import headers
 
     reused = httpx.post(f"{live.url}{API}/generate/", json={**body, "prompt": "Other"}, headers=headers(token, **key))
 
@@ -347,5 +328,4 @@ def test_a_repeat_with_the_same_idempotency_key_streams_the_same_version(live, a
     assert deltas(again) == deltas(first) == GENERATED
     assert Prototype.objects.count() == 1
     assert LLMCall.objects.filter(purpose="prototype").count() == 1
-    assert reused.status_code == 409
-    assert reused.json()["error"]["code"] == "idempotency_key_reused"
+    assert_error(reused, 409, "idempotency_key_reused")

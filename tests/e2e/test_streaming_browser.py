@@ -16,7 +16,7 @@ import pytest
 from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret
 from django.test import Client
 
-from tests.e2e.conftest import headers, stream_events
+from tests.sse import headers, stream_events
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("REQUIRE_SERVICES") == "1":

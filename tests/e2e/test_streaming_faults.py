@@ -31,9 +31,9 @@ from backend.llm.models import LLMCall
 from backend.streaming.log import redis_key
 from chat.models import Message, TokenUsage
 from chat.services.generation import engine
-from tests.e2e.conftest import headers, make_user
+from tests.e2e.live import make_user
 from tests.e2e.servers import ServerProcess, wait_for
-from tests.sse import SSEEvent, assert_stream_contract, ids, parse_sse, visible_text
+from tests.sse import SSEEvent, assert_stream_contract, headers, ids, parse_sse, visible_text
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 

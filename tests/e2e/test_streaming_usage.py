@@ -16,8 +16,7 @@ from django.db.models import Sum
 
 from backend.llm.models import LLMCall
 from chat.models import Message, Project
-from tests.e2e.conftest import headers, stream_events
-from tests.sse import assert_stream_contract, parse_sse
+from tests.sse import assert_stream_contract, headers, parse_sse, stream_events
 
 CENT = Decimal("0.01")
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from appauth.models import AuthToken
-from tests.e2e.conftest import LiveServer, make_user
+from tests.e2e.live import LiveServer, make_user
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -95,7 +95,7 @@ def _disposable_tokens(count: int) -> list[str]:
     client = ClientInfo(ip="127.0.0.1", user_agent="fuzz")
     tokens = []
     for number in range(count):
-        user = get_user_model().objects.create_user(f"disposable-{number}@example.com", None)
+        user = UserFactory(email=f"disposable-{number}@example.com", password=None)
         tokens.append(token_create(user=user, client=client)[1])
     return tokens
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 
 from prototypes.models import DesignProject, Group, Prototype, PrototypeVariant, PrototypeVersion
-from tests.chat.factories import UserFactory
+from tests.factories import UserFactory
 
 PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -24,7 +24,6 @@ __all__ = [
     "DesignProjectFactory",
     "GroupFactory",
     "PrototypeFactory",
-    "UserFactory",
     "VariantFactory",
     "VersionFactory",
 ]

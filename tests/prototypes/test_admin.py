@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.chat.factories import UserFactory
+from tests.factories import UserFactory
 from tests.prototypes.factories import VersionFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.db import connection
 
 from retrieval import selectors, services
 from retrieval.models import Chunk, Document
-from tests.chat.factories import UserFactory
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hashing_embedder")]
 

@@ -16,7 +16,7 @@ import pytest
 
 from retrieval import selectors, services
 from retrieval.selectors import matrices_forget
-from tests.chat.factories import UserFactory
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

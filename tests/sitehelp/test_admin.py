@@ -6,17 +6,17 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from sitehelp.models import HelpFeedback
-from tests.sitehelp.conftest import make_feedback, make_message, make_visitor
+from tests.factories import UserFactory
+from tests.sitehelp.factories import make_feedback, make_message, make_visitor
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_client(client):
-    admin = get_user_model().objects.create_superuser("admin@example.com", "correct-horse-battery-staple")
+    admin = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(admin)
     return client
 

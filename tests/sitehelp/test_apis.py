@@ -13,18 +13,13 @@ from django.utils import timezone
 from backend.llm.models import LLMCall
 from sitehelp import apis
 from sitehelp.models import HelpFeedback, HelpMessage, HelpSession
-from tests.sitehelp.conftest import API, make_feedback, make_message, make_visitor
+from tests.helpers import assert_error
+from tests.sitehelp.factories import API, make_feedback, make_message, make_visitor
 
 pytestmark = pytest.mark.django_db
 # The messages endpoint is an async view: its database work runs on other connections, which see
 # only committed rows.
 ASYNC_VIEW = pytest.mark.django_db(transaction=True)
-
-
-def error_code(response) -> str:
-    body = response.json()
-    assert set(body["error"]) == {"code", "message", "details"}
-    return body["error"]["code"]
 
 
 # --- Sessions ------------------------------------------------------------------------------------
@@ -46,8 +41,7 @@ def test_a_session_starts_with_a_signed_expiring_token_and_sets_no_cookie(api):
 def test_an_unknown_language_is_refused(api):
     response = api.post(f"{API}/sessions/", {"language": "xx"}, format="json")
 
-    assert response.status_code == 400
-    assert error_code(response) == "invalid"
+    assert_error(response, 400, "invalid")
 
 
 @override_settings(HELP_RATE_SESSION_IP="2/h")
@@ -57,8 +51,7 @@ def test_new_sessions_are_rate_limited_per_address_with_the_wait(api):
 
     response = api.post(f"{API}/sessions/", {}, format="json")
 
-    assert response.status_code == 429
-    assert error_code(response) == "rate_limited"
+    assert_error(response, 429, "rate_limited")
     assert int(response["Retry-After"]) >= 1
     assert response.json()["error"]["details"]["retry_after"] == int(response["Retry-After"])
 
@@ -71,16 +64,14 @@ def test_a_session_id_without_its_token_gets_nothing(api, visitor):
 
     response = api.get(f"{API}/sessions/{visitor.session.id}/messages/")
 
-    assert response.status_code == 401
-    assert error_code(response) == "session_token_missing"
+    assert_error(response, 401, "session_token_missing")
 
 
 @pytest.mark.parametrize("token", ["garbage", "x" * 40, ":".join(["a", "b", "c"])])
 def test_a_forged_token_is_refused(api, visitor, token):
     response = api.get(f"{API}/sessions/{visitor.session.id}/export/", HTTP_X_HELP_SESSION=token)
 
-    assert response.status_code == 401
-    assert error_code(response) == "invalid_session_token"
+    assert_error(response, 401, "invalid_session_token")
 
 
 @ASYNC_VIEW
@@ -94,8 +85,7 @@ def test_another_sessions_token_finds_nothing(api, visitor):
         ("post", "feedback/"),
     ]:
         response = getattr(api, method)(f"{API}/sessions/{visitor.session.id}/{path}", **other.headers)
-        assert response.status_code == 404, path
-        assert error_code(response) == "not_found"
+        assert_error(response, 404, "not_found")
     assert HelpSession.objects.filter(id=visitor.session.id).exists()
 
 
@@ -103,8 +93,7 @@ def test_a_token_older_than_the_maximum_age_is_refused(api, visitor):
     with override_settings(HELP_SESSION_MAX_AGE_SECONDS=-1):
         response = api.get(f"{API}/sessions/{visitor.session.id}/messages/", **visitor.headers)
 
-    assert response.status_code == 401
-    assert error_code(response) == "invalid_session_token"
+    assert_error(response, 401, "invalid_session_token")
 
 
 @ASYNC_VIEW
@@ -116,8 +105,7 @@ def test_an_idle_session_refuses_new_messages_but_still_exports_and_erases(api, 
     )
     exported = api.get(f"{API}/sessions/{visitor.session.id}/export/", **visitor.headers)
 
-    assert sent.status_code == 401
-    assert error_code(sent) == "session_expired"
+    assert_error(sent, 401, "session_expired")
     assert exported.status_code == 200
     assert api.delete(f"{API}/sessions/{visitor.session.id}/", **visitor.headers).status_code == 204
 
@@ -137,8 +125,7 @@ def test_only_allowed_origins_may_call_and_get_cors_headers(api, visitor):
 
     assert allowed.status_code == 200
     assert allowed["Access-Control-Allow-Origin"] == "https://shop.example"
-    assert refused.status_code == 403
-    assert error_code(refused) == "origin_not_allowed"
+    assert_error(refused, 403, "origin_not_allowed")
     assert "Access-Control-Allow-Origin" not in refused
     assert created.status_code == 403
     assert not HelpSession.objects.exclude(id=visitor.session.id).exists()
@@ -177,8 +164,7 @@ def test_one_message_in_flight_per_session(api, visitor):
 
     response = _send(api, visitor)
 
-    assert response.status_code == 409
-    assert error_code(response) == "turn_in_progress"
+    assert_error(response, 409, "turn_in_progress")
     assert HelpMessage.objects.filter(session=visitor.session).count() == 1
 
 
@@ -189,8 +175,7 @@ def test_a_session_that_spent_its_token_budget_is_told_help_is_unavailable(api, 
 
     response = _send(api, visitor)
 
-    assert response.status_code == 503
-    assert error_code(response) == "session_budget_exhausted"
+    assert_error(response, 503, "session_budget_exhausted")
     assert response.json()["error"]["message"] == "Help is unavailable right now. Please try again later."
 
 
@@ -202,8 +187,7 @@ def test_the_daily_cost_cap_stops_every_session(api, visitor):
 
     response = _send(api, visitor)
 
-    assert response.status_code == 503
-    assert error_code(response) == "daily_cap_reached"
+    assert_error(response, 503, "daily_cap_reached")
 
 
 def test_yesterdays_spending_does_not_count_toward_the_cap(api, visitor):
@@ -221,8 +205,7 @@ def test_yesterdays_spending_does_not_count_toward_the_cap(api, visitor):
 def test_no_configured_provider_is_a_503_with_its_code(api, visitor):
     response = _send(api, visitor)
 
-    assert response.status_code == 503
-    assert error_code(response) == "no_provider"
+    assert_error(response, 503, "no_provider")
 
 
 @ASYNC_VIEW
@@ -230,8 +213,7 @@ def test_no_configured_provider_is_a_503_with_its_code(api, visitor):
 def test_empty_and_overlong_questions_are_refused(api, visitor, content, code):
     response = _send(api, visitor, content)
 
-    assert response.status_code == 400
-    assert error_code(response) == code
+    assert_error(response, 400, code)
     assert not HelpMessage.objects.exists()
 
 
@@ -241,8 +223,7 @@ def test_a_body_that_is_not_json_is_a_400(api, visitor):
         f"{API}/sessions/{visitor.session.id}/messages/", "{nope", content_type="application/json", **visitor.headers
     )
 
-    assert response.status_code == 400
-    assert error_code(response) == "malformed_request"
+    assert_error(response, 400, "malformed_request")
 
 
 # --- History, feedback, export, erasure ------------------------------------------------------------------
@@ -313,8 +294,7 @@ def test_feedback_on_a_streaming_answer_is_a_conflict(api, visitor):
         **visitor.headers,
     )
 
-    assert response.status_code == 409
-    assert error_code(response) == "answer_not_finished"
+    assert_error(response, 409, "answer_not_finished")
 
 
 @override_settings(HELP_FEEDBACK_ENABLED=False)
@@ -328,8 +308,7 @@ def test_feedback_switched_off_is_a_404(api, visitor):
         **visitor.headers,
     )
 
-    assert response.status_code == 404
-    assert error_code(response) == "feedback_disabled"
+    assert_error(response, 404, "feedback_disabled")
     assert not HelpFeedback.objects.exists()
 
 

@@ -11,7 +11,8 @@ from django.contrib.auth.models import Permission
 from backend.errors import Conflict, NotFound
 from chat.models import Chat, Project
 from prototypes.models import DesignProject
-from tests.chat.factories import ChatFactory, ProjectFactory, UserFactory
+from tests.chat.factories import ChatFactory, ProjectFactory
+from tests.factories import UserFactory
 from tools.models import ToolCallAudit
 from tools.registry import ToolContext, tool_get, tools_all
 from tools.services import confirmation

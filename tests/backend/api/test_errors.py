@@ -6,55 +6,46 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from tests.helpers import assert_error
+
 pytestmark = [pytest.mark.urls("tests.backend.api.views_for_tests")]
-
-
-def assert_error_shape(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = json.loads(response.content)
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def test_unknown_api_path_is_a_404_in_the_error_shape():
     response = Client().get("/api/v1/no-such-thing/")
 
-    assert_error_shape(response, 404, "not_found")
+    assert_error(response, 404, "not_found")
 
 
 def test_validation_errors_name_each_field():
     response = APIClient().post("/api/v1/echo/", {"name": "x" * 50, "count": "many"}, format="json")
 
-    error = assert_error_shape(response, 400, "invalid")
+    error = assert_error(response, 400, "invalid")
     assert set(error["details"]) == {"name", "count"}
 
 
 def test_malformed_json_is_a_400_not_a_500():
     response = APIClient().post("/api/v1/echo/", data=b'{"name": ', content_type="application/json")
 
-    assert_error_shape(response, 400, "malformed_request")
+    assert_error(response, 400, "malformed_request")
 
 
 def test_wrong_method_is_a_405_in_the_error_shape():
     response = APIClient().get("/api/v1/echo/")
 
-    assert_error_shape(response, 405, "method_not_allowed")
+    assert_error(response, 405, "method_not_allowed")
 
 
 def test_unsupported_media_type_is_a_415():
     response = APIClient().post("/api/v1/echo/", data=b"<x/>", content_type="application/xml")
 
-    assert_error_shape(response, 415, "unsupported_media_type")
+    assert_error(response, 415, "unsupported_media_type")
 
 
 def test_rate_limited_error_sets_retry_after():
     response = APIClient().get("/api/v1/limited/")
 
-    error = assert_error_shape(response, 429, "rate_limited")
+    error = assert_error(response, 429, "rate_limited")
     assert response["Retry-After"] == "7"
     assert error["details"]["retry_after"] == 7
 
@@ -65,7 +56,7 @@ def test_unexpected_exception_is_a_500_in_the_error_shape_without_internals(path
 
     response = client.get(path)
 
-    error = assert_error_shape(response, 500, "internal_error")
+    error = assert_error(response, 500, "internal_error")
     assert "bug" not in error["message"]
     assert "Internal Server Error" in caplog.text  # the bug is logged with its traceback
 
@@ -73,7 +64,7 @@ def test_unexpected_exception_is_a_500_in_the_error_shape_without_internals(path
 def test_bad_host_header_is_a_400_in_the_error_shape():
     response = Client().get("/api/v1/echo/", HTTP_HOST="evil.example")
 
-    assert_error_shape(response, 400, "malformed_request")
+    assert_error(response, 400, "malformed_request")
 
 
 def test_oversize_body_is_a_413(settings):
@@ -82,7 +73,7 @@ def test_oversize_body_is_a_413(settings):
 
     response = APIClient().post("/api/v1/echo/", data=body, content_type="application/json")
 
-    assert_error_shape(response, 413, "payload_too_large")
+    assert_error(response, 413, "payload_too_large")
 
 
 def test_non_api_paths_keep_django_html_error_pages():
@@ -95,5 +86,5 @@ def test_non_api_paths_keep_django_html_error_pages():
 def test_unauthenticated_request_gets_401_with_challenge():
     response = APIClient().get("/api/v1/models/")
 
-    assert_error_shape(response, 401, "not_authenticated")
+    assert_error(response, 401, "not_authenticated")
     assert response["WWW-Authenticate"].startswith("Token")

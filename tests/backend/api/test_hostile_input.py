@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from backend.api.parsers import MAX_JSON_DEPTH, json_depth_exceeds
 from backend.api.views import server_error
-from tests.backend.api.test_errors import assert_error_shape
-from tests.prototypes.factories import UserFactory, VariantFactory, VersionFactory
+from tests.helpers import assert_error
+from tests.prototypes.factories import VariantFactory, VersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +22,9 @@ def nested(depth: int) -> bytes:
 
 
 @pytest.fixture
-def client():
+def client(user):
     api_client = APIClient()
-    api_client.force_authenticate(UserFactory())
+    api_client.force_authenticate(user)
     return api_client
 
 
@@ -33,7 +33,7 @@ def client():
 def test_deeply_nested_json_is_a_400_on_unauthenticated_endpoints(path, depth):
     response = APIClient().post(path, data=nested(depth), content_type="application/json")
 
-    assert_error_shape(response, 400, "malformed_request")
+    assert_error(response, 400, "malformed_request")
 
 
 def test_deeply_nested_json_is_a_400_on_authenticated_endpoints(client):
@@ -41,7 +41,7 @@ def test_deeply_nested_json_is_a_400_on_authenticated_endpoints(client):
 
     response = client.post("/api/v1/chat/projects/", data=body, content_type="application/json")
 
-    assert_error_shape(response, 400, "malformed_request")
+    assert_error(response, 400, "malformed_request")
 
 
 def test_nesting_within_the_limit_is_parsed():
@@ -62,14 +62,14 @@ def test_a_forged_cursor_is_a_404_not_a_500(client, position):
 
     for path in (f"/api/v1/prototypes/variants/{variant.id}/versions/", "/api/v1/chat/chats/"):
         response = client.get(path, {"cursor": cursor})
-        assert_error_shape(response, 404, "not_found")
+        assert_error(response, 404, "not_found")
 
 
 @pytest.mark.parametrize("cursor", ["o=1", "\u00e9\u00e9", base64.b64encode(b"o=-1&p=x").decode()])
 def test_a_malformed_cursor_is_a_404(client, cursor):
     response = client.get("/api/v1/chat/chats/", {"cursor": cursor})
 
-    assert_error_shape(response, 404, "not_found")
+    assert_error(response, 404, "not_found")
 
 
 @pytest.mark.parametrize("cursor", ["%%%", "bm90IGEgY3Vyc29y", base64.b64encode(b"o=0&p=" + b"9" * 400).decode()])
@@ -100,7 +100,7 @@ def test_a_database_outage_is_a_503_in_the_error_shape(client):
     with mock.patch("chat.apis.chats.selectors.chat_list", side_effect=OperationalError("server closed")):
         response = client.get("/api/v1/chat/chats/")
 
-    assert_error_shape(response, 503, "service_unavailable")
+    assert_error(response, 503, "service_unavailable")
     assert response["Retry-After"]
 
 
@@ -112,7 +112,7 @@ def test_a_database_outage_outside_drf_is_a_503_too(rf):
     except OperationalError:
         response = server_error(request)
 
-    assert_error_shape(response, 503, "service_unavailable")
+    assert_error(response, 503, "service_unavailable")
     assert server_error(request).status_code == 500  # outside the except block: a bug is still a 500
 
 
@@ -123,4 +123,4 @@ def test_deeply_nested_json_is_a_400_on_streaming_endpoints(client, path, depth)
 
     response = client.post(path, data=body, content_type="application/json")
 
-    assert_error_shape(response, 400, "malformed_request")
+    assert_error(response, 400, "malformed_request")

@@ -16,7 +16,7 @@ from backend.llm import service
 from backend.llm.errors import FailureKind, LLMError
 from backend.llm.models import LLMCall
 from backend.llm.types import StreamStart, StreamStop, TextDelta
-from tests.backend.llm.conftest import PRIMARY, SECONDARY, make_request
+from tests.backend.llm.helpers import PRIMARY, SECONDARY, make_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

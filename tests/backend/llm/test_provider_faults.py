@@ -13,7 +13,7 @@ from backend.llm import service
 from backend.llm.errors import FailureKind, LLMError
 from backend.llm.models import LLMCall
 from backend.llm.types import ImageBlock, LLMRequest, Message, StreamStart, TextBlock
-from tests.backend.llm.conftest import (
+from tests.backend.llm.helpers import (
     ANTHROPIC,
     ANTHROPIC_KEY,
     LOCAL,

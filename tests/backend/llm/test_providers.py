@@ -31,7 +31,7 @@ from backend.llm.types import (
     ToolUseEvent,
 )
 from backend.llm.usage import CallReport
-from tests.backend.llm.conftest import ANTHROPIC, LOCAL, OPENAI, make_request
+from tests.backend.llm.helpers import ANTHROPIC, LOCAL, OPENAI, make_request
 from tests.backend.llm.test_service_complete import PNG, WEATHER_TOOL
 
 pytestmark = pytest.mark.django_db(transaction=True)

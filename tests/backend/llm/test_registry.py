@@ -63,8 +63,7 @@ def test_count_tokens_ids_are_bare_foundation_model_ids():
 
 
 @pytest.mark.django_db
-def test_the_models_endpoint_lists_selectable_aliases(django_user_model):
-    user = django_user_model.objects.create_user("a@example.com", "pw-long-enough-1")
+def test_the_models_endpoint_lists_selectable_aliases(user):
     client = APIClient()
     client.force_authenticate(user)
 

@@ -23,7 +23,7 @@ from backend.llm.types import (
     ToolSpec,
     ToolUseEvent,
 )
-from tests.backend.llm.conftest import PRIMARY, make_request
+from tests.backend.llm.helpers import PRIMARY, make_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

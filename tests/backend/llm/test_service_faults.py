@@ -11,7 +11,7 @@ from backend.llm.errors import FailureKind, LLMError
 from backend.llm.models import LLMCall
 from backend.llm.types import TextDelta
 from backend.llm.usage import CallReport
-from tests.backend.llm.conftest import ANTHROPIC, OPENAI, make_request
+from tests.backend.llm.helpers import ANTHROPIC, OPENAI, make_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ from backend.llm.emulator.replies import default_reply_tokens
 from backend.llm.models import LLMCall
 from backend.llm.registry import get_registry
 from backend.llm.types import StopReason, StreamStart, StreamStop, TextDelta
-from tests.backend.llm.conftest import PRIMARY, make_request
+from tests.backend.llm.helpers import PRIMARY, make_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,7 +18,7 @@ from backend.streaming import replay
 from backend.streaming.log import EventLogs, LocalLog, close_orphaned_log, logs, redis_key
 from chat.models import Chat, Message, MessagePair
 from chat.services.generation import engine
-from tests.chat.factories import UserFactory
+from tests.factories import UserFactory
 from tests.sse import assert_stream_contract, ids, parse_sse, visible_text
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]

@@ -22,7 +22,7 @@ from backend.streaming.services import idempotency_keys_purge
 from backend.streaming.tasks import sweep_generations
 from chat.models import Chat, Message, MessagePair
 from chat.services.generation import engine
-from tests.chat.factories import UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

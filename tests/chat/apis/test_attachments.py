@@ -5,7 +5,6 @@ import io
 
 import boto3
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import include, path
@@ -15,6 +14,7 @@ from rest_framework.test import APIClient
 
 from chat.models import Attachment
 from chat.urls import attachment_urlpatterns
+from tests.helpers import assert_error
 
 # chat/urls.py mounts these routes under /api/v1/chat/; this module mounts them the same way.
 urlpatterns = [
@@ -40,37 +40,10 @@ def file_field(name: str, data: bytes, content_type: str = "application/octet-st
     return SimpleUploadedFile(name, data, content_type=content_type)
 
 
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    return body["error"]
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
-    return tmp_path
-
-
 @pytest.fixture
-def user():
-    return get_user_model().objects.create_user("owner@example.com", "a-long-password-1")
-
-
-@pytest.fixture
-def client(user) -> APIClient:
+def stranger(other_user) -> APIClient:
     api = APIClient()
-    api.force_authenticate(user)
-    return api
-
-
-@pytest.fixture
-def stranger() -> APIClient:
-    api = APIClient()
-    api.force_authenticate(get_user_model().objects.create_user("other@example.com", "a-long-password-2"))
+    api.force_authenticate(other_user)
     return api
 
 
@@ -146,7 +119,7 @@ def test_detail_is_owner_only_and_has_a_download_url(client, stranger):
     assert_error(stranger.delete(url), 404, "attachment_not_found")
 
 
-def test_delete_removes_the_upload(client, media, django_capture_on_commit_callbacks):
+def test_delete_removes_the_upload(client, media_root, django_capture_on_commit_callbacks):
     attachment_id = client.post(UPLOAD_URL, {"file": file_field("a.pdf", PDF)}, format="multipart").json()["id"]
     url = f"{UPLOAD_URL}{attachment_id}/"
 
@@ -155,10 +128,10 @@ def test_delete_removes_the_upload(client, media, django_capture_on_commit_callb
 
     assert response.status_code == 204
     assert_error(client.get(url), 404, "attachment_not_found")
-    assert [p for p in media.rglob("*") if p.is_file()] == []
+    assert [p for p in media_root.rglob("*") if p.is_file()] == []
 
 
-def test_validate_file_answers_without_storing(client, settings, media):
+def test_validate_file_answers_without_storing(client, settings, media_root):
     settings.LLM_MODELS = [{**model, "max_image_pixels": 500} for model in settings.LLM_MODELS]
 
     small = client.post(VALIDATE_URL, {"file": file_field("a.png", image_bytes())}, format="multipart")
@@ -181,7 +154,7 @@ def test_validate_file_answers_without_storing(client, settings, media):
     assert large.json()["will_downscale"] is True
     assert document.json()["kind"] == "document" and document.json()["width"] is None
     assert not Attachment.objects.exists()
-    assert [p for p in media.rglob("*") if p.is_file()] == []
+    assert [p for p in media_root.rglob("*") if p.is_file()] == []
 
 
 def test_validate_file_returns_the_error_an_upload_would_get(client):

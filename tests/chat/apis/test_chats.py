@@ -6,7 +6,6 @@ import datetime
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from chat.models import Chat
 from tests.chat.factories import (
@@ -14,31 +13,13 @@ from tests.chat.factories import (
     ProjectFactory,
     SavedSystemPromptFactory,
     TokenUsageFactory,
-    UserFactory,
     turn,
 )
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
 API = "/api/v1/chat"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
-
-
-def _error(response):
-    body = response.json()
-    assert set(body) == {"error"}
-    return body["error"]
 
 
 def _chats(user, count, **fields):
@@ -96,8 +77,7 @@ def test_list_filters_archived_and_project(client, user):
 def test_list_rejects_bad_filters(client, query):
     response = client.get(f"{API}/chats/", query)
 
-    assert response.status_code == 400
-    assert _error(response)["code"] == "invalid"
+    assert_error(response, 400, "invalid")
 
 
 def test_list_pages_with_a_cursor(client, user):
@@ -173,8 +153,7 @@ def test_create_without_a_title_gets_the_default(client):
 def test_create_rejects_bad_input(client, body, code):
     response = client.post(f"{API}/chats/", body, format="json")
 
-    assert response.status_code == 400
-    assert _error(response)["code"] == code
+    assert_error(response, 400, code)
 
 
 def test_create_refuses_another_users_project(client):
@@ -182,8 +161,7 @@ def test_create_refuses_another_users_project(client):
 
     response = client.post(f"{API}/chats/", {"project_id": str(foreign.id)}, format="json")
 
-    assert response.status_code == 400
-    assert _error(response)["code"] == "project_not_found"
+    assert_error(response, 400, "project_not_found")
 
 
 def test_detail_includes_prompt_and_token_totals(client, user):
@@ -244,8 +222,7 @@ def test_patch_rejects_bad_input(client, user, body, code):
 
     response = client.patch(f"{API}/chats/{chat.id}/", body, format="json")
 
-    assert response.status_code == 400
-    assert _error(response)["code"] == code
+    assert_error(response, 400, code)
 
 
 def test_delete_removes_the_chat_and_its_turns(client, user):
@@ -299,8 +276,8 @@ def test_system_prompt_rejects_both_and_foreign_prompts(client, user):
     both = client.post(url, {"saved_prompt_id": str(mine.id), "system_prompt": "x"}, format="json")
     stolen = client.post(url, {"saved_prompt_id": str(foreign.id)}, format="json")
 
-    assert (both.status_code, _error(both)["code"]) == (400, "ambiguous_system_prompt")
-    assert (stolen.status_code, _error(stolen)["code"]) == (400, "saved_prompt_not_found")
+    assert_error(both, 400, "ambiguous_system_prompt")
+    assert_error(stolen, 400, "saved_prompt_not_found")
 
 
 # --- search ------------------------------------------------------------------------------------
@@ -348,8 +325,7 @@ def test_search_stems_words_on_postgres(client, user):
 def test_search_requires_a_query(client):
     response = client.get(f"{API}/chats/search/")
 
-    assert response.status_code == 400
-    assert _error(response)["details"] == {"q": ["This field is required."]}
+    assert assert_error(response, 400, "invalid")["details"] == {"q": ["This field is required."]}
 
 
 @pytest.mark.parametrize("count", [5, 25])
@@ -379,7 +355,7 @@ def test_search_pages_have_the_same_shape_as_every_list_and_follow_their_cursors
     assert len(seen) == len(set(seen)) == 5
     assert back["results"] == first["results"]
     invalid = client.get(f"{API}/chats/search/", {"q": "kubernetes", "cursor": "not-a-cursor"})
-    assert (invalid.status_code, invalid.json()["error"]["code"]) == (404, "not_found")
+    assert_error(invalid, 404, "not_found")
 
 
 def test_search_api_on_the_fallback_path(client, user):

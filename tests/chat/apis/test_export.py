@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from chat.models import Message
-from tests.chat.factories import AttachmentFactory, ChatFactory, ProjectFactory, UserFactory, turn
+from tests.chat.factories import AttachmentFactory, ChatFactory, ProjectFactory, turn
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
 API = "/api/v1/chat"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 @pytest.fixture
@@ -98,5 +86,4 @@ def test_markdown_export_is_the_active_branch(client, chat):
 def test_unknown_export_format_is_a_400(client, chat):
     response = client.get(f"{API}/chats/{chat.id}/export/", {"format": "pdf"})
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
+    assert_error(response, 400, "invalid")

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from chat.services.knowledge_index import knowledge_index
 from retrieval.models import Chunk
-from tests.chat.factories import ProjectFactory, ProjectKnowledgeFactory, UserFactory
+from tests.chat.factories import ProjectFactory, ProjectKnowledgeFactory
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("hashing_embedder")]
 
 API = "/api/v1/chat"
-
-
-def _client(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def _indexed(user):
@@ -27,11 +21,10 @@ def _indexed(user):
     return project
 
 
-def test_search_returns_ranked_chunks_of_the_project():
-    user = UserFactory()
+def test_search_returns_ranked_chunks_of_the_project(user, client):
     project = _indexed(user)
 
-    response = _client(user).get(f"{API}/projects/{project.id}/search/", {"q": "bread yeast", "k": 1})
+    response = client.get(f"{API}/projects/{project.id}/search/", {"q": "bread yeast", "k": 1})
 
     assert response.status_code == 200
     [hit] = response.json()["results"]
@@ -40,30 +33,26 @@ def test_search_returns_ranked_chunks_of_the_project():
     assert Chunk.objects.filter(id=hit["chunk_id"]).exists()
 
 
-def test_another_users_project_is_not_found():
-    project = _indexed(UserFactory())
+def test_another_users_project_is_not_found(other_user, client):
+    project = _indexed(other_user)
 
-    response = _client(UserFactory()).get(f"{API}/projects/{project.id}/search/", {"q": "bread"})
+    response = client.get(f"{API}/projects/{project.id}/search/", {"q": "bread"})
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "project_not_found"
+    assert_error(response, 404, "project_not_found")
 
 
 @pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "bread", "k": 0}, {"q": "bread", "k": "many"}])
-def test_bad_queries_are_400_in_the_error_shape(params):
-    user = UserFactory()
+def test_bad_queries_are_400_in_the_error_shape(params, user, client):
     project = ProjectFactory(user=user)
 
-    response = _client(user).get(f"{API}/projects/{project.id}/search/", params)
+    response = client.get(f"{API}/projects/{project.id}/search/", params)
 
     assert response.status_code == 400
     assert set(response.json()["error"]) == {"code", "message", "details"}
 
 
-def test_deleting_knowledge_or_the_project_removes_its_chunks():
-    user = UserFactory()
+def test_deleting_knowledge_or_the_project_removes_its_chunks(user, client):
     project = _indexed(user)
-    client = _client(user)
     knowledge = project.knowledge.first()
 
     assert client.delete(f"{API}/knowledge/{knowledge.id}/").status_code == 204
@@ -72,13 +61,11 @@ def test_deleting_knowledge_or_the_project_removes_its_chunks():
     assert not Chunk.objects.exists()
 
 
-def test_the_context_preview_says_which_knowledge_mode_the_chat_gets(settings):
+def test_the_context_preview_says_which_knowledge_mode_the_chat_gets(settings, user, client):
     from tests.chat.factories import ChatFactory
 
-    user = UserFactory()
     project = _indexed(user)
     chat = ChatFactory(user=user, project=project)
-    client = _client(user)
 
     whole = client.get(f"{API}/memories/context/", {"chat_id": str(chat.id), "q": "bread"}).json()["knowledge"]
     settings.CHAT_KNOWLEDGE_TOKEN_BUDGET = 1
@@ -113,12 +100,10 @@ def _pdf_with_text(text):
     return out
 
 
-def test_an_uploaded_pdf_becomes_knowledge_and_unsupported_files_are_400():
+def test_an_uploaded_pdf_becomes_knowledge_and_unsupported_files_are_400(user, client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    user = UserFactory()
     project = ProjectFactory(user=user)
-    client = _client(user)
     pdf = SimpleUploadedFile("tides.pdf", _pdf_with_text("The moon raises the tides"), "application/pdf")
 
     created = client.post(f"{API}/knowledge/upload/", {"project_id": str(project.id), "file": pdf}, format="multipart")
@@ -134,5 +119,5 @@ def test_an_uploaded_pdf_becomes_knowledge_and_unsupported_files_are_400():
 
     assert created.status_code == 201, created.json()
     assert created.json()["title"] == "tides.pdf" and "moon raises the tides" in created.json()["content"]
-    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "unsupported_document_format")
+    assert_error(refused, 400, "unsupported_document_format")
     assert foreign.status_code == 404

@@ -8,23 +8,13 @@ from rest_framework.test import APIClient
 from chat.models import Chat, Message, UserMemory
 from chat.services import memory as services
 from chat.services.context import context_build
-from tests.chat.factories import ChatFactory, ProjectFactory, UserFactory, turn
+from tests.chat.factories import ChatFactory, ProjectFactory, turn
+from tests.factories import UserFactory
+from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/chat"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 def remember(user, summary: str, **fields) -> UserMemory:
@@ -92,8 +82,7 @@ def test_another_users_memory_is_not_found(client):
 
     for method in ("get", "patch", "delete"):
         response = getattr(client, method)(f"{API}/memories/{foreign.id}/", {}, format="json")
-        assert response.status_code == 404
-        assert response.json()["error"]["code"] == "memory_not_found"
+        assert_error(response, 404, "memory_not_found")
     assert UserMemory.objects.filter(id=foreign.id).exists()
 
 
@@ -114,8 +103,7 @@ def test_a_memory_can_be_scoped_to_my_project_only(client, user):
 def test_create_rejects_invalid_input(client, body):
     response = client.post(f"{API}/memories/", body, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
+    assert_error(response, 400, "invalid")
 
 
 def test_tags(client, user):
@@ -150,9 +138,9 @@ def test_renaming_a_tag_to_a_taken_or_blank_name_is_refused(client, user):
     blank = client.patch(f"{API}/memory-tags/{job.id}/", {"name": "   "}, format="json")
     other = client.get(f"{API}/memory-tags/{UserFactory().memory_tags.create(name='x').id}/")
 
-    assert (taken.status_code, taken.json()["error"]["code"]) == (409, "memory_tag_exists")
+    assert_error(taken, 409, "memory_tag_exists")
     assert blank.status_code == 400 and set(blank.json()["error"]) == {"code", "message", "details"}
-    assert (other.status_code, other.json()["error"]["code"]) == (404, "memory_tag_not_found")
+    assert_error(other, 404, "memory_tag_not_found")
 
 
 def test_stats(client, user):
@@ -236,8 +224,7 @@ def test_manual_extraction_is_refused_for_incognito_chats_and_with_memory_off(cl
 
     response = client.post(f"{API}/chats/{chat.id}/extract-memories/")
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == case
+    assert_error(response, 409, case)
 
 
 def test_regenerate_title_replaces_any_title(client, user, emulator):
@@ -257,8 +244,7 @@ def test_regenerate_title_before_any_answer_is_a_conflict(client, user):
 
     response = client.post(f"{API}/chats/{chat.id}/title/regenerate/")
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "nothing_to_title"
+    assert_error(response, 409, "nothing_to_title")
 
 
 def test_a_model_failure_on_regenerate_has_the_error_shape(client, user, emulator):
@@ -268,8 +254,7 @@ def test_a_model_failure_on_regenerate_has_the_error_shape(client, user, emulato
 
     response = client.post(f"{API}/chats/{chat.id}/title/regenerate/")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "llm_client_error"
+    assert_error(response, 400, "llm_client_error")
 
 
 @pytest.mark.parametrize(

@@ -6,26 +6,14 @@ import datetime
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from chat.models import Chat, Message, MessagePair
-from tests.chat.factories import AttachmentFactory, ChatFactory, UserFactory, linear_chat, turn
+from tests.chat.factories import AttachmentFactory, ChatFactory, linear_chat, turn
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
 API = "/api/v1/chat"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 def _branching_chat(user):
@@ -116,8 +104,7 @@ def test_messages_reject_bad_paging(client, user, query):
 
     response = client.get(f"{API}/chats/{chat.id}/messages/", query)
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
+    assert_error(response, 400, "invalid")
 
 
 @pytest.mark.parametrize("turns", [5, 25])
@@ -234,8 +221,7 @@ def test_delete_refuses_while_an_answer_streams(client, user):
 
     response = client.delete(f"{API}/pairs/{streaming.id}/")
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "generation_in_progress"
+    assert_error(response, 409, "generation_in_progress")
     assert Chat.objects.get(id=chat.id).active_leaf_id == streaming.id
 
 

@@ -11,9 +11,10 @@ from tests.chat.factories import (
     ProjectFactory,
     ProjectKnowledgeFactory,
     SavedSystemPromptFactory,
-    UserFactory,
     turn,
 )
+from tests.factories import UserFactory
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
@@ -103,8 +104,7 @@ def test_another_users_id_is_a_404_and_changes_nothing(owners_rows, method, rout
 def test_anonymous_requests_are_401(owners_rows, method, route):
     response = getattr(APIClient(), method)(f"{API}/{route.format(**owners_rows)}")
 
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "not_authenticated"
+    assert_error(response, 401, "not_authenticated")
 
 
 def test_foreign_lists_stay_empty(owners_rows):

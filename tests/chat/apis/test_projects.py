@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from chat.models import Chat, Project, ProjectKnowledge
-from tests.chat.factories import ChatFactory, ProjectFactory, ProjectKnowledgeFactory, UserFactory
+from tests.chat.factories import ChatFactory, ProjectFactory, ProjectKnowledgeFactory
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
 API = "/api/v1/chat"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 @pytest.fixture
@@ -138,8 +126,7 @@ def test_knowledge_create_for_another_users_project_is_refused(client):
         f"{API}/knowledge/", {"project_id": str(foreign.id), "title": "t", "content": "c"}, format="json"
     )
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "project_not_found"
+    assert_error(response, 400, "project_not_found")
     assert not ProjectKnowledge.objects.exists()
 
 
@@ -151,8 +138,7 @@ def test_knowledge_over_budget_is_refused_with_details(client, user, small_budge
         f"{API}/knowledge/", {"project_id": str(project.id), "title": "big", "content": "x" * 71}, format="json"
     )
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "knowledge_budget_exceeded"
+    assert_error(response, 400, "knowledge_budget_exceeded")
     assert response.json()["error"]["details"] == {"budget": 100, "used": 80, "requested": 21}
 
 
@@ -249,8 +235,7 @@ def test_chat_list_of_a_foreign_project_is_empty_not_leaky(client, user):
 def test_knowledge_create_rejects_bad_input(client, body):
     response = client.post(f"{API}/knowledge/", body, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
+    assert_error(response, 400, "invalid")
 
 
 @pytest.mark.parametrize("body", [{"name": ""}, {"name": "x" * 201}])
@@ -259,5 +244,4 @@ def test_project_patch_rejects_bad_input(client, user, body):
 
     response = client.patch(f"{API}/projects/{project.id}/", body, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
+    assert_error(response, 400, "invalid")

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from chat.models import SavedSystemPrompt
-from tests.chat.factories import ChatFactory, SavedSystemPromptFactory, UserFactory
+from tests.chat.factories import ChatFactory, SavedSystemPromptFactory
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
 API = "/api/v1/chat"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 def test_prompt_crud(client):
@@ -44,8 +32,7 @@ def test_prompt_crud(client):
 def test_prompt_create_rejects_incomplete_input(client, body):
     response = client.post(f"{API}/prompts/", body, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
+    assert_error(response, 400, "invalid")
 
 
 def test_deleting_a_prompt_detaches_chats(client, user):

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
-from tests.chat.factories import ChatFactory, ProjectFactory, UserFactory
+from tests.chat.factories import ChatFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/chat"
 
 
-def test_tools_are_switched_off_and_on_per_chat_and_per_project():
-    user = UserFactory()
-    client = APIClient()
-    client.force_authenticate(user)
+def test_tools_are_switched_off_and_on_per_chat_and_per_project(user, client):
     chat, project = ChatFactory(user=user), ProjectFactory(user=user)
 
     assert client.get(f"{API}/chats/{chat.id}/").json()["tools_enabled"] is True

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from tests.chat.apis.test_attachments import PDF, UPLOAD_URL, VALIDATE_URL, file_field
+from tests.factories import UserFactory
+from tests.helpers import assert_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.apis.test_attachments")]
 
 
 def _client(email: str) -> APIClient:
     api = APIClient()
-    api.force_authenticate(get_user_model().objects.create_user(email, "a-long-password-1"))
+    api.force_authenticate(UserFactory(email=email))
     return api
 
 
@@ -28,8 +29,7 @@ def test_uploads_beyond_the_per_account_rate_are_a_429_with_retry_after(settings
     refused = alice.post(UPLOAD_URL, {"file": file_field("a.pdf", PDF)}, format="multipart")
 
     assert statuses == [201, 200, 201, 429]
-    assert refused.status_code == 429
-    assert refused.json()["error"]["code"] == "rate_limited"
+    assert_error(refused, 429, "rate_limited")
     assert int(refused["Retry-After"]) > 0
     # Another account has its own budget; reading is not an upload.
     assert bob.post(UPLOAD_URL, {"file": file_field("a.pdf", PDF)}, format="multipart").status_code == 201

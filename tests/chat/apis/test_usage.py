@@ -6,27 +6,14 @@ import datetime
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from tests.chat.factories import ChatFactory, ProjectFactory, TokenUsageFactory, UserFactory
+from tests.chat.factories import ChatFactory, ProjectFactory, TokenUsageFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 
 API = "/api/v1/chat"
 SONNET = "us.anthropic.claude-sonnet-4-6"
 HAIKU = "us.anthropic.claude-haiku-4-5"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 def test_user_usage_totals_days_and_models(client, user):

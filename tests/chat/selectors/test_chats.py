@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from backend.errors import NotFound
 from chat.selectors import chats as selectors
-from tests.chat.factories import ChatFactory, UserFactory, linear_chat, turn
+from tests.chat.factories import ChatFactory, linear_chat, turn
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from chat.selectors.usage import usage_for_chat, usage_for_user
-from tests.chat.factories import ChatFactory, TokenUsageFactory, UserFactory
+from tests.chat.factories import ChatFactory, TokenUsageFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

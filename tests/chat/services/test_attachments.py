@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
@@ -77,23 +76,6 @@ def error_of(excinfo: pytest.ExceptionInfo[ApplicationError]) -> tuple[int, str]
     return excinfo.value.status_code, excinfo.value.code
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path) -> Path:
-    settings.MEDIA_ROOT = str(tmp_path)
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
-    return tmp_path
-
-
-@pytest.fixture
-def user():
-    return get_user_model().objects.create_user("owner@example.com", "a-long-password-1")
-
-
-@pytest.fixture
-def other_user():
-    return get_user_model().objects.create_user("other@example.com", "a-long-password-2")
-
-
 def user_message(user, role: str = Message.Role.USER) -> Message:
     chat = Chat.objects.create(user=user)
     pair = MessagePair.objects.create(chat=chat)
@@ -130,7 +112,7 @@ def stored_files(root: Path) -> list[Path]:
         ("old.xls", OLE_HEADER, "document", "xls", "application/vnd.ms-excel"),
     ],
 )
-def test_create_accepts_supported_files_by_their_content(user, media, name, data, kind, file_format, mime_type):
+def test_create_accepts_supported_files_by_their_content(user, media_root, name, data, kind, file_format, mime_type):
     attachment = attachment_create(user=user, upload=upload(name, data, content_type="application/x-lies"))
 
     attachment.refresh_from_db()
@@ -169,13 +151,13 @@ def test_create_accepts_supported_files_by_their_content(user, media, name, data
         ("empty.txt", b"", 400, "empty_file"),
     ],
 )
-def test_create_refuses_spoofed_unsupported_and_broken_files(user, media, name, data, status, code):
+def test_create_refuses_spoofed_unsupported_and_broken_files(user, media_root, name, data, status, code):
     with pytest.raises(ApplicationError) as excinfo:
         attachment_create(user=user, upload=upload(name, data, content_type="image/png"))
 
     assert error_of(excinfo) == (status, code)
     assert not Attachment.objects.exists()
-    assert stored_files(media) == []
+    assert stored_files(media_root) == []
 
 
 def test_upload_over_the_absolute_cap_is_refused_before_it_is_read(user, settings):
@@ -245,14 +227,14 @@ def test_unknown_alias_is_a_validation_error(user):
     assert error_of(excinfo) == (400, "unknown_model")
 
 
-def test_check_reports_what_would_happen_without_storing(user, settings, media):
+def test_check_reports_what_would_happen_without_storing(user, settings, media_root):
     set_limits(settings, max_image_pixels=500)
 
     check = attachment_check(upload=upload("big.png", image_bytes("PNG", (900, 100))))
 
     assert (check.kind, check.format, check.width, check.will_downscale) == ("image", "png", 900, True)
     assert not Attachment.objects.exists()
-    assert stored_files(media) == []
+    assert stored_files(media_root) == []
 
 
 def test_claim_attaches_uploads_to_the_message_in_the_given_order(user):
@@ -332,18 +314,18 @@ def test_claim_rechecks_sizes_against_the_chats_model(user, settings):
     assert error_of(excinfo) == (413, "attachment_too_large")
 
 
-def test_delete_removes_an_unclaimed_upload_and_its_file(user, media, django_capture_on_commit_callbacks):
+def test_delete_removes_an_unclaimed_upload_and_its_file(user, media_root, django_capture_on_commit_callbacks):
     attachment = attachment_create(user=user, upload=upload("a.pdf", PDF))
-    assert len(stored_files(media)) == 1
+    assert len(stored_files(media_root)) == 1
 
     with django_capture_on_commit_callbacks(execute=True):
         attachment_delete(user=user, attachment_id=attachment.id)
 
     assert not Attachment.objects.exists()
-    assert stored_files(media) == []
+    assert stored_files(media_root) == []
 
 
-def test_delete_refuses_foreign_and_claimed_attachments(user, other_user, media):
+def test_delete_refuses_foreign_and_claimed_attachments(user, other_user, media_root):
     theirs = attachment_create(user=other_user, upload=upload("b.pdf", PDF))
     sent = attachment_create(user=user, upload=upload("a.pdf", PDF))
     attachments_claim(user=user, attachment_ids=[sent.id], message=user_message(user))
@@ -356,10 +338,10 @@ def test_delete_refuses_foreign_and_claimed_attachments(user, other_user, media)
     assert error_of(foreign) == (404, "attachment_not_found")
     assert error_of(claimed) == (409, "attachment_in_use")
     assert Attachment.objects.count() == 2
-    assert len(stored_files(media)) == 2
+    assert len(stored_files(media_root)) == 2
 
 
-def test_purge_deletes_only_old_unclaimed_uploads_and_their_files(user, media, django_capture_on_commit_callbacks):
+def test_purge_deletes_only_old_unclaimed_uploads_and_their_files(user, media_root, django_capture_on_commit_callbacks):
     old_unclaimed = attachment_create(user=user, upload=upload("old.pdf", PDF))
     old_claimed = attachment_create(user=user, upload=upload("sent.pdf", PDF))
     fresh = attachment_create(user=user, upload=upload("new.pdf", PDF))
@@ -375,7 +357,7 @@ def test_purge_deletes_only_old_unclaimed_uploads_and_their_files(user, media, d
     assert purged == 1
     assert set(Attachment.objects.values_list("id", flat=True)) == {old_claimed.id, fresh.id}
     assert not old_path.exists()
-    assert len(stored_files(media)) == 2
+    assert len(stored_files(media_root)) == 2
 
 
 def test_blocks_carry_the_stored_bytes_and_safe_unique_document_names(user, settings):

@@ -10,7 +10,8 @@ from django.utils import timezone
 from backend.errors import Conflict, ValidationFailed
 from chat.models import Chat, Message, MessagePair
 from chat.services import chats as services
-from tests.chat.factories import ChatFactory, ProjectFactory, SavedSystemPromptFactory, UserFactory, linear_chat, turn
+from tests.chat.factories import ChatFactory, ProjectFactory, SavedSystemPromptFactory, linear_chat, turn
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

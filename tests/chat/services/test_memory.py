@@ -15,7 +15,8 @@ from chat.models import Chat, MemoryExtraction, MemorySettings, MemoryTag, Messa
 from chat.services import memory as services
 from chat.services.context import context_build
 from chat.services.generation import generation_finish
-from tests.chat.factories import ChatFactory, MessageFactory, MessagePairFactory, ProjectFactory, UserFactory, turn
+from tests.chat.factories import ChatFactory, MessageFactory, MessagePairFactory, ProjectFactory, turn
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

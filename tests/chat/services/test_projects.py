@@ -7,7 +7,8 @@ import pytest
 from backend.errors import ValidationFailed
 from chat.models import ProjectKnowledge
 from chat.services import projects as services
-from tests.chat.factories import ProjectFactory, ProjectKnowledgeFactory, UserFactory
+from tests.chat.factories import ProjectFactory, ProjectKnowledgeFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

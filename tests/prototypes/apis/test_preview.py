@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from prototypes.services.documents import tailwind_runtime
 from prototypes.services.preview import preview_link, preview_token
+from tests.helpers import assert_error
 from tests.prototypes.factories import VersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -82,8 +83,7 @@ def test_with_a_separate_preview_host_the_app_host_refuses_to_render_previews(ve
     on_app_host = Client().get(path)
     on_preview_host = Client(HTTP_HOST="proto-usercontent.example").get(path)
 
-    assert on_app_host.status_code == 404
-    assert on_app_host.json()["error"]["code"] == "preview_not_found"
+    assert_error(on_app_host, 404, "preview_not_found")
     assert on_preview_host.status_code == 200
 
 
@@ -93,8 +93,7 @@ def test_a_tampered_token_is_a_404_in_the_error_shape(version):
 
     response = Client().get(f"/prototype-preview/{forged}/")
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "preview_not_found"
+    assert_error(response, 404, "preview_not_found")
 
 
 def test_a_token_for_another_version_cannot_be_built_from_one_version_id(version):
@@ -114,8 +113,7 @@ def test_an_expired_link_is_a_403_in_the_error_shape(version, monkeypatch):
 
     response = Client().get(path)
 
-    assert response.status_code == 403
-    assert response.json()["error"]["code"] == "preview_expired"
+    assert_error(response, 403, "preview_expired")
 
 
 def test_a_link_just_inside_its_lifetime_still_works(version, monkeypatch):

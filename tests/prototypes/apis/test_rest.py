@@ -10,12 +10,13 @@ from rest_framework.test import APIClient
 
 from backend.streaming.workers import worker_id
 from prototypes.models import DesignProject, Prototype, PrototypeVariant, PrototypeVersion
+from tests.factories import UserFactory
+from tests.helpers import assert_error
 from tests.prototypes.factories import (
     PAGE,
     DesignProjectFactory,
     GroupFactory,
     PrototypeFactory,
-    UserFactory,
     VariantFactory,
     VersionFactory,
 )
@@ -23,18 +24,6 @@ from tests.prototypes.factories import (
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/prototypes"
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
-def client(user):
-    api_client = APIClient()
-    api_client.force_authenticate(user)
-    return api_client
 
 
 def _tree(user):
@@ -78,8 +67,7 @@ def test_groups_belong_to_a_project_of_the_user(client, user):
 
     assert created.status_code == 201
     assert created.json()["design_project_id"] == str(project.id)
-    assert refused.status_code == 404
-    assert refused.json()["error"]["code"] == "design_project_not_found"
+    assert_error(refused, 404, "design_project_not_found")
 
 
 def test_prototypes_are_listed_by_design_project_and_by_group(client, user):
@@ -106,8 +94,7 @@ def test_a_prototype_moves_between_groups_of_its_own_project_only(client, user):
     refused = client.patch(f"{API}/prototypes/{prototype.id}/", {"group_id": str(group_elsewhere.id)}, format="json")
 
     assert moved.json()["group_id"] == str(other_group.id)
-    assert refused.status_code == 400
-    assert refused.json()["error"]["code"] == "group_project_mismatch"
+    assert_error(refused, 400, "group_project_mismatch")
 
 
 def test_a_prototype_detail_lists_its_variants(client, user):
@@ -307,7 +294,6 @@ def test_generating_beyond_the_concurrency_limit_is_a_429(settings):
         f"{API}/generate/", {"design_project_id": str(variant.prototype.project_id), "prompt": "x"}, format="json"
     )
 
-    assert response.status_code == 429
-    assert response.json()["error"]["code"] == "too_many_generations"
+    assert_error(response, 429, "too_many_generations")
     assert response["Retry-After"] == "5"
     assert Prototype.objects.count() == 1

@@ -9,7 +9,7 @@ from backend.streaming.engine import Outcome
 from sitehelp.errors import ErrorCode
 from sitehelp.models import HelpMessage, HelpSession
 from sitehelp.services.generation import HelpAdapter, engine, failure_code
-from tests.sitehelp.conftest import make_message, make_visitor
+from tests.sitehelp.factories import make_message, make_visitor
 
 
 @pytest.mark.parametrize(

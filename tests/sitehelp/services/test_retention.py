@@ -13,7 +13,7 @@ from django.utils import timezone
 from sitehelp import tasks
 from sitehelp.models import HelpFeedback, HelpMessage, HelpSession
 from sitehelp.services import retention
-from tests.sitehelp.conftest import make_feedback, make_message, make_visitor
+from tests.sitehelp.factories import make_feedback, make_message, make_visitor
 
 pytestmark = pytest.mark.django_db
 
