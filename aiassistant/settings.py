@@ -581,6 +581,9 @@ AUTH_TOKEN_MAX_LIFETIME_DAYS = env.int("AUTH_TOKEN_MAX_LIFETIME_DAYS", default=3
 AUTH_TOKEN_LIMIT_PER_USER = env.int("AUTH_TOKEN_LIMIT_PER_USER", default=20)
 # A token's last_used_at is written at most once per this many seconds.
 AUTH_TOKEN_TOUCH_INTERVAL_SECONDS = env.int("AUTH_TOKEN_TOUCH_INTERVAL_SECONDS", default=60)
+# A verified token is remembered this many seconds in the cache (revocation still applies at
+# once, see appauth/token_cache.py); 0 looks every token up in the database.
+AUTH_TOKEN_CACHE_SECONDS = env.int("AUTH_TOKEN_CACHE_SECONDS", default=30)
 REST_KNOX.update(
     {
         "TOKEN_MODEL": KNOX_TOKEN_MODEL,
