@@ -563,6 +563,13 @@ CELERY_BEAT_SCHEDULE["streaming-purge-idempotency-keys"] = {
 CHAT_MAX_CONCURRENT_GENERATIONS = env.int("CHAT_MAX_CONCURRENT_GENERATIONS", default=3)
 CHAT_MESSAGE_RATE = env("CHAT_MESSAGE_RATE", default="20/m")
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=100_000)
+
+# --- Chat: read paths (chat/selectors/pages.py, chat/services/context.py) -----------------------
+# On PostgreSQL the chat list and history pages are rendered by the database (off: the DRF
+# serializers render them, as on other databases). History pages and the rendered history of
+# the model context are cached per chat version this many seconds (0: never cached).
+CHAT_SQL_PAGES = env.bool("CHAT_SQL_PAGES", default=True)
+CHAT_HISTORY_CACHE_SECONDS = env.int("CHAT_HISTORY_CACHE_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE["chat-purge-unclaimed-attachments"] = {
     "task": "chat.tasks.purge_unclaimed_attachments",
     "schedule": 3600.0,

@@ -6,13 +6,17 @@ requesting user's own rows, so another user's id is a 404. Shared view helpers l
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,8 +25,10 @@ from rest_framework.views import APIView
 
 from appauth.models import AppUser
 from backend.api.pagination import CursorPagination, RankedCursorPagination
-from chat.models import Chat
+from backend.errors import NotFound
+from chat.models import Attachment, Chat
 from chat.selectors import chats as selectors
+from chat.selectors import pages
 from chat.selectors.usage import UsageTotals, chat_usage_totals
 from chat.serializers import (
     BranchPageQuerySerializer,
@@ -38,6 +44,7 @@ from chat.serializers import (
     PairStateSerializer,
     PairToggleInputSerializer,
     SiblingSerializer,
+    attachment_download_url,
 )
 from chat.services import chats as services
 
@@ -89,14 +96,28 @@ def chat_detail(chat: Chat, *, new: bool = False) -> dict[str, Any]:
     return dict(ChatDetailSerializer(chat, context={"usage": totals}).data)
 
 
+def sql_pages() -> bool:
+    """Whether list and history pages are rendered by the database (PostgreSQL, `CHAT_SQL_PAGES` on)."""
+    return bool(settings.CHAT_SQL_PAGES) and pages.available()
+
+
+def json_response(body: str) -> HttpResponse:
+    """A 200 with JSON the database rendered (the same shape the serializers document)."""
+    return HttpResponse(body.encode(), content_type="application/json")
+
+
+def _branch_url(request: Request, chat_id: UUID, cursor: int | None, page_size: int) -> str | None:
+    if cursor is None:
+        return None
+    path = reverse("chat-messages", kwargs={"chat_id": chat_id})
+    return request.build_absolute_uri(f"{path}?before={cursor}&page_size={page_size}")
+
+
 def branch_response(request: Request, chat: Chat, *, before: int | None = None, page_size: int = 50) -> Response:
     page = selectors.branch_page(chat=chat, before=before, limit=page_size)
 
     def url(cursor: int | None) -> str | None:
-        if cursor is None:
-            return None
-        path = reverse("chat-messages", kwargs={"chat_id": chat.id})
-        return request.build_absolute_uri(f"{path}?before={cursor}&page_size={page_size}")
+        return _branch_url(request, chat.id, cursor, page_size)
 
     return Response(
         BranchPageSerializer(
@@ -123,9 +144,14 @@ class ChatListApi(PaginatedApi):
     )
     def get(self, request: Request) -> Response:
         query = valid(ChatListQuerySerializer, request.query_params)
-        chats = selectors.chat_list(
-            user=request_user(request), archived=query["archived"], project_id=query.get("project")
-        )
+        user = request_user(request)
+        if sql_pages():
+            rows = pages.chat_list_rows(user_id=user.pk, archived=query["archived"], project_id=query.get("project"))
+            paginator = self.pagination_class()
+            page = paginator.paginate_queryset(rows, request, view=self)  # type: ignore[arg-type]
+            links = json.dumps({"next": paginator.get_next_link(), "previous": paginator.get_previous_link()})
+            return json_response(f'{links[:-1]},"results":{pages.json_array(row["json"] for row in page or [])}}}')
+        chats = selectors.chat_list(user=user, archived=query["archived"], project_id=query.get("project"))
         return self.paginated(request, chats, ChatListSerializer)
 
     @extend_schema(
@@ -230,10 +256,34 @@ class ChatMessagesApi(APIView):
             '`sibling_index` give the "2 of 3" position of each turn among its versions.'
         ),
     )
-    def get(self, request: Request, chat_id: UUID) -> Response:
-        chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
-        query = valid(BranchPageQuerySerializer, request.query_params)
-        return branch_response(request, chat, before=query.get("before"), page_size=query["page_size"])
+    def get(self, request: Request, chat_id: UUID) -> HttpResponse:
+        user = request_user(request)
+        if not sql_pages():
+            chat = selectors.chat_get(user=user, chat_id=chat_id)
+            query = valid(BranchPageQuerySerializer, request.query_params)
+            return branch_response(request, chat, before=query.get("before"), page_size=query["page_size"])
+        try:
+            query = valid(BranchPageQuerySerializer, request.query_params)
+        except ValidationError:
+            selectors.chat_get(user=user, chat_id=chat_id)  # another user's chat is a 404 before a 400
+            raise
+        before, page_size = query.get("before"), query["page_size"]
+        page = pages.branch_page_json(user_id=user.pk, chat_id=chat_id, before=before, limit=page_size)
+        if page is None:
+            raise NotFound("Chat not found.", code="chat_not_found")
+        turns = page.turns
+        if page.has_attachments:
+            turns = pages.with_download_urls(
+                turns, lambda name: attachment_download_url(Attachment(file=name), request)
+            )
+        envelope = json.dumps(
+            {
+                "previous": _branch_url(request, chat_id, page.previous_before, page_size),
+                "next": _branch_url(request, chat_id, page.next_before, page_size),
+                "total": page.total,
+            }
+        )
+        return json_response(f'{envelope[:-1]},"results":{turns}}}')
 
 
 # --- pairs (turns) -------------------------------------------------------------------------------
