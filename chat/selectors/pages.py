@@ -103,7 +103,7 @@ class ChatListRows:
             conditions.append(_POSITION_FILTERS[self.position[0]])
             params.append(self.position[1])
         sql = (
-            f"SELECT c.updated_at, {_CHAT_JSON} FROM {CHAT} c WHERE {' AND '.join(conditions)} "
+            f"SELECT c.updated_at, {_CHAT_JSON} FROM {CHAT} c WHERE {' AND '.join(conditions)} "  # noqa: S608 - table names and fixed fragments; values are parameters
             f"ORDER BY {_ORDERINGS[self.ordering]} OFFSET %s LIMIT %s"
         )
         with connection.cursor() as cursor:
@@ -127,11 +127,11 @@ _ATTACHMENTS = f"""(SELECT COALESCE(json_agg(json_build_object(
     'id', a.id, 'name', a.name, 'kind', a.kind, 'format', a.format, 'mime_type', a.mime_type,
     'size_bytes', a.size_bytes, 'width', a.width, 'height', a.height, 'download_url', a.file)
     ORDER BY a.created_at, a.id), '[]'::json)
-  FROM {ATTACHMENT} a WHERE a.message_id = m.id)"""
+  FROM {ATTACHMENT} a WHERE a.message_id = m.id)"""  # noqa: S608 - table names and fixed fragments; values are parameters
 
 _USER_JSON = f"""(SELECT json_build_object(
     'id', m.id, 'text', m.text, 'created_at', {_iso("m.created_at")}, 'attachments', {_ATTACHMENTS})
-  FROM {MESSAGE} m WHERE m.pair_id = t.id AND m.role = 'user')"""
+  FROM {MESSAGE} m WHERE m.pair_id = t.id AND m.role = 'user')"""  # noqa: S608 - table names and fixed fragments; values are parameters
 
 _CITATIONS = """(SELECT COALESCE(json_agg(json_build_object(
     'index', e->'index', 'chunk_id', e->'chunk_id', 'knowledge_id', e->'knowledge_id', 'title', e->'title',
@@ -154,7 +154,7 @@ _ASSISTANT_JSON = f"""(SELECT json_build_object(
         'cost', m.cost::numeric(12, 6)::text),
     'knowledge_mode', m.knowledge_mode, 'citations', {_CITATIONS}, 'tool_calls', {_TOOL_CALLS},
     'created_at', {_iso("m.created_at")}, 'completed_at', {_iso("m.completed_at")})
-  FROM {MESSAGE} m WHERE m.pair_id = t.id AND m.role = 'assistant')"""
+  FROM {MESSAGE} m WHERE m.pair_id = t.id AND m.role = 'assistant')"""  # noqa: S608 - table names and fixed fragments; values are parameters
 
 # The active branch is the path from the active leaf to the root; a pair's depth is its place on
 # it, so the page [start, end) is reached by walking up from the leaf only until depth `start`.
@@ -195,9 +195,9 @@ SELECT span.history_version, span.total, span.start, span.stop,
       WHERE s.chat_id = %(chat)s AND s.depth = t.depth AND s.parent_id IS NOT DISTINCT FROM t.parent_id
    ) sib)
 FROM span
-"""
+"""  # noqa: S608 - table names and fixed fragments; values are parameters
 
-_VERSION = f"SELECT history_version FROM {CHAT} WHERE id = %s AND user_id = %s"
+_VERSION = f"SELECT history_version FROM {CHAT} WHERE id = %s AND user_id = %s"  # noqa: S608 - table names and fixed fragments; values are parameters
 
 
 @dataclass(frozen=True)
