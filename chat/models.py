@@ -102,6 +102,9 @@ class Chat(models.Model):
     # never let it go back: (chat, history_version) names one state of the conversation, the key
     # of the cached history pages and model context. Stays 0 on other databases (nothing is cached).
     history_version = models.BigIntegerField(default=0, editable=False)
+    # Raised (by the same triggers) only when turns already in the history change: the key of the
+    # cached model context, which new turns and streaming answers must not invalidate.
+    history_edit_version = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
