@@ -287,7 +287,7 @@ def history_turns(*, pair: MessagePair) -> list[HistoryTurn]:
     if int(settings.CHAT_HISTORY_CACHE_SECONDS) <= 0 or connection.vendor != "postgresql":
         return _history_orm(pair)
     with connection.cursor() as cursor:
-        cursor.execute(_LAST_TURN, [pair.chat_id, pair.parent_id])
+        cursor.execute(_LAST_TURN, [pair.parent_id, pair.chat_id])
         row = cursor.fetchone()
     if row is None:  # the parent went away meanwhile: nothing to extend
         return _history_orm(pair)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from chat.models import Attachment, Message, MessagePair
 from chat.services import chats as chat_services
-from chat.services.context import context_build
+from chat.services.context import context_build, history_turns
 from tests.chat.factories import AttachmentFactory, ChatFactory, turn
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -152,3 +152,22 @@ def test_the_first_turn_has_no_history(settings):
     pair = _follow_up(chat, None, text="hello")
     request, omitted, _ = _same_as_orm(pair, settings)
     assert len(request.messages) == 1 and omitted == []
+
+
+def test_the_history_of_a_follow_up_costs_one_statement(settings, django_assert_num_queries):
+    """The previous turn's entry plus the new turn's parent: one statement, whatever the chat's length."""
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+    chat, pairs = _chat(100)
+    first = _follow_up(chat, pairs[-1])
+    history_turns(pair=first)  # a walk; stores the entry ending at the last turn
+    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(status=Message.Status.COMPLETE, text="ok")
+    second = _follow_up(chat, first)
+
+    with django_assert_num_queries(1):  # the chat's edit version and the parent turn
+        extended = history_turns(pair=second)
+    with django_assert_num_queries(1):  # now its own entry
+        again = history_turns(pair=second)
+
+    settings.CHAT_HISTORY_CACHE_SECONDS = 0
+    assert extended == again == history_turns(pair=second)
+    assert extended[-1].answer == "ok" and len(extended) == 99  # 100 + 1 turns, less a hidden and an empty one
