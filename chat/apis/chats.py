@@ -132,6 +132,46 @@ def branch_response(request: Request, chat: Chat, *, before: int | None = None, 
     )
 
 
+# --- the database-rendered pages (also served by `chat.apis.asgi_reads`, outside Django's stack) ----
+
+
+def chat_list_json(request: Request, user: AppUser) -> str:
+    """The body of `GET chats/` rendered by the database, with DRF's cursors (PostgreSQL)."""
+    query = valid(ChatListQuerySerializer, request.query_params)
+    rows = pages.chat_list_rows(user_id=user.pk, archived=query["archived"], project_id=query.get("project"))
+    paginator = NewestFirstPagination()
+    page = paginator.paginate_queryset(rows, request)  # type: ignore[arg-type]
+    links = json.dumps({"next": paginator.get_next_link(), "previous": paginator.get_previous_link()})
+    return f'{links[:-1]},"results":{pages.json_array(row["json"] for row in page or [])}}}'
+
+
+def history_json(request: Request, user: AppUser, chat_id: UUID) -> str:
+    """The body of `GET chats/{id}/messages/` rendered (or cached) by the database (PostgreSQL).
+
+    Raises NotFound for another user's chat (before any 400 for bad parameters, as the ORM path).
+    """
+    try:
+        query = valid(BranchPageQuerySerializer, request.query_params)
+    except ValidationError:
+        selectors.chat_get(user=user, chat_id=chat_id)  # another user's chat is a 404 before a 400
+        raise
+    before, page_size = query.get("before"), query["page_size"]
+    page = pages.branch_page_json(user_id=user.pk, chat_id=chat_id, before=before, limit=page_size)
+    if page is None:
+        raise NotFound("Chat not found.", code="chat_not_found")
+    turns = page.turns
+    if page.has_attachments:
+        turns = pages.with_download_urls(turns, lambda name: attachment_download_url(Attachment(file=name), request))
+    envelope = json.dumps(
+        {
+            "previous": _branch_url(request, chat_id, page.previous_before, page_size),
+            "next": _branch_url(request, chat_id, page.next_before, page_size),
+            "total": page.total,
+        }
+    )
+    return f'{envelope[:-1]},"results":{turns}}}'
+
+
 # --- chats ---------------------------------------------------------------------------------------
 
 
@@ -143,14 +183,10 @@ class ChatListApi(PaginatedApi):
         summary="List chats, newest activity first",
     )
     def get(self, request: Request) -> Response:
-        query = valid(ChatListQuerySerializer, request.query_params)
         user = request_user(request)
         if sql_pages():
-            rows = pages.chat_list_rows(user_id=user.pk, archived=query["archived"], project_id=query.get("project"))
-            paginator = self.pagination_class()
-            page = paginator.paginate_queryset(rows, request, view=self)  # type: ignore[arg-type]
-            links = json.dumps({"next": paginator.get_next_link(), "previous": paginator.get_previous_link()})
-            return json_response(f'{links[:-1]},"results":{pages.json_array(row["json"] for row in page or [])}}}')
+            return json_response(chat_list_json(request, user))
+        query = valid(ChatListQuerySerializer, request.query_params)
         chats = selectors.chat_list(user=user, archived=query["archived"], project_id=query.get("project"))
         return self.paginated(request, chats, ChatListSerializer)
 
@@ -258,32 +294,11 @@ class ChatMessagesApi(APIView):
     )
     def get(self, request: Request, chat_id: UUID) -> HttpResponse:
         user = request_user(request)
-        if not sql_pages():
-            chat = selectors.chat_get(user=user, chat_id=chat_id)
-            query = valid(BranchPageQuerySerializer, request.query_params)
-            return branch_response(request, chat, before=query.get("before"), page_size=query["page_size"])
-        try:
-            query = valid(BranchPageQuerySerializer, request.query_params)
-        except ValidationError:
-            selectors.chat_get(user=user, chat_id=chat_id)  # another user's chat is a 404 before a 400
-            raise
-        before, page_size = query.get("before"), query["page_size"]
-        page = pages.branch_page_json(user_id=user.pk, chat_id=chat_id, before=before, limit=page_size)
-        if page is None:
-            raise NotFound("Chat not found.", code="chat_not_found")
-        turns = page.turns
-        if page.has_attachments:
-            turns = pages.with_download_urls(
-                turns, lambda name: attachment_download_url(Attachment(file=name), request)
-            )
-        envelope = json.dumps(
-            {
-                "previous": _branch_url(request, chat_id, page.previous_before, page_size),
-                "next": _branch_url(request, chat_id, page.next_before, page_size),
-                "total": page.total,
-            }
-        )
-        return json_response(f'{envelope[:-1]},"results":{turns}}}')
+        if sql_pages():
+            return json_response(history_json(request, user, chat_id))
+        chat = selectors.chat_get(user=user, chat_id=chat_id)
+        query = valid(BranchPageQuerySerializer, request.query_params)
+        return branch_response(request, chat, before=query.get("before"), page_size=query["page_size"])
 
 
 # --- pairs (turns) -------------------------------------------------------------------------------
