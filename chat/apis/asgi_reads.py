@@ -57,7 +57,7 @@ def _middleware() -> Callable[[HttpRequest], HttpResponseBase]:
     """
 
     def view(request: HttpRequest) -> HttpResponseBase:
-        return request._fast_read_response  # type: ignore[attr-defined,no-any-return]
+        return request._fast_read_response  # type: ignore[attr-defined]
 
     handler: Callable[[HttpRequest], HttpResponseBase] = view
     for path in reversed(settings.MIDDLEWARE):

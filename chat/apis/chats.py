@@ -182,7 +182,7 @@ class ChatListApi(PaginatedApi):
         responses={200: ChatListSerializer(many=True), **ERRORS},
         summary="List chats, newest activity first",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         user = request_user(request)
         if sql_pages():
             return json_response(chat_list_json(request, user))

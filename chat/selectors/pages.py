@@ -57,7 +57,7 @@ _CHAT_JSON = f"""json_build_object(
     'created_at', {_iso("c.created_at")}, 'updated_at', {_iso("c.updated_at")}
 )::text"""
 
-_ORDERINGS = {
+_ORDERINGS: dict[tuple[str, ...], str] = {
     ("-updated_at", "-id"): "c.updated_at DESC, c.id DESC",
     ("updated_at", "id"): "c.updated_at ASC, c.id ASC",
 }

@@ -368,6 +368,7 @@ def _attachments_of(pair_ids: list[UUID]) -> dict[UUID, tuple[Attachment, ...]]:
     for attachment in Attachment.objects.filter(
         message__pair_id__in=pair_ids, message__role=Message.Role.USER
     ).select_related("message"):
+        assert attachment.message is not None  # filtered on its message
         grouped.setdefault(attachment.message.pair_id, []).append(attachment)
     return {pair_id: tuple(items) for pair_id, items in grouped.items()}
 
