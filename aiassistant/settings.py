@@ -183,7 +183,7 @@ REDIS_URL = env("REDIS_URL", default="")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "backend.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="aia"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -550,6 +550,9 @@ AUTH_TOKEN_MAX_LIFETIME_DAYS = env.int("AUTH_TOKEN_MAX_LIFETIME_DAYS", default=3
 AUTH_TOKEN_LIMIT_PER_USER = env.int("AUTH_TOKEN_LIMIT_PER_USER", default=20)
 # A token's last_used_at is written at most once per this many seconds.
 AUTH_TOKEN_TOUCH_INTERVAL_SECONDS = env.int("AUTH_TOKEN_TOUCH_INTERVAL_SECONDS", default=60)
+# A verified token is remembered this many seconds in the cache (revocation still applies at
+# once, see appauth/token_cache.py); 0 looks every token up in the database.
+AUTH_TOKEN_CACHE_SECONDS = env.int("AUTH_TOKEN_CACHE_SECONDS", default=30)
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.int("AUTH_TOKEN_TTL_HOURS", default=24 * 7)),
     "AUTO_REFRESH": True,
@@ -614,6 +617,12 @@ AUTH_AVATAR_SIZE = env.int("AUTH_AVATAR_SIZE", default=512)
 CHAT_MAX_CONCURRENT_GENERATIONS = env.int("CHAT_MAX_CONCURRENT_GENERATIONS", default=3)
 CHAT_MESSAGE_RATE = env("CHAT_MESSAGE_RATE", default="20/m")
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=100_000)
+
+# On PostgreSQL the chat list and history pages are rendered by the database (off: the DRF
+# serializers render them, as on other databases). History pages and the rendered history of
+# the model context are cached per chat version this many seconds (0: never cached).
+CHAT_SQL_PAGES = env.bool("CHAT_SQL_PAGES", default=True)
+CHAT_HISTORY_CACHE_SECONDS = env.int("CHAT_HISTORY_CACHE_SECONDS", default=300)
 
 # Attachments: uploads above CHAT_MAX_UPLOAD_BYTES are refused (413) before they are read; the
 # per-model limits (LLM_MODELS) apply below that. Uploads no message claimed are purged after the TTL.

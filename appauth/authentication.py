@@ -5,6 +5,11 @@ tokens when presented and refreshes expiry (capped by `AUTO_REFRESH_MAX_TTL`). T
 subclass adds `last_used_at` (written at most once per `AUTH_TOKEN_TOUCH_INTERVAL_SECONDS`),
 turns undecodable headers into a 401 instead of a 500, and does not load all of the user's
 tokens on every request (one indexed lookup authenticates).
+
+Most requests do not reach the database at all: a verified (user, token) pair is kept for
+`AUTH_TOKEN_CACHE_SECONDS` in the cache (`appauth.token_cache`), and any revocation marks it at
+once. The database path runs on a miss, and whenever the cached row is due for its sliding
+expiry refresh or its `last_used_at` touch, so both stay as exact as without the cache.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
+from knox.crypto import hash_token
+from knox.settings import knox_settings
 from rest_framework import exceptions
 
+from appauth import token_cache
 from appauth.models import AuthToken
 
 _MAX_TOKEN_LENGTH = 256
@@ -32,13 +40,38 @@ class TokenAuthentication(KnoxTokenAuthentication):
             token.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from exc
+        cached = token_cache.lookup(hash_token(token.decode("utf-8"))) if token_cache.lifetime() else None
+        if cached is not None and self._current(*cached):
+            return cached
         user, auth_token = super().authenticate_credentials(token)
         now = timezone.now()
-        interval = timedelta(seconds=settings.AUTH_TOKEN_TOUCH_INTERVAL_SECONDS)
-        if auth_token.last_used_at is None or now - auth_token.last_used_at >= interval:
+        if self._touch_due(auth_token, now):
             AuthToken.objects.filter(pk=auth_token.pk).update(last_used_at=now)
             auth_token.last_used_at = now
+        token_cache.store(user, auth_token)
         return user, auth_token
+
+    @staticmethod
+    def _touch_due(auth_token: AuthToken, now: Any) -> bool:
+        interval = timedelta(seconds=settings.AUTH_TOKEN_TOUCH_INTERVAL_SECONDS)
+        return auth_token.last_used_at is None or now - auth_token.last_used_at >= interval
+
+    def _current(self, user: Any, auth_token: AuthToken) -> bool:
+        """Whether a cached pair may answer as is: unexpired, active, no refresh or touch due."""
+        now = timezone.now()
+        if not user.is_active or self._touch_due(auth_token, now):
+            return False
+        if auth_token.expiry is None:
+            return True
+        if auth_token.expiry < now:
+            return False  # the database path deletes it and refuses
+        if knox_settings.AUTO_REFRESH:
+            renewed = now + knox_settings.TOKEN_TTL
+            if knox_settings.AUTO_REFRESH_MAX_TTL is not None:
+                renewed = min(renewed, auth_token.created + knox_settings.AUTO_REFRESH_MAX_TTL)
+            if (renewed - auth_token.expiry).total_seconds() > knox_settings.MIN_REFRESH_INTERVAL:
+                return False  # knox would write the new expiry: let the database path do it
+        return True
 
     def _cleanup_token(self, auth_token: AuthToken) -> bool:
         """True (and the token deleted) when the presented token has expired.

@@ -8,7 +8,9 @@ Two tools:
 
 - `hit()` counts one event against a rate (e.g. "10 per hour per IP", a sliding-window
   estimate over two fixed windows) and says whether the caller is over the limit and
-  for how long (`retry_after`, for the Retry-After header).
+  for how long (`retry_after`, for the Retry-After header). On Redis one check is one
+  round trip (a Lua script reads both windows, counts and un-counts atomically); on any
+  other cache (the in-process default) it runs the same steps through the cache API.
 - `Lockout` is a per-key soft lockout with exponential backoff: after `threshold`
   failures within `window` seconds the key is locked for `base` seconds, doubling with
   every further lockout (up to `maximum`); locks expire on their own. A success clears
@@ -26,8 +28,10 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -88,14 +92,67 @@ def hit(scope: str, identifier: str, rate: Rate | str) -> Decision:
     window_start = int(current // rate.window) * rate.window
     elapsed = current - window_start
     current_key = _key(scope, identifier, str(window_start))
-    count = _incr(current_key, timeout=2 * rate.window + 1)  # read again as "previous" next window
-    previous = int(cache.get(_key(scope, identifier, str(window_start - rate.window))) or 0)
-    estimate = count + previous * (rate.window - elapsed) / rate.window
-    if estimate <= rate.limit:
+    previous_key = _key(scope, identifier, str(window_start - rate.window))
+    timeout = 2 * rate.window + 1  # the counter is read again as "previous" in the next window
+    backend = caches["default"]  # `cache` is a proxy: the backend itself tells which store this is
+    if isinstance(backend, RedisCache):
+        allowed, count, previous = _hit_redis(
+            backend, current_key, previous_key, rate=rate, elapsed=elapsed, timeout=timeout
+        )
+    else:
+        allowed, count, previous = _hit_cache(current_key, previous_key, rate=rate, elapsed=elapsed, timeout=timeout)
+    if allowed:
         return Decision(allowed=True, count=count, retry_after=0)
+    return Decision(allowed=False, count=count, retry_after=_retry_after(rate, elapsed, count - 1, previous))
+
+
+def _allowed(rate: Rate, elapsed: float, count: int, previous: int) -> bool:
+    return count + previous * (rate.window - elapsed) / rate.window <= rate.limit
+
+
+def _hit_cache(
+    current_key: str, previous_key: str, *, rate: Rate, elapsed: float, timeout: int
+) -> tuple[bool, int, int]:
+    """`hit()` through the cache API (any backend): (allowed, count incl. this event, previous window's count)."""
+    count = _incr(current_key, timeout=timeout)
+    previous = int(cache.get(previous_key) or 0)
+    if _allowed(rate, elapsed, count, previous):
+        return True, count, previous
     with contextlib.suppress(ValueError):  # ValueError: the key expired meanwhile
         cache.decr(current_key)
-    return Decision(allowed=False, count=count, retry_after=_retry_after(rate, elapsed, count - 1, previous))
+    return False, count, previous
+
+
+# KEYS: current window, previous window. ARGV: timeout, limit, window, elapsed (seconds, may be
+# fractional). The same arithmetic as `_allowed`; Lua numbers are doubles, like Python floats.
+_HIT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+local window = tonumber(ARGV[3])
+if count + previous * (window - tonumber(ARGV[4])) / window <= tonumber(ARGV[2]) then
+  return {1, count, previous}
+end
+redis.call('DECR', KEYS[1])
+return {0, count, previous}
+"""
+
+
+def _hit_redis(
+    backend: RedisCache, current_key: str, previous_key: str, *, rate: Rate, elapsed: float, timeout: int
+) -> tuple[bool, int, int]:
+    """`hit()` in one Redis round trip, on the same keys and values the cache API reads and writes."""
+    keys = [backend.make_and_validate_key(current_key), backend.make_and_validate_key(previous_key)]
+    client = backend._cache.get_client(keys[0], write=True)
+    global _script
+    if _script is None:
+        _script = client.register_script(_HIT_SCRIPT)
+    # EVALSHA (EVAL once after a Redis restart or flush): one round trip.
+    allowed, count, previous = _script(keys=keys, args=[timeout, rate.limit, rate.window, repr(elapsed)], client=client)
+    return bool(allowed), int(count), int(previous)
+
+
+_script: Any = None  # the registered `_HIT_SCRIPT` (it holds its SHA; any client of the cache can run it)
 
 
 def _retry_after(rate: Rate, elapsed: float, counted: int, previous: int) -> int:

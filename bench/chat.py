@@ -8,9 +8,13 @@ the emulator called directly (aiobotocore, same prompt).
     python bench/chat.py ttft [--runs 300]
     python bench/chat.py concurrency [--streams 100 500 1000] [--tokens 300]
     python bench/chat.py history [--messages 100000] [--clients 32] [--seconds 10]
+    python bench/chat.py reads [--messages 100000] [--clients 32] [--seconds 10] [--runs 2000]
     python bench/chat.py all --write docs/benchmarks.md
 
-Needs PostgreSQL (database `aia_bench` is created) and Redis (db 13) on 127.0.0.1.
+`reads` compares the read paths before and after (see bench/chat_reads.py).
+
+Needs PostgreSQL (database `aia_bench`, or BENCH_DATABASE, is created) and Redis (db 9, or
+BENCH_REDIS_URL) on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -39,17 +43,18 @@ from bench.common import (
 )
 
 MODEL = "us.anthropic.claude-sonnet-4-6"
-DB_NAME = "aia_bench"
+DB_NAME = os.environ.get("BENCH_DATABASE", "aia_bench")
 ENV = {
     "DJANGO_SETTINGS_MODULE": "aiassistant.settings",
     "DEBUG": "0",
     "SECRET_KEY": "bench-only-secret-key-0123456789abcdef",
+    "EMAIL_URL": "smtp://127.0.0.1:25",  # production settings refuse the console backend; nothing is sent
     "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
     "DATABASE_POOL": os.environ.get("BENCH_DATABASE_POOL", "1"),
     "CONN_MAX_AGE": "60",
     "DATABASE_POOL_MIN": "8",
     "DATABASE_POOL_MAX": "40",
-    "REDIS_URL": "redis://127.0.0.1:6379/9",
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
     "LOG_LEVEL": "WARNING",
     "BEHIND_TLS_PROXY": "0",
     "CHAT_MAX_CONCURRENT_GENERATIONS": "100000",
@@ -308,7 +313,7 @@ async def bench_history(server_url: str, token: str, chat_id: str, total: int, c
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["ttft", "concurrency", "history", "all"])
+    parser.add_argument("what", choices=["ttft", "concurrency", "history", "reads", "all"])
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--streams", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--tokens", type=int, default=300)
@@ -319,7 +324,12 @@ def main() -> None:
     args = parser.parse_args()
 
     prepare_database(DB_NAME, ENV)
-    title = {"ttft": "time to first token", "concurrency": "concurrent streams", "history": "history and list"}
+    title = {
+        "ttft": "time to first token",
+        "concurrency": "concurrent streams",
+        "history": "history and list",
+        "reads": "read paths before and after",
+    }
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [
         f"## Chat: {heading} (`bench/chat.py {args.what}`)\n\n"
@@ -327,6 +337,10 @@ def main() -> None:
     ]
     with emulator_process() as emulator_url:
         setup_django(emulator_url)
+        if args.what == "reads":  # starts its own servers, one configuration at a time
+            sections.append(bench_reads(emulator_url, args))
+            emit(sections, args)
+            return
         _, token = make_token()
         with server_process(emulator_url) as server_url:
             import uvloop
@@ -343,10 +357,23 @@ def main() -> None:
                 sections.append(
                     uvloop.run(bench_history(server_url, history_token, chat_id, total, args.clients, args.seconds))
                 )
+    emit(sections, args)
+
+
+def emit(sections: list[str], args: argparse.Namespace) -> None:
     report = "\n".join(sections)
     print(report)
     if args.write:
         write_section(args.write if args.write.is_absolute() else REPO / args.write, f"chat_{args.what}", report)
+
+
+def bench_reads(emulator_url: str, args: argparse.Namespace) -> str:
+    from bench import chat_reads
+
+    user, token = make_token()
+    chat_id, total = seed_history(user, args.messages)
+    http = chat_reads.http_reads(emulator_url, ENV, token, chat_id, total, args.clients, args.seconds)
+    return http + "\n" + chat_reads.micro(token, user, args.runs)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,13 @@ def machine_line() -> str:
 @contextmanager
 def uvicorn_process(emulator_url: str, env: dict[str, str], *, workers: int = 1) -> Iterator[str]:
     """The product as in production (uvicorn, uvloop, httptools) in its own process; yields its URL."""
+    with uvicorn_server(emulator_url, env, workers=workers) as (url, _):
+        yield url
+
+
+@contextmanager
+def uvicorn_server(emulator_url: str, env: dict[str, str], *, workers: int = 1) -> Iterator[tuple[str, int]]:
+    """`uvicorn_process`, yielding (URL, process id) so a benchmark can read the server's CPU time."""
     port = 18000 + os.getpid() % 1000
     process = subprocess.Popen(
         [
@@ -125,10 +132,55 @@ def uvicorn_process(emulator_url: str, env: dict[str, str], *, workers: int = 1)
                 if time.monotonic() > deadline:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), children it waited for included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def raw_get_load(
+    host: str, port: int, path: str, *, headers: dict[str, str], clients: int, seconds: float
+) -> tuple[int, float, list[float], int]:
+    """`clients` keep-alive connections sending GET `path` back to back for `seconds`.
+
+    A minimal HTTP/1.1 client on asyncio streams (responses must carry Content-Length), cheap
+    enough that the server, not the client, is what is measured. Returns (requests, elapsed
+    seconds, latencies in ms, non-200 answers).
+    """
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
+    latencies: list[float] = []
+    failures = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client() -> None:
+        nonlocal failures
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+                if match is None:
+                    raise RuntimeError(f"no Content-Length in {head[:200]!r}")
+                await reader.readexactly(int(match.group(1)))
+                latencies.append((time.perf_counter() - started) * 1000)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    failures += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return len(latencies), time.perf_counter() - started, latencies, failures
 
 
 # --- Minimal clients on raw asyncio streams (cheap enough for 1000 streams on one core) ------------------

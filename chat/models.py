@@ -97,6 +97,14 @@ class Chat(models.Model):
     tools_enabled = models.BooleanField(default=True, help_text="Off: the assistant may not use tools here.")
     active_leaf = models.ForeignKey("MessagePair", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     last_message_preview = models.CharField(max_length=200, blank=True)
+    # On PostgreSQL, database triggers raise this on every write to the chat's pairs, messages and
+    # attachments and on every switch of the active leaf (migration 0006_chat_history_version), and
+    # never let it go back: (chat, history_version) names one state of the conversation, the key
+    # of the cached history pages and model context. Stays 0 on other databases (nothing is cached).
+    history_version = models.BigIntegerField(default=0, editable=False)
+    # Raised (by the same triggers) only when turns already in the history change: the key of the
+    # cached model context, which new turns and streaming answers must not invalidate.
+    history_edit_version = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -45,7 +45,9 @@ class CursorPagination(pagination.CursorPagination):
     def paginate_queryset(
         self, queryset: QuerySet[Any, Any] | Sequence[Any], request: Request, view: Any = None
     ) -> list[Any] | None:
-        self._model = queryset.model if isinstance(queryset, QuerySet) else None
+        # A queryset, or a row source that names its model (e.g. rows the database renders).
+        model = queryset.model if isinstance(queryset, QuerySet) else getattr(queryset, "model", None)
+        self._model = model if isinstance(model, type) and issubclass(model, Model) else None
         return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request: Request) -> pagination.Cursor | None:

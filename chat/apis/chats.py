@@ -6,21 +6,28 @@ requesting user's own rows, so another user's id is a 404.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
+from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.api.pagination import PaginatedApi, RankedCursorPagination
+from appauth.models import AppUser
+from backend.api.pagination import PaginatedApi, RankedCursorPagination, RecentlyUpdatedFirstPagination
 from backend.api.request import request_user, validated
 from backend.api.schema import ERRORS
-from chat.models import Chat
+from backend.errors import NotFound
+from chat.models import Attachment, Chat
 from chat.selectors import chats as selectors
+from chat.selectors import pages
 from chat.selectors.usage import UsageTotals, chat_usage_totals
 from chat.serializers.chats import (
     BranchPageQuerySerializer,
@@ -37,6 +44,7 @@ from chat.serializers.chats import (
     PairStateSerializer,
     PairToggleInputSerializer,
     SiblingSerializer,
+    attachment_download_url,
 )
 from chat.services import chats as services
 from chat.services import titles
@@ -50,14 +58,28 @@ def chat_detail(chat: Chat, *, new: bool = False) -> dict[str, Any]:
     return dict(ChatDetailSerializer(chat, context={"usage": totals}).data)
 
 
+def sql_pages() -> bool:
+    """Whether list and history pages are rendered by the database (PostgreSQL, `CHAT_SQL_PAGES` on)."""
+    return bool(settings.CHAT_SQL_PAGES) and pages.available()
+
+
+def json_response(body: str) -> HttpResponse:
+    """A 200 with JSON the database rendered (the same shape the serializers document)."""
+    return HttpResponse(body.encode(), content_type="application/json")
+
+
+def _branch_url(request: Request, chat_id: UUID, cursor: int | None, page_size: int) -> str | None:
+    if cursor is None:
+        return None
+    path = reverse("chat-messages", kwargs={"chat_id": chat_id})
+    return request.build_absolute_uri(f"{path}?before={cursor}&page_size={page_size}")
+
+
 def branch_response(request: Request, chat: Chat, *, before: int | None = None, page_size: int = 50) -> Response:
     page = selectors.branch_page(chat=chat, before=before, limit=page_size)
 
     def url(cursor: int | None) -> str | None:
-        if cursor is None:
-            return None
-        path = reverse("chat-messages", kwargs={"chat_id": chat.id})
-        return request.build_absolute_uri(f"{path}?before={cursor}&page_size={page_size}")
+        return _branch_url(request, chat.id, cursor, page_size)
 
     return Response(
         BranchPageSerializer(
@@ -72,6 +94,46 @@ def branch_response(request: Request, chat: Chat, *, before: int | None = None, 
     )
 
 
+# --- the database-rendered pages (also served by `chat.apis.asgi_reads`, outside Django's stack) ----
+
+
+def chat_list_json(request: Request, user: AppUser) -> str:
+    """The body of `GET chats/` rendered by the database, with DRF's cursors (PostgreSQL)."""
+    query = validated(ChatListQuerySerializer, request.query_params)
+    rows = pages.chat_list_rows(user_id=user.pk, archived=query["archived"], project_id=query.get("project"))
+    paginator = RecentlyUpdatedFirstPagination()
+    page = paginator.paginate_queryset(rows, request)  # type: ignore[arg-type]
+    links = json.dumps({"next": paginator.get_next_link(), "previous": paginator.get_previous_link()})
+    return f'{links[:-1]},"results":{pages.json_array(row["json"] for row in page or [])}}}'
+
+
+def history_json(request: Request, user: AppUser, chat_id: UUID) -> str:
+    """The body of `GET chats/{id}/messages/` rendered (or cached) by the database (PostgreSQL).
+
+    Raises NotFound for another user's chat (before any 400 for bad parameters, as the ORM path).
+    """
+    try:
+        query = validated(BranchPageQuerySerializer, request.query_params)
+    except ValidationError:
+        selectors.chat_get(user=user, chat_id=chat_id)  # another user's chat is a 404 before a 400
+        raise
+    before, page_size = query.get("before"), query["page_size"]
+    page = pages.branch_page_json(user_id=user.pk, chat_id=chat_id, before=before, limit=page_size)
+    if page is None:
+        raise NotFound("Chat not found.", code="chat_not_found")
+    turns = page.turns
+    if page.has_attachments:
+        turns = pages.with_download_urls(turns, lambda name: attachment_download_url(Attachment(file=name), request))
+    envelope = json.dumps(
+        {
+            "previous": _branch_url(request, chat_id, page.previous_before, page_size),
+            "next": _branch_url(request, chat_id, page.next_before, page_size),
+            "total": page.total,
+        }
+    )
+    return f'{envelope[:-1]},"results":{turns}}}'
+
+
 # --- chats ---------------------------------------------------------------------------------------
 
 
@@ -82,11 +144,12 @@ class ChatListApi(PaginatedApi):
         responses={200: ChatListSerializer(many=True), **ERRORS},
         summary="List chats, newest activity first",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
+        user = request_user(request)
+        if sql_pages():
+            return json_response(chat_list_json(request, user))
         query = validated(ChatListQuerySerializer, request.query_params)
-        chats = selectors.chat_list(
-            user=request_user(request), archived=query["archived"], project_id=query.get("project")
-        )
+        chats = selectors.chat_list(user=user, archived=query["archived"], project_id=query.get("project"))
         return self.paginated(request, chats, ChatListSerializer)
 
     @extend_schema(
@@ -191,8 +254,11 @@ class ChatMessagesApi(APIView):
             '`sibling_index` give the "2 of 3" position of each turn among its versions.'
         ),
     )
-    def get(self, request: Request, chat_id: UUID) -> Response:
-        chat = selectors.chat_get(user=request_user(request), chat_id=chat_id)
+    def get(self, request: Request, chat_id: UUID) -> HttpResponse:
+        user = request_user(request)
+        if sql_pages():
+            return json_response(history_json(request, user, chat_id))
+        chat = selectors.chat_get(user=user, chat_id=chat_id)
         query = validated(BranchPageQuerySerializer, request.query_params)
         return branch_response(request, chat, before=query.get("before"), page_size=query["page_size"])
 

@@ -16,11 +16,14 @@ Order (stable first, so Bedrock's prompt cache can reuse it across turns):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Sum
 
 from backend.llm.registry import ModelSpec, get_registry
@@ -180,13 +183,12 @@ class _AttachmentQuota:
         return True
 
 
-def _turn(message: Message, attachments: list[Attachment], quota: _AttachmentQuota) -> LLMMessage:
+def _turn(text: str, attachments: Sequence[Attachment], quota: _AttachmentQuota) -> LLMMessage:
     admitted = [attachment for attachment in attachments if quota.admit(attachment)]
     content: list[ContentBlock] = []
     if admitted:
         content.extend(attachment_blocks(attachments=admitted))
     left_out = [attachment.name for attachment in attachments if attachment not in admitted]
-    text = message.text
     if left_out:
         text += "\n\n[Earlier attachments not resent (request limit): " + ", ".join(left_out) + "]"
     content.append(TextBlock(text))
@@ -213,22 +215,9 @@ def context_build(
     current_user = user_message or pair.messages.get(role=Message.Role.USER)
     system, knowledge = _system_blocks(chat, model, current_user.text)
 
-    history_ids: list[UUID] = []
-    if pair.parent_id is not None:  # the first turn of a chat has no history to look up
-        branch = active_branch_ids(chat=chat)
-        history_ids = branch[: branch.index(pair.id)] if pair.id in branch else _ancestors(pair)
-    history_pairs = (
-        {
-            p.id: p
-            for p in MessagePair.objects.filter(id__in=history_ids, hidden=False).prefetch_related(
-                "messages__attachments"
-            )
-        }
-        if history_ids
-        else {}
-    )
+    history = history_turns(pair=pair)
     quota = _AttachmentQuota(images=model.max_images, documents=model.max_documents)
-    current_turn = _turn(current_user, list(current_user.attachments.all()), quota)
+    current_turn = _turn(current_user.text, list(current_user.attachments.all()), quota)
 
     budget = model.context_window - model.max_output_tokens - SAFETY_MARGIN_TOKENS
     used = sum(estimate_block_tokens(block) for block in system)
@@ -236,20 +225,13 @@ def context_build(
 
     kept: list[tuple[LLMMessage, LLMMessage]] = []
     omitted: list[UUID] = []
-    for pair_id in reversed(history_ids):  # newest first: the oldest turns are the ones left out
-        history_pair = history_pairs.get(pair_id)
-        if history_pair is None:
-            continue  # hidden
-        by_role = {message.role: message for message in history_pair.messages.all()}
-        question, answer = by_role.get(Message.Role.USER), by_role.get(Message.Role.ASSISTANT)
-        if question is None or answer is None or not answer.text.strip():
-            continue  # no answer text to show the model (failed before content)
-        user_turn = _turn(question, list(question.attachments.all()), quota)
-        assistant_turn = LLMMessage.assistant(answer.text)
+    for past in reversed(history):  # newest first: the oldest turns are the ones left out
+        user_turn = _turn(past.question, past.attachments, quota)
+        assistant_turn = LLMMessage.assistant(past.answer)
         cost = 2 * MESSAGE_OVERHEAD_TOKENS + sum(estimate_block_tokens(b) for b in user_turn.content)
-        cost += estimate_text_tokens(answer.text)
+        cost += estimate_text_tokens(past.answer)
         if omitted or used + cost > budget:
-            omitted.append(pair_id)
+            omitted.append(past.pair_id)
             continue
         used += cost
         kept.append((user_turn, assistant_turn))
@@ -275,6 +257,142 @@ def context_build(
         knowledge_mode=knowledge.mode if knowledge else Message.KnowledgeMode.NONE,
         citations=knowledge.excerpts if knowledge else [],
     )
+
+
+# --- the history before a turn ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryTurn:
+    """A turn of the history as the model sees it: visible, with an answer that has text."""
+
+    pair_id: UUID
+    question: str
+    attachments: tuple[Attachment, ...]
+    answer: str
+
+
+def history_turns(*, pair: MessagePair) -> list[HistoryTurn]:
+    """The turns above `pair`, root first, without hidden turns and turns whose answer has no text.
+
+    On PostgreSQL this is cached per (chat, `history_edit_version`, last turn) for
+    `CHAT_HISTORY_CACHE_SECONDS`. A follow-up extends the previous turn's entry by one turn, so
+    a long chat is not walked again; any change to a turn already in the history (hide, delete,
+    an edited message or file) raises the edit version and the next build walks it once more.
+    An entry holding an unfinished answer is not stored: its later final write raises nothing.
+    """
+    if pair.parent_id is None:  # the first turn of a chat has no history
+        return []
+    if int(settings.CHAT_HISTORY_CACHE_SECONDS) <= 0 or connection.vendor != "postgresql":
+        return _history_orm(pair)
+    with connection.cursor() as cursor:
+        cursor.execute(_LAST_TURN, [pair.parent_id, pair.chat_id])
+        row = cursor.fetchone()
+    if row is None:  # the parent went away meanwhile: nothing to extend
+        return _history_orm(pair)
+    version, grandparent_id, hidden, question, answer, answer_status, has_attachments = row
+    own_key = _history_key(pair.chat_id, version, pair.parent_id)
+    base_key = _history_key(pair.chat_id, version, grandparent_id) if grandparent_id is not None else None
+    found = cache.get_many([own_key] + ([base_key] if base_key else []))
+    if own_key in found:
+        return list(found[own_key])
+    if base_key is None:
+        base: list[HistoryTurn] | None = []
+    else:
+        base = list(found[base_key]) if base_key in found else None
+    if base is None:
+        turns, finished = _history_walk(chat_id=pair.chat_id, last_id=pair.parent_id)
+    else:
+        turns, finished = base, answer_status != Message.Status.STREAMING
+        if not hidden and question is not None and answer and answer.strip():
+            attachments = _attachments_of([pair.parent_id]).get(pair.parent_id, ()) if has_attachments else ()
+            turns = [*base, HistoryTurn(pair.parent_id, question, attachments, answer)]
+    if finished:
+        cache.set(own_key, tuple(turns), timeout=int(settings.CHAT_HISTORY_CACHE_SECONDS))
+    return turns
+
+
+def _history_key(chat_id: UUID, version: int, last_id: UUID) -> str:
+    return f"chat:context:{chat_id}:{version}:{last_id}"
+
+
+_PAIR = MessagePair._meta.db_table
+_MESSAGE = Message._meta.db_table
+_ATTACHMENT = Attachment._meta.db_table
+
+# The chat's edit version and one turn (its parent, whether hidden, its texts), in one statement.
+_LAST_TURN = f"""
+SELECT c.history_edit_version, p.parent_id, p.hidden, u.text, a.text, a.status,
+       EXISTS (SELECT 1 FROM {_ATTACHMENT} f WHERE f.message_id = u.id)
+  FROM {Chat._meta.db_table} c
+  JOIN {_PAIR} p ON p.chat_id = c.id AND p.id = %s
+  LEFT JOIN {_MESSAGE} u ON u.pair_id = p.id AND u.role = 'user'
+  LEFT JOIN {_MESSAGE} a ON a.pair_id = p.id AND a.role = 'assistant'
+ WHERE c.id = %s
+"""  # noqa: S608 - table names only; values are parameters
+
+# The turn `last` and every turn above it, root first, as plain rows.
+_WALK = f"""
+WITH RECURSIVE walk AS (
+  SELECT p.id, p.parent_id, p.hidden, 0 AS up FROM {_PAIR} p WHERE p.id = %s AND p.chat_id = %s
+  UNION ALL
+  SELECT p.id, p.parent_id, p.hidden, w.up + 1 FROM walk w JOIN {_PAIR} p ON p.id = w.parent_id
+)
+SELECT w.id, w.hidden, u.id, u.text, a.text, a.status,
+       EXISTS (SELECT 1 FROM {_ATTACHMENT} f WHERE f.message_id = u.id)
+  FROM walk w
+  LEFT JOIN {_MESSAGE} u ON u.pair_id = w.id AND u.role = 'user'
+  LEFT JOIN {_MESSAGE} a ON a.pair_id = w.id AND a.role = 'assistant'
+ ORDER BY w.up DESC
+"""  # noqa: S608 - table names only; values are parameters
+
+
+def _history_walk(*, chat_id: UUID, last_id: UUID) -> tuple[list[HistoryTurn], bool]:
+    """(the visible turns from the root to `last_id`, whether every answer among them is finished)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_WALK, [last_id, chat_id])
+        rows = cursor.fetchall()
+    finished = all(status != Message.Status.STREAMING for *_, status, _ in rows)
+    visible = [row for row in rows if not row[1] and row[3] is not None and row[4] and row[4].strip()]
+    attachments = _attachments_of([row[0] for row in visible if row[6]])
+    turns = [HistoryTurn(row[0], row[3], attachments.get(row[0], ()), row[4]) for row in visible]
+    return turns, finished
+
+
+def _attachments_of(pair_ids: list[UUID]) -> dict[UUID, tuple[Attachment, ...]]:
+    """The user message's attachments of each pair, in the order the ORM path reads them."""
+    if not pair_ids:
+        return {}
+    grouped: dict[UUID, list[Attachment]] = {}
+    for attachment in Attachment.objects.filter(
+        message__pair_id__in=pair_ids, message__role=Message.Role.USER
+    ).select_related("message"):
+        assert attachment.message is not None  # filtered on its message
+        grouped.setdefault(attachment.message.pair_id, []).append(attachment)
+    return {pair_id: tuple(items) for pair_id, items in grouped.items()}
+
+
+def _history_orm(pair: MessagePair) -> list[HistoryTurn]:
+    """`history_turns` through the ORM (other databases, or with the cache off)."""
+    branch = active_branch_ids(chat=pair.chat)
+    history_ids = branch[: branch.index(pair.id)] if pair.id in branch else _ancestors(pair)
+    if not history_ids:
+        return []
+    history_pairs = {
+        p.id: p
+        for p in MessagePair.objects.filter(id__in=history_ids, hidden=False).prefetch_related("messages__attachments")
+    }
+    turns = []
+    for pair_id in history_ids:
+        history_pair = history_pairs.get(pair_id)
+        if history_pair is None:
+            continue  # hidden
+        by_role = {message.role: message for message in history_pair.messages.all()}
+        question, answer = by_role.get(Message.Role.USER), by_role.get(Message.Role.ASSISTANT)
+        if question is None or answer is None or not answer.text.strip():
+            continue  # no answer text to show the model (failed before content)
+        turns.append(HistoryTurn(pair_id, question.text, tuple(question.attachments.all()), answer.text))
+    return turns
 
 
 def _ancestors(pair: MessagePair) -> list[UUID]:

@@ -24,7 +24,8 @@ def _client(token: str) -> APIClient:
 
 
 @pytest.mark.parametrize("other_tokens", [0, 8])
-def test_authenticating_does_not_read_the_users_other_tokens(other_tokens, django_assert_num_queries):
+def test_authenticating_does_not_read_the_users_other_tokens(other_tokens, django_assert_num_queries, settings):
+    settings.AUTH_TOKEN_CACHE_SECONDS = 0  # the database path (tests/appauth/test_token_cache.py: the cached one)
     user = UserFactory()
     for _ in range(other_tokens):
         token_create(user=user, client=CLIENT)

@@ -86,12 +86,18 @@ def test_reset_forgets_the_current_window(clock):
 
 
 def test_cache_keys_do_not_contain_the_identifier(clock):
-    from django.core.cache import cache
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
 
-    with mock.patch.object(cache, "add", wraps=cache.add) as add:
-        ratelimit.hit("login", "victim@example.com", "1/m")
+    ratelimit.hit("login", "victim@example.com", "1/m")
 
-    assert "victim" not in add.call_args.args[0]
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        stored = [key.decode() for key in backend._cache.get_client().keys("*")]
+    else:
+        stored = list(backend._cache.keys())  # type: ignore[attr-defined]
+    assert any(":rl:login:" in key for key in stored)
+    assert not any("victim" in key for key in stored)
 
 
 POLICY = Lockout(scope="test-login", threshold=3, window=900, base=60, maximum=240)
@@ -174,3 +180,54 @@ def test_a_reserved_failure_locks_at_the_threshold_and_a_success_clears_the_coun
 
     assert [POLICY.reserve("acct") for _ in range(3)] == [0, 0, 0]
     assert POLICY.register_failure("acct", reserved=True) == 60
+
+
+@pytest.mark.redis
+def test_a_check_on_redis_is_one_round_trip(settings, clock):
+    """The Lua script reads both windows and counts in one command; a refusal un-counts in it too."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+    from redis.connection import Connection
+
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("REDIS_URL is not set")
+    ratelimit.hit("trips", "warm", "1/m")  # loads the script once
+    sent = []
+    original = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    with mock.patch.object(Connection, "send_packed_command", counting):
+        allowed = ratelimit.hit("trips", "k", "1/m")
+        refused = ratelimit.hit("trips", "k", "1/m")
+
+    assert (allowed.allowed, refused.allowed) == (True, False)
+    assert len(sent) == 2
+
+
+@pytest.mark.parametrize("offset", [0.0, 12.25, 59.5])
+def test_redis_script_and_cache_api_decide_alike(settings, clock, offset):
+    """The same sequence of hits gets the same decisions from the script as from the cache steps."""
+    from django.core.cache import cache, caches
+    from django.core.cache.backends.redis import RedisCache
+
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("REDIS_URL is not set")
+    clock[0] = 1_700_000_040.0 + offset
+    rate = Rate.parse("4/m")
+    redis_side = []
+    for step in range(12):
+        redis_side.append(ratelimit.hit("alike", "k", rate))
+        clock[0] += 7.5 if step % 3 else 0.25
+    cache.clear()
+    clock[0] = 1_700_000_040.0 + offset
+    with mock.patch.object(ratelimit, "_hit_redis", side_effect=lambda backend, *a, **k: ratelimit._hit_cache(*a, **k)):
+        cache_side = []
+        for step in range(12):
+            cache_side.append(ratelimit.hit("alike", "k", rate))
+            clock[0] += 7.5 if step % 3 else 0.25
+
+    assert redis_side == cache_side
+    assert any(not decision.allowed for decision in redis_side)

@@ -97,7 +97,11 @@ def test_options_describes_the_route_without_a_500(client, path):
 
 
 def test_a_database_outage_is_a_503_in_the_error_shape(client):
-    with mock.patch("chat.apis.chats.selectors.chat_list", side_effect=OperationalError("server closed")):
+    outage = OperationalError("server closed")
+    with (
+        mock.patch("chat.apis.chats.selectors.chat_list", side_effect=outage),  # the serializer path
+        mock.patch("chat.apis.chats.pages.chat_list_rows", side_effect=outage),  # the database-rendered page
+    ):
         response = client.get("/api/v1/chat/chats/")
 
     assert_error(response, 503, "service_unavailable")

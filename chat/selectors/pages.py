@@ -1,0 +1,273 @@
+"""The chat list and history pages rendered by PostgreSQL, for the read endpoints' fast path.
+
+The REST views serialize model instances through DRF (`chat.serializers`), which costs far more
+Python than the queries themselves. On PostgreSQL these selectors let the database build the
+JSON of the same shapes (`json_build_object`/`json_agg`) in one statement, so a page is a few
+database round trips and string joins. Other databases keep the ORM path (`chats.branch_page`,
+`chats.chat_list`). The ORM serializers stay the schema's source of truth; the tests compare
+both renderings on the same data.
+
+History pages are cached per chat and version: `Chat.history_version` is raised by database
+triggers on every write to the chat's pairs, messages and attachments and on every branch
+switch, so one indexed read of that column (which also scopes the chat to its owner) tells
+whether a cached page is current.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from chat.models import Attachment, Chat, Message, MessagePair
+
+CHAT = Chat._meta.db_table
+PAIR = MessagePair._meta.db_table
+MESSAGE = Message._meta.db_table
+ATTACHMENT = Attachment._meta.db_table
+
+
+def available() -> bool:
+    """Whether the database can render the pages (PostgreSQL); otherwise use the ORM path."""
+    return connection.vendor == "postgresql"
+
+
+def _iso(column: str) -> str:
+    """SQL rendering a timestamptz the way DRF does: ISO 8601 in UTC with `Z`, microseconds only if any."""
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL ELSE "
+        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        f" || CASE WHEN mod(date_part('microseconds', {column})::bigint, 1000000) = 0 THEN ''"
+        f" ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || 'Z' END"
+    )
+
+
+# --- the chat list -----------------------------------------------------------------------------
+
+_CHAT_JSON = f"""json_build_object(
+    'id', c.id, 'title', c.title, 'title_source', c.title_source, 'project_id', c.project_id,
+    'model', c.model, 'archived', c.archived, 'incognito', c.incognito,
+    'last_message_preview', c.last_message_preview,
+    'created_at', {_iso("c.created_at")}, 'updated_at', {_iso("c.updated_at")}
+)::text"""
+
+_ORDERINGS: dict[tuple[str, ...], str] = {
+    ("-updated_at", "-id"): "c.updated_at DESC, c.id DESC",
+    ("updated_at", "id"): "c.updated_at ASC, c.id ASC",
+}
+_POSITION_FILTERS = {"updated_at__lt": "c.updated_at < %s", "updated_at__gt": "c.updated_at > %s"}
+
+
+@dataclass(frozen=True)
+class ChatListRows:
+    """The user's chats as rows `{"updated_at": datetime, "json": str}`, ready for DRF's cursor paginator.
+
+    It answers the three operations `CursorPagination.paginate_queryset` performs on a queryset
+    (`order_by` on the list ordering or its reverse, `filter` on the cursor position, a slice),
+    so cursors, their validation and the `next`/`previous` links stay DRF's own. The `json` of
+    a row is the `ChatListSerializer` shape, rendered by PostgreSQL (the `chat_list` index).
+    """
+
+    model = Chat
+    user_id: Any
+    archived: bool
+    project_id: UUID | None = None
+    ordering: tuple[str, ...] = ("-updated_at", "-id")
+    position: tuple[str, str] | None = None  # (lookup, value)
+
+    def order_by(self, *ordering: str) -> ChatListRows:
+        if tuple(ordering) not in _ORDERINGS:
+            raise ValueError(f"Unsupported ordering {ordering!r}.")
+        return ChatListRows(self.user_id, self.archived, self.project_id, tuple(ordering), self.position)
+
+    def filter(self, **lookup: str) -> ChatListRows:
+        [(name, value)] = lookup.items()
+        if name not in _POSITION_FILTERS:
+            raise ValueError(f"Unsupported filter {name!r}.")
+        return ChatListRows(self.user_id, self.archived, self.project_id, self.ordering, (name, str(value)))
+
+    def __getitem__(self, window: slice) -> list[dict[str, Any]]:
+        assert isinstance(window, slice) and window.step is None
+        offset, stop = window.start or 0, window.stop
+        conditions, params = ["c.user_id = %s", "c.archived = %s"], [self.user_id, self.archived]
+        if self.project_id is not None:
+            conditions.append("c.project_id = %s")
+            params.append(self.project_id)
+        if self.position is not None:
+            conditions.append(_POSITION_FILTERS[self.position[0]])
+            params.append(self.position[1])
+        sql = (
+            f"SELECT c.updated_at, {_CHAT_JSON} FROM {CHAT} c WHERE {' AND '.join(conditions)} "  # noqa: S608 - table names and fixed fragments; values are parameters
+            f"ORDER BY {_ORDERINGS[self.ordering]} OFFSET %s LIMIT %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, offset, stop - offset])
+            return [{"updated_at": updated_at, "json": text} for updated_at, text in cursor.fetchall()]
+
+
+def chat_list_rows(*, user_id: Any, archived: bool = False, project_id: UUID | None = None) -> ChatListRows:
+    """What `chats.chat_list` selects, as JSON rows for the cursor paginator (PostgreSQL)."""
+    return ChatListRows(user_id=user_id, archived=archived, project_id=project_id)
+
+
+def json_array(items: Sequence[str] | Iterator[str]) -> str:
+    return "[" + ",".join(items) + "]"
+
+
+# --- the history page --------------------------------------------------------------------------
+
+# `download_url` holds the stored file's name here: the URL is signed per request (`with_download_urls`).
+_ATTACHMENTS = f"""(SELECT COALESCE(json_agg(json_build_object(
+    'id', a.id, 'name', a.name, 'kind', a.kind, 'format', a.format, 'mime_type', a.mime_type,
+    'size_bytes', a.size_bytes, 'width', a.width, 'height', a.height, 'download_url', a.file)
+    ORDER BY a.created_at, a.id), '[]'::json)
+  FROM {ATTACHMENT} a WHERE a.message_id = m.id)"""  # noqa: S608 - table names and fixed fragments; values are parameters
+
+_USER_JSON = f"""(SELECT json_build_object(
+    'id', m.id, 'text', m.text, 'created_at', {_iso("m.created_at")}, 'attachments', {_ATTACHMENTS})
+  FROM {MESSAGE} m WHERE m.pair_id = t.id AND m.role = 'user')"""  # noqa: S608 - table names and fixed fragments; values are parameters
+
+_CITATIONS = """(SELECT COALESCE(json_agg(json_build_object(
+    'index', e->'index', 'chunk_id', e->'chunk_id', 'knowledge_id', e->'knowledge_id', 'title', e->'title',
+    'section', e->'section', 'text', e->'text', 'score', e->'score') ORDER BY o), '[]'::json)
+  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(m.citations) = 'array' THEN m.citations ELSE '[]' END)
+       WITH ORDINALITY AS x(e, o))"""
+
+_TOOL_CALLS = """(SELECT COALESCE(json_agg(json_build_object(
+    'call_id', e->'call_id', 'tool', e->'tool', 'kind', e->'kind', 'input', e->'input', 'step', e->'step',
+    'status', e->'status', 'is_error', e->'is_error', 'content', e->'content') ORDER BY o), '[]'::json)
+  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(m.tool_calls) = 'array' THEN m.tool_calls ELSE '[]' END)
+       WITH ORDINALITY AS x(e, o))"""
+
+_ASSISTANT_JSON = f"""(SELECT json_build_object(
+    'id', m.id, 'status', m.status, 'text', m.text, 'model_alias', m.model_alias, 'model_id', m.model_id,
+    'stop_reason', m.stop_reason, 'error_code', m.error_code, 'error_message', m.error_message,
+    'usage', json_build_object(
+        'input_tokens', m.input_tokens, 'output_tokens', m.output_tokens,
+        'cache_read_tokens', m.cache_read_tokens, 'cache_write_tokens', m.cache_write_tokens,
+        'cost', m.cost::numeric(12, 6)::text),
+    'knowledge_mode', m.knowledge_mode, 'citations', {_CITATIONS}, 'tool_calls', {_TOOL_CALLS},
+    'created_at', {_iso("m.created_at")}, 'completed_at', {_iso("m.completed_at")})
+  FROM {MESSAGE} m WHERE m.pair_id = t.id AND m.role = 'assistant')"""  # noqa: S608 - table names and fixed fragments; values are parameters
+
+# The active branch is the path from the active leaf to the root; a pair's depth is its place on
+# it, so the page [start, end) is reached by walking up from the leaf only until depth `start`.
+# Sibling positions order versions by (created_at, id as text), as `chats._sibling_positions` does.
+_BRANCH_PAGE = f"""
+WITH RECURSIVE
+chat AS (SELECT c.id, c.active_leaf_id, c.history_version FROM {CHAT} c WHERE c.id = %(chat)s AND c.user_id = %(user)s),
+span0 AS (
+  SELECT chat.history_version, COALESCE(leaf.depth + 1, 0) AS total
+  FROM chat LEFT JOIN {PAIR} leaf ON leaf.id = chat.active_leaf_id
+),
+span1 AS (
+  SELECT history_version, total,
+         CASE WHEN %(before)s::int IS NULL THEN total ELSE LEAST(GREATEST(%(before)s::int, 0), total) END AS stop
+  FROM span0
+),
+span AS (SELECT history_version, total, stop, GREATEST(0, stop - %(limit)s::int) AS start FROM span1),
+walk AS (
+  SELECT p.id, p.parent_id, p.depth, p.hidden, p.created_at
+    FROM chat JOIN {PAIR} p ON p.id = chat.active_leaf_id
+  UNION ALL
+  SELECT p.id, p.parent_id, p.depth, p.hidden, p.created_at
+    FROM walk w JOIN {PAIR} p ON p.id = w.parent_id
+   WHERE w.depth > (SELECT start FROM span)
+),
+turns AS (SELECT w.* FROM walk w, span WHERE w.depth >= span.start AND w.depth < span.stop)
+SELECT span.history_version, span.total, span.start, span.stop,
+  EXISTS (SELECT 1 FROM turns t JOIN {MESSAGE} m ON m.pair_id = t.id JOIN {ATTACHMENT} a ON a.message_id = m.id),
+  (SELECT COALESCE(json_agg(json_build_object(
+      'pair_id', t.id, 'parent_id', t.parent_id, 'depth', t.depth, 'hidden', t.hidden,
+      'sibling_count', sib.n, 'sibling_index', sib.idx,
+      'user', {_USER_JSON}, 'assistant', {_ASSISTANT_JSON}) ORDER BY t.depth), '[]'::json)::text
+   FROM turns t CROSS JOIN LATERAL (
+     SELECT count(*) AS n,
+            count(*) FILTER (
+              WHERE (s.created_at, s.id::text COLLATE "C") < (t.created_at, t.id::text COLLATE "C")) AS idx
+       FROM {PAIR} s
+      WHERE s.chat_id = %(chat)s AND s.depth = t.depth AND s.parent_id IS NOT DISTINCT FROM t.parent_id
+   ) sib)
+FROM span
+"""  # noqa: S608 - table names and fixed fragments; values are parameters
+
+_VERSION = f"SELECT history_version FROM {CHAT} WHERE id = %s AND user_id = %s"  # noqa: S608 - table names and fixed fragments; values are parameters
+
+
+@dataclass(frozen=True)
+class BranchPageJson:
+    """A page of the active branch: `turns` is the JSON array of `TurnSerializer` objects.
+
+    With `has_attachments`, each attachment's `download_url` still holds the stored file's name:
+    pass the page through `with_download_urls` before sending it.
+    """
+
+    turns: str
+    start: int
+    end: int
+    total: int
+    limit: int
+    has_attachments: bool = False
+
+    @property
+    def previous_before(self) -> int | None:
+        return self.start if self.start > 0 else None
+
+    @property
+    def next_before(self) -> int | None:
+        return None if self.end >= self.total else min(self.total, self.end + self.limit)
+
+
+def _cache_key(chat_id: UUID, version: int, before: int | None, limit: int) -> str:
+    return f"chat:history:{chat_id}:{version}:{'' if before is None else before}:{limit}"
+
+
+def branch_page_json(
+    *, user_id: Any, chat_id: UUID, before: int | None = None, limit: int = 50
+) -> BranchPageJson | None:
+    """The page `chats.branch_page` would give, as JSON; None when the chat is not the user's.
+
+    Cached per (chat, history version, before, limit) for `CHAT_HISTORY_CACHE_SECONDS`; a hit
+    costs one indexed read of the version, a miss one more statement.
+    """
+    seconds = int(settings.CHAT_HISTORY_CACHE_SECONDS)
+    if seconds > 0:
+        with connection.cursor() as cursor:
+            cursor.execute(_VERSION, [chat_id, user_id])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        cached = cache.get(_cache_key(chat_id, row[0], before, limit))
+        if isinstance(cached, BranchPageJson) and cached.limit == limit:
+            return cached
+    with connection.cursor() as cursor:
+        cursor.execute(_BRANCH_PAGE, {"chat": chat_id, "user": user_id, "before": before, "limit": limit})
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    version, total, start, end, has_attachments, turns = found
+    page = BranchPageJson(turns=turns, start=start, end=end, total=total, limit=limit, has_attachments=has_attachments)
+    if seconds > 0:
+        cache.set(_cache_key(chat_id, version, before, limit), page, timeout=seconds)
+    return page
+
+
+def with_download_urls(turns: str, url: Callable[[str], str]) -> str:
+    """`turns` with each attachment's stored name replaced by `url(name)` (signed per request)."""
+    parsed = json.loads(turns)
+    for turn in parsed:
+        for attachment in (turn.get("user") or {}).get("attachments", []):
+            attachment["download_url"] = url(attachment["download_url"])
+    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))
+
+
+def chat_history_version(*, chat_id: UUID) -> int:
+    """The chat's current history version (0 when it does not exist, and always on other databases)."""
+    value = Chat.objects.filter(id=chat_id).values_list("history_version", flat=True).first()
+    return int(value or 0)

@@ -1,0 +1,173 @@
+"""The chat list and history page answered in front of Django: the same answers as Django gives."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import connection
+
+from aiassistant.asgi import django_application
+from appauth.services.audit import ClientInfo
+from appauth.services.tokens import token_create, token_revoke_all
+from chat.apis import asgi_reads
+from chat.models import Message
+from tests.chat.factories import AttachmentFactory, ChatFactory, UserFactory, linear_chat, turn
+
+# The page is read on the database threads: the rows must be committed.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+REQUEST_ID = b"test-request-0001"
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(settings, tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.skip("the fast reads serve database-rendered pages (PostgreSQL)")
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture
+def owner():
+    user = UserFactory()
+    _, token = token_create(user=user, client=ClientInfo(ip="127.0.0.1", user_agent="tests"))
+    return user, token
+
+
+def _call(app: Any, path: str, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None):
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"x-request-id", REQUEST_ID), *(headers or [])],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict] = []
+    requests = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict:
+        if requests:
+            return requests.pop()
+        await asyncio.Event().wait()  # the client stays connected until the answer is sent
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = sent[0]
+    body = b"".join(message.get("body", b"") for message in sent[1:])
+    return start["status"], sorted(start["headers"]), body
+
+
+def _compare(path: str, token: str, query: bytes = b"", extra: list[tuple[bytes, bytes]] | None = None):
+    """(answered in front of Django?, fast answer, Django's answer) of one request."""
+    served = []
+    original = asgi_reads._serve_async
+
+    async def spy(*args: Any) -> Any:
+        response = await original(*args)
+        served.append(response is not None)
+        return response
+
+    headers = [(b"authorization", f"Token {token}".encode()), *(extra or [])]
+    with mock.patch.object(asgi_reads, "_serve_async", spy):
+        fast = _call(asgi_reads.with_fast_reads(django_application), path, query, headers)
+    slow = _call(django_application, path, query, headers)
+    return served == [True], fast, slow
+
+
+def _assert_same(fast, slow):
+    assert fast[0] == slow[0]
+    assert fast[1] == slow[1], repr((fast[1], slow[1]))  # every header, the request id echoed by both
+    assert json.loads(fast[2]) == json.loads(slow[2])
+
+
+def test_the_chat_list_is_answered_in_front_of_django_as_django_answers_it(owner):
+    user, token = owner
+    for index in range(25):
+        ChatFactory(user=user, title=f"chat {index}")
+    ChatFactory(title="someone else's")
+
+    served, fast, slow = _compare("/api/v1/chat/chats/", token)
+    assert served
+    _assert_same(fast, slow)
+    body = json.loads(fast[2])
+    assert len(body["results"]) == 20 and body["next"]
+
+    cursor = body["next"].split("?", 1)[1].encode()
+    served, fast, slow = _compare("/api/v1/chat/chats/", token, cursor)
+    assert served
+    _assert_same(fast, slow)
+    assert len(json.loads(fast[2])["results"]) == 5
+
+
+def test_the_history_page_is_answered_in_front_of_django_as_django_answers_it(owner):
+    user, token = owner
+    chat, pairs = linear_chat(turns=12, user=user)
+    turn(chat, pairs[3], user_text="another version")
+    AttachmentFactory(message=Message.objects.get(pair=pairs[10], role="user"), name="plan.txt")
+    chat.refresh_from_db()
+
+    for query in (b"", b"page_size=3&before=4", b"page_size=5"):
+        served, fast, slow = _compare(f"/api/v1/chat/chats/{chat.id}/messages/", token, query)
+        assert served
+        _assert_same(fast, slow)
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [(b"page_size=0", 400), (b"before=-1", 400), (b"page_size=abc", 400)],
+)
+def test_bad_parameters_are_answered_by_django(owner, query, status):
+    user, token = owner
+    chat, _ = linear_chat(turns=2, user=user)
+    served, fast, slow = _compare(f"/api/v1/chat/chats/{chat.id}/messages/", token, query)
+    assert not served
+    assert fast[0] == slow[0] == status
+    assert json.loads(fast[2])["error"]["code"] == "invalid"
+
+
+def test_another_users_chat_and_a_forged_cursor_are_404s_from_django(owner):
+    _, token = owner
+    foreign, _ = linear_chat(turns=2)
+    served, fast, _ = _compare(f"/api/v1/chat/chats/{foreign.id}/messages/", token)
+    assert not served and fast[0] == 404
+    assert json.loads(fast[2])["error"]["code"] == "chat_not_found"
+
+    served, fast, _ = _compare("/api/v1/chat/chats/", token, b"cursor=cD1ub3QtYS1kYXRl")
+    assert not served and fast[0] == 404
+
+
+def test_a_revoked_token_is_refused_at_once(owner):
+    user, token = owner
+    ChatFactory(user=user)
+    served, fast, _ = _compare("/api/v1/chat/chats/", token)
+    assert served and fast[0] == 200  # the token is now cached
+
+    token_revoke_all(user=user)
+
+    served, fast, slow = _compare("/api/v1/chat/chats/", token)
+    assert not served
+    assert fast[0] == slow[0] == 401
+
+
+def test_cross_origin_and_session_requests_go_through_django(owner, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    user, token = owner
+    ChatFactory(user=user)
+    served, fast, _ = _compare("/api/v1/chat/chats/", token, extra=[(b"origin", b"https://app.example.com")])
+    assert not served and fast[0] == 200
+    assert (b"access-control-allow-origin", b"https://app.example.com") in fast[1]
+
+    status, _, _ = _call(asgi_reads.with_fast_reads(django_application), "/api/v1/chat/chats/")
+    assert status == 401  # no credentials: Django's answer

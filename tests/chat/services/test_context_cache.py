@@ -1,0 +1,173 @@
+"""The cached history of the model context: the same request bytes as the ORM path, never stale."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from chat.models import Attachment, Message, MessagePair
+from chat.services import chats as chat_services
+from chat.services.context import context_build, history_turns
+from tests.chat.factories import AttachmentFactory, ChatFactory, turn
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+def _chat(turns: int, *, user=None):
+    """A chat of `turns` finished turns (2 messages each), one hidden, one without answer text, two with files."""
+    chat = ChatFactory(**({"user": user} if user else {}))
+    base = timezone.now() - datetime.timedelta(hours=2)
+    pairs: list[MessagePair] = []
+    for index in range(turns):
+        pairs.append(
+            turn(
+                chat,
+                pairs[-1] if pairs else None,
+                user_text=f"question {index} " + "words " * (index % 7),
+                assistant_text="" if index == 4 else f"answer {index}",
+                created_at=base + datetime.timedelta(seconds=index),
+            )
+        )
+    MessagePair.objects.filter(id=pairs[2].id).update(hidden=True)
+    for index in (1, 6):
+        AttachmentFactory(message=Message.objects.get(pair=pairs[index], role="user"), name=f"notes-{index}.txt")
+    return chat, pairs
+
+
+def _follow_up(chat, parent, text="and now?"):
+    pair = turn(chat, parent, user_text=text, assistant_text="", status=Message.Status.STREAMING)
+    return pair
+
+
+def _build(pair, settings, *, cached: bool):
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300 if cached else 0
+    assistant = Message.objects.get(pair=pair, role=Message.Role.ASSISTANT)
+    built = context_build(assistant_message=assistant)
+    return built.request, built.omitted_pair_ids, built.input_token_estimate
+
+
+def _same_as_orm(pair, settings):
+    orm = _build(pair, settings, cached=False)
+    cached = _build(pair, settings, cached=True)
+    assert cached == orm
+    return cached
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("the context history is cached on PostgreSQL only")
+
+
+def test_a_long_chat_renders_the_same_request_cached_and_uncached(settings):
+    chat, pairs = _chat(100)  # 200 messages
+    pair = _follow_up(chat, pairs[-1])
+
+    first = _same_as_orm(pair, settings)  # a miss: one walk, then stored
+    again = _build(pair, settings, cached=True)  # a hit
+
+    request = first[0]
+    texts = [block.text for message in request.messages for block in message.content if hasattr(block, "text")]
+    assert "question 2 " + "words " * 2 not in texts  # hidden
+    assert not any(text.startswith("question 4 ") for text in texts)  # its answer has no text
+    assert any(text.startswith("question 5 ") for text in texts)
+    assert again == first
+
+
+def test_a_follow_up_extends_the_previous_entry_without_walking_the_history(settings):
+    costs = {}
+    for turns in (20, 100):
+        chat, pairs = _chat(turns)
+        first = _follow_up(chat, pairs[-1])
+        _build(first, settings, cached=True)
+        Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(
+            status=Message.Status.COMPLETE, text="the answer to the follow-up"
+        )
+        second = _follow_up(chat, first, text="one more")
+        with CaptureQueriesContext(connection) as queries:
+            built = _build(second, settings, cached=True)
+        costs[turns] = len(queries)
+        assert built == _build(second, settings, cached=False)
+        assert "the answer to the follow-up" in [
+            block.text for message in built[0].messages for block in message.content if hasattr(block, "text")
+        ]
+    assert costs[20] == costs[100]  # the history's length costs no query
+
+
+def test_hiding_editing_and_removing_files_in_the_history_show_at_once(settings):
+    chat, pairs = _chat(12)
+    pair = _follow_up(chat, pairs[-1])
+    _same_as_orm(pair, settings)
+
+    chat_services.pair_set_hidden(pair=pairs[8], hidden=True)
+    _same_as_orm(pair, settings)
+
+    answer = Message.objects.get(pair=pairs[9], role=Message.Role.ASSISTANT)
+    answer.text = "a corrected answer"
+    answer.save(update_fields=["text"])
+    request, *_ = _same_as_orm(pair, settings)
+    assert any(getattr(block, "text", "") == "a corrected answer" for m in request.messages for block in m.content)
+
+    Attachment.objects.filter(message__pair=pairs[6]).delete()
+    _same_as_orm(pair, settings)
+
+
+def test_an_unfinished_answer_in_the_history_is_never_cached(settings):
+    chat, pairs = _chat(8)
+    Message.objects.filter(pair=pairs[-1], role=Message.Role.ASSISTANT).update(
+        status=Message.Status.STREAMING, text="partial"
+    )
+    pair = _follow_up(chat, pairs[-1])
+    _same_as_orm(pair, settings)
+
+    # Its final write (streaming → complete) raises no edit version: nothing stale may be cached.
+    Message.objects.filter(pair=pairs[-1], role=Message.Role.ASSISTANT).update(
+        status=Message.Status.COMPLETE, text="partial, then finished"
+    )
+    request, *_ = _same_as_orm(pair, settings)
+    assert any(getattr(block, "text", "") == "partial, then finished" for m in request.messages for block in m.content)
+
+
+def test_a_new_version_of_a_turn_gets_its_own_history(settings):
+    chat, pairs = _chat(8)
+    on_branch = _follow_up(chat, pairs[-1])
+    _same_as_orm(on_branch, settings)
+    edited = _follow_up(chat, pairs[3], text="an edited fifth question")  # another branch
+
+    request, *_ = _same_as_orm(edited, settings)
+    assert not any(getattr(b, "text", "").startswith("question 5 ") for m in request.messages for b in m.content)
+
+
+def test_the_first_turn_has_no_history(settings):
+    chat = ChatFactory()
+    pair = _follow_up(chat, None, text="hello")
+    request, omitted, _ = _same_as_orm(pair, settings)
+    assert len(request.messages) == 1 and omitted == []
+
+
+def test_the_history_of_a_follow_up_costs_one_statement(settings, django_assert_num_queries):
+    """The previous turn's entry plus the new turn's parent: one statement, whatever the chat's length."""
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+    chat, pairs = _chat(100)
+    first = _follow_up(chat, pairs[-1])
+    history_turns(pair=first)  # a walk; stores the entry ending at the last turn
+    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(status=Message.Status.COMPLETE, text="ok")
+    second = _follow_up(chat, first)
+
+    with django_assert_num_queries(1):  # the chat's edit version and the parent turn
+        extended = history_turns(pair=second)
+    with django_assert_num_queries(1):  # now its own entry
+        again = history_turns(pair=second)
+
+    settings.CHAT_HISTORY_CACHE_SECONDS = 0
+    assert extended == again == history_turns(pair=second)
+    assert extended[-1].answer == "ok" and len(extended) == 99  # 100 + 1 turns, less a hidden and an empty one
