@@ -32,6 +32,7 @@ from appauth.serializers import (
     LinkTokenInputSerializer,
     LoginInputSerializer,
     LoginOutputSerializer,
+    MfaChallengeOutputSerializer,
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
     ProfileUpdateInputSerializer,
@@ -79,9 +80,27 @@ def _accepted() -> Response:
     return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
-def _login_response(result: services.LoginResult, request: Request) -> Response:
+def _login_response(result: services.LoginResult | services.MfaChallenge, request: Request) -> Response:
+    """200 with the token, or 202 with a challenge when the second factor is still due."""
+    if isinstance(result, services.MfaChallenge):
+        challenge = {
+            "mfa_required": True,
+            "challenge": result.challenge,
+            "expires_in": result.expires_in,
+            "methods": ["totp", "recovery_code"],
+        }
+        return Response(MfaChallengeOutputSerializer(challenge).data, status=status.HTTP_202_ACCEPTED)
     data = {"token": result.token, "expiry": result.auth_token.expiry, "user": result.user}
     return Response(LoginOutputSerializer(data, context={"request": request}).data)
+
+
+LOGIN_RESPONSES: dict[int, Any] = {
+    200: LoginOutputSerializer,
+    202: OpenApiResponse(
+        response=MfaChallengeOutputSerializer,
+        description="Two-factor sign-in is on: finish with `POST /api/v1/auth/login/2fa/`.",
+    ),
+}
 
 
 class PublicApi(APIView):
@@ -98,7 +117,11 @@ class RegisterApi(PublicApi):
         request=RegisterInputSerializer,
         responses={202: DetailSerializer, **ERROR_RESPONSES},
         summary="Register with email and password",
-        description="Always 202 with the same body, whether or not the email is taken (the owner is mailed).",
+        description=(
+            "Always 202 with the same body, whether or not the email is taken (the owner is mailed). "
+            "The sign-up policy may refuse first: `invitation_invalid`, `invitation_expired`, "
+            "`signup_domain_not_allowed` (400)."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = _valid(RegisterInputSerializer, request)
@@ -112,7 +135,11 @@ class LoginApi(PublicApi):
     @extend_schema(
         tags=TAGS,
         request=LoginInputSerializer,
-        responses={200: LoginOutputSerializer, **ERROR_RESPONSES},
+        responses={
+            **LOGIN_RESPONSES,
+            403: OpenApiResponse(description="`account_pending_approval` (right password, not yet approved)."),
+            **ERROR_RESPONSES,
+        },
         summary="Log in with email and password",
         description=(
             "Returns a new token. `invalid_credentials` (400) for any wrong email/password; "
@@ -133,7 +160,9 @@ class GoogleLoginApi(PublicApi):
         tags=TAGS,
         request=GoogleLoginInputSerializer,
         responses={
-            200: LoginOutputSerializer,
+            **LOGIN_RESPONSES,
+            403: OpenApiResponse(description="`account_pending_approval`."),
+            409: OpenApiResponse(description="Address linked to another Google account."),
             503: OpenApiResponse(description="Google unreachable."),
             **ERROR_RESPONSES,
         },

@@ -8,4 +8,6 @@ class AppauthConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the OpenAPI description of the token header.
-        from appauth import authentication  # noqa: F401
+        from appauth import authentication, handlers  # noqa: F401
+
+        handlers.connect()

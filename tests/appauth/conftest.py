@@ -13,6 +13,7 @@ from appauth import services
 from appauth.models import AppUser
 from backend import google_identity, ratelimit
 from tests.appauth.factories import UserFactory
+from tests.appauth.fake_oauth import CLIENT_ID, CLIENT_SECRET, FakeOAuthProvider, Profile
 from tests.appauth.google_keys import IOS_CLIENT_ID, WEB_CLIENT_ID, GoogleKeyServer
 
 CLIENT = services.ClientInfo(ip="203.0.113.7", user_agent="pytest-agent/1.0")
@@ -103,3 +104,27 @@ def google(google_key_server: GoogleKeyServer, settings: Any) -> Iterator[Google
 def run_on_commit(django_capture_on_commit_callbacks: Any) -> Any:
     """`with run_on_commit(): ...` runs the after-commit callbacks (Celery is eager) on exit."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture(scope="session")
+def oauth_server() -> Iterator[FakeOAuthProvider]:
+    server = FakeOAuthProvider()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def oauth_provider(oauth_server: FakeOAuthProvider, settings: Any) -> FakeOAuthProvider:
+    """Browser sign-in with Google and GitHub configured against the local fake provider."""
+    settings.TEST_OAUTH_PROVIDER_URL = oauth_server.url
+    settings.SOCIAL_AUTH_AUTHENTICATION_BACKENDS = [
+        "tests.appauth.fake_oauth.FakeGoogleOAuth2",
+        "tests.appauth.fake_oauth.FakeGithubOAuth2",
+    ]
+    settings.SOCIAL_AUTH_GOOGLE_OAUTH2_KEY = settings.SOCIAL_AUTH_GITHUB_KEY = CLIENT_ID
+    settings.SOCIAL_AUTH_GOOGLE_OAUTH2_SECRET = settings.SOCIAL_AUTH_GITHUB_SECRET = CLIENT_SECRET
+    settings.FRONTEND_URL = "https://app.example.com"
+    settings.AUTH_SOCIAL_CALLBACK_PATH = "/auth/callback"
+    oauth_server.profile = Profile()
+    return oauth_server
