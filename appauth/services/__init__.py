@@ -23,7 +23,13 @@ from appauth.services.mfa import (
     totp_enrol,
 )
 from appauth.services.passwords import password_change, password_reset_confirm, password_reset_request
-from appauth.services.signup import invitation_create, invitation_link, invitation_revoke, user_approve
+from appauth.services.signup import (
+    invitation_create,
+    invitation_issue,
+    invitation_link,
+    invitation_revoke,
+    user_approve,
+)
 from appauth.services.tokens import token_create, token_revoke, token_revoke_all
 from appauth.services.users import (
     user_delete,
@@ -45,6 +51,7 @@ __all__ = [
     "identity_sign_in",
     "identity_unlink",
     "invitation_create",
+    "invitation_issue",
     "invitation_link",
     "invitation_revoke",
     "login_code_create",

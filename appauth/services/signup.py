@@ -85,6 +85,25 @@ def invitation_link(code: str) -> str:
     return f"{settings.FRONTEND_URL}{settings.AUTH_INVITATION_PATH}?{urlencode({'invitation': code})}"
 
 
+def invitation_issue(*, invitation: Invitation, created_by: AppUser | None, client: ClientInfo | None = None) -> str:
+    """Save a new invitation (filled in by the admin form or `invitation_create`); returns its code.
+
+    The code is shown once: only its digest is stored.
+    """
+    code = secrets.token_urlsafe(24)
+    invitation.digest = _digest(code)
+    invitation.email = normalize_email_address(invitation.email) if invitation.email else ""
+    invitation.created_by = created_by
+    invitation.save()
+    auth_event_record(
+        kind=AuthEvent.Kind.INVITATION_CREATED,
+        user=created_by,
+        client=client,
+        details={"invitation_id": str(invitation.pk)},
+    )
+    return code
+
+
 def invitation_create(
     *,
     created_by: AppUser | None,
@@ -93,24 +112,12 @@ def invitation_create(
     expires_in_days: int | None = None,
     client: ClientInfo | None = None,
 ) -> tuple[Invitation, str]:
-    """Create an invitation; returns it and its code (shown once: only a digest is stored)."""
+    """Create an invitation valid for `expires_in_days` (default AUTH_INVITATION_DAYS); returns it and its code."""
     days = settings.AUTH_INVITATION_DAYS if expires_in_days is None else expires_in_days
     if days < 1 or days > 365:
         raise ValidationFailed("expires_in_days must be between 1 and 365.", details={"expires_in_days": [str(days)]})
-    code = secrets.token_urlsafe(24)
-    invitation = Invitation.objects.create(
-        digest=_digest(code),
-        email=normalize_email_address(email) if email else "",
-        note=note,
-        created_by=created_by,
-        expires_at=timezone.now() + timedelta(days=days),
-    )
-    auth_event_record(
-        kind=AuthEvent.Kind.INVITATION_CREATED,
-        user=created_by,
-        client=client,
-        details={"invitation_id": str(invitation.pk)},
-    )
+    invitation = Invitation(email=email, note=note, expires_at=timezone.now() + timedelta(days=days))
+    code = invitation_issue(invitation=invitation, created_by=created_by, client=client)
     return invitation, code
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 import requests
 from django.test import Client
@@ -19,6 +20,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from appauth.models import AppUser, AuthToken, LoginCode, SocialIdentity
+from appauth.services.mfa import totp_confirm, totp_enrol
+from tests.appauth.conftest import CLIENT
 from tests.appauth.factories import DEFAULT_PASSWORD, SocialIdentityFactory, UserFactory
 from tests.appauth.fake_oauth import Profile
 
@@ -203,3 +206,16 @@ def test_the_provider_being_down_is_a_clean_error(oauth_provider, settings):
         "social_sign_in_failed",
     }
     assert not AppUser.objects.exists()
+
+
+def test_an_account_with_two_factor_sign_in_gets_a_challenge_not_a_token(oauth_provider):
+    user = UserFactory(email="guarded@example.com")
+    secret, _ = totp_enrol(user=user, client=CLIENT, password=DEFAULT_PASSWORD)
+    totp_confirm(user=user, code=pyotp.TOTP(secret).now(), client=CLIENT)
+    oauth_provider.profile = Profile(subject="g-guarded", email="guarded@example.com")
+
+    response = exchange(browser_sign_in(oauth_provider)["code"])
+
+    assert response.status_code == 202
+    assert response.json()["mfa_required"] is True and "token" not in response.json()
+    assert not AuthToken.objects.filter(user=user).exists()
