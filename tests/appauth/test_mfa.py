@@ -12,8 +12,10 @@ from typing import Any
 import pyotp
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from rest_framework.test import APIClient
 
+from appauth.forms import AdminLoginForm
 from appauth.models import AuthToken, RecoveryCode, TOTPDevice
 from tests.appauth.factories import DEFAULT_PASSWORD, SocialIdentityFactory, UserFactory
 
@@ -276,3 +278,11 @@ def test_the_admin_sign_in_asks_enrolled_staff_for_their_code(client):
     assert without.status_code == 200 and b"valid authentication code" in without.content
     assert with_code.status_code == 302
     assert client.session["_auth_user_id"] == str(staff.pk)
+
+
+@pytest.mark.parametrize(
+    ("language", "label"), [("de", "Authentifizierungscode"), ("fr", "Code d\u2019authentification")]
+)
+def test_the_admin_sign_in_field_is_translated(language, label):
+    with translation.override(language):
+        assert str(AdminLoginForm().fields["otp_code"].label) == label
