@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -45,9 +44,8 @@ class AdminLoginForm(AdminAuthenticationForm):
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
     )
 
-    def confirm_login_allowed(self, user: AbstractBaseUser) -> None:
+    def confirm_login_allowed(self, user: AppUser) -> None:
         super().confirm_login_allowed(user)
-        assert isinstance(user, AppUser)
         if mfa_enabled(user=user):
             code = (self.cleaned_data.get("otp_code") or "").strip()
             ok = bool(code) and (
