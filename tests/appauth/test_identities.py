@@ -72,3 +72,10 @@ def test_another_users_identity_is_not_found(user):
 
 def test_identities_need_authentication():
     assert APIClient().get(API).status_code == 401
+
+
+def test_an_id_beyond_the_database_range_is_not_found(user):
+    response = client_for(user).delete(f"{API}99999999999999999999999/")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
