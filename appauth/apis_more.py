@@ -251,6 +251,7 @@ class RecoveryCodesApi(APIView):
 
 class InvitationListApi(APIView):
     permission_classes = [IsAdminUser]
+    pagination_class = DefaultCursorPagination
 
     @extend_schema(
         tags=TAGS,
@@ -258,7 +259,7 @@ class InvitationListApi(APIView):
         summary="Invitations, newest first (staff)",
     )
     def get(self, request: Request) -> Response:
-        paginator = DefaultCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.invitation_list(), request, view=self)
         return paginator.get_paginated_response(InvitationSerializer(page, many=True).data)
 
