@@ -57,11 +57,11 @@ AUTH_ERROR_RESPONSES: dict[int, OpenApiResponse] = {
 ACCEPTED = "If the address can be used, we have sent an email with the next step."
 
 
-def _client(request: Request) -> services.ClientInfo:
+def client_info(request: Request) -> services.ClientInfo:
     return services.ClientInfo(ip=client_ip(request._request), user_agent=user_agent(request._request))
 
 
-def _user(request: Request) -> AppUser:
+def request_user(request: Request) -> AppUser:
     assert isinstance(request.user, AppUser)
     return request.user
 
@@ -70,7 +70,7 @@ def _current_token(request: Request) -> AuthToken | None:
     return request.auth if isinstance(request.auth, AuthToken) else None
 
 
-def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
+def valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -80,7 +80,7 @@ def _accepted() -> Response:
     return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
-def _login_response(result: services.LoginResult | services.MfaChallenge, request: Request) -> Response:
+def login_response(result: services.LoginResult | services.MfaChallenge, request: Request) -> Response:
     """200 with the token, or 202 with a challenge when the second factor is still due."""
     if isinstance(result, services.MfaChallenge):
         challenge = {
@@ -124,8 +124,8 @@ class RegisterApi(PublicApi):
         ),
     )
     def post(self, request: Request) -> Response:
-        data = _valid(RegisterInputSerializer, request)
-        services.user_register(client=_client(request), **data)
+        data = valid(RegisterInputSerializer, request)
+        services.user_register(client=client_info(request), **data)
         return _accepted()
 
 
@@ -148,9 +148,9 @@ class LoginApi(PublicApi):
         ),
     )
     def post(self, request: Request) -> Response:
-        data = _valid(LoginInputSerializer, request)
-        result = services.user_login(client=_client(request), **data)
-        return _login_response(result, request)
+        data = valid(LoginInputSerializer, request)
+        result = services.user_login(client=client_info(request), **data)
+        return login_response(result, request)
 
 
 class GoogleLoginApi(PublicApi):
@@ -169,9 +169,9 @@ class GoogleLoginApi(PublicApi):
         summary="Sign in (or up) with a Google id_token (web, Android, iOS)",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(GoogleLoginInputSerializer, request)
-        result = services.user_login_google(client=_client(request), **data)
-        return _login_response(result, request)
+        data = valid(GoogleLoginInputSerializer, request)
+        result = services.user_login_google(client=client_info(request), **data)
+        return login_response(result, request)
 
 
 class VerifyEmailApi(PublicApi):
@@ -184,8 +184,8 @@ class VerifyEmailApi(PublicApi):
         summary="Confirm an email address with the uid and token from the emailed link",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(LinkTokenInputSerializer, request)
-        services.user_verify_email(uidb64=data["uid"], token=data["token"], client=_client(request))
+        data = valid(LinkTokenInputSerializer, request)
+        services.user_verify_email(uidb64=data["uid"], token=data["token"], client=client_info(request))
         return Response({"detail": "Email address verified."})
 
 
@@ -199,8 +199,8 @@ class VerifyEmailResendApi(PublicApi):
         summary="Send the verification email again (same answer for any address)",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(EmailInputSerializer, request)
-        services.user_verification_resend(email=data["email"], client=_client(request))
+        data = valid(EmailInputSerializer, request)
+        services.user_verification_resend(email=data["email"], client=client_info(request))
         return _accepted()
 
 
@@ -214,8 +214,8 @@ class PasswordResetApi(PublicApi):
         summary="Request a password reset email (same answer for any address)",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(EmailInputSerializer, request)
-        services.password_reset_request(email=data["email"], client=_client(request))
+        data = valid(EmailInputSerializer, request)
+        services.password_reset_request(email=data["email"], client=client_info(request))
         return _accepted()
 
 
@@ -230,9 +230,9 @@ class PasswordResetConfirmApi(PublicApi):
         description="Revokes every token; does not log in.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(PasswordResetConfirmInputSerializer, request)
+        data = valid(PasswordResetConfirmInputSerializer, request)
         services.password_reset_confirm(
-            uidb64=data["uid"], token=data["token"], new_password=data["new_password"], client=_client(request)
+            uidb64=data["uid"], token=data["token"], new_password=data["new_password"], client=client_info(request)
         )
         return Response({"detail": "Password has been reset. Log in with the new password."})
 
@@ -247,9 +247,9 @@ class PasswordChangeApi(APIView):
         summary="Change the password (current password required); revokes all other tokens",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(PasswordChangeInputSerializer, request)
-        user = _user(request)
-        services.password_change(user=user, keep_token=_current_token(request), client=_client(request), **data)
+        data = valid(PasswordChangeInputSerializer, request)
+        user = request_user(request)
+        services.password_change(user=user, keep_token=_current_token(request), client=client_info(request), **data)
         if _current_token(request) is None:  # a browser session stays signed in
             update_session_auth_hash(request._request, user)
         return Response({"detail": "Password changed."})
@@ -260,7 +260,9 @@ class LogoutApi(APIView):
 
     @extend_schema(tags=TAGS, request=None, responses={204: None, 401: AUTH_ERROR_RESPONSES[401]}, summary="Log out")
     def post(self, request: Request) -> Response:
-        services.user_logout(user=_user(request), auth_token=_current_token(request), client=_client(request))
+        services.user_logout(
+            user=request_user(request), auth_token=_current_token(request), client=client_info(request)
+        )
         if _current_token(request) is None:
             session_logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -273,7 +275,7 @@ class LogoutAllApi(APIView):
         tags=TAGS, request=None, responses={204: None, 401: AUTH_ERROR_RESPONSES[401]}, summary="Log out everywhere"
     )
     def post(self, request: Request) -> Response:
-        services.user_logout_all(user=_user(request), client=_client(request))
+        services.user_logout_all(user=request_user(request), client=client_info(request))
         if _current_token(request) is None:
             session_logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -286,7 +288,7 @@ class ProfileApi(APIView):
 
     @extend_schema(tags=TAGS, responses={200: UserSerializer, 401: AUTH_ERROR_RESPONSES[401]}, summary="My profile")
     def get(self, request: Request) -> Response:
-        return Response(UserSerializer(_user(request), context={"request": request}).data)
+        return Response(UserSerializer(request_user(request), context={"request": request}).data)
 
     @extend_schema(
         tags=TAGS,
@@ -303,11 +305,11 @@ class ProfileApi(APIView):
         summary="Update names and avatar (avatar: null removes it)",
     )
     def patch(self, request: Request) -> Response:
-        data = _valid(ProfileUpdateInputSerializer, request)
+        data = valid(ProfileUpdateInputSerializer, request)
         avatar = data.pop("avatar", None)
         remove_avatar = "avatar" in request.data and avatar is None
         user = services.user_profile_update(
-            user=_user(request), client=_client(request), avatar=avatar, remove_avatar=remove_avatar, **data
+            user=request_user(request), client=client_info(request), avatar=avatar, remove_avatar=remove_avatar, **data
         )
         return Response(UserSerializer(user, context={"request": request}).data)
 
@@ -323,10 +325,10 @@ class EmailChangeApi(APIView):
         description="Mails a confirmation link to the new address; the current one stays in use until then.",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(EmailChangeInputSerializer, request)
+        data = valid(EmailChangeInputSerializer, request)
         services.email_change_request(
-            user=_user(request),
-            client=_client(request),
+            user=request_user(request),
+            client=client_info(request),
             new_email=data["new_email"],
             password=data.get("password"),
             google_id_token=data.get("id_token"),
@@ -344,8 +346,8 @@ class EmailChangeConfirmApi(PublicApi):
         summary="Confirm a new email address with the token from the emailed link",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(EmailChangeConfirmInputSerializer, request)
-        services.email_change_confirm(token=data["token"], client=_client(request))
+        data = valid(EmailChangeConfirmInputSerializer, request)
+        services.email_change_confirm(token=data["token"], client=client_info(request))
         return Response({"detail": "Email address changed."})
 
 
@@ -358,7 +360,7 @@ class TokenListApi(APIView):
         summary="My live tokens (devices)",
     )
     def get(self, request: Request) -> Response:
-        tokens = selectors.token_list(user=_user(request))
+        tokens = selectors.token_list(user=request_user(request))
         current = _current_token(request)
         context = {"current_token_id": current.pk if current else None}
         return Response(TokenSerializer(tokens, many=True, context=context).data)
@@ -377,7 +379,7 @@ class TokenRevokeApi(APIView):
         summary="Revoke one of my tokens",
     )
     def delete(self, request: Request, token_id: uuid.UUID) -> Response:
-        services.token_revoke(user=_user(request), token_id=token_id, client=_client(request))
+        services.token_revoke(user=request_user(request), token_id=token_id, client=client_info(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -391,10 +393,10 @@ class AccountApi(APIView):
         summary="Delete my account (password, or a fresh Google id_token for Google-only accounts)",
     )
     def delete(self, request: Request) -> Response:
-        data = _valid(AccountDeleteInputSerializer, request)
+        data = valid(AccountDeleteInputSerializer, request)
         services.user_delete(
-            user=_user(request),
-            client=_client(request),
+            user=request_user(request),
+            client=client_info(request),
             password=data.get("password"),
             google_id_token=data.get("id_token"),
         )

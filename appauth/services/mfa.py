@@ -124,11 +124,16 @@ def _recovery_codes_issue(user: AppUser) -> list[str]:
     return codes
 
 
-def _second_factor_ok(*, user: AppUser, code: str | None, recovery_code: str | None) -> bool:
+def _second_factor_ok(
+    *, user: AppUser, code: str | None, recovery_code: str | None, client: ClientInfo | None = None
+) -> bool:
     if code:
         return totp_verify(user=user, code=code)
     if recovery_code and recovery_code_use(user=user, code=recovery_code):
-        auth_event_record(kind=AuthEvent.Kind.MFA_RECOVERY_CODE_USED, user=user, client=None)
+        remaining = RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
+        auth_event_record(
+            kind=AuthEvent.Kind.MFA_RECOVERY_CODE_USED, user=user, client=client, details={"remaining": remaining}
+        )
         return True
     return False
 
@@ -264,7 +269,7 @@ def mfa_challenge_verify(
     locked_for = lockout.reserve(str(user.pk))
     if locked_for:
         raise AccountLocked(retry_after=locked_for)
-    if not _second_factor_ok(user=user, code=code, recovery_code=recovery_code):
+    if not _second_factor_ok(user=user, code=code, recovery_code=recovery_code, client=client):
         locked_for = lockout.register_failure(str(user.pk), reserved=True)
         auth_event_record(kind=AuthEvent.Kind.MFA_FAILED, user=user, client=client)
         if locked_for:

@@ -116,14 +116,16 @@ def oauth_server() -> Iterator[FakeOAuthProvider]:
 
 @pytest.fixture
 def oauth_provider(oauth_server: FakeOAuthProvider, settings: Any) -> FakeOAuthProvider:
-    """Browser sign-in with Google and GitHub configured against the local fake provider."""
+    """Browser sign-in with Google, GitHub and Microsoft configured against the local fake provider."""
     settings.TEST_OAUTH_PROVIDER_URL = oauth_server.url
     settings.SOCIAL_AUTH_AUTHENTICATION_BACKENDS = [
         "tests.appauth.fake_oauth.FakeGoogleOAuth2",
         "tests.appauth.fake_oauth.FakeGithubOAuth2",
+        "tests.appauth.fake_oauth.FakeMicrosoftOAuth2",
     ]
-    settings.SOCIAL_AUTH_GOOGLE_OAUTH2_KEY = settings.SOCIAL_AUTH_GITHUB_KEY = CLIENT_ID
-    settings.SOCIAL_AUTH_GOOGLE_OAUTH2_SECRET = settings.SOCIAL_AUTH_GITHUB_SECRET = CLIENT_SECRET
+    for provider in ("GOOGLE_OAUTH2", "GITHUB", "MICROSOFT_GRAPH"):
+        setattr(settings, f"SOCIAL_AUTH_{provider}_KEY", CLIENT_ID)
+        setattr(settings, f"SOCIAL_AUTH_{provider}_SECRET", CLIENT_SECRET)
     settings.FRONTEND_URL = "https://app.example.com"
     settings.AUTH_SOCIAL_CALLBACK_PATH = "/auth/callback"
     oauth_server.profile = Profile()

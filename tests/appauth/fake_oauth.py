@@ -4,10 +4,10 @@ The server speaks the authorization-code flow the way Google and GitHub do: `/au
 redirects back with `code` and `state` (for the profile the test "signed in" as), `/token`
 exchanges a code once (checking client id, secret and redirect URI), and the user endpoints
 answer for the access token: Google's `/userinfo`, GitHub's `/github/user` and
-`/github/user/emails`.
+`/github/user/emails`, Microsoft Graph's `/graph/me`.
 
 The backends below are social-core's own classes with only their endpoint URLs moved to this
-server (social-core hard-codes Google's userinfo URL, hence the one-line `user_data`).
+server (social-core hard-codes the Google and Graph user URLs, hence their short `user_data`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from django.conf import settings
 from social_core.backends.github import GithubOAuth2
 from social_core.backends.google import GoogleOAuth2
+from social_core.backends.microsoft import MicrosoftOAuth2
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret"
@@ -89,6 +90,8 @@ class FakeOAuthProvider:
                     self._json(200, _google_userinfo(profile))
                 elif url.path == "/github/user":
                     self._json(200, _github_user(profile))
+                elif url.path == "/graph/me":
+                    self._json(200, _graph_me(profile))
                 elif url.path == "/github/user/emails":
                     primary = {"email": profile.email, "primary": True, "verified": profile.email_verified}
                     self._json(200, [primary, *profile.other_emails])
@@ -154,6 +157,17 @@ def _github_user(profile: Profile) -> dict[str, Any]:
     }
 
 
+def _graph_me(profile: Profile) -> dict[str, Any]:
+    return {
+        "id": profile.subject,
+        "mail": profile.email,
+        "userPrincipalName": profile.email,
+        "givenName": profile.given_name,
+        "surname": profile.family_name,
+        "displayName": f"{profile.given_name} {profile.family_name}",
+    }
+
+
 class FakeGoogleOAuth2(GoogleOAuth2):
     """social-core's Google backend, talking to the fake provider."""
 
@@ -182,3 +196,18 @@ class FakeGithubOAuth2(GithubOAuth2):
 
     def api_url(self) -> str:
         return f"{settings.TEST_OAUTH_PROVIDER_URL}/github/"
+
+
+class FakeMicrosoftOAuth2(MicrosoftOAuth2):
+    """social-core's Microsoft Graph backend, talking to the fake provider."""
+
+    def authorization_url(self) -> str:
+        return f"{settings.TEST_OAUTH_PROVIDER_URL}/authorize"
+
+    def access_token_url(self) -> str:
+        return f"{settings.TEST_OAUTH_PROVIDER_URL}/token"
+
+    def user_data(self, access_token: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        return self.get_json(
+            f"{settings.TEST_OAUTH_PROVIDER_URL}/graph/me", headers={"Authorization": f"Bearer {access_token}"}
+        )

@@ -175,6 +175,21 @@ def test_github_unverified_primary_address_is_not_linked(oauth_provider):
     assert not SocialIdentity.objects.exists()
 
 
+def test_microsoft_addresses_link_nothing_unless_trusted(oauth_provider, settings):
+    UserFactory(email="worker@contoso.example")
+    oauth_provider.profile = Profile(subject="ms-oid-1", email="worker@contoso.example")
+    settings.AUTH_SOCIAL_MICROSOFT_TRUST_EMAIL = False
+
+    untrusted = browser_sign_in(oauth_provider, backend="microsoft-graph")
+    settings.AUTH_SOCIAL_MICROSOFT_TRUST_EMAIL = True
+    trusted = exchange(browser_sign_in(oauth_provider, backend="microsoft-graph")["code"])
+
+    assert untrusted == {"error": "social_email_unverified"}
+    assert trusted.status_code == 200 and trusted.json()["user"]["email"] == "worker@contoso.example"
+    identity = SocialIdentity.objects.get()
+    assert (identity.provider, identity.subject) == ("microsoft", "ms-oid-1")
+
+
 def test_only_configured_providers_are_offered(oauth_provider, settings):
     settings.SOCIAL_AUTH_AUTHENTICATION_BACKENDS = ["tests.appauth.fake_oauth.FakeGithubOAuth2"]
 
