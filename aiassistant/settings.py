@@ -685,7 +685,9 @@ AUTH_MFA_REQUIRED_FOR_STAFF = env.bool("AUTH_MFA_REQUIRED_FOR_STAFF", default=Fa
 AUTH_MFA_RECOVERY_CODES = env.int("AUTH_MFA_RECOVERY_CODES", default=10)
 
 # Sign-up policy for password and provider sign-up alike: open | invite | domains | approval.
-AUTH_SIGNUP_POLICY = env("AUTH_SIGNUP_POLICY", default="open")
+AUTH_SIGNUP_POLICY = env("AUTH_SIGNUP_POLICY", default="open").lower()
+if AUTH_SIGNUP_POLICY not in ("open", "invite", "domains", "approval"):
+    raise ImproperlyConfigured("AUTH_SIGNUP_POLICY must be open, invite, domains or approval")
 AUTH_SIGNUP_ALLOWED_DOMAINS = [d.lower() for d in env.list("AUTH_SIGNUP_ALLOWED_DOMAINS", default=[])]
 AUTH_INVITATION_DAYS = env.int("AUTH_INVITATION_DAYS", default=7)
 AUTH_INVITATION_PATH = env("AUTH_INVITATION_PATH", default="/sign-up")

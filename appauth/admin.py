@@ -1,4 +1,4 @@
-"""Admin: users (with unlock), their tokens and Google identities, and the read-only audit trail."""
+"""Admin: users (unlock, approve, deactivate), tokens, identities, invitations, the read-only audit trail."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from appauth.models import AppUser, normalize_email_address
-from appauth.services.mfa import mfa_enabled, mfa_enrollment_required, recovery_code_use, totp_verify
+from appauth.services.mfa import mfa_enabled, mfa_enrollment_required, mfa_lockout, recovery_code_use, totp_verify
 
 
 class AppUserCreationForm(AdminUserCreationForm):
@@ -47,12 +47,18 @@ class AdminLoginForm(AdminAuthenticationForm):
     def confirm_login_allowed(self, user: AppUser) -> None:
         super().confirm_login_allowed(user)
         if mfa_enabled(user=user):
+            # The second step's lockout counts here as in the API: no unlimited guessing of codes.
+            lockout = mfa_lockout()
+            if lockout.reserve(str(user.pk)):
+                raise ValidationError(_("Too many wrong codes. Try again later."), code="mfa_locked")
             code = (self.cleaned_data.get("otp_code") or "").strip()
             ok = bool(code) and (
                 totp_verify(user=user, code=code) if code.isdigit() else recovery_code_use(user=user, code=code)
             )
             if not ok:
+                lockout.register_failure(str(user.pk), reserved=True)
                 raise ValidationError(_("Enter a valid authentication code."), code="invalid_otp")
+            lockout.clear(str(user.pk), forget_history=True)
         elif mfa_enrollment_required(user=user):
             raise ValidationError(
                 _("Staff accounts must use two-factor sign-in. Set it up in your account settings first."),

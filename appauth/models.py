@@ -1,4 +1,4 @@
-"""Accounts: users, their API tokens, linked Google identities and the audit trail."""
+"""Accounts: users, API tokens, linked provider identities, two-factor devices, invitations, the audit trail."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Sign-in with email + password or Google, and sign-out.
+"""Sign-in with email + password, Google or a browser provider's one-time code, and sign-out.
+
+Every sign-in ends in `login_finish`: a token, or — for an account with two-factor sign-in —
+a challenge that `user_login_second_factor` completes (see `appauth.services.mfa`).
 
 Lockout policy (see settings `AUTH_LOCKOUT_*`): failures are counted per normalised email,
 whether or not an account exists, so a locked unknown address answers exactly like a

@@ -286,3 +286,19 @@ def test_the_admin_sign_in_asks_enrolled_staff_for_their_code(client):
 def test_the_admin_sign_in_field_is_translated(language, label):
     with translation.override(language):
         assert str(AdminLoginForm().fields["otp_code"].label) == label
+
+
+def test_the_admin_sign_in_locks_out_code_guessing(client, settings):
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    token_client = APIClient()
+    token_client.force_authenticate(staff)
+    secret, _ = enrol(token_client)
+    url = reverse("admin:login")
+    credentials = {"username": staff.email, "password": DEFAULT_PASSWORD}
+    for _ in range(settings.AUTH_LOCKOUT_THRESHOLD):
+        client.post(url, {**credentials, "otp_code": "000000"})
+
+    right = client.post(url, {**credentials, "otp_code": code_at(secret, 1)})
+
+    assert right.status_code == 200 and b"Too many wrong codes" in right.content
+    assert "_auth_user_id" not in client.session
