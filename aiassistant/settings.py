@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "backend.llm",
     "backend.streaming",
     "appauth",
+    "social_django",
     "chat",
     "prototypes",
     "sitehelp",
@@ -605,7 +606,61 @@ AUTH_RATE_LIMITS = {
     "password_change_user": env("AUTH_RATE_PASSWORD_CHANGE_USER", default="5/m"),
     "account_delete_user": env("AUTH_RATE_ACCOUNT_DELETE_USER", default="5/m"),
     "email_change_user": env("AUTH_RATE_EMAIL_CHANGE_USER", default="5/h"),
+    "social_ip": env("AUTH_RATE_SOCIAL_IP", default="30/m"),
+    "mfa_ip": env("AUTH_RATE_MFA_IP", default="30/m"),
+    "mfa_manage_user": env("AUTH_RATE_MFA_MANAGE_USER", default="10/h"),
 }
+
+# Browser sign-in with providers (social-auth-app-django): each provider is enabled only when its
+# key and secret are set. The flow ends by redirecting to FRONTEND_URL + AUTH_SOCIAL_CALLBACK_PATH
+# with a one-time `code` (or an `error`), which the app exchanges for a token.
+SOCIAL_AUTH_GOOGLE_OAUTH2_KEY = env("SOCIAL_AUTH_GOOGLE_OAUTH2_KEY", default="")
+SOCIAL_AUTH_GOOGLE_OAUTH2_SECRET = env("SOCIAL_AUTH_GOOGLE_OAUTH2_SECRET", default="")
+SOCIAL_AUTH_GITHUB_KEY = env("SOCIAL_AUTH_GITHUB_KEY", default="")
+SOCIAL_AUTH_GITHUB_SECRET = env("SOCIAL_AUTH_GITHUB_SECRET", default="")
+SOCIAL_AUTH_MICROSOFT_GRAPH_KEY = env("SOCIAL_AUTH_MICROSOFT_GRAPH_KEY", default="")
+SOCIAL_AUTH_MICROSOFT_GRAPH_SECRET = env("SOCIAL_AUTH_MICROSOFT_GRAPH_SECRET", default="")
+# Microsoft Graph does not say whether an address was verified: trust it only when every tenant
+# you accept owns its domains (then Microsoft sign-in may link to an existing account by e-mail).
+AUTH_SOCIAL_MICROSOFT_TRUST_EMAIL = env.bool("AUTH_SOCIAL_MICROSOFT_TRUST_EMAIL", default=False)
+SOCIAL_AUTH_AUTHENTICATION_BACKENDS = [
+    backend_path
+    for backend_path, key in [
+        ("social_core.backends.google.GoogleOAuth2", SOCIAL_AUTH_GOOGLE_OAUTH2_KEY),
+        ("social_core.backends.github.GithubOAuth2", SOCIAL_AUTH_GITHUB_KEY),
+        ("social_core.backends.microsoft.MicrosoftOAuth2", SOCIAL_AUTH_MICROSOFT_GRAPH_KEY),
+    ]
+    if key
+]
+SOCIAL_AUTH_STRATEGY = "appauth.social.strategy.AppStrategy"
+SOCIAL_AUTH_PIPELINE = [
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "appauth.social.pipeline.sign_in",
+]
+SOCIAL_AUTH_GOOGLE_OAUTH2_SCOPE = ["openid", "email", "profile"]
+SOCIAL_AUTH_GOOGLE_OAUTH2_USE_UNIQUE_USER_ID = True
+SOCIAL_AUTH_GITHUB_SCOPE = ["user:email"]  # the address list says which addresses GitHub verified
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = not DEBUG
+AUTH_SOCIAL_CALLBACK_PATH = env("AUTH_SOCIAL_CALLBACK_PATH", default="/auth/callback")
+AUTH_SOCIAL_LOGIN_CODE_SECONDS = env.int("AUTH_SOCIAL_LOGIN_CODE_SECONDS", default=60)
+
+# Two-factor sign-in (TOTP + recovery codes). A login of an enrolled account answers with a
+# challenge valid for AUTH_MFA_CHALLENGE_SECONDS; AUTH_MFA_REQUIRED_FOR_STAFF keeps staff out of
+# the admin until they enrol.
+AUTH_MFA_ISSUER = env("AUTH_MFA_ISSUER", default=SITE_NAME)
+AUTH_MFA_CHALLENGE_SECONDS = env.int("AUTH_MFA_CHALLENGE_SECONDS", default=300)
+AUTH_MFA_REQUIRED_FOR_STAFF = env.bool("AUTH_MFA_REQUIRED_FOR_STAFF", default=False)
+AUTH_MFA_RECOVERY_CODES = env.int("AUTH_MFA_RECOVERY_CODES", default=10)
+
+# Sign-up policy for password and provider sign-up alike: open | invite | domains | approval.
+AUTH_SIGNUP_POLICY = env("AUTH_SIGNUP_POLICY", default="open").lower()
+if AUTH_SIGNUP_POLICY not in ("open", "invite", "domains", "approval"):
+    raise ImproperlyConfigured("AUTH_SIGNUP_POLICY must be open, invite, domains or approval")
+AUTH_SIGNUP_ALLOWED_DOMAINS = [d.lower() for d in env.list("AUTH_SIGNUP_ALLOWED_DOMAINS", default=[])]
+AUTH_INVITATION_DAYS = env.int("AUTH_INVITATION_DAYS", default=7)
+AUTH_INVITATION_PATH = env("AUTH_INVITATION_PATH", default="/sign-up")
 
 # Avatars: stored through the default storage (S3 in production), re-encoded as PNG.
 AUTH_AVATAR_MAX_BYTES = env.int("AUTH_AVATAR_MAX_BYTES", default=2 * 1024 * 1024)

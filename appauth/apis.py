@@ -32,6 +32,7 @@ from appauth.serializers import (
     LinkTokenInputSerializer,
     LoginInputSerializer,
     LoginOutputSerializer,
+    MfaChallengeOutputSerializer,
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
     ProfileUpdateInputSerializer,
@@ -55,7 +56,7 @@ AUTH_ERROR_RESPONSES: dict[int, OpenApiResponse] = {**ERROR_RESPONSES, **error_r
 ACCEPTED = "If the address can be used, we have sent an email with the next step."
 
 
-def _client(request: Request) -> services.ClientInfo:
+def client_info(request: Request) -> services.ClientInfo:
     return services.ClientInfo(ip=client_ip(request._request), user_agent=user_agent(request._request))
 
 
@@ -67,9 +68,27 @@ def _accepted() -> Response:
     return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
-def _login_response(result: services.LoginResult, request: Request) -> Response:
+def login_response(result: services.LoginResult | services.MfaChallenge, request: Request) -> Response:
+    """200 with the token, or 202 with a challenge when the second factor is still due."""
+    if isinstance(result, services.MfaChallenge):
+        challenge = {
+            "mfa_required": True,
+            "challenge": result.challenge,
+            "expires_in": result.expires_in,
+            "methods": ["totp", "recovery_code"],
+        }
+        return Response(MfaChallengeOutputSerializer(challenge).data, status=status.HTTP_202_ACCEPTED)
     data = {"token": result.token, "expiry": result.auth_token.expiry, "user": result.user}
     return Response(LoginOutputSerializer(data, context={"request": request}).data)
+
+
+LOGIN_RESPONSES: dict[int, Any] = {
+    200: LoginOutputSerializer,
+    202: OpenApiResponse(
+        response=MfaChallengeOutputSerializer,
+        description="Two-factor sign-in is on: finish with `POST /api/v1/auth/login/2fa/`.",
+    ),
+}
 
 
 class PublicApi(APIView):
@@ -86,11 +105,15 @@ class RegisterApi(PublicApi):
         request=RegisterInputSerializer,
         responses={202: DetailSerializer, **ERROR_RESPONSES},
         summary="Register with email and password",
-        description="Always 202 with the same body, whether or not the email is taken (the owner is mailed).",
+        description=(
+            "Always 202 with the same body, whether or not the email is taken (the owner is mailed). "
+            "The sign-up policy may refuse first: `invitation_invalid`, `invitation_expired`, "
+            "`signup_domain_not_allowed` (400)."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = validated(RegisterInputSerializer, request.data)
-        services.user_register(client=_client(request), **data)
+        services.user_register(client=client_info(request), **data)
         return _accepted()
 
 
@@ -100,7 +123,11 @@ class LoginApi(PublicApi):
     @extend_schema(
         tags=TAGS,
         request=LoginInputSerializer,
-        responses={200: LoginOutputSerializer, **ERROR_RESPONSES},
+        responses={
+            **LOGIN_RESPONSES,
+            403: OpenApiResponse(description="`account_pending_approval` (right password, not yet approved)."),
+            **ERROR_RESPONSES,
+        },
         summary="Log in with email and password",
         description=(
             "Returns a new token. `invalid_credentials` (400) for any wrong email/password; "
@@ -110,8 +137,8 @@ class LoginApi(PublicApi):
     )
     def post(self, request: Request) -> Response:
         data = validated(LoginInputSerializer, request.data)
-        result = services.user_login(client=_client(request), **data)
-        return _login_response(result, request)
+        result = services.user_login(client=client_info(request), **data)
+        return login_response(result, request)
 
 
 class GoogleLoginApi(PublicApi):
@@ -121,7 +148,9 @@ class GoogleLoginApi(PublicApi):
         tags=TAGS,
         request=GoogleLoginInputSerializer,
         responses={
-            200: LoginOutputSerializer,
+            **LOGIN_RESPONSES,
+            403: OpenApiResponse(description="`account_pending_approval`."),
+            409: OpenApiResponse(description="Address linked to another Google account."),
             503: OpenApiResponse(description="Google unreachable."),
             **ERROR_RESPONSES,
         },
@@ -129,8 +158,8 @@ class GoogleLoginApi(PublicApi):
     )
     def post(self, request: Request) -> Response:
         data = validated(GoogleLoginInputSerializer, request.data)
-        result = services.user_login_google(client=_client(request), **data)
-        return _login_response(result, request)
+        result = services.user_login_google(client=client_info(request), **data)
+        return login_response(result, request)
 
 
 class VerifyEmailApi(PublicApi):
@@ -144,7 +173,7 @@ class VerifyEmailApi(PublicApi):
     )
     def post(self, request: Request) -> Response:
         data = validated(LinkTokenInputSerializer, request.data)
-        services.user_verify_email(uidb64=data["uid"], token=data["token"], client=_client(request))
+        services.user_verify_email(uidb64=data["uid"], token=data["token"], client=client_info(request))
         return Response({"detail": "Email address verified."})
 
 
@@ -159,7 +188,7 @@ class VerifyEmailResendApi(PublicApi):
     )
     def post(self, request: Request) -> Response:
         data = validated(EmailInputSerializer, request.data)
-        services.user_verification_resend(email=data["email"], client=_client(request))
+        services.user_verification_resend(email=data["email"], client=client_info(request))
         return _accepted()
 
 
@@ -174,7 +203,7 @@ class PasswordResetApi(PublicApi):
     )
     def post(self, request: Request) -> Response:
         data = validated(EmailInputSerializer, request.data)
-        services.password_reset_request(email=data["email"], client=_client(request))
+        services.password_reset_request(email=data["email"], client=client_info(request))
         return _accepted()
 
 
@@ -191,7 +220,7 @@ class PasswordResetConfirmApi(PublicApi):
     def post(self, request: Request) -> Response:
         data = validated(PasswordResetConfirmInputSerializer, request.data)
         services.password_reset_confirm(
-            uidb64=data["uid"], token=data["token"], new_password=data["new_password"], client=_client(request)
+            uidb64=data["uid"], token=data["token"], new_password=data["new_password"], client=client_info(request)
         )
         return Response({"detail": "Password has been reset. Log in with the new password."})
 
@@ -208,7 +237,7 @@ class PasswordChangeApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(PasswordChangeInputSerializer, request.data)
         user = request_user(request)
-        services.password_change(user=user, keep_token=_current_token(request), client=_client(request), **data)
+        services.password_change(user=user, keep_token=_current_token(request), client=client_info(request), **data)
         if _current_token(request) is None:  # a browser session stays signed in
             update_session_auth_hash(request._request, user)
         return Response({"detail": "Password changed."})
@@ -219,7 +248,9 @@ class LogoutApi(APIView):
 
     @extend_schema(tags=TAGS, request=None, responses={204: None, 401: AUTH_ERROR_RESPONSES[401]}, summary="Log out")
     def post(self, request: Request) -> Response:
-        services.user_logout(user=request_user(request), auth_token=_current_token(request), client=_client(request))
+        services.user_logout(
+            user=request_user(request), auth_token=_current_token(request), client=client_info(request)
+        )
         if _current_token(request) is None:
             session_logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -232,7 +263,7 @@ class LogoutAllApi(APIView):
         tags=TAGS, request=None, responses={204: None, 401: AUTH_ERROR_RESPONSES[401]}, summary="Log out everywhere"
     )
     def post(self, request: Request) -> Response:
-        services.user_logout_all(user=request_user(request), client=_client(request))
+        services.user_logout_all(user=request_user(request), client=client_info(request))
         if _current_token(request) is None:
             session_logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -266,7 +297,7 @@ class ProfileApi(APIView):
         avatar = data.pop("avatar", None)
         remove_avatar = "avatar" in request.data and avatar is None
         user = services.user_profile_update(
-            user=request_user(request), client=_client(request), avatar=avatar, remove_avatar=remove_avatar, **data
+            user=request_user(request), client=client_info(request), avatar=avatar, remove_avatar=remove_avatar, **data
         )
         return Response(UserSerializer(user, context={"request": request}).data)
 
@@ -285,7 +316,7 @@ class EmailChangeApi(APIView):
         data = validated(EmailChangeInputSerializer, request.data)
         services.email_change_request(
             user=request_user(request),
-            client=_client(request),
+            client=client_info(request),
             new_email=data["new_email"],
             password=data.get("password"),
             google_id_token=data.get("id_token"),
@@ -304,7 +335,7 @@ class EmailChangeConfirmApi(PublicApi):
     )
     def post(self, request: Request) -> Response:
         data = validated(EmailChangeConfirmInputSerializer, request.data)
-        services.email_change_confirm(token=data["token"], client=_client(request))
+        services.email_change_confirm(token=data["token"], client=client_info(request))
         return Response({"detail": "Email address changed."})
 
 
@@ -336,7 +367,7 @@ class TokenRevokeApi(APIView):
         summary="Revoke one of my tokens",
     )
     def delete(self, request: Request, token_id: uuid.UUID) -> Response:
-        services.token_revoke(user=request_user(request), token_id=token_id, client=_client(request))
+        services.token_revoke(user=request_user(request), token_id=token_id, client=client_info(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -353,7 +384,7 @@ class AccountApi(APIView):
         data = validated(AccountDeleteInputSerializer, request.data)
         services.user_delete(
             user=request_user(request),
-            client=_client(request),
+            client=client_info(request),
             password=data.get("password"),
             google_id_token=data.get("id_token"),
         )

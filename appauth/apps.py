@@ -8,6 +8,7 @@ class AppauthConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the OpenAPI description of the token header.
-        from appauth import authentication, token_cache  # noqa: F401
+        from appauth import authentication, handlers, token_cache  # noqa: F401
 
+        handlers.connect()
         token_cache.connect()

@@ -1,4 +1,4 @@
-"""Accounts: users, their API tokens, linked Google identities and the audit trail."""
+"""Accounts: users, API tokens, linked provider identities, two-factor devices, invitations, the audit trail."""
 
 from __future__ import annotations
 
@@ -74,6 +74,8 @@ class AppUser(AbstractUser):  # type: ignore[django-manager-missing]  # knox is 
     locked_until = models.DateTimeField(null=True, blank=True)
     # Part of the session auth hash: bumping it ends every browser session ("log out everywhere").
     session_generation = models.PositiveIntegerField(default=0, editable=False)
+    # Sign-up policy "approval": the account stays inactive until staff approve it in the admin.
+    pending_approval = models.BooleanField(_("awaiting approval"), default=False)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -146,6 +148,8 @@ class SocialIdentity(models.Model):
 
     class Provider(models.TextChoices):
         GOOGLE = "google", "Google"
+        GITHUB = "github", "GitHub"
+        MICROSOFT = "microsoft", "Microsoft"
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(AppUser, on_delete=models.CASCADE, related_name="social_identities")
@@ -178,6 +182,18 @@ class AuthEvent(models.Model):
         LOCKED_OUT = "locked_out", _("locked out")
         GOOGLE_LOGIN = "google_login", _("Google login")
         GOOGLE_LINKED = "google_linked", _("Google identity linked")
+        SOCIAL_LOGIN = "social_login", _("social sign-in")
+        SOCIAL_LINKED = "social_linked", _("social identity linked")
+        SOCIAL_UNLINKED = "social_unlinked", _("social identity unlinked")
+        MFA_CHALLENGED = "mfa_challenged", _("second factor requested")
+        MFA_FAILED = "mfa_failed", _("second factor failed")
+        MFA_ENABLED = "mfa_enabled", _("two-factor sign-in enabled")
+        MFA_DISABLED = "mfa_disabled", _("two-factor sign-in disabled")
+        MFA_RECOVERY_CODE_USED = "mfa_recovery_code_used", _("recovery code used")
+        MFA_RECOVERY_CODES_REGENERATED = "mfa_recovery_codes_regenerated", _("recovery codes regenerated")
+        INVITATION_CREATED = "invitation_created", _("invitation created")
+        ACCOUNT_APPROVED = "account_approved", _("account approved")
+        ACCOUNT_DEACTIVATED = "account_deactivated", _("account deactivated")
         LOGOUT = "logout", _("logout")
         LOGOUT_ALL = "logout_all", _("logout everywhere")
         EMAIL_CHANGE_REQUESTED = "email_change_requested", _("email change requested")
@@ -216,3 +232,95 @@ class AuthEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValueError("Auth events are append-only.")
+
+
+class LoginCode(models.Model):
+    """A one-time code the browser sign-in flow hands the single-page app (never a token in a URL).
+
+    Only its SHA-256 digest is stored; it is good once, for `AUTH_SOCIAL_LOGIN_CODE_SECONDS`.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(AppUser, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=20, choices=SocialIdentity.Provider.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("sign-in code")
+        verbose_name_plural = _("sign-in codes")
+
+    def __str__(self) -> str:
+        return f"{self.provider} code for {self.user_id}"
+
+
+class TOTPDevice(models.Model):
+    """A user's authenticator app (RFC 6238 TOTP). One per user; active once confirmed.
+
+    The shared secret is stored encrypted (Fernet, key derived from SECRET_KEY: see
+    `appauth.services.mfa`). `last_used_step` is the last accepted time step: a code of that
+    step or an earlier one is a replay and is refused.
+    """
+
+    user = models.OneToOneField(AppUser, on_delete=models.CASCADE, primary_key=True, related_name="totp_device")
+    encrypted_secret = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("authenticator app")
+        verbose_name_plural = _("authenticator apps")
+
+    def __str__(self) -> str:
+        return f"TOTP for {self.user_id}"
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class RecoveryCode(models.Model):
+    """A single-use recovery code for two-factor sign-in; only a keyed hash of it is stored."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(AppUser, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+        constraints = [models.UniqueConstraint(fields=["user", "digest"], name="appauth_recovery_user_digest_unique")]
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} of {self.user_id}"
+
+
+class Invitation(models.Model):
+    """A staff-issued invitation to sign up (sign-up policy "invite"). Only its digest is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    # When set, only this address may use the invitation.
+    email = models.EmailField(_("email address"), blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        AppUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    accepted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    accepted_by = models.ForeignKey(
+        AppUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.email or str(self.id)

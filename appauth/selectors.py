@@ -7,7 +7,7 @@ import uuid
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from appauth.models import AppUser, AuthEvent, AuthToken, normalize_email_address
+from appauth.models import AppUser, AuthEvent, AuthToken, Invitation, SocialIdentity, normalize_email_address
 from appauth.tokens import uid_decode
 from backend.errors import NotFound
 
@@ -47,3 +47,18 @@ def user_has_logged_in_from(*, user: AppUser, user_agent: str) -> tuple[bool, bo
     if not logins.exists():
         return False, False
     return True, logins.filter(user_agent=user_agent).exists()
+
+
+def identity_list(*, user: AppUser) -> QuerySet[SocialIdentity]:
+    return SocialIdentity.objects.filter(user=user).order_by("provider", "created_at")
+
+
+def invitation_list() -> QuerySet[Invitation]:
+    return Invitation.objects.select_related("created_by").order_by("-created_at")
+
+
+def invitation_get(*, invitation_id: uuid.UUID) -> Invitation:
+    invitation = Invitation.objects.filter(pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound("Invitation not found.")
+    return invitation

@@ -1,4 +1,7 @@
-"""Sign-in with email + password or Google, and sign-out.
+"""Sign-in with email + password, Google or a browser provider's one-time code, and sign-out.
+
+Every sign-in ends in `login_finish`: a token, or — for an account with two-factor sign-in —
+a challenge that `user_login_second_factor` completes (see `appauth.services.mfa`).
 
 Lockout policy (see settings `AUTH_LOCKOUT_*`): failures are counted per normalised email,
 whether or not an account exists, so a locked unknown address answers exactly like a
@@ -14,24 +17,19 @@ from typing import NoReturn
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from appauth import selectors
-from appauth.errors import (
-    AccountLocked,
-    GoogleAccountConflict,
-    GoogleEmailMissing,
-    GoogleEmailUnverified,
-    InvalidCredentials,
-)
+from appauth.errors import AccountLocked, AccountPendingApproval, InvalidCredentials
 from appauth.models import AppUser, AuthEvent, AuthToken, SocialIdentity, normalize_email_address
 from appauth.services.audit import ClientInfo, auth_event_record
+from appauth.services.identities import ProviderIdentity, identity_sign_in, login_code_consume
+from appauth.services.mfa import MfaChallenge, mfa_challenge_create, mfa_challenge_verify, mfa_enabled
 from appauth.services.notifications import email_enqueue
 from appauth.services.tokens import token_create, token_revoke_all
 from backend import google_identity
-from backend.errors import Conflict
 from backend.ratelimit import Lockout
 
 
@@ -70,7 +68,7 @@ def _login_complete(*, user: AppUser, client: ClientInfo, device_name: str, kind
     return LoginResult(user=user, auth_token=auth_token, token=token)
 
 
-def user_login(*, email: str, password: str, client: ClientInfo, device_name: str = "") -> LoginResult:
+def user_login(*, email: str, password: str, client: ClientInfo, device_name: str = "") -> LoginResult | MfaChallenge:
     """Exchange email + password for a new token.
 
     Raises `AccountLocked` (429) while the address is locked (also when this failure locks
@@ -87,10 +85,13 @@ def user_login(*, email: str, password: str, client: ClientInfo, device_name: st
     # ModelBackend hashes the password against a dummy for unknown emails (similar timing).
     user = authenticate(request=None, email=email, password=password)
     if not isinstance(user, AppUser):
+        pending = selectors.user_get_by_email(email=email)
+        if pending is not None and pending.pending_approval and pending.check_password(password):
+            # Only the owner of the password learns that the account awaits approval.
+            raise AccountPendingApproval()
         _login_failed(email=email, client=client, lockout=lockout)
     lockout.clear(email, forget_history=True)
-    with transaction.atomic():
-        return _login_complete(user=user, client=client, device_name=device_name, kind=AuthEvent.Kind.LOGIN_SUCCEEDED)
+    return login_finish(user=user, client=client, device_name=device_name, kind=AuthEvent.Kind.LOGIN_SUCCEEDED)
 
 
 def _login_failed(*, email: str, client: ClientInfo, lockout: Lockout) -> NoReturn:
@@ -108,66 +109,54 @@ def _login_failed(*, email: str, client: ClientInfo, lockout: Lockout) -> NoRetu
     raise InvalidCredentials()
 
 
-def user_login_google(*, id_token: str, client: ClientInfo, device_name: str = "") -> LoginResult:
+def user_login_google(
+    *, id_token: str, client: ClientInfo, device_name: str = "", invitation: str | None = None
+) -> LoginResult | MfaChallenge:
     """Sign in (or up) with a Google id_token; see `backend.google_identity` for the checks.
 
-    Accounts are found by Google's `sub`. A first Google sign-in links to the account with
-    the same email only if Google verified that email; if that local account had never
-    proved its email, its password is disabled and its tokens revoked (whoever registered it
-    without owning the mailbox loses access). Not subject to the password lockout.
+    The account is found or linked by the rules of `appauth.services.identities` (keyed by
+    Google's `sub`; linked to an existing account only through an address Google verified;
+    new accounts obey the sign-up policy, `invitation` being the code where one is needed).
+    Not subject to the password lockout. An account with two-factor sign-in gets a challenge.
     """
-    identity = google_identity.verify_id_token(id_token)
-    try:
-        with transaction.atomic():
-            social = (
-                SocialIdentity.objects.select_related("user")
-                .filter(provider=SocialIdentity.Provider.GOOGLE, subject=identity.subject)
-                .first()
-            )
-            if social is None:
-                social = _google_identity_link(identity=identity, client=client)
-            user = social.user
-            if not user.is_active:
-                raise InvalidCredentials()
-            social.last_login_at = timezone.now()
-            social.save(update_fields=["last_login_at"])
-            return _login_complete(user=user, client=client, device_name=device_name, kind=AuthEvent.Kind.GOOGLE_LOGIN)
-    except IntegrityError as exc:  # a concurrent first sign-in with the same identity or email
-        raise Conflict("A concurrent sign-in is in progress; try again.") from exc
-
-
-def _google_identity_link(*, identity: google_identity.GoogleIdentity, client: ClientInfo) -> SocialIdentity:
-    if not identity.email:
-        raise GoogleEmailMissing()
-    if not identity.email_verified:
-        raise GoogleEmailUnverified()
-    email = normalize_email_address(identity.email)
-    user = selectors.user_get_by_email(email=email)
-    if user is None:
-        user = AppUser.objects.create_user(
-            email,
-            None,
-            first_name=identity.given_name,
-            last_name=identity.family_name,
-            email_verified=True,
-            email_verified_at=timezone.now(),
-        )
-        auth_event_record(kind=AuthEvent.Kind.REGISTERED, user=user, client=client, details={"provider": "google"})
-    elif SocialIdentity.objects.filter(user=user, provider=SocialIdentity.Provider.GOOGLE).exists():
-        # Already linked to another Google account: a second `sub` with the same email (a
-        # recycled address, say) must not reach it.
-        raise GoogleAccountConflict()
-    elif not user.email_verified:
-        user.set_unusable_password()
-        user.email_verified = True
-        user.email_verified_at = timezone.now()
-        user.save(update_fields=["password", "email_verified", "email_verified_at"])
-        token_revoke_all(user=user)
-    social = SocialIdentity.objects.create(
-        user=user, provider=SocialIdentity.Provider.GOOGLE, subject=identity.subject, email=email
+    verified = google_identity.verify_id_token(id_token)
+    identity = ProviderIdentity(
+        provider=SocialIdentity.Provider.GOOGLE,
+        subject=verified.subject,
+        email=verified.email,
+        email_verified=verified.email_verified,
+        given_name=verified.given_name,
+        family_name=verified.family_name,
     )
-    auth_event_record(kind=AuthEvent.Kind.GOOGLE_LINKED, user=user, client=client, details={"provider": "google"})
-    return social
+    user = identity_sign_in(identity=identity, client=client, invitation_code=invitation)
+    return login_finish(user=user, client=client, device_name=device_name, kind=AuthEvent.Kind.GOOGLE_LOGIN)
+
+
+def login_finish(*, user: AppUser, client: ClientInfo, device_name: str, kind: str) -> LoginResult | MfaChallenge:
+    """The last step of every sign-in: a token, or a challenge when two-factor sign-in is on."""
+    if mfa_enabled(user=user):
+        return mfa_challenge_create(user=user, device_name=device_name, kind=kind, client=client)
+    with transaction.atomic():
+        return _login_complete(user=user, client=client, device_name=device_name, kind=AuthEvent.Kind(kind))
+
+
+def user_login_second_factor(
+    *, challenge: str, client: ClientInfo, code: str | None = None, recovery_code: str | None = None
+) -> LoginResult:
+    """Finish a sign-in with its challenge and a TOTP or recovery code (see `mfa_challenge_verify`)."""
+    user, device_name, kind = mfa_challenge_verify(
+        challenge=challenge, code=code, recovery_code=recovery_code, client=client
+    )
+    event_kind = AuthEvent.Kind(kind) if kind in AuthEvent.Kind.values else AuthEvent.Kind.LOGIN_SUCCEEDED
+    with transaction.atomic():
+        return _login_complete(user=user, client=client, device_name=device_name, kind=event_kind)
+
+
+def user_login_code_exchange(*, code: str, client: ClientInfo, device_name: str = "") -> LoginResult | MfaChallenge:
+    """Exchange the one-time code of the browser sign-in flow (single use, short-lived)."""
+    user, provider = login_code_consume(code=code)
+    kind = AuthEvent.Kind.GOOGLE_LOGIN if provider == SocialIdentity.Provider.GOOGLE else AuthEvent.Kind.SOCIAL_LOGIN
+    return login_finish(user=user, client=client, device_name=device_name, kind=kind)
 
 
 def user_logout(*, user: AppUser, auth_token: AuthToken | None, client: ClientInfo) -> None:

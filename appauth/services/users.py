@@ -10,33 +10,51 @@ from django.utils import timezone
 
 from appauth import selectors
 from appauth.avatars import avatar_process
-from appauth.errors import InvalidLinkToken, InvalidPassword, ReauthenticationRequired
-from appauth.models import AppUser, AuthEvent, SocialIdentity, normalize_email_address
+from appauth.errors import InvalidLinkToken
+from appauth.models import AppUser, AuthEvent, normalize_email_address
 from appauth.services.audit import ClientInfo, auth_event_record
 from appauth.services.notifications import NO_ACCOUNT, email_enqueue
 from appauth.services.passwords import password_validate
+from appauth.services.reauth import user_reauthenticate
+from appauth.services.signup import invitation_accept, signup_account_fields, signup_check
 from appauth.tokens import email_verification_token_generator
-from backend import google_identity, ratelimit
+from backend import ratelimit
 from backend.errors import RateLimited
 
 
-def user_register(*, email: str, password: str, client: ClientInfo, first_name: str = "", last_name: str = "") -> None:
+def user_register(
+    *,
+    email: str,
+    password: str,
+    client: ClientInfo,
+    first_name: str = "",
+    last_name: str = "",
+    invitation: str = "",
+) -> None:
     """Register an account and mail a verification link; enumeration-safe.
 
     The outcome is the same for a new and an existing email (no return value, same work:
     the password is validated and hashed either way). For an existing email the owner gets
-    an "already registered" mail instead. Raises ValidationFailed for a weak password.
+    an "already registered" mail instead. Raises ValidationFailed for a weak password, and
+    the sign-up policy's errors (checked before the address is looked up, so they reveal
+    nothing about accounts). Under the "approval" policy the account starts inactive and is
+    mailed its verification link once staff approve it.
     """
     email = normalize_email_address(email)
     candidate = AppUser(email=email, first_name=first_name, last_name=last_name)
     password_validate(password=password, user=candidate, field="password")
+    accepted_invitation = signup_check(email=email, invitation_code=invitation or None)
     existing = selectors.user_get_by_email(email=email)
     if existing is None:
         try:
             with transaction.atomic():
-                user = AppUser.objects.create_user(email, password, first_name=first_name, last_name=last_name)
+                user = AppUser.objects.create_user(
+                    email, password, first_name=first_name, last_name=last_name, **signup_account_fields()
+                )
+                invitation_accept(invitation=accepted_invitation, user=user)
                 auth_event_record(kind=AuthEvent.Kind.REGISTERED, user=user, client=client)
-                email_enqueue("send_verification_email", str(user.pk))
+                if user.is_active:
+                    email_enqueue("send_verification_email", str(user.pk))
             return
         except IntegrityError:  # a concurrent registration of the same email won
             existing = selectors.user_get_by_email(email=email)
@@ -109,27 +127,6 @@ def user_profile_update(
             storage = user.avatar.storage
             transaction.on_commit(lambda: storage.delete(old_avatar_name))
     return user
-
-
-def user_reauthenticate(*, user: AppUser, password: str | None, google_id_token: str | None) -> None:
-    """Confirm a sensitive action: the password, or (Google-only accounts) a fresh id_token of a linked identity.
-
-    Raises ReauthenticationRequired, InvalidPassword, or the Google adapter's errors.
-    """
-    if user.has_usable_password():
-        if not password:
-            raise ReauthenticationRequired()
-        if not user.check_password(password):
-            raise InvalidPassword()
-        return
-    if not google_id_token:
-        raise ReauthenticationRequired()
-    identity = google_identity.verify_id_token(google_id_token)
-    linked = SocialIdentity.objects.filter(
-        user=user, provider=SocialIdentity.Provider.GOOGLE, subject=identity.subject
-    ).exists()
-    if not linked:
-        raise ReauthenticationRequired()
 
 
 def user_delete(

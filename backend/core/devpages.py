@@ -3,7 +3,8 @@
 In production the e-mail links point at the single-page app (FRONTEND_URL). In development
 there is usually no such app, so FRONTEND_URL defaults to this server and these pages finish
 what the links start: verify an address, set a new password, confirm an e-mail change. Each
-page posts the link's uid/token to the public API endpoint, exactly as a front end would.
+page posts the link's uid/token to the public API endpoint, exactly as a front end would. A
+browser sign-in with a provider ends on the callback page, which exchanges its one-time code.
 """
 
 from __future__ import annotations
@@ -48,8 +49,20 @@ def _link_page(kind: str) -> Any:
     return view
 
 
+def sign_in_callback_page(request: HttpRequest) -> HttpResponse:
+    """Where a browser sign-in with a provider ends: exchanges the one-time code as an app would."""
+    context = {
+        "site_name": settings.SITE_NAME,
+        "code": request.GET.get("code", ""),
+        "error": request.GET.get("error", ""),
+    }
+    return render(request, "core/sign_in_callback.html", context)
+
+
 def urlpatterns() -> list[Any]:
     patterns = [path("", start_page, name="dev-start")]
+    callback = settings.AUTH_SOCIAL_CALLBACK_PATH.strip("/")
+    patterns.append(path(callback, sign_in_callback_page, name="dev-sign-in-callback"))
     for kind, (setting, *_rest) in _LINK_PAGES.items():
         patterns.append(path(getattr(settings, setting).strip("/"), _link_page(kind), name=f"dev-link-{kind}"))
     return patterns

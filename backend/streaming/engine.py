@@ -646,6 +646,17 @@ class Engine:
         await sync_to_async(cache.set, thread_sensitive=False)(self.stop_key(record_id), 1, 600)
         return False
 
+    def request_stop_for_user(self, user: Any) -> int:
+        """Flag every running generation of `user` to stop, wherever it runs; returns how many.
+
+        Sync (for services): the process running each one sees its flag within
+        STOP_POLL_SECONDS and ends it `cancelled`, exactly as `POST …/stop/` would.
+        """
+        record_ids = list(self.adapter.running(user=user).values_list("id", flat=True))
+        if record_ids:
+            cache.set_many({self.stop_key(record_id): 1 for record_id in record_ids}, 600)
+        return len(record_ids)
+
     async def _apply_remote_stops(self) -> None:
         keys = {self.stop_key(record_id): record_id for record_id in self.running}
         if not keys:
@@ -691,6 +702,11 @@ def engines() -> list[Engine]:
     for path in settings.STREAMING_ENGINES:
         import_string(path)
     return list(Engine.instances.values())
+
+
+def stop_user_generations(user: Any) -> int:
+    """Stop every running generation of `user` in every app (e.g. when the account is deactivated)."""
+    return sum(engine.request_stop_for_user(user) for engine in engines())
 
 
 _last_alive_mark = 0.0

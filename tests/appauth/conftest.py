@@ -13,6 +13,7 @@ from appauth import services
 from appauth.models import AppUser
 from backend import ratelimit
 from tests.appauth.factories import CLIENT
+from tests.appauth.fake_oauth import CLIENT_ID, CLIENT_SECRET, FakeOAuthProvider, Profile
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +70,29 @@ def auth_client(user: AppUser, login_token: Callable[..., str]) -> APIClient:
 def run_on_commit(django_capture_on_commit_callbacks: Any) -> Any:
     """`with run_on_commit(): ...` runs the after-commit callbacks (Celery is eager) on exit."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture(scope="session")
+def oauth_server() -> Iterator[FakeOAuthProvider]:
+    server = FakeOAuthProvider()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def oauth_provider(oauth_server: FakeOAuthProvider, settings: Any) -> FakeOAuthProvider:
+    """Browser sign-in with Google, GitHub and Microsoft configured against the local fake provider."""
+    settings.TEST_OAUTH_PROVIDER_URL = oauth_server.url
+    settings.SOCIAL_AUTH_AUTHENTICATION_BACKENDS = [
+        "tests.appauth.fake_oauth.FakeGoogleOAuth2",
+        "tests.appauth.fake_oauth.FakeGithubOAuth2",
+        "tests.appauth.fake_oauth.FakeMicrosoftOAuth2",
+    ]
+    for provider in ("GOOGLE_OAUTH2", "GITHUB", "MICROSOFT_GRAPH"):
+        setattr(settings, f"SOCIAL_AUTH_{provider}_KEY", CLIENT_ID)
+        setattr(settings, f"SOCIAL_AUTH_{provider}_SECRET", CLIENT_SECRET)
+    settings.FRONTEND_URL = "https://app.example.com"
+    settings.AUTH_SOCIAL_CALLBACK_PATH = "/auth/callback"
+    oauth_server.profile = Profile()
+    return oauth_server

@@ -100,6 +100,8 @@ def test_admin_edits_a_user(admin_client):
             "auth_token_set-INITIAL_FORMS": "0",
             "social_identities-TOTAL_FORMS": "0",
             "social_identities-INITIAL_FORMS": "0",
+            "totp_device-TOTAL_FORMS": "0",
+            "totp_device-INITIAL_FORMS": "0",
         }
     )
 

@@ -23,6 +23,19 @@ EXPECTED = {
     ("/api/v1/auth/account/", "delete"),
     ("/api/v1/auth/email/change/", "post"),
     ("/api/v1/auth/email/change/confirm/", "post"),
+    ("/api/v1/auth/login/2fa/", "post"),
+    ("/api/v1/auth/social/providers/", "get"),
+    ("/api/v1/auth/social/exchange/", "post"),
+    ("/api/v1/auth/identities/", "get"),
+    ("/api/v1/auth/identities/{identity_id}/", "delete"),
+    ("/api/v1/auth/2fa/", "get"),
+    ("/api/v1/auth/2fa/totp/", "post"),
+    ("/api/v1/auth/2fa/totp/confirm/", "post"),
+    ("/api/v1/auth/2fa/disable/", "post"),
+    ("/api/v1/auth/2fa/recovery-codes/", "post"),
+    ("/api/v1/auth/invitations/", "get"),
+    ("/api/v1/auth/invitations/", "post"),
+    ("/api/v1/auth/invitations/{invitation_id}/", "delete"),
 }
 
 
@@ -61,3 +74,14 @@ def test_passwords_are_write_only_in_the_schema(schema):
     register = schema["components"]["schemas"]["RegisterInputRequest"]
 
     assert register["properties"]["password"]["writeOnly"] is True
+
+
+def test_login_documents_the_second_factor_challenge(schema):
+    for path in ["/api/v1/auth/login/", "/api/v1/auth/login/google/", "/api/v1/auth/social/exchange/"]:
+        ref = schema["paths"][path]["post"]["responses"]["202"]["content"]["application/json"]["schema"]["$ref"]
+        component = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert set(component["properties"]) == {"mfa_required", "challenge", "expires_in", "methods"}
+
+
+def test_the_browser_redirect_endpoints_are_not_api_operations(schema):
+    assert not [path for path in schema["paths"] if "/social/{backend}/" in path]

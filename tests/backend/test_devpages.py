@@ -107,3 +107,18 @@ def test_an_unknown_admin_assistant_api_path_answers_the_error_shape():
     for path in ("/ai-assistant/api/chats/not-a-uuid", "/ai-assistant/api/results/x/csv", "/ai-assistant/api/nope"):
         response = client.get(path)
         assert_error(response, 404, "not_found")
+
+
+def test_the_provider_sign_in_callback_page_exchanges_the_code_at_the_api(dev_urls):
+    response = Client().get("/auth/callback", {"code": "one-time-code"})
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "/api/v1/auth/social/exchange/" in body
+    assert '"one-time-code"' in body  # handed to the script as JSON, not pasted into it
+
+
+def test_the_callback_page_shows_a_sign_in_error(dev_urls):
+    body = Client().get("/auth/callback", {"error": "social_email_unverified"}).content.decode()
+
+    assert "social_email_unverified" in body
