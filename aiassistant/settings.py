@@ -890,6 +890,29 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     },
 }
 
+# --- Budgets, shared chats, chat import ---------------------------------------------------------------
+# Monthly model usage per user (calendar month, UTC; tokens = input + output + cache): 0 = unlimited.
+# Per-user overrides in the admin (LLM > User budgets). Checked before every model call (402 budget_exhausted).
+USER_MONTHLY_TOKEN_BUDGET = env.int("USER_MONTHLY_TOKEN_BUDGET", default=0)
+USER_MONTHLY_COST_BUDGET_USD = env.float("USER_MONTHLY_COST_BUDGET_USD", default=0.0)
+# Share of a limit after which an answer ends with a `budget_warning` event (and the usage endpoint warns).
+USER_BUDGET_WARNING_RATIO = env.float("USER_BUDGET_WARNING_RATIO", default=0.8)
+# Seconds a user's limits and month-to-date spend stay cached (the spend is bumped on every ledger row).
+USER_BUDGET_CACHE_SECONDS = env.int("USER_BUDGET_CACHE_SECONDS", default=600)
+STREAM_EVENT_NAMES.append("budget_warning")
+# Shared chats: a share link expires after this many days unless the owner picks otherwise (0 = never);
+# shared attachments are served through signed URLs valid this many seconds.
+CHAT_SHARE_DEFAULT_EXPIRY_DAYS = env.int("CHAT_SHARE_DEFAULT_EXPIRY_DAYS", default=0)
+CHAT_SHARE_ATTACHMENT_URL_SECONDS = env.int("CHAT_SHARE_ATTACHMENT_URL_SECONDS", default=3600)
+# Reads of shared chats (JSON, page, files) per client IP ("N/unit"; beyond: 429 with Retry-After).
+CHAT_SHARE_RATE_IP = env("CHAT_SHARE_RATE_IP", default="120/m")
+# Import over the API (POST /api/v1/chat/import/): largest export file, chats per file, turns per file.
+CHAT_IMPORT_MAX_BYTES = env.int("CHAT_IMPORT_MAX_BYTES", default=CHAT_MAX_UPLOAD_BYTES)
+CHAT_IMPORT_MAX_CHATS = env.int("CHAT_IMPORT_MAX_CHATS", default=100)
+CHAT_IMPORT_MAX_PAIRS = env.int("CHAT_IMPORT_MAX_PAIRS", default=5000)
+# Uploads get UPLOAD_BODY_MAX_BYTES before any view (backend.asgi_limits): raise it with CHAT_IMPORT_MAX_BYTES.
+UPLOAD_PATH_PREFIXES.append("/api/v1/chat/import/")
+
 # --- OpenAPI enum names (after every app's block) -------------------------------------------------
 # One name per choice set: every event name of the streams (apps append theirs to STREAM_EVENT_NAMES)
 # and the statuses that share values across apps.

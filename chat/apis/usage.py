@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from chat.apis.chats import ERRORS, request_user, valid
 from chat.selectors import chats as selectors
 from chat.selectors import usage
-from chat.serializers import UsageQuerySerializer, UsageReportSerializer
+from chat.serializers import UsageQuerySerializer, UsageReportSerializer, UserUsageReportSerializer
 
 TAGS = ["chat usage"]
 DESCRIPTION = (
@@ -25,13 +25,19 @@ class UserUsageApi(APIView):
     @extend_schema(
         tags=TAGS,
         parameters=[UsageQuerySerializer],
-        responses={200: UsageReportSerializer, **ERRORS},
-        summary="Your token usage and cost",
-        description=DESCRIPTION,
+        responses={200: UserUsageReportSerializer, **ERRORS},
+        summary="Your token usage and cost, and your monthly budget",
+        description=DESCRIPTION
+        + " `budget`: this calendar month's (UTC) limits and spend over every model call; `exhausted` means "
+        "new answers are refused with 402 `budget_exhausted` until `resets_at`.",
     )
     def get(self, request: Request) -> Response:
         days = valid(UsageQuerySerializer, request.query_params)["days"]
-        return Response(UsageReportSerializer(usage.usage_for_user(user=request_user(request), days=days)).data)
+        user = request_user(request)
+        report = usage.usage_for_user(user=user, days=days)
+        budget = usage.budget_for_user(user=user).as_dict()
+        data = {"totals": report.totals, "days": report.days, "models": report.models, "budget": budget}
+        return Response(UserUsageReportSerializer(data).data)
 
 
 class ChatUsageApi(APIView):
