@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/v1/models/", include("backend.llm.urls")),
     path("api/v1/auth/", include("appauth.urls")),
     path("api/v1/chat/", include("chat.urls")),
+    path("", include("chat.urls_public")),
     path("api/v1/prototypes/", include("prototypes.urls")),
     path("prototype-preview/", include("prototypes.urls_preview")),
     path("ai-assistant/", include("adminassistant.urls")),

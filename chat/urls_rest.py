@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chat.apis import assistant, chats, export, projects, prompts, usage
+from chat.apis import assistant, chats, export, projects, prompts, shares, usage
 
 urlpatterns = [
     path("chats/", chats.ChatListApi.as_view(), name="chat-list"),
@@ -41,4 +41,6 @@ urlpatterns = [
     path("prompts/", prompts.SavedPromptListApi.as_view(), name="prompt-list"),
     path("prompts/<uuid:prompt_id>/", prompts.SavedPromptDetailApi.as_view(), name="prompt-detail"),
     path("usage/", usage.UserUsageApi.as_view(), name="usage"),
+    path("shares/", shares.ShareListApi.as_view(), name="chat-share-list"),
+    path("shares/<uuid:share_id>/", shares.ShareDetailApi.as_view(), name="chat-share-detail"),
 ]

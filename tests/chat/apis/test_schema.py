@@ -46,6 +46,10 @@ EXPECTED = {
     ("/api/v1/chat/prompts/{prompt_id}/", "patch"),
     ("/api/v1/chat/prompts/{prompt_id}/", "delete"),
     ("/api/v1/chat/usage/", "get"),
+    ("/api/v1/chat/shares/", "get"),
+    ("/api/v1/chat/shares/", "post"),
+    ("/api/v1/chat/shares/{share_id}/", "get"),
+    ("/api/v1/chat/shares/{share_id}/", "delete"),
 }
 
 
@@ -83,3 +87,19 @@ def test_messages_page_is_documented(schema):
 
     assert {parameter["name"] for parameter in operation["parameters"]} >= {"before", "page_size"}
     assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("BranchPage")
+
+
+def test_the_public_shared_chat_endpoints_need_no_authentication():
+    from django.test import override_settings
+
+    with override_settings(ROOT_URLCONF="aiassistant.urls"):
+        schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    shared = schema["paths"]["/api/v1/shared/{token}/"]["get"]
+    attachment = schema["paths"]["/api/v1/shared/{token}/attachments/{attachment_id}/"]["get"]
+
+    for operation in (shared, attachment):
+        assert operation.get("security") in (None, [], [{}])
+        assert {"404", "410"} <= set(operation["responses"])
+        assert "401" not in operation["responses"]
+    assert "402" in schema["paths"]["/api/v1/chat/messages/"]["post"]["responses"]
+    assert "budget" in str(schema["components"]["schemas"]["UserUsageReport"])
