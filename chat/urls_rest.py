@@ -14,6 +14,7 @@ urlpatterns = [
     path("chats/<uuid:chat_id>/messages/", chats.ChatMessagesApi.as_view(), name="chat-messages"),
     path("chats/<uuid:chat_id>/usage/", usage.ChatUsageApi.as_view(), name="chat-usage"),
     path("chats/<uuid:chat_id>/export/", export.ChatExportApi.as_view(), name="chat-export"),
+    path("import/", export.ChatImportApi.as_view(), name="chat-import"),
     path("pairs/<uuid:pair_id>/", chats.PairDetailApi.as_view(), name="pair-detail"),
     path("pairs/<uuid:pair_id>/siblings/", chats.PairSiblingsApi.as_view(), name="pair-siblings"),
     path("pairs/<uuid:pair_id>/switch/", chats.PairSwitchApi.as_view(), name="pair-switch"),

@@ -46,6 +46,7 @@ EXPECTED = {
     ("/api/v1/chat/prompts/{prompt_id}/", "patch"),
     ("/api/v1/chat/prompts/{prompt_id}/", "delete"),
     ("/api/v1/chat/usage/", "get"),
+    ("/api/v1/chat/import/", "post"),
     ("/api/v1/chat/shares/", "get"),
     ("/api/v1/chat/shares/", "post"),
     ("/api/v1/chat/shares/{share_id}/", "get"),
