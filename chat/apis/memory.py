@@ -381,7 +381,12 @@ class ChatTitleRegenerateApi(APIView):
     @extend_schema(
         tags=TAGS,
         request=None,
-        responses={200: ChatTitleSerializer, **CONFLICT, **ERRORS},
+        responses={
+            200: ChatTitleSerializer,
+            **CONFLICT,
+            **ERRORS,
+            402: OpenApiResponse(description="`budget_exhausted`: the monthly budget is used up (`details.reset_at`)."),
+        },
         summary="Regenerate the chat's title",
         description="Asks the title model now and replaces the title (even one you set). Model failures "
         "answer with the `llm_*` error codes.",
