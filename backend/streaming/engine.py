@@ -4,7 +4,10 @@ An app (chat answers, prototype versions, and every later feature that streams) 
 `Adapter`; the engine owns the rest:
 
 - **admission** (`Engine.admit`, sync, on a database thread): an `Idempotency-Key` replays the
-  generation it started; the user's concurrency slot is claimed (orphans of dead processes
+  generation it started; the user's monthly budget is checked (`backend.llm.budget`: 402
+  before any model call; the run's own calls are not checked again, so a running answer is
+  never cut, and it ends with a `budget_warning` event when it crossed the warning share);
+  the user's concurrency slot is claimed (orphans of dead processes
   are swept first, so a crash never holds a slot); the adapter's `accept` writes the turn and
   its record in status `streaming` in one transaction;
 - **launch** (`Engine.admit_and_launch`): admission and the start of the generation run as one

@@ -320,7 +320,7 @@ def shared_page(request: HttpRequest, token: str) -> HttpResponse:
         html = render_to_string("chat/shared.html", context)
     response = _public_headers(HttpResponse(html, status=status_code))
     response["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' https: data:; base-uri 'none'; "
+        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; base-uri 'none'; "
         "form-action 'none'; frame-ancestors 'none'"
     )
     response["Cache-Control"] = "no-store"

@@ -283,3 +283,20 @@ def test_public_reads_are_rate_limited_per_ip(client, owner, anonymous, settings
     assert statuses == [200, 200]
     assert limited.status_code == 429 and "Retry-After" in limited
     assert page.status_code == 429
+
+
+def test_staff_can_revoke_a_share_in_the_admin_without_seeing_its_token(client, owner, anonymous):
+    chat, _ = linear_chat(turns=1, user=owner)
+    created = _share(client, chat)
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True, is_superuser=True))
+    share = ChatShare.objects.get(id=created["id"])
+
+    page = staff.get(f"/admin/chat/chatshare/{share.id}/change/")
+    revoked = staff.post(
+        "/admin/chat/chatshare/", {"action": "revoke", "_selected_action": [str(share.id)]}, follow=True
+    )
+
+    assert page.status_code == 200 and share.token_hash not in page.content.decode()
+    assert revoked.status_code == 200 and "1 shared link(s) revoked." in revoked.content.decode()
+    assert anonymous.get(f"/api/v1/shared/{created['token']}/").status_code == 410
