@@ -516,6 +516,8 @@ STREAM_EVENT_NAMES = [
     "tool_call",
     "tool_confirmation",
     "tool_result",
+    # A user passed USER_BUDGET_WARNING_RATIO of a monthly budget during the answer.
+    "budget_warning",
 ]
 # Event logs: Redis copy written every this many seconds; kept this long after a generation ends.
 STREAM_LOG_FLUSH_SECONDS = env.float("STREAM_LOG_FLUSH_SECONDS", default=0.05)
@@ -730,6 +732,7 @@ UPLOAD_PATH_PREFIXES = [
     "/api/v1/chat/validate-file/",
     "/api/v1/chat/messages/",
     "/api/v1/auth/profile/",
+    "/api/v1/chat/import/",
 ]
 REQUEST_HEADERS_MAX_BYTES = env.int("REQUEST_HEADERS_MAX_BYTES", default=16 * 1024)
 # Images: the header is read first and an image above this many pixels is refused before any
@@ -836,6 +839,27 @@ TOOLS_CONFIRM_TIMEOUT_SECONDS = env.float("TOOLS_CONFIRM_TIMEOUT_SECONDS", defau
 # A Django permission a tool additionally requires, by tool name, as JSON:
 # e.g. {"delete_knowledge": "chat.delete_projectknowledge"}.
 TOOLS_REQUIRED_PERMISSIONS: dict[str, str] = env.json("TOOLS_REQUIRED_PERMISSIONS", default={})
+
+# --- Budgets, shared chats, chat import -----------------------------------------------------------
+# Monthly model usage per user (calendar month, UTC; tokens = input + output + cache): 0 = unlimited.
+# Per-user overrides in the admin (LLM > User budgets). Checked before every model call (402 budget_exhausted).
+USER_MONTHLY_TOKEN_BUDGET = env.int("USER_MONTHLY_TOKEN_BUDGET", default=0)
+USER_MONTHLY_COST_BUDGET_USD = env.float("USER_MONTHLY_COST_BUDGET_USD", default=0.0)
+# Share of a limit after which an answer ends with a `budget_warning` event (and the usage endpoint warns).
+USER_BUDGET_WARNING_RATIO = env.float("USER_BUDGET_WARNING_RATIO", default=0.8)
+# Seconds a user's limits and month-to-date spend stay cached (the spend is bumped on every ledger row).
+USER_BUDGET_CACHE_SECONDS = env.int("USER_BUDGET_CACHE_SECONDS", default=600)
+# Shared chats: a share link expires after this many days unless the owner picks otherwise (0 = never);
+# shared attachments are served through signed URLs valid this many seconds.
+CHAT_SHARE_DEFAULT_EXPIRY_DAYS = env.int("CHAT_SHARE_DEFAULT_EXPIRY_DAYS", default=0)
+CHAT_SHARE_ATTACHMENT_URL_SECONDS = env.int("CHAT_SHARE_ATTACHMENT_URL_SECONDS", default=3600)
+# Reads of shared chats (JSON, page, files) per client IP ("N/unit"; beyond: 429 with Retry-After).
+CHAT_SHARE_RATE_IP = env("CHAT_SHARE_RATE_IP", default="120/m")
+# Import over the API (POST /api/v1/chat/import/): largest export file, chats per file, turns per file.
+CHAT_IMPORT_MAX_BYTES = env.int("CHAT_IMPORT_MAX_BYTES", default=CHAT_MAX_UPLOAD_BYTES)
+CHAT_IMPORT_MAX_CHATS = env.int("CHAT_IMPORT_MAX_CHATS", default=100)
+CHAT_IMPORT_MAX_PAIRS = env.int("CHAT_IMPORT_MAX_PAIRS", default=5000)
+# The import takes the upload ceiling (UPLOAD_PATH_PREFIXES): raise UPLOAD_BODY_MAX_BYTES with CHAT_IMPORT_MAX_BYTES.
 
 # --- OpenAPI schema (drf-spectacular) -------------------------------------------------------------
 

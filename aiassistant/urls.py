@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from backend import health
 from backend.api.views import api_not_found
 from backend.storage import media_serve
+from chat.urls import shared_urlpatterns
 from prototypes.urls import preview_urlpatterns
 
 # The admin's list pages get the whole width (the app list is one click away on the index).
@@ -23,6 +24,7 @@ urlpatterns = [
     path("api/v1/models/", include("backend.llm.urls")),
     path("api/v1/auth/", include("appauth.urls")),
     path("api/v1/chat/", include("chat.urls")),
+    path("", include(shared_urlpatterns)),
     path("api/v1/prototypes/", include("prototypes.urls")),
     path("prototype-preview/", include(preview_urlpatterns)),
     path("ai-assistant/", include("adminassistant.urls")),

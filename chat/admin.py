@@ -7,12 +7,16 @@ staff cannot silently rewrite a conversation or a bill.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
 
 from backend.admin_tools import ReadOnlyAdmin, ReadOnlyInline, TotalsMixin, excerpt, export_csv
 from backend.llm.admin import short_model_id
 from chat.models import (
     Attachment,
     Chat,
+    ChatShare,
     MemoryExtraction,
     MemorySettings,
     MemoryTag,
@@ -207,3 +211,22 @@ class MemoryExtractionAdmin(ReadOnlyAdmin):
     list_display = ("pair", "outcome", "created", "updated", "superseded")
     list_filter = ("outcome",)
     raw_id_fields = ("pair",)
+
+
+@admin.register(ChatShare)
+class ChatShareAdmin(ReadOnlyAdmin):
+    """Shared links: readable, and revocable by staff (an abusive share); the token is never shown."""
+
+    list_display = ("title", "user", "token_hint", "include_attachments", "created_at", "expires_at", "revoked_at")
+    list_filter = ("include_attachments",)
+    search_fields = ("title", "user__email", "token_hint")
+    raw_id_fields = ("user", "chat")
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+    exclude = ("token_hash",)
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected shared links")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ChatShare]) -> None:
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{revoked} shared link(s) revoked.")

@@ -357,3 +357,36 @@ class MemoryExtraction(models.Model):
 
     def __str__(self) -> str:
         return f"extraction of pair {self.pair_id}: {self.outcome}"
+
+
+# --- Sharing: read-only snapshots of a chat behind an unguessable link ---------------------------------
+
+
+class ChatShare(models.Model):
+    """A read-only snapshot of a chat's active branch at the time it was shared.
+
+    The link's token is shown once, at creation; only its SHA-256 is stored (`token_hash`), so
+    the database alone opens no share. The snapshot holds the text, never the owner's identity,
+    the system prompt or the project; later edits to the chat do not change it. Attachments are
+    referenced (and served through share-scoped signed URLs) only when `include_attachments`.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_shares")
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="shares")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_hint = models.CharField(max_length=8, editable=False, help_text="The token's first characters.")
+    title = models.CharField(max_length=200)
+    snapshot = models.JSONField(default=dict, help_text="The shared turns: [{role, text, status, ...}].")
+    include_attachments = models.BooleanField(default=False)
+    attachment_ids = models.JSONField(default=list, blank=True, help_text="The attachments the share may serve.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="chat_share_user_created")]
+
+    def __str__(self) -> str:
+        return f"share {self.token_hint}… of chat {self.chat_id}"

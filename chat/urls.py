@@ -1,12 +1,13 @@
 """Chat URLs, mounted under /api/v1/chat/ by the project's urls.py.
 
 One module, several lists by area, so that a test can mount one area alone; `urlpatterns` is
-all of them.
+all of them. `shared_urlpatterns` (shared chats, open to anyone with the link) are mounted at the
+root instead.
 """
 
 from django.urls import path
 
-from chat.apis import assistant, attachments, chats, export, memory, projects, prompts, streaming, usage
+from chat.apis import assistant, attachments, chats, export, memory, projects, prompts, shares, streaming, usage
 
 # Sending messages and streaming answers (async views on the streaming engine).
 streaming_urlpatterns = [
@@ -36,6 +37,9 @@ rest_urlpatterns = [
     ),
     path("chats/<uuid:chat_id>/usage/", usage.ChatUsageApi.as_view(), name="chat-usage"),
     path("chats/<uuid:chat_id>/export/", export.ChatExportApi.as_view(), name="chat-export"),
+    path("import/", export.ChatImportApi.as_view(), name="chat-import"),
+    path("shares/", shares.ShareListApi.as_view(), name="chat-share-list"),
+    path("shares/<uuid:share_id>/", shares.ShareDetailApi.as_view(), name="chat-share-detail"),
     path("pairs/<uuid:pair_id>/", chats.PairDetailApi.as_view(), name="pair-detail"),
     path("pairs/<uuid:pair_id>/siblings/", chats.PairSiblingsApi.as_view(), name="pair-siblings"),
     path("pairs/<uuid:pair_id>/switch/", chats.PairSwitchApi.as_view(), name="pair-switch"),
@@ -85,6 +89,17 @@ memory_urlpatterns = [
     path(
         "chats/<uuid:chat_id>/extract-memories/", memory.ChatExtractMemoriesApi.as_view(), name="chat-extract-memories"
     ),
+]
+
+# Shared chats: the public JSON API and the read-only page (mounted at the root).
+shared_urlpatterns = [
+    path("api/v1/shared/<str:token>/", shares.SharedChatApi.as_view(), name="chat-shared"),
+    path(
+        "api/v1/shared/<str:token>/attachments/<uuid:attachment_id>/",
+        shares.SharedAttachmentApi.as_view(),
+        name="chat-shared-attachment",
+    ),
+    path("shared/<str:token>/", shares.shared_page, name="chat-shared-page"),
 ]
 
 urlpatterns = streaming_urlpatterns + rest_urlpatterns + attachment_urlpatterns + memory_urlpatterns

@@ -71,8 +71,9 @@ def test_streaming_endpoints_document_each_event_and_its_payload(schema, path, m
     frames = _event_frames(schema, schema["paths"][path][method])
     app_events = {"citations", "tool_call", "tool_confirmation", "tool_result"} if "/chat/" in path else set()
 
-    assert set(frames) == {"message_start", "delta", "snapshot", "message_stop", "error", *app_events}
+    assert set(frames) == {"message_start", "delta", "snapshot", "budget_warning", "message_stop", "error", *app_events}
     assert {"model"} <= set(frames["message_start"]["properties"])
+    assert set(frames["budget_warning"]["required"]) >= {"limit_tokens", "limit_usd", "spent_tokens", "resets_at"}
     assert set(frames["delta"]["properties"]) >= {"text"}
     assert set(frames["message_stop"]["required"]) >= {"stop_reason", "model", "usage"}
     assert set(frames["error"]["required"]) >= {"code", "message", "retryable", "model", "usage"}

@@ -15,7 +15,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.http import urlencode
 
 from backend.admin_tools import ReadOnlyAdmin, TotalsMixin, csv_response, export_csv
-from backend.llm.models import LLMCall
+from backend.llm import budget
+from backend.llm.models import LLMCall, UserBudget
 
 MICRODOLLARS = Decimal("0.000001")
 
@@ -129,3 +130,36 @@ class LLMCallAdmin(TotalsMixin, ReadOnlyAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/llm/spend.html", context)
+
+
+@admin.register(UserBudget)
+class UserBudgetAdmin(admin.ModelAdmin):
+    """Per-user monthly budgets overriding USER_MONTHLY_TOKEN_BUDGET / USER_MONTHLY_COST_BUDGET_USD."""
+
+    list_display = ("user", "monthly_token_limit", "monthly_cost_limit_usd", "note", "updated_at")
+    search_fields = ("user__email", "note")
+    raw_id_fields = ("user",)
+    readonly_fields = ("this_month",)
+
+    @admin.display(description="this month (UTC)")
+    def this_month(self, row: UserBudget) -> str:
+        if row.pk is None:
+            return "-"
+        status = budget.budget_status(row.user_id)
+        limits = f"{status.limits.tokens or 'unlimited'} tokens, {status.limits.usd or 'unlimited'} USD"
+        return f"{status.spent_tokens} tokens, {status.spent_usd.quantize(MICRODOLLARS)} USD spent of {limits}"
+
+    def save_model(self, request: HttpRequest, obj: UserBudget, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        budget.budget_forget(obj.user_id)
+
+    def delete_model(self, request: HttpRequest, obj: UserBudget) -> None:
+        user_id = obj.user_id
+        super().delete_model(request, obj)
+        budget.budget_forget(user_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[UserBudget]) -> None:
+        user_ids = list(queryset.values_list("user_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for user_id in user_ids:
+            budget.budget_forget(user_id)

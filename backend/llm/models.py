@@ -51,3 +51,34 @@ class LLMCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} {self.model_id} {self.status}"
+
+
+class UserBudget(models.Model):
+    """One user's monthly budget, overriding the defaults from settings (backend.llm.budget).
+
+    A null limit means "the default"; 0 means "unlimited" for this user.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="llm_budget"
+    )
+    monthly_token_limit = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Tokens (input, output, cache) per calendar month (UTC). Empty: the default; 0: unlimited.",
+    )
+    monthly_cost_limit_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="USD per calendar month (UTC). Empty: the default; 0: unlimited.",
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="Why this user has their own budget.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "user budget"
+
+    def __str__(self) -> str:
+        return f"budget of user {self.user_id}"

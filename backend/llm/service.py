@@ -11,7 +11,8 @@ model on throttled / unavailable / timeout / model error, but only **before the 
 content** was produced; a failure after that raises `LLMError(after_content=True)` with the
 partial text, and the caller decides (chat ends the message as `error`). Client errors
 (validation, access) never fall back. Every call, successful or not, writes one usage record
-naming the model and provider that actually answered.
+naming the model and provider that actually answered. Before any upstream call, the user's
+monthly budget is checked (`backend.llm.budget`).
 
 The loop is written once for every provider: each step that talks to a provider goes through
 its adapter (`backend.llm.providers.ProviderAdapter`: Bedrock, the Anthropic API, an
@@ -28,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 
-from backend.llm import cooldown, providers
+from backend.llm import budget, cooldown, providers
 from backend.llm.errors import FailureKind, LLMError
 from backend.llm.providers import Answer, ProviderAdapter, StreamAssembler
 from backend.llm.registry import Alias, ModelSpec, get_registry
@@ -215,7 +216,12 @@ class _Call:
 
 
 def complete(request: LLMRequest) -> Completion:
-    """One non-streaming answer, with fallback. Raises LLMError when every model failed."""
+    """One non-streaming answer, with fallback. Raises LLMError when every model failed.
+
+    Raises BudgetExhausted (an LLMError, HTTP 402) before any upstream call when the request's
+    user has used up their monthly budget (see `backend.llm.budget`).
+    """
+    budget.check_call_budget(request.context.user_id)
     call = _Call.plan(request, cooldown.cooling_models(_chain_ids(request)), streamed=False)
     for model in call.models:
         adapter = providers.adapter(model.provider)
@@ -236,6 +242,7 @@ def complete(request: LLMRequest) -> Completion:
 
 async def acomplete(request: LLMRequest) -> Completion:
     """Async `complete`: same contract, never blocks the event loop."""
+    await budget.acheck_call_budget(request.context.user_id)
     call = _Call.plan(request, await cooldown.acooling_models(_chain_ids(request)), streamed=False)
     for model in call.models:
         adapter = providers.adapter(model.provider)
@@ -264,7 +271,10 @@ def stream(request: LLMRequest, *, report: CallReport | None = None) -> Iterator
     StreamStop. Raises LLMError on failure; `after_content` tells whether text was already yielded.
     Closing the iterator early closes the upstream stream and records the call as cancelled.
     `report`, when given, is filled on every ending: success, failure and cancellation.
+    Raises BudgetExhausted before any upstream call when the user's budget is used up (not
+    inside a generation the streaming engine admitted: a running answer is never cut).
     """
+    budget.check_call_budget(request.context.user_id)
     call = _Call.plan(request, cooldown.cooling_models(_chain_ids(request)), streamed=True, report=report)
     model, assembler = call.models[0], None
     finished = False
@@ -315,6 +325,7 @@ async def astream(request: LLMRequest, *, report: CallReport | None = None) -> A
     Same contract as `stream`. When the consumer is cancelled (client disconnect) or closes the
     generator, the upstream HTTP stream is closed and the call is recorded as cancelled.
     """
+    await budget.acheck_call_budget(request.context.user_id)
     call = _Call.plan(request, await cooldown.acooling_models(_chain_ids(request)), streamed=True, report=report)
     model, assembler = call.models[0], None
     finished = False

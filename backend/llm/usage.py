@@ -1,4 +1,7 @@
-"""Usage records: every model call, successful or not, is written to the `LLMCall` ledger."""
+"""Usage records: every model call, successful or not, is written to the `LLMCall` ledger.
+
+Writing a row also adds it to the user's cached monthly spend (`backend.llm.budget`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from backend.db import db_sync_to_async
+from backend.llm.budget import budget_record_spend
 from backend.llm.models import LLMCall
 from backend.llm.types import CallContext, Usage
 
@@ -57,7 +61,7 @@ class CallReport:
 def record_usage(record: UsageRecord) -> None:
     """Append `record` to the ledger. A failure to record is logged, never raised into the call."""
     try:
-        LLMCall.objects.create(
+        call = LLMCall.objects.create(
             user_id=record.context.user_id,
             purpose=record.context.purpose,
             reference=record.context.reference[:128],
@@ -80,6 +84,14 @@ def record_usage(record: UsageRecord) -> None:
         )
     except Exception:
         logger.exception("could not record LLM usage for %s", record.model_id)
+        return
+    usage = record.usage
+    budget_record_spend(
+        user_id=record.context.user_id,
+        tokens=usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens,
+        cost=record.cost,
+        at=call.created_at,
+    )
 
 
 arecord_usage = db_sync_to_async(record_usage)

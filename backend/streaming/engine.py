@@ -4,7 +4,10 @@ An app (chat answers, prototype versions, and every later feature that streams) 
 `Adapter`; the engine owns the rest:
 
 - **admission** (`Engine.admit`, sync, on a database thread): an `Idempotency-Key` replays the
-  generation it started; the user's concurrency slot is claimed (orphans of dead processes
+  generation it started; the user's monthly budget is checked (`backend.llm.budget`: 402
+  before any model call; the run's own calls are not checked again, so a running answer is
+  never cut, and it ends with a `budget_warning` event when it crossed the warning share);
+  the user's concurrency slot is claimed (orphans of dead processes
   are swept first, so a crash never holds a slot); the adapter's `accept` writes the turn and
   its record in status `streaming` in one transaction;
 - **launch** (`Engine.admit_and_launch`): admission and the start of the generation run as one
@@ -31,7 +34,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
@@ -47,6 +50,7 @@ from django.utils.module_loading import import_string
 
 from backend import errors
 from backend.db import db_sync_to_async
+from backend.llm import budget
 from backend.llm import service as llm
 from backend.llm.errors import LLMError
 from backend.llm.types import LLMRequest, StreamStart, StreamStop, TextDelta, ToolUseEvent, Usage
@@ -100,6 +104,7 @@ class Admission:
     record_id: UUID
     payload: Any = None  # what the adapter's `run` needs; None for a replay
     replayed: bool = False
+    user_id: Any = None  # who asked (set by the engine's admission); None for anonymous generations
 
 
 class Adapter(Protocol):
@@ -239,6 +244,19 @@ class Run:
         return stop
 
 
+def budget_warning_data(status: budget.BudgetStatus) -> dict[str, Any]:
+    """The payload of a `budget_warning` event."""
+    details = status.as_details()
+    return {
+        "limit_tokens": details["limit_tokens"],
+        "limit_usd": details["limit_usd"],
+        "spent_tokens": details["spent_tokens"],
+        "spent_usd": details["spent_usd"],
+        "resets_at": details["reset_at"],
+        "percent": int(status.ratio * 100),
+    }
+
+
 # --- The engine ------------------------------------------------------------------------------------------
 
 
@@ -299,9 +317,10 @@ class Engine:
     ) -> Admission:
         """Accept a generation once: replay its Idempotency-Key, claim a slot, write it durably.
 
-        Raises Conflict when the key was used for another request, RateLimited when the user
-        runs too many generations, ServiceUnavailable while this process shuts down, and
-        whatever `accept` raises (nothing is written then).
+        Raises Conflict when the key was used for another request, BudgetExhausted (402) when
+        the user's monthly budget is used up, RateLimited when the user runs too many
+        generations, ServiceUnavailable while this process shuts down, and whatever `accept`
+        raises (nothing is written then). A replay is served whatever the budget: it costs nothing.
         """
         if self.draining:
             raise errors.ServiceUnavailable(
@@ -311,11 +330,13 @@ class Engine:
             replay = self._replay(user=user, key=idempotency_key, fingerprint=fingerprint)
             if replay is not None:
                 return replay
+        user_id = getattr(user, "pk", None)
+        budget.check_budget(user_id)  # before any upstream call: the error comes as JSON, not a stream
         self._claim_slot(user=user)
         _keep_alive_from_thread()
         try:
             with transaction.atomic():
-                admission = accept()
+                admission = replace(accept(), user_id=user_id)
                 if idempotency_key:
                     IdempotencyKey.objects.create(
                         user=user,
@@ -396,6 +417,9 @@ class Engine:
     # --- The run ----------------------------------------------------------------------------------
 
     async def _run(self, run: Run) -> None:
+        # Admission checked the budget: the model calls of this answer are not refused midway
+        # (the task runs in its own copy of the context, so the mark ends with it).
+        budget.mark_admitted()
         try:
             try:
                 outcome = await self.adapter.run(run)
@@ -425,6 +449,8 @@ class Engine:
         """Write the terminal state, then append the terminal event: the same text, model and usage."""
         run.started(run.model_id)  # every stream starts with message_start, even one that failed at once
         text, model_id, usage, cost = run.text, run.model_id, run.usage, run.cost
+        # Before the terminal state is written: its follow-up calls (titles, memory) are not yet billed.
+        await self._warn_budget(run, usage, cost)
         terminal_seq = run.log.last_seq + 1
         try:
             stored = await db_sync_to_async(self.finish)(
@@ -470,6 +496,21 @@ class Engine:
                 "error_code": outcome.failure.code if outcome.failure else "",
             },
         )
+
+    async def _warn_budget(self, run: Run, usage: Usage, cost: Decimal) -> None:
+        """A `budget_warning` event when this answer took its user past the warning share of a limit."""
+        tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        if run.admission.user_id is None or (tokens <= 0 and cost <= 0):
+            return
+        try:
+            status = await db_sync_to_async(budget.budget_crossed_warning)(
+                user_id=run.admission.user_id, tokens=tokens, cost=cost
+            )
+        except Exception:
+            logger.warning("%s generation %s: could not check the budget", self.scope, run.record_id, exc_info=True)
+            return
+        if status is not None:
+            run.log.append("budget_warning", budget_warning_data(status))
 
     # --- Records (sync, database thread) ------------------------------------------------------------
 

@@ -87,6 +87,23 @@ def stream_responses(
         ),
         _frame(
             prefix,
+            "budget_warning",
+            _payload(
+                f"{prefix}BudgetWarning",
+                {
+                    "limit_tokens": serializers.IntegerField(allow_null=True),
+                    "limit_usd": serializers.CharField(allow_null=True, help_text="USD decimal string, or null."),
+                    "spent_tokens": serializers.IntegerField(),
+                    "spent_usd": serializers.CharField(help_text="USD decimal string."),
+                    "resets_at": serializers.DateTimeField(),
+                    "percent": serializers.IntegerField(help_text="The larger share of a limit spent, in percent."),
+                },
+            ),
+            "Right before the terminal event of an answer that took the user past 80 % "
+            "(USER_BUDGET_WARNING_RATIO) of a monthly budget limit; at most once per answer.",
+        ),
+        _frame(
+            prefix,
             "message_stop",
             _payload(
                 f"{prefix}MessageStop",

@@ -320,6 +320,7 @@ class ChatTitleRegenerateApi(APIView):
             200: ChatTitleSerializer,
             409: OpenApiResponse(description="`nothing_to_title`, `no_title_suggested` or `title_changed`."),
             **ERRORS,
+            402: OpenApiResponse(description="`budget_exhausted`: the monthly budget is used up (`details.reset_at`)."),
         },
         summary="Regenerate the chat's title",
         description="Asks the title model now and replaces the title (even one you set). Model failures "

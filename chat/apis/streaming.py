@@ -110,6 +110,10 @@ _IDEMPOTENCY = OpenApiParameter(
 )
 _ERRORS = {
     **ERRORS,
+    402: OpenApiResponse(
+        description="Monthly budget used up (`budget_exhausted`; details: reset_at, spent_tokens, spent_usd, "
+        "limit_tokens, limit_usd)."
+    ),
     409: OpenApiResponse(description="Idempotency-Key reused for another request."),
     503: OpenApiResponse(description="The server is restarting (`shutting_down`); retry."),
     413: OpenApiResponse(description="Message or attachment too large."),

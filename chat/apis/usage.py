@@ -13,7 +13,7 @@ from backend.api.request import request_user, validated
 from backend.api.schema import ERRORS
 from chat.selectors import chats as selectors
 from chat.selectors import usage
-from chat.serializers.chats import UsageQuerySerializer, UsageReportSerializer
+from chat.serializers.chats import UsageQuerySerializer, UsageReportSerializer, UserUsageReportSerializer
 
 TAGS = ["chat usage"]
 DESCRIPTION = (
@@ -26,13 +26,19 @@ class UserUsageApi(APIView):
     @extend_schema(
         tags=TAGS,
         parameters=[UsageQuerySerializer],
-        responses={200: UsageReportSerializer, **ERRORS},
-        summary="Your token usage and cost",
-        description=DESCRIPTION,
+        responses={200: UserUsageReportSerializer, **ERRORS},
+        summary="Your token usage and cost, and your monthly budget",
+        description=DESCRIPTION
+        + " `budget`: this calendar month's (UTC) limits and spend over every model call; `exhausted` means "
+        "new answers are refused with 402 `budget_exhausted` until `resets_at`.",
     )
     def get(self, request: Request) -> Response:
         days = validated(UsageQuerySerializer, request.query_params)["days"]
-        return Response(UsageReportSerializer(usage.usage_for_user(user=request_user(request), days=days)).data)
+        user = request_user(request)
+        report = usage.usage_for_user(user=user, days=days)
+        budget = usage.budget_for_user(user=user).as_dict()
+        data = {"totals": report.totals, "days": report.days, "models": report.models, "budget": budget}
+        return Response(UserUsageReportSerializer(data).data)
 
 
 class ChatUsageApi(APIView):

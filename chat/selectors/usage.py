@@ -14,6 +14,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from appauth.models import AppUser
+from backend.llm.budget import BudgetStatus, budget_status
 from chat.models import Chat, Project, TokenUsage
 
 USAGE_FIELDS = ("calls", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -97,3 +98,8 @@ def chat_usage_totals(*, chat: Chat) -> UsageTotals:
     """One aggregate: the chat's overall usage (for the chat detail)."""
     queryset = TokenUsage.objects.filter(Q(chat=chat) | Q(chat_ref=chat.id), user_id=chat.user_id)
     return UsageTotals.from_row(queryset.aggregate(**_sums()))
+
+
+def budget_for_user(*, user: AppUser) -> BudgetStatus:
+    """The user's monthly budget and what they spent of it (every model call, from the ledger)."""
+    return budget_status(user.pk)

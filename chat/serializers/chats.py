@@ -39,6 +39,22 @@ class UsageReportSerializer(serializers.Serializer):
     models = ModelUsageSerializer(many=True)
 
 
+class BudgetSerializer(serializers.Serializer):
+    limit_tokens = serializers.IntegerField(allow_null=True, help_text="Tokens per month; null: no token limit.")
+    limit_usd = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, coerce_to_string=True, help_text="null: no cost limit."
+    )
+    spent_tokens = serializers.IntegerField(help_text="Input, output and cache tokens this month (UTC).")
+    spent_usd = serializers.DecimalField(max_digits=20, decimal_places=6, coerce_to_string=True)
+    resets_at = serializers.DateTimeField(help_text="The start of next month (UTC), when the spend starts over.")
+    warning = serializers.BooleanField(help_text="True from USER_BUDGET_WARNING_RATIO (80 %) of a limit on.")
+    exhausted = serializers.BooleanField(help_text="True when new answers are refused (402 budget_exhausted).")
+
+
+class UserUsageReportSerializer(UsageReportSerializer):
+    budget = BudgetSerializer(help_text="This month's budget and spend (all model calls: chat, titles, memory, …).")
+
+
 class UsageQuerySerializer(serializers.Serializer):
     days = serializers.IntegerField(min_value=1, max_value=366, default=30)
 
@@ -260,3 +276,17 @@ class ChatTitleSerializer(serializers.ModelSerializer):
 
 class ExportQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=["json", "md"], default="json")
+    files = serializers.ChoiceField(choices=["omit", "embed"], default="omit")
+
+
+class ImportInputSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="An export file: one chat document (`?format=json`) or a list of them.")
+    project_id = serializers.UUIDField(required=False, allow_null=True, help_text="Put the chats in this project.")
+
+
+class ImportOutputSerializer(serializers.Serializer):
+    chat_ids = serializers.ListField(child=serializers.UUIDField(), help_text="The new chats, in the file's order.")
+    pairs = serializers.IntegerField()
+    messages = serializers.IntegerField()
+    attachments_restored = serializers.IntegerField(help_text="Files embedded in the export, stored again.")
+    attachments_skipped = serializers.IntegerField(help_text="Files the export described without their contents.")

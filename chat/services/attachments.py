@@ -365,6 +365,11 @@ def attachments_purge_unclaimed(*, older_than: timedelta) -> int:
         purged += len(batch)
 
 
+def attachment_files_delete(*, names: list[str]) -> None:
+    """Delete stored files whose rows never came to be (an import that rolled back)."""
+    _delete_many(_attachment_storage(), names)
+
+
 def _attachment_storage() -> Storage:
     field = Attachment._meta.get_field("file")
     assert isinstance(field, models.FileField)

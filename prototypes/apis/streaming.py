@@ -53,6 +53,10 @@ _SSE = stream_responses(
 )
 _ERRORS = {
     **ERRORS,
+    402: OpenApiResponse(
+        description="Monthly budget used up (`budget_exhausted`; details: reset_at, spent_tokens, spent_usd, "
+        "limit_tokens, limit_usd)."
+    ),
     409: OpenApiResponse(description="No complete version to start from, or Idempotency-Key reused."),
     429: OpenApiResponse(description="Too many generations running at once (Retry-After)."),
     503: OpenApiResponse(description="The server is restarting (`shutting_down`); retry."),

@@ -84,7 +84,9 @@ def test_command_refuses_bad_files(tmp_path, target):
     path.write_text("{not json")
 
     with pytest.raises(CommandError, match="Cannot read"):
+        call_command("import_chat_data", str(tmp_path / "missing.json"), "--user", target.email)
+    with pytest.raises(CommandError, match="not JSON"):
         call_command("import_chat_data", str(path), "--user", target.email)
-    with pytest.raises(CommandError, match="Not a chat export"):
+    with pytest.raises(CommandError, match="not a chat export"):
         call_command("import_chat_data", str(_write(tmp_path, {"hello": 1})), "--user", target.email)
     assert not Chat.objects.filter(user=target).exists()

@@ -51,3 +51,21 @@ def test_the_sweep_task_leaves_live_answers_alone_and_interrupts_stale_ones(pair
     stale.refresh_from_db()
     assert live.status == "streaming"
     assert (stale.status, stale.text) == ("interrupted", "half")
+
+
+def test_title_and_memory_tasks_skip_without_a_model_call_when_the_budget_is_used_up(pair, emulator, settings):
+    from backend.llm.models import LLMCall
+    from chat.tasks import extract_turn_memories, generate_chat_title
+
+    settings.USER_MONTHLY_TOKEN_BUDGET = 10
+    answer = Message.objects.create(pair=pair, role="assistant", status="complete", text="an answer")
+    LLMCall.objects.create(user=pair.chat.user, purpose="chat", alias="fast", model_id="seeded", output_tokens=10)
+
+    # Refused before the model is asked, and not retried (the budget resets only next month).
+    assert generate_chat_title.delay(str(pair.chat_id)).get() is None
+    assert extract_turn_memories.delay(str(answer.id)).get() == 0
+
+    assert emulator.requests() == []
+    pair.chat.refresh_from_db()
+    assert pair.chat.title_source == Chat.TitleSource.DEFAULT
+    assert LLMCall.objects.count() == 1

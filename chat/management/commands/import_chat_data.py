@@ -1,8 +1,10 @@
-"""Import chats from a JSON export (`GET /api/v1/chat/chats/{id}/export/?format=json`, or a list of them)."""
+"""Import chats from a JSON export (`GET /api/v1/chat/chats/{id}/export/?format=json`, or a list of them).
+
+The same service as `POST /api/v1/chat/import/` (`chat.services.imports`), with the same validation.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backend.errors import ApplicationError
 from chat.models import Project
-from chat.services.export import chat_import
+from chat.services.imports import chat_import_file
 
 
 class Command(BaseCommand):
@@ -34,11 +36,11 @@ class Command(BaseCommand):
             if project is None:
                 raise CommandError(f"The user has no project {options['project']}.")
         try:
-            data = json.loads(options["path"].read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
+            content = options["path"].read_bytes()
+        except OSError as error:
             raise CommandError(f"Cannot read {options['path']}: {error}") from error
         try:
-            result = chat_import(user=user, data=data, project=project, progress=self._progress)
+            result = chat_import_file(user=user, content=content, project=project, progress=self._progress)
         except ApplicationError as error:
             raise CommandError(error.message) from error
         self.stdout.write(
@@ -46,10 +48,13 @@ class Command(BaseCommand):
                 f"Imported {len(result.chats)} chat(s), {result.pairs} turn(s), {result.messages} message(s)."
             )
         )
+        if result.attachments_restored:
+            self.stdout.write(f"{result.attachments_restored} attachment(s) restored.")
         if result.attachments_skipped:
             self.stdout.write(
                 self.style.WARNING(
-                    f"{result.attachments_skipped} attachment(s) skipped: exports hold no file contents."
+                    f"{result.attachments_skipped} attachment(s) skipped: the export holds no contents for them "
+                    "(export with ?files=embed to include them)."
                 )
             )
 

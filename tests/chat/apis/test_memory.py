@@ -247,6 +247,24 @@ def test_regenerate_title_before_any_answer_is_a_conflict(client, user):
     assert_error(response, 409, "nothing_to_title")
 
 
+def test_regenerating_a_title_over_the_budget_is_a_402_without_a_model_call(client, user, emulator, settings):
+    from backend.llm.models import LLMCall
+
+    settings.USER_MONTHLY_COST_BUDGET_USD = 0.01
+    LLMCall.objects.create(user=user, purpose="chat", alias="fast", model_id="seeded", cost="0.02")
+    chat = ChatFactory(user=user, title="mine", title_source=Chat.TitleSource.USER)
+    turn(chat)
+
+    response = client.post(f"{API}/chats/{chat.id}/title/regenerate/")
+
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "budget_exhausted"
+    assert response.json()["error"]["details"]["limit_usd"] == "0.01"
+    assert emulator.requests() == []
+    chat.refresh_from_db()
+    assert chat.title == "mine"
+
+
 def test_a_model_failure_on_regenerate_has_the_error_shape(client, user, emulator):
     emulator.add_rule({"match": "You name conversations", "response": {"fault": "error:ValidationException"}})
     chat = ChatFactory(user=user)

@@ -47,6 +47,11 @@ EXPECTED = {
     ("/api/v1/chat/prompts/{prompt_id}/", "patch"),
     ("/api/v1/chat/prompts/{prompt_id}/", "delete"),
     ("/api/v1/chat/usage/", "get"),
+    ("/api/v1/chat/import/", "post"),
+    ("/api/v1/chat/shares/", "get"),
+    ("/api/v1/chat/shares/", "post"),
+    ("/api/v1/chat/shares/{share_id}/", "get"),
+    ("/api/v1/chat/shares/{share_id}/", "delete"),
 }
 
 
@@ -90,3 +95,19 @@ def test_title_regeneration_is_tagged_with_the_chats_not_with_memory(schema):
     operation = schema["paths"]["/api/v1/chat/chats/{chat_id}/title/regenerate/"]["post"]
 
     assert operation["tags"] == ["chat"]
+
+
+def test_the_public_shared_chat_endpoints_need_no_authentication():
+    from django.test import override_settings
+
+    with override_settings(ROOT_URLCONF="aiassistant.urls"):
+        schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    shared = schema["paths"]["/api/v1/shared/{token}/"]["get"]
+    attachment = schema["paths"]["/api/v1/shared/{token}/attachments/{attachment_id}/"]["get"]
+
+    for operation in (shared, attachment):
+        assert operation.get("security") in (None, [], [{}])
+        assert {"404", "410"} <= set(operation["responses"])
+        assert "401" not in operation["responses"]
+    assert "402" in schema["paths"]["/api/v1/chat/messages/"]["post"]["responses"]
+    assert "budget" in str(schema["components"]["schemas"]["UserUsageReport"])

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from backend.errors import ValidationFailed
 from chat.models import Chat, Message, MessagePair
-from chat.services.export import chat_export_json, chat_export_markdown, chat_import
+from chat.services.export import chat_export_json, chat_export_markdown
+from chat.services.imports import chat_import
 from tests.chat.factories import ChatFactory, ProjectFactory, SavedSystemPromptFactory, linear_chat, turn
 from tests.factories import UserFactory
 
