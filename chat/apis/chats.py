@@ -29,6 +29,7 @@ from chat.models import Attachment, Chat
 from chat.selectors import chats as selectors
 from chat.selectors import pages
 from chat.selectors.usage import UsageTotals, chat_usage_totals
+from chat.serializers.attachments import attachment_download_url
 from chat.serializers.chats import (
     BranchPageQuerySerializer,
     BranchPageSerializer,
@@ -44,7 +45,6 @@ from chat.serializers.chats import (
     PairStateSerializer,
     PairToggleInputSerializer,
     SiblingSerializer,
-    attachment_download_url,
 )
 from chat.services import chats as services
 from chat.services import titles

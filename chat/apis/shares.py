@@ -29,11 +29,12 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from backend import ratelimit
-from backend.api.pagination import CursorPagination
+from backend.api.pagination import NewestFirstPagination, PaginatedApi
+from backend.api.request import request_user, validated
+from backend.api.schema import ERRORS
 from backend.errors import ApplicationError, RateLimited
 from backend.net import client_ip
 from backend.storage import MEDIA_CSP, media_headers
-from chat.apis.chats import ERRORS, PaginatedApi, request_user, valid
 from chat.models import Attachment, ChatShare
 from chat.selectors import chats as chat_selectors
 from chat.selectors import shares as selectors
@@ -144,12 +145,8 @@ def _created(request: Request, created: services.CreatedShare) -> dict[str, Any]
     }
 
 
-class NewestSharesPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-
-
 class ShareListApi(PaginatedApi):
-    pagination_class = NewestSharesPagination
+    pagination_class = NewestFirstPagination
 
     @extend_schema(
         tags=TAGS,
@@ -159,7 +156,7 @@ class ShareListApi(PaginatedApi):
         description="The tokens are not listed (only their first characters): a link is shown once, at creation.",
     )
     def get(self, request: Request) -> Response:
-        query = valid(ShareListQuerySerializer, request.query_params)
+        query = validated(ShareListQuerySerializer, request.query_params)
         shares = selectors.shares_list(user=request_user(request), chat_id=query.get("chat"))
         return self.paginated(request, shares, ShareSerializer)
 
@@ -179,7 +176,7 @@ class ShareListApi(PaginatedApi):
         ),
     )
     def post(self, request: Request) -> Response:
-        data = valid(ShareCreateInputSerializer, request.data)
+        data = validated(ShareCreateInputSerializer, request.data)
         user = request_user(request)
         chat = chat_selectors.chat_get(user=user, chat_id=data["chat_id"])
         days = data.get("expires_in_days") or settings.CHAT_SHARE_DEFAULT_EXPIRY_DAYS
