@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from appauth.errors import ErrorCode
 from appauth.models import AppUser, normalize_email_address
 from appauth.services.mfa import mfa_enabled, mfa_enrollment_required, mfa_lockout, recovery_code_use, totp_verify
 
@@ -50,17 +51,17 @@ class AdminLoginForm(AdminAuthenticationForm):
             # The second step's lockout counts here as in the API: no unlimited guessing of codes.
             lockout = mfa_lockout()
             if lockout.reserve(str(user.pk)):
-                raise ValidationError(_("Too many wrong codes. Try again later."), code="mfa_locked")
+                raise ValidationError(_("Too many wrong codes. Try again later."), code=ErrorCode.MFA_LOCKED)
             code = (self.cleaned_data.get("otp_code") or "").strip()
             ok = bool(code) and (
                 totp_verify(user=user, code=code) if code.isdigit() else recovery_code_use(user=user, code=code)
             )
             if not ok:
                 lockout.register_failure(str(user.pk), reserved=True)
-                raise ValidationError(_("Enter a valid authentication code."), code="invalid_otp")
+                raise ValidationError(_("Enter a valid authentication code."), code=ErrorCode.INVALID_OTP)
             lockout.clear(str(user.pk), forget_history=True)
         elif mfa_enrollment_required(user=user):
             raise ValidationError(
                 _("Staff accounts must use two-factor sign-in. Set it up in your account settings first."),
-                code="mfa_enrollment_required",
+                code=ErrorCode.MFA_ENROLLMENT_REQUIRED,
             )

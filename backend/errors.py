@@ -56,6 +56,9 @@ class ErrorCode(enum.StrEnum):
     GOOGLE_UNAVAILABLE = "google_unavailable"
     GOOGLE_NOT_CONFIGURED = "google_not_configured"
 
+    # Monthly budgets (402)
+    BUDGET_EXHAUSTED = "budget_exhausted"
+
 
 def published_error_codes() -> dict[str, list[str]]:
     """Every registry of error codes, by owner: `backend`, then each installed app with an

@@ -56,3 +56,13 @@ class ErrorCode(enum.StrEnum):
     INVALID_MESSAGE = "invalid_message"
     # 409: deleting an attachment that was sent with a message.
     ATTACHMENT_IN_USE = "attachment_in_use"
+
+    # Shared chats and import
+    IMPORT_TOO_LARGE = "import_too_large"
+    UNSUPPORTED_EXPORT_TYPE = "unsupported_export_type"
+    SHARE_NOT_FOUND = "share_not_found"
+    SHARE_REVOKED = "share_revoked"
+    SHARE_EXPIRED = "share_expired"
+    SHARE_GONE = "share_gone"
+    ATTACHMENT_LINK_INVALID = "attachment_link_invalid"
+    NOTHING_TO_SHARE = "nothing_to_share"

@@ -37,6 +37,7 @@ from django.core.cache import cache
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from backend.errors import ErrorCode
 from backend.llm.errors import FailureKind, LLMError
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class BudgetExhausted(LLMError):
         super().__init__(FailureKind.CLIENT_ERROR, provider_code="budget_exhausted")
         self.message = "Your monthly usage budget is used up. It resets at the start of next month."
         self.args = (self.message,)
-        self.code = "budget_exhausted"
+        self.code = ErrorCode.BUDGET_EXHAUSTED
         self.status_code = 402
         self.details = status.as_details()
 

@@ -25,6 +25,7 @@ from backend.api.pagination import PaginatedApi, RankedCursorPagination, Recentl
 from backend.api.request import request_user, validated
 from backend.api.schema import ERRORS
 from backend.errors import NotFound
+from chat.errors import ErrorCode
 from chat.models import Attachment, Chat
 from chat.selectors import chats as selectors
 from chat.selectors import pages
@@ -120,7 +121,7 @@ def history_json(request: Request, user: AppUser, chat_id: UUID) -> str:
     before, page_size = query.get("before"), query["page_size"]
     page = pages.branch_page_json(user_id=user.pk, chat_id=chat_id, before=before, limit=page_size)
     if page is None:
-        raise NotFound("Chat not found.", code="chat_not_found")
+        raise NotFound("Chat not found.", code=ErrorCode.CHAT_NOT_FOUND)
     turns = page.turns
     if page.has_attachments:
         turns = pages.with_download_urls(turns, lambda name: attachment_download_url(Attachment(file=name), request))

@@ -26,6 +26,7 @@ from backend.api.schema import ERRORS
 from backend.api.throttling import UploadThrottle
 from backend.errors import PayloadTooLarge
 from chat.apis.chats import TAGS
+from chat.errors import ErrorCode
 from chat.selectors import chats as selectors
 from chat.serializers.chats import ExportQuerySerializer, ImportInputSerializer, ImportOutputSerializer
 from chat.services import export as services
@@ -119,11 +120,15 @@ class ChatImportApi(APIView):
         cap = int(settings.CHAT_IMPORT_MAX_BYTES)
         declared = str(request.META.get("CONTENT_LENGTH") or "")
         if declared.isdigit() and int(declared) > cap + 64 * 1024:
-            raise PayloadTooLarge("The export file is too large.", code="import_too_large", details={"max_bytes": cap})
+            raise PayloadTooLarge(
+                "The export file is too large.", code=ErrorCode.IMPORT_TOO_LARGE, details={"max_bytes": cap}
+            )
         data = validated(ImportInputSerializer, request.data)
         upload = data["file"]
         if upload.size is None or upload.size > cap:
-            raise PayloadTooLarge("The export file is too large.", code="import_too_large", details={"max_bytes": cap})
+            raise PayloadTooLarge(
+                "The export file is too large.", code=ErrorCode.IMPORT_TOO_LARGE, details={"max_bytes": cap}
+            )
         user = request_user(request)
         project = selectors.project_get(user=user, project_id=data["project_id"]) if data.get("project_id") else None
         result = imports.chat_import_file(user=user, content=upload.read(), project=project)

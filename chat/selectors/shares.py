@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from appauth.models import AppUser
 from backend.errors import ApplicationError, NotFound
+from chat.errors import ErrorCode
 from chat.models import Attachment, ChatShare
 
 ATTACHMENT_SALT = "chat.share.attachment"
@@ -27,7 +28,7 @@ class ShareGone(ApplicationError):
     """A share that existed but was revoked by its owner or expired: 410."""
 
     status_code = 410
-    code = "share_gone"
+    code = ErrorCode.SHARE_GONE
 
 
 def shares_list(*, user: AppUser, chat_id: UUID | None = None) -> QuerySet[ChatShare]:
@@ -41,7 +42,7 @@ def shares_list(*, user: AppUser, chat_id: UUID | None = None) -> QuerySet[ChatS
 def share_get(*, user: AppUser, share_id: UUID) -> ChatShare:
     share = ChatShare.objects.filter(user=user, id=share_id).first()
     if share is None:
-        raise NotFound("Share not found.", code="share_not_found")
+        raise NotFound("Share not found.", code=ErrorCode.SHARE_NOT_FOUND)
     return share
 
 
@@ -60,12 +61,12 @@ def shared_get(*, token: str) -> ChatShare:
     if 0 < len(token) <= TOKEN_MAX_CHARS:
         share = ChatShare.objects.filter(token_hash=hashlib.sha256(token.encode()).hexdigest()).first()
     if share is None:
-        raise NotFound("This shared chat does not exist.", code="share_not_found")
+        raise NotFound("This shared chat does not exist.", code=ErrorCode.SHARE_NOT_FOUND)
     state = share_state(share)
     if state == "revoked":
-        raise ShareGone("The owner stopped sharing this chat.", code="share_revoked")
+        raise ShareGone("The owner stopped sharing this chat.", code=ErrorCode.SHARE_REVOKED)
     if state == "expired":
-        raise ShareGone("This shared link has expired.", code="share_expired")
+        raise ShareGone("This shared link has expired.", code=ErrorCode.SHARE_EXPIRED)
     return share
 
 
@@ -79,16 +80,16 @@ def shared_attachment_get(*, token: str, attachment_id: UUID, signature: str) ->
     """An attachment of a live share through its signed URL. Anything else: NotFound (or ShareGone)."""
     share = shared_get(token=token)
     if not share.include_attachments or str(attachment_id) not in share.attachment_ids:
-        raise NotFound("Attachment not found.", code="attachment_not_found")
+        raise NotFound("Attachment not found.", code=ErrorCode.ATTACHMENT_NOT_FOUND)
     try:
         signing.TimestampSigner(salt=ATTACHMENT_SALT).unsign(
             f"{share.id}:{attachment_id}:{signature}", max_age=settings.CHAT_SHARE_ATTACHMENT_URL_SECONDS
         )
     except signing.BadSignature:
-        raise NotFound("The attachment link is invalid or expired.", code="attachment_link_invalid") from None
+        raise NotFound("The attachment link is invalid or expired.", code=ErrorCode.ATTACHMENT_LINK_INVALID) from None
     attachment = Attachment.objects.filter(id=attachment_id).first()
     if attachment is None:
-        raise NotFound("Attachment not found.", code="attachment_not_found")
+        raise NotFound("Attachment not found.", code=ErrorCode.ATTACHMENT_NOT_FOUND)
     return attachment
 
 

@@ -30,6 +30,7 @@ from appauth.models import AppUser
 from backend import files as file_types
 from backend.api.parsers import MAX_JSON_DEPTH, json_depth_exceeds
 from backend.errors import ApplicationError, UnsupportedMediaType, ValidationFailed
+from chat.errors import ErrorCode
 from chat.models import Attachment, Chat, Message, MessagePair, Project
 from chat.services.attachments import attachment_create, attachment_files_delete
 from chat.services.export import EXPORT_FORMAT, EXPORT_VERSION, USAGE_FIELDS
@@ -54,7 +55,7 @@ class ImportResult:
 def _invalid(path: str, reason: str) -> ValidationFailed:
     return ValidationFailed(
         f"The export file is invalid at {path or 'its top level'}: {reason}",
-        code="invalid_export",
+        code=ErrorCode.INVALID_EXPORT,
         details={"path": path, "reason": reason},
     )
 
@@ -92,7 +93,9 @@ def chat_import_file(
     mime = file_types.sniff_mime(content[: file_types.SNIFF_BYTES])
     if mime != "application/json" and not mime.startswith("text/"):
         raise UnsupportedMediaType(
-            f"An export file is JSON text, not {mime}.", code="unsupported_export_type", details={"detected": mime}
+            f"An export file is JSON text, not {mime}.",
+            code=ErrorCode.UNSUPPORTED_EXPORT_TYPE,
+            details={"detected": mime},
         )
     return chat_import(user=user, data=export_file_parse(content), project=project, progress=progress)
 
@@ -430,7 +433,7 @@ def chat_import(
     are deleted. `progress(done, total)` is called after each chat.
     """
     if project is not None and project.user_id != user.pk:
-        raise ValidationFailed("Project not found.", code="project_not_found")
+        raise ValidationFailed("Project not found.", code=ErrorCode.PROJECT_NOT_FOUND)
     documents = export_documents(data)
     result = ImportResult(chats=[])
     stored: list[str] = []

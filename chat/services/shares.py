@@ -18,7 +18,9 @@ from uuid import UUID
 from django.utils import timezone
 
 from appauth.models import AppUser
+from backend.errors import ErrorCode as CommonCode
 from backend.errors import ValidationFailed
+from chat.errors import ErrorCode
 from chat.models import Attachment, Chat, ChatShare, Message
 from chat.selectors.shares import share_get
 from chat.selectors.tree import active_branch_ids
@@ -81,11 +83,13 @@ def share_create(
         raise ValueError("a chat is shared by its owner only")  # callers look the chat up among the user's
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed(
-            "The expiry must be in the future.", code="invalid", details={"expires_at": ["Must be in the future."]}
+            "The expiry must be in the future.",
+            code=CommonCode.INVALID,
+            details={"expires_at": ["Must be in the future."]},
         )
     messages, attachment_ids = _snapshot(chat=chat, include_attachments=include_attachments)
     if not messages:
-        raise ValidationFailed("The chat has no messages to share yet.", code="nothing_to_share")
+        raise ValidationFailed("The chat has no messages to share yet.", code=ErrorCode.NOTHING_TO_SHARE)
     token = secrets.token_urlsafe(32)
     share = ChatShare.objects.create(
         user=user,
