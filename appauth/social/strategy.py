@@ -24,6 +24,10 @@ def enabled_backends() -> dict[str, type[Any]]:
     return {backend_class.name: backend_class for backend_class in classes}
 
 
+# social-core's own exception code for an unknown backend (internal to the flow, never an API error code).
+SOCIAL_CORE_BACKEND_MISSING = "backend_missing"
+
+
 class AppStrategy(DjangoStrategy):
     def get_backends(self) -> list[str]:
         return list(settings.SOCIAL_AUTH_AUTHENTICATION_BACKENDS)
@@ -31,7 +35,7 @@ class AppStrategy(DjangoStrategy):
     def get_backend_class(self, name: str) -> type[Any]:
         backend_class = enabled_backends().get(name)
         if backend_class is None:
-            raise AuthConfigurationError(None, name, code="backend_missing", parameter="backend")
+            raise AuthConfigurationError(None, name, code=SOCIAL_CORE_BACKEND_MISSING, parameter="backend")
         return backend_class
 
     def authenticate(self, backend: Any, **kwargs: Any) -> Any:
