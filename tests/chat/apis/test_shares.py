@@ -300,3 +300,15 @@ def test_staff_can_revoke_a_share_in_the_admin_without_seeing_its_token(client, 
     assert page.status_code == 200 and share.token_hash not in page.content.decode()
     assert revoked.status_code == 200 and "1 shared link(s) revoked." in revoked.content.decode()
     assert anonymous.get(f"/api/v1/shared/{created['token']}/").status_code == 410
+
+
+@pytest.mark.parametrize("shares", [2, 12])
+def test_the_share_list_query_count_does_not_grow_with_the_page(client, owner, shares, django_assert_num_queries):
+    chat, _ = linear_chat(turns=1, user=owner)
+    for _ in range(shares):
+        _share(client, chat)
+
+    with django_assert_num_queries(1):  # one page of shares (cursor pagination: no count)
+        response = client.get(f"{API}/shares/", {"page_size": 50})
+
+    assert len(response.json()["results"]) == shares
