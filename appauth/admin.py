@@ -67,16 +67,8 @@ class AppUserAdmin(UserAdmin):
     form = AppUserChangeForm
     add_form = AppUserCreationForm
     ordering = ["email"]
-    list_display = [
-        "email",
-        "first_name",
-        "last_name",
-        "email_verified",
-        "is_active",
-        "pending_approval",
-        "is_staff",
-        "last_login",
-    ]
+    # Awaiting approval is a filter, not a column: the list must fit a laptop screen.
+    list_display = ["email", "first_name", "last_name", "email_verified", "is_active", "is_staff", "last_login"]
     list_filter = ["pending_approval", "email_verified", "is_active", "is_staff", "is_superuser"]
     search_fields = ["email", "first_name", "last_name", "username"]
     readonly_fields = ["last_login", "date_joined", "last_login_ip", "locked_until", "email_verified_at"]
