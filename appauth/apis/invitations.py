@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from appauth import selectors, services
-from appauth.apis import AUTH_ERROR_RESPONSES, TAGS, client_info
+from appauth.apis.accounts import AUTH_ERROR_RESPONSES, TAGS, client_info
 from appauth.serializers import InvitationCreatedSerializer, InvitationCreateInputSerializer, InvitationSerializer
 from backend.api.pagination import DefaultCursorPagination
 from backend.api.request import request_user, validated

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from appauth import services
-from appauth.apis import (
+from appauth.apis.accounts import (
     AUTH_ERROR_RESPONSES,
     ERROR_RESPONSES,
     PublicApi,
