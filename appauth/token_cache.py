@@ -2,7 +2,7 @@
 
 The cache is Django's default cache: Redis when configured (shared by every process), in-process
 memory otherwise. An entry lives `AUTH_TOKEN_CACHE_SECONDS` (0 turns the cache off) and is keyed
-by a hash of the token's digest, never by the token.
+by a hash of the token's digest, never by the token; the user's password hash is left out.
 
 Revocation is honoured at once. Every change that can end a token's validity — the token row
 deleted (logout, logout-all, revoke, eviction at login, expiry, the user deleted) or the user row
@@ -16,6 +16,7 @@ cache agree with the database however a row changes (services, the admin, cascad
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from typing import Any
 
@@ -53,9 +54,12 @@ def lookup(digest: str) -> tuple[AppUser, AuthToken] | None:
 
 
 def store(user: AppUser, auth_token: AuthToken) -> None:
+    """Remember the pair, without the user's password hash (a view that needs it loads it then)."""
     seconds = lifetime()
     if seconds:
-        cache.set(_keys(auth_token.digest)[0], (user, auth_token), timeout=seconds)
+        cached_user = copy.copy(user)
+        cached_user.__dict__.pop("password", None)  # a deferred field once unpickled
+        cache.set(_keys(auth_token.digest)[0], (cached_user, auth_token), timeout=seconds)
 
 
 def revoke(digests: list[str]) -> None:

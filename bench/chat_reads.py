@@ -15,6 +15,7 @@ has its baseline measured in the same run:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -76,6 +77,8 @@ def http_reads(
         "worker, one server at a time on the same data. The list is 20 chats; the history page is the last",
         "50 turns (100 messages) of a 2,000-message chat. CPU = the server process's CPU time per request",
         "(PostgreSQL's is not included).",
+        f"Load average when the measurements ended: {' / '.join(f'{value:.1f}' for value in os.getloadavg())}",
+        "(1 / 5 / 15 min; the machine is shared, and the load client and PostgreSQL run on the same two cores).",
         "",
         "| endpoint | path | requests/s | p50 ms | p99 ms | server CPU ms/request | failed |",
         "|---|---|---|---|---|---|---|",

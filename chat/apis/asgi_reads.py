@@ -14,7 +14,8 @@ token-authenticated clients directly, with the same parts the API uses, not copi
 
 Anything else goes to Django unchanged and is answered there, errors in their one shape
 included: another auth scheme or none (sessions, CSRF), a cross-origin request (CORS headers),
-any error (401, 400, 404), a non-PostgreSQL database, `CHAT_SQL_PAGES` off.
+an `Accept` or `?format=` that asks for something else than JSON, any error (401, 400, 404),
+a non-PostgreSQL database, `CHAT_SQL_PAGES` off.
 """
 
 from __future__ import annotations
@@ -65,16 +66,24 @@ def _middleware() -> Callable[[HttpRequest], HttpResponseBase]:
     return handler
 
 
+# An `Accept` that DRF's negotiation answers with JSON (absent counts as `*/*`).
+_JSON_ACCEPT = re.compile(rb"(?:^|,)\s*(?:\*/\*|application/\*|application/json)\s*(?:;|,|$)", re.IGNORECASE)
+
+
 def _eligible(scope: Scope) -> bool:
-    if scope.get("root_path"):
+    """A token client's plain JSON GET: no CORS, no `?format=`, an `Accept` that JSON answers."""
+    if scope.get("root_path") or b"format=" in scope.get("query_string", b""):
         return False
     auth = origin = False
+    accept = True
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             auth = value[:6].lower() == b"token "
         elif name == b"origin":
             origin = True
-    return auth and not origin
+        elif name == b"accept":
+            accept = _JSON_ACCEPT.search(value) is not None
+    return auth and accept and not origin
 
 
 def _respond(request: HttpRequest, body: str, view_class: type[APIView]) -> HttpResponseBase:

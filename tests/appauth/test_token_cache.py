@@ -41,8 +41,9 @@ def warm() -> tuple[object, AuthToken, str, APIClient]:
 
 def test_a_cached_token_authenticates_without_sql(warm, django_assert_num_queries):
     _, _, _, client = warm
-    with django_assert_num_queries(0):  # the profile is read from the cached user too
-        assert client.get(PROFILE).status_code == 200
+    with django_assert_num_queries(1) as queries:  # the chat list itself, nothing for the token
+        assert client.get("/api/v1/chat/chats/").status_code == 200
+    assert "appauth_authtoken" not in queries.captured_queries[0]["sql"]
 
 
 def test_logout_refuses_the_token_on_the_very_next_request(warm):
@@ -151,3 +152,27 @@ def test_with_the_cache_off_every_request_looks_the_token_up(settings, django_as
 
     with django_assert_num_queries(1):
         assert client.get(PROFILE).status_code == 200
+
+
+def test_the_cache_holds_no_password_hash_and_a_password_change_still_checks_it(settings):
+    user = UserFactory(password="an old passphrase here")
+    instance, token = token_create(user=user, client=CLIENT)
+    client = _client(token)
+    assert client.get(PROFILE).status_code == 200
+    entry = caches["default"].get(token_cache._keys(instance.digest)[0])
+    assert "password" not in entry[0].__dict__
+
+    wrong = client.post(
+        "/api/v1/auth/password/change/",
+        {"current_password": "not it", "new_password": "a brand new passphrase"},
+        format="json",
+    )
+    right = client.post(
+        "/api/v1/auth/password/change/",
+        {"current_password": "an old passphrase here", "new_password": "a brand new passphrase"},
+        format="json",
+    )
+
+    assert (wrong.status_code, right.status_code) == (400, 200)
+    user.refresh_from_db()
+    assert user.check_password("a brand new passphrase")

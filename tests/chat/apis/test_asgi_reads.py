@@ -171,3 +171,22 @@ def test_cross_origin_and_session_requests_go_through_django(owner, settings):
 
     status, _, _ = _call(asgi_reads.with_fast_reads(django_application), "/api/v1/chat/chats/")
     assert status == 401  # no credentials: Django's answer
+
+
+@pytest.mark.parametrize(
+    ("accept", "fast"),
+    [(b"application/json", True), (b"*/*", True), (b"application/json; q=0.9, text/html", True), (b"text/html", False)],
+)
+def test_only_clients_that_accept_json_are_answered_in_front_of_django(owner, accept, fast):
+    user, token = owner
+    ChatFactory(user=user)
+    served, answer, django_answer = _compare("/api/v1/chat/chats/", token, extra=[(b"accept", accept)])
+    assert served is fast
+    assert answer[0] == django_answer[0]  # 200, or DRF's 406 for HTML
+
+
+def test_a_format_override_is_answered_by_django(owner):
+    user, token = owner
+    ChatFactory(user=user)
+    served, answer, django_answer = _compare("/api/v1/chat/chats/", token, b"format=json")
+    assert not served and answer[0] == django_answer[0]
