@@ -245,8 +245,15 @@ def seed_history(user: Any, messages: int) -> tuple[str, int]:
                 message
                 for pair in pairs
                 for message in (
-                    Message(pair=pair, role="user", text=f"Question {pair.depth} about something"),
-                    Message(pair=pair, role="assistant", status="complete", text="An answer " * 30, model_id=MODEL),
+                    Message(pair=pair, user=user, role="user", text=f"Question {pair.depth} about something"),
+                    Message(
+                        pair=pair,
+                        user=user,
+                        role="assistant",
+                        status="complete",
+                        text="An answer " * 30,
+                        model_id=MODEL,
+                    ),
                 )
             ],
             batch_size=4000,

@@ -195,6 +195,7 @@ def _import_message(*, pair: MessagePair, role: str, raw: dict[str, Any]) -> Mes
     usage = raw.get("usage") or {}
     return Message(
         pair=pair,
+        user_id=pair.chat.user_id,
         role=role,
         status=status,
         text=raw.get("text") or "",

@@ -68,9 +68,9 @@ class ChatAdapter:
         return int(settings.CHAT_MAX_CONCURRENT_GENERATIONS)
 
     def running(self, *, user: Any) -> QuerySet[Message]:
-        return Message.objects.filter(
-            pair__chat__user=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
-        )
+        # `user` is the chat's user copied onto the message: the partial index on (user) where
+        # streaming answers this from the user's own rows, however many other users are streaming.
+        return Message.objects.filter(user=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING)
 
     def prepare(self, admission: Admission) -> None:
         """Assemble the context in the same database hop as accepting the turn."""

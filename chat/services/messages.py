@@ -66,8 +66,12 @@ def _new_pair(
     copy_attachments_from: Message | None = None,
 ) -> tuple[MessagePair, Message, Message]:
     pair = MessagePair.objects.create(chat=chat, parent=parent, depth=0 if parent is None else parent.depth + 1)
-    user_message = Message(pair=pair, role=Message.Role.USER, text=content, token_count=estimate_text_tokens(content))
-    assistant_message = Message(pair=pair, role=Message.Role.ASSISTANT, model_alias=alias, **Engine.new_record_fields())
+    user_message = Message(
+        pair=pair, user_id=chat.user_id, role=Message.Role.USER, text=content, token_count=estimate_text_tokens(content)
+    )
+    assistant_message = Message(
+        pair=pair, user_id=chat.user_id, role=Message.Role.ASSISTANT, model_alias=alias, **Engine.new_record_fields()
+    )
     Message.objects.bulk_create([user_message, assistant_message])  # one INSERT for the turn's two messages
     if attachment_ids:
         from chat.services.attachments import attachments_claim

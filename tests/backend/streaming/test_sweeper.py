@@ -22,6 +22,7 @@ from backend.streaming.services import idempotency_keys_purge
 from backend.streaming.tasks import sweep_generations
 from chat.models import Chat, Message, MessagePair
 from chat.services.generation import engine
+from chat.services.messages import message_send
 from tests.chat.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,6 +94,31 @@ def test_a_live_process_holds_its_slot(settings):
         engine.admit(user=user, accept=lambda: pytest.fail("must not accept"))
 
     assert refused.value.code == "too_many_generations"
+
+
+def test_the_slot_counts_only_the_users_own_answers(settings):
+    settings.CHAT_MAX_CONCURRENT_GENERATIONS = 1
+    busy, other = UserFactory(), UserFactory()
+    for _ in range(3):  # someone else's answers, alive and generating
+        _answer(other, worker=workers.worker_id())
+    held = _answer(busy, worker=workers.worker_id())
+    accepted = []
+
+    admission = engine.admit(user=UserFactory(), accept=lambda: accepted.append(1) or Admission(record_id=held.id))
+    with pytest.raises(errors.RateLimited):
+        engine.admit(user=busy, accept=lambda: pytest.fail("must not accept"))
+
+    assert accepted == [1] and admission.record_id == held.id
+
+
+def test_every_message_names_its_chats_user():
+    user = UserFactory()
+    answer = _answer(user)  # saved one by one
+    accepted = message_send(user=user, content="hello")  # written in bulk
+
+    stored = Message.objects.filter(pair__chat__user=user).values_list("user_id", flat=True)
+    assert answer.user_id == user.id and accepted.assistant_message.user_id == user.id
+    assert set(stored) == {user.id} and len(stored) == 4
 
 
 def test_an_idempotency_key_replays_without_a_slot_and_refuses_another_body(settings):
