@@ -106,6 +106,8 @@ class Adapter(Protocol):
     """What an app tells the engine. Only `run` is async; the rest runs on a database thread."""
 
     scope: str  # names the logs, stop flags, idempotency keys and log lines: "chat", "prototypes", ...
+    # Optional `atomic_accept = True`: `accept` commits its rows atomically by itself, so admission
+    # without an Idempotency-Key opens no transaction around it (one round trip less, or two).
     record_model: Any  # a concrete subclass of GenerationRecord (a Protocol attribute cannot vary)
     text_field: str  # the record's column the streamed text goes to
 
@@ -311,8 +313,11 @@ class Engine:
                 return replay
         self._claim_slot(user=user)
         _keep_alive_from_thread()
+        # The key and the turn commit together. Without a key, an adapter whose `accept` is atomic
+        # by itself (one statement, or its own transaction) needs no transaction around it.
+        atomic = idempotency_key or not getattr(self.adapter, "atomic_accept", False)
         try:
-            with transaction.atomic():
+            with transaction.atomic() if atomic else contextlib.nullcontext():
                 admission = accept()
                 if idempotency_key:
                     IdempotencyKey.objects.create(

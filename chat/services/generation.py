@@ -63,6 +63,7 @@ class ChatAdapter:
     scope = "chat"
     record_model = Message
     text_field = "text"
+    atomic_accept = True  # every accepting service writes in one statement or its own transaction
 
     def max_concurrent(self) -> int:
         return int(settings.CHAT_MAX_CONCURRENT_GENERATIONS)

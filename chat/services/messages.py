@@ -23,6 +23,7 @@ from backend.llm.registry import get_registry
 from backend.llm.tokens import estimate_text_tokens
 from backend.streaming.engine import Engine
 from chat.models import Attachment, Chat, Message, MessagePair, Project
+from chat.services import turn_sql
 
 PREVIEW_CHARS = 200
 
@@ -127,13 +128,20 @@ def message_send(
     """
     content = _validate_content(content)
     _check_rate(user=user)
+    if turn_sql.available(attachment_ids=attachment_ids):
+        written = _send_in_one_statement(
+            user=user,
+            content=content,
+            chat_id=chat_id,
+            project_id=project_id,
+            parent_pair_id=parent_pair_id,
+            model=model,
+        )
+        if written is not None:
+            return Accepted(*written)
     with transaction.atomic():
         if chat_id is None:
-            project = None
-            if project_id is not None:
-                project = Project.objects.filter(id=project_id, user=user).first()
-                if project is None:
-                    raise errors.NotFound("No such project.", code="project_not_found")
+            project = _owned_project(user=user, project_id=project_id)
             chat = Chat.objects.create(user=user, project=project, model=model or "")
         else:
             found = Chat.objects.select_for_update().filter(id=chat_id, user=user).first()
@@ -151,6 +159,38 @@ def message_send(
             chat=chat, parent=parent, content=content, alias=alias, attachment_ids=list(attachment_ids or [])
         )
     return Accepted(chat=chat, pair=pair, user_message=user_message, assistant_message=assistant_message)
+
+
+def _owned_project(*, user: Any, project_id: UUID | None) -> Project | None:
+    if project_id is None:
+        return None
+    project = Project.objects.filter(id=project_id, user=user).first()
+    if project is None:
+        raise errors.NotFound("No such project.", code="project_not_found")
+    return project
+
+
+def _send_in_one_statement(
+    *,
+    user: Any,
+    content: str,
+    chat_id: UUID | None,
+    project_id: UUID | None,
+    parent_pair_id: UUID | None,
+    model: str | None,
+) -> turn_sql.Turn | None:
+    """`message_send`'s rows written by `chat.services.turn_sql` (None: the ORM path writes them)."""
+    if chat_id is None:
+        project = _owned_project(user=user, project_id=project_id)
+        alias = _resolve_alias(model, Chat(user=user, model=model or ""))
+        return turn_sql.turn_write_new(user=user, project=project, content=content, model=model, alias=alias)
+    return turn_sql.turn_write_follow_up(
+        user=user,
+        chat_id=chat_id,
+        parent_pair_id=parent_pair_id,
+        content=content,
+        resolve_alias=lambda chat: _resolve_alias(model, chat),
+    )
 
 
 def _owned_pair(*, user: Any, pair_id: UUID) -> MessagePair:
