@@ -8,9 +8,11 @@ the emulator called directly (aiobotocore, same prompt).
     python bench/chat.py ttft [--runs 300]
     python bench/chat.py concurrency [--streams 100 500 1000] [--tokens 300]
     python bench/chat.py history [--messages 100000] [--clients 32] [--seconds 10]
+    python bench/chat.py latency [--runs 300] [--workers 2]   (see bench/chat_latency.py)
     python bench/chat.py all --write docs/benchmarks.md
 
-Needs PostgreSQL (database `aia_bench` is created) and Redis (db 13) on 127.0.0.1.
+Needs PostgreSQL (database `aia_bench` is created; `BENCH_DB_NAME` names another) and Redis
+(db 9; `BENCH_REDIS_URL` names another) on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ from bench.common import (
     raw_sse_post,
     summary,
     uvicorn_process,
+    uvicorn_server,
     write_section,
 )
 
 MODEL = "us.anthropic.claude-sonnet-4-6"
-DB_NAME = "aia_bench"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "aia_bench")
 ENV = {
     "DJANGO_SETTINGS_MODULE": "aiassistant.settings",
     "DEBUG": "0",
@@ -49,12 +52,13 @@ ENV = {
     "CONN_MAX_AGE": "60",
     "DATABASE_POOL_MIN": "8",
     "DATABASE_POOL_MAX": "40",
-    "REDIS_URL": "redis://127.0.0.1:6379/9",
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
     "LOG_LEVEL": "WARNING",
     "BEHIND_TLS_PROXY": "0",
     "CHAT_MAX_CONCURRENT_GENERATIONS": "100000",
     "CHAT_MESSAGE_RATE": "1000000/m",
     "LLM_MAX_POOL_CONNECTIONS": "2000",
+    "EMAIL_URL": "smtp://127.0.0.1:2525",  # production-shaped settings refuse a console mailer; none is sent
 }
 
 
@@ -313,20 +317,73 @@ async def bench_history(server_url: str, token: str, chat_id: str, total: int, c
     return "\n".join(lines)
 
 
+def latency_sections(emulator_url: str, runs: int, workers: int) -> str:
+    """`bench/chat_latency.py`: TTFT against the emulator and LiteLLM, streaming load, CPU per token."""
+    import uvloop
+
+    from bench import chat_latency
+    from bench.litellm_peer import litellm_process
+
+    user, token = make_token()
+    follow_chat_ids = chat_latency.seed_follow_up_chats(user, runs + 20)
+    parts = [f"{workers} uvicorn workers serve the product in this section.\n"]
+
+    async def measure(server_url: str, server_pid: int, litellm_url: str | None) -> None:
+        async with emulator_client(emulator_url) as boto_client:
+            text, _ = await chat_latency.bench_ttft(
+                server_url=server_url,
+                emulator_url=emulator_url,
+                litellm_url=litellm_url,
+                token=token,
+                follow_chat_ids=follow_chat_ids,
+                runs=runs,
+                boto_client=boto_client,
+            )
+            parts.append(text)
+
+    async def load(server_url: str, server_pid: int) -> None:
+        async with emulator_client(emulator_url) as boto_client:
+            parts.append(
+                await chat_latency.bench_streams(
+                    server_url=server_url, emulator_url=emulator_url, token=token, workers=workers
+                )
+            )
+            parts.append(
+                await chat_latency.bench_cpu_per_token(
+                    server_url=server_url, server_pid=server_pid, token=token, boto_client=boto_client
+                )
+            )
+
+    with uvicorn_server(emulator_url, ENV, workers=workers, port=19000 + os.getpid() % 1000) as (url, pid):
+        with litellm_process(emulator_url, MODEL) as (litellm_url, skipped):
+            if litellm_url is None:
+                parts.append(f"LiteLLM column skipped: {skipped}.\n")
+                print(f"LiteLLM skipped: {skipped}", file=sys.stderr)
+            uvloop.run(measure(url, pid, litellm_url))
+        uvloop.run(load(url, pid))
+    return "\n".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["ttft", "concurrency", "history", "all"])
+    parser.add_argument("what", choices=["ttft", "concurrency", "history", "latency", "all"])
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--streams", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--tokens", type=int, default=300)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the latency benchmark")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
     prepare_database(DB_NAME, ENV)
-    title = {"ttft": "time to first token", "concurrency": "concurrent streams", "history": "history and list"}
+    title = {
+        "ttft": "time to first token",
+        "concurrency": "concurrent streams",
+        "history": "history and list",
+        "latency": "admission latency and streaming load",
+    }
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [
         f"## Chat: {heading} (`bench/chat.py {args.what}`)\n\n"
@@ -350,6 +407,8 @@ def main() -> None:
                 sections.append(
                     uvloop.run(bench_history(server_url, history_token, chat_id, total, args.clients, args.seconds))
                 )
+        if args.what in ("latency", "all"):
+            sections.append(latency_sections(emulator_url, args.runs, args.workers))
     report = "\n".join(sections)
     print(report)
     if args.write:
