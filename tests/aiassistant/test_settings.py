@@ -135,7 +135,7 @@ def test_redis_url_switches_the_cache_to_redis_shared_between_processes():
     )
 
     assert values == {
-        "backend": "django.core.cache.backends.redis.RedisCache",
+        "backend": "backend.redis_cache.SharedPoolRedisCache",
         "value": "from-process-one",
         "broker": "redis://127.0.0.1:6379/14",
         "eager": False,
