@@ -10,6 +10,8 @@ django_application = get_asgi_application()
 
 from backend.asgi_limits import with_request_limits  # noqa: E402 - needs the settings configured above
 from backend.lifespan import with_lifespan  # noqa: E402
+from backend.streaming.asgi import with_streaming_fast_path  # noqa: E402
 
-# Header and body ceilings are enforced before Django reads the body (backend.asgi_limits).
-application = with_lifespan(with_request_limits(django_application))
+# Header and body ceilings are enforced before Django reads the body (backend.asgi_limits);
+# the streaming views of token clients skip Django's per-request thread (backend.streaming.asgi).
+application = with_lifespan(with_request_limits(with_streaming_fast_path(django_application)))

@@ -66,8 +66,11 @@ def live_server_asgi() -> Iterator[LiveServer]:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.core.asgi import get_asgi_application
 
+    from backend.streaming.asgi import with_streaming_fast_path
+
     # Static files too (as `make run` does): browser tests load the pages' scripts and styles.
-    live, stop = serve_in_thread(ASGIStaticFilesHandler(get_asgi_application()))
+    # The streaming views of token clients take the production fast path (aiassistant/asgi.py).
+    live, stop = serve_in_thread(with_streaming_fast_path(ASGIStaticFilesHandler(get_asgi_application())))
     yield live
     stop()
 
