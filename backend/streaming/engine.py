@@ -106,6 +106,7 @@ class Adapter(Protocol):
     """What an app tells the engine. Only `run` is async; the rest runs on a database thread."""
 
     scope: str  # names the logs, stop flags, idempotency keys and log lines: "chat", "prototypes", ...
+    # Optional `finished_related`: relations `finished` reads, loaded with the record in one query.
     # Optional `atomic_accept = True`: `accept` commits its rows atomically by itself, so admission
     # without an Idempotency-Key opens no transaction around it (one round trip less, or two).
     record_model: Any  # a concrete subclass of GenerationRecord (a Protocol attribute cannot vary)
@@ -513,7 +514,13 @@ class Engine:
                 **outcome.fields,
             )
             if updated:
-                self.adapter.finished(record=model.objects.get(id=record_id), outcome=outcome)
+                related = getattr(self.adapter, "finished_related", ())
+                record = (
+                    model.objects.select_related(*related).get(id=record_id)
+                    if related
+                    else model.objects.get(id=record_id)
+                )
+                self.adapter.finished(record=record, outcome=outcome)
                 return None
         return self.stored_state(record_id)
 

@@ -64,6 +64,7 @@ class ChatAdapter:
     record_model = Message
     text_field = "text"
     atomic_accept = True  # every accepting service writes in one statement or its own transaction
+    finished_related = ("pair__chat",)  # `finished` reads the chat: loaded with the message
 
     def max_concurrent(self) -> int:
         return int(settings.CHAT_MAX_CONCURRENT_GENERATIONS)
@@ -119,7 +120,7 @@ class ChatAdapter:
         return outcome
 
     def finished(self, *, record: Message, outcome: Outcome) -> None:
-        chat = Chat.objects.get(pairs__messages__id=record.id)
+        chat = record.pair.chat
         Chat.objects.filter(id=chat.id).update(updated_at=timezone.now())
         if record.model_id:  # a model was called: what it billed counts, whatever the outcome
             usage = Usage(
