@@ -20,14 +20,15 @@ _lock = threading.Lock()
 
 class SharedPoolRedisCacheClient(RedisCacheClient):
     def _get_connection_pool(self, write: bool) -> Any:
-        url = self._servers[self._get_connection_pool_index(write)]
-        key = (url, repr(sorted(self._pool_options.items(), key=lambda item: item[0])))
+        client: Any = self  # Django's client attributes are not in its stubs
+        url = client._servers[client._get_connection_pool_index(write)]
+        key = (url, repr(sorted(client._pool_options.items(), key=lambda item: item[0])))
         pool = _pools.get(key)
         if pool is None:
             with _lock:
                 pool = _pools.get(key)
                 if pool is None:
-                    pool = _pools[key] = self._pool_class.from_url(url, **self._pool_options)
+                    pool = _pools[key] = client._pool_class.from_url(url, **client._pool_options)
         return pool
 
 

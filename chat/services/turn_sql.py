@@ -57,7 +57,7 @@ def _insert(model: type[Model], objects: list[Any], *, guard: str | None = None)
     """
     quote = connection.ops.quote_name
     fields = list(model._meta.concrete_fields)
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quote(str(field.column)) for field in fields)
     row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
     params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objects for field in fields]
     values = ", ".join([row] * len(objects))
@@ -87,7 +87,7 @@ def _written(pair: MessagePair, *messages: Message) -> None:
         obj._state.adding = False
         obj._state.db = connection.alias
     user_message = messages[0]
-    user_message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}
+    user_message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
 
 
 def turn_write_new(*, user: Any, project: Project | None, content: str, model: str | None, alias: str) -> Turn:
