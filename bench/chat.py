@@ -387,7 +387,8 @@ def main() -> None:
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [
         f"## Chat: {heading} (`bench/chat.py {args.what}`)\n\n"
-        f"{machine_line()}; PostgreSQL and Redis on loopback; uvicorn + uvloop, one worker.\n"
+        f"{machine_line()}; PostgreSQL and Redis on loopback; uvicorn + uvloop, "
+        "one worker unless a section says otherwise.\n"
     ]
     with emulator_process() as emulator_url:
         setup_django(emulator_url)
