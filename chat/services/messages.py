@@ -1,8 +1,9 @@
 """Accepting messages: new turns, edits and regenerations, each creating a pair in the tree.
 
 Every accepted user message gets its assistant message in the same transaction (on PostgreSQL,
-a plain new turn is one statement: `chat.services.turn_sql`), in status `streaming`: from that moment the "nothing lost" invariant holds — the generation (or, if it
-dies, the sweeper) moves that assistant message to exactly one terminal state. These run
+a plain new turn is one statement: `chat.services.turn_sql`), in status `streaming`: from that
+moment the "nothing lost" invariant holds — the generation (or, if it dies, the sweeper) moves
+that assistant message to exactly one terminal state. These run
 inside the streaming engine's admission (`chat.services.generation.engine.admit`), which
 handles Idempotency-Keys and the concurrency limit before them.
 """
