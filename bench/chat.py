@@ -9,9 +9,11 @@ the emulator called directly (aiobotocore, same prompt).
     python bench/chat.py concurrency [--streams 100 500 1000] [--tokens 300]
     python bench/chat.py history [--messages 100000] [--clients 32] [--seconds 10]
     python bench/chat.py reads [--messages 100000] [--clients 32] [--seconds 10] [--runs 2000]
+    python bench/chat.py latency [--runs 300] [--workers 2]   (see bench/chat_latency.py)
     python bench/chat.py all --write docs/benchmarks.md
 
-`reads` compares the read paths before and after (see bench/chat_reads.py).
+`reads` compares the read paths before and after (see bench/chat_reads.py); `latency` measures
+admission, streaming load and CPU per token, with LiteLLM side by side.
 
 Needs PostgreSQL (database `aia_bench`, or BENCH_DATABASE, is created) and Redis (db 9, or
 BENCH_REDIS_URL) on 127.0.0.1.
@@ -39,6 +41,7 @@ from bench.common import (
     raw_sse_post,
     summary,
     uvicorn_process,
+    uvicorn_server,
     write_section,
 )
 
@@ -250,8 +253,15 @@ def seed_history(user: Any, messages: int) -> tuple[str, int]:
                 message
                 for pair in pairs
                 for message in (
-                    Message(pair=pair, role="user", text=f"Question {pair.depth} about something"),
-                    Message(pair=pair, role="assistant", status="complete", text="An answer " * 30, model_id=MODEL),
+                    Message(pair=pair, user=user, role="user", text=f"Question {pair.depth} about something"),
+                    Message(
+                        pair=pair,
+                        user=user,
+                        role="assistant",
+                        status="complete",
+                        text="An answer " * 30,
+                        model_id=MODEL,
+                    ),
                 )
             ],
             batch_size=4000,
@@ -311,15 +321,63 @@ async def bench_history(server_url: str, token: str, chat_id: str, total: int, c
     return "\n".join(lines)
 
 
+def latency_sections(emulator_url: str, runs: int, workers: int) -> str:
+    """`bench/chat_latency.py`: TTFT against the emulator and LiteLLM, streaming load, CPU per token."""
+    import uvloop
+
+    from bench import chat_latency
+    from bench.litellm_peer import litellm_process
+
+    user, token = make_token()
+    follow_chat_ids = chat_latency.seed_follow_up_chats(user, runs + 20)
+    parts = [f"{workers} uvicorn workers serve the product in this section.\n"]
+
+    async def measure(server_url: str, server_pid: int, litellm_url: str | None) -> None:
+        async with emulator_client(emulator_url) as boto_client:
+            text, _ = await chat_latency.bench_ttft(
+                server_url=server_url,
+                emulator_url=emulator_url,
+                litellm_url=litellm_url,
+                token=token,
+                follow_chat_ids=follow_chat_ids,
+                runs=runs,
+                boto_client=boto_client,
+            )
+            parts.append(text)
+
+    async def load(server_url: str, server_pid: int) -> None:
+        async with emulator_client(emulator_url) as boto_client:
+            parts.append(
+                await chat_latency.bench_streams(
+                    server_url=server_url, emulator_url=emulator_url, token=token, workers=workers
+                )
+            )
+            parts.append(
+                await chat_latency.bench_cpu_per_token(
+                    server_url=server_url, server_pid=server_pid, token=token, boto_client=boto_client
+                )
+            )
+
+    with uvicorn_server(emulator_url, ENV, workers=workers, port=19000 + os.getpid() % 1000) as (url, pid):
+        with litellm_process(emulator_url, MODEL) as (litellm_url, skipped):
+            if litellm_url is None:
+                parts.append(f"LiteLLM column skipped: {skipped}.\n")
+                print(f"LiteLLM skipped: {skipped}", file=sys.stderr)
+            uvloop.run(measure(url, pid, litellm_url))
+        uvloop.run(load(url, pid))
+    return "\n".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["ttft", "concurrency", "history", "reads", "all"])
+    parser.add_argument("what", choices=["ttft", "concurrency", "history", "reads", "latency", "all"])
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--streams", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--tokens", type=int, default=300)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the latency benchmark")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
@@ -329,34 +387,38 @@ def main() -> None:
         "concurrency": "concurrent streams",
         "history": "history and list",
         "reads": "read paths before and after",
+        "latency": "admission latency and streaming load",
     }
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [
         f"## Chat: {heading} (`bench/chat.py {args.what}`)\n\n"
-        f"{machine_line()}; PostgreSQL and Redis on loopback; uvicorn + uvloop, one worker.\n"
+        f"{machine_line()}; PostgreSQL and Redis on loopback; uvicorn + uvloop, "
+        "one worker unless a section says otherwise.\n"
     ]
     with emulator_process() as emulator_url:
         setup_django(emulator_url)
-        if args.what == "reads":  # starts its own servers, one configuration at a time
-            sections.append(bench_reads(emulator_url, args))
-            emit(sections, args)
-            return
-        _, token = make_token()
-        with server_process(emulator_url) as server_url:
-            import uvloop
+        if args.what in ("ttft", "concurrency", "history", "all"):
+            _, token = make_token()
+            with server_process(emulator_url) as server_url:
+                import uvloop
 
-            if args.what in ("ttft", "all"):
-                sections.append(uvloop.run(bench_ttft(server_url, emulator_url, token, args.runs)))
-            if args.what in ("concurrency", "all"):
-                sections.append(
-                    uvloop.run(bench_concurrency(server_url, emulator_url, token, args.streams, args.tokens))
-                )
-            if args.what in ("history", "all"):
-                history_user, history_token = make_token()
-                chat_id, total = seed_history(history_user, args.messages)
-                sections.append(
-                    uvloop.run(bench_history(server_url, history_token, chat_id, total, args.clients, args.seconds))
-                )
+                if args.what in ("ttft", "all"):
+                    sections.append(uvloop.run(bench_ttft(server_url, emulator_url, token, args.runs)))
+                if args.what in ("concurrency", "all"):
+                    sections.append(
+                        uvloop.run(bench_concurrency(server_url, emulator_url, token, args.streams, args.tokens))
+                    )
+                if args.what in ("history", "all"):
+                    history_user, history_token = make_token()
+                    chat_id, total = seed_history(history_user, args.messages)
+                    sections.append(
+                        uvloop.run(bench_history(server_url, history_token, chat_id, total, args.clients, args.seconds))
+                    )
+        # These start their own servers, one configuration at a time.
+        if args.what in ("reads", "all"):
+            sections.append(bench_reads(emulator_url, args))
+        if args.what in ("latency", "all"):
+            sections.append(latency_sections(emulator_url, args.runs, args.workers))
     emit(sections, args)
 
 

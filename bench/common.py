@@ -95,9 +95,11 @@ def uvicorn_process(emulator_url: str, env: dict[str, str], *, workers: int = 1)
 
 
 @contextmanager
-def uvicorn_server(emulator_url: str, env: dict[str, str], *, workers: int = 1) -> Iterator[tuple[str, int]]:
-    """`uvicorn_process`, yielding (URL, process id) so a benchmark can read the server's CPU time."""
-    port = 18000 + os.getpid() % 1000
+def uvicorn_server(
+    emulator_url: str, env: dict[str, str], *, workers: int = 1, port: int | None = None
+) -> Iterator[tuple[str, int]]:
+    """`uvicorn_process`, yielding its URL and the server's process id (its workers are children)."""
+    port = port or 18000 + os.getpid() % 1000
     process = subprocess.Popen(
         [
             sys.executable,
@@ -183,9 +185,33 @@ async def raw_get_load(
     return len(latencies), time.perf_counter() - started, latencies, failures
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and every living descendant (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(used.get(member, 0.0) for member in tree)
+
+
 # --- Minimal clients on raw asyncio streams (cheap enough for 1000 streams on one core) ------------------
 
 DELTA = b"event: delta"
+TERMINAL_MARK = b"event: message_stop"  # the longest marker looked for; shorter ones fit in its tail
 
 
 async def raw_sse_post(
@@ -204,15 +230,19 @@ async def raw_sse_post(
     ended = False
     head = await reader.readuntil(b"\r\n\r\n")
     ok = head.startswith(b"HTTP/1.1 200")
+    tail = b""  # the end of the previous read: an event name may be split between two reads
     while True:
         chunk = await reader.read(65536)
         if not chunk:
             break
         now = time.perf_counter()
-        arrivals.extend([now] * chunk.count(DELTA))
-        if b"event: message_stop" in chunk or b"event: error" in chunk:
-            ended = b"event: message_stop" in chunk
+        # Counted in the new bytes plus too short a tail to hold a whole name (none is counted twice).
+        arrivals.extend([now] * (tail[-(len(DELTA) - 1) :] + chunk).count(DELTA))
+        data = tail + chunk
+        if TERMINAL_MARK in data or b"event: error" in data:
+            ended = TERMINAL_MARK in data
             break
+        tail = data[-(len(TERMINAL_MARK) - 1) :]
     writer.close()
     return started, arrivals, ok and ended
 

@@ -107,7 +107,7 @@ class MessagePairAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ("text_excerpt", "user", "chat_title", "role", "status", "model_alias", "cost", "created_at")
+    list_display = ("text_excerpt", "chat_user", "chat_title", "role", "status", "model_alias", "cost", "created_at")
     list_filter = ("role", "status", "model_alias")
     search_fields = ("id", "text", "pair__chat__id", "pair__chat__title", "pair__chat__user__email", "model_id")
     date_hierarchy = "created_at"
@@ -119,7 +119,7 @@ class MessageAdmin(ReadOnlyAdmin):
         return excerpt(message.text, 70) or "(empty)"
 
     @admin.display(description="user", ordering="pair__chat__user__email")
-    def user(self, message: Message) -> str:
+    def chat_user(self, message: Message) -> str:  # not `user`: that name is the model's field
         return message.pair.chat.user.email
 
     @admin.display(description="chat", ordering="pair__chat__title")

@@ -10,6 +10,7 @@ Messages live in their own rows; files are referenced by storage key, never stor
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -157,6 +158,12 @@ class Message(GenerationRecord):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     pair = models.ForeignKey(MessagePair, on_delete=models.CASCADE, related_name="messages")
+    # The chat's user, copied here so that "this user's answers still generating" is one lookup in
+    # a small partial index (the concurrency limit at admission) instead of a join through every
+    # user's streaming messages. Filled from the pair on save; bulk writers set it themselves.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     role = models.CharField(max_length=16, choices=Role.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     # For an assistant message: the text so far while streaming, the partial text after a failure.
@@ -185,10 +192,21 @@ class Message(GenerationRecord):
         indexes = [
             # The sweeper's scan: generations that stopped heart-beating.
             models.Index(fields=["heartbeat_at"], name="chat_message_streaming", condition=Q(status="streaming")),
+            # The concurrency limit: one user's generations, starting from the user.
+            models.Index(fields=["user"], name="chat_message_user_streaming", condition=Q(status="streaming")),
         ]
 
     def __str__(self) -> str:
         return f"{self.role} message {self.id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.user_id is None and self.pair_id is not None:
+            pair = self.pair if Message.pair.is_cached(self) else None
+            if pair is not None and MessagePair.chat.is_cached(pair):
+                self.user_id = pair.chat.user_id
+            else:
+                self.user_id = Chat.objects.filter(pairs__id=self.pair_id).values_list("user_id", flat=True).first()
+        super().save(*args, **kwargs)
 
 
 class Attachment(models.Model):

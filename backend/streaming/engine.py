@@ -111,6 +111,9 @@ class Adapter(Protocol):
     """What an app tells the engine. Only `run` is async; the rest runs on a database thread."""
 
     scope: str  # names the logs, stop flags, idempotency keys and log lines: "chat", "prototypes", ...
+    # Optional `finished_related`: relations `finished` reads, loaded with the record in one query.
+    # Optional `atomic_accept = True`: `accept` commits its rows atomically by itself, so admission
+    # without an Idempotency-Key opens no transaction around it (one round trip less, or two).
     record_model: Any  # a concrete subclass of GenerationRecord (a Protocol attribute cannot vary)
     text_field: str  # the record's column the streamed text goes to
 
@@ -334,8 +337,11 @@ class Engine:
         budget.check_budget(user_id)  # before any upstream call: the error comes as JSON, not a stream
         self._claim_slot(user=user)
         _keep_alive_from_thread()
+        # The key and the turn commit together. Without a key, an adapter whose `accept` is atomic
+        # by itself (one statement, or its own transaction) needs no transaction around it.
+        atomic = idempotency_key or not getattr(self.adapter, "atomic_accept", False)
         try:
-            with transaction.atomic():
+            with transaction.atomic() if atomic else contextlib.nullcontext():
                 admission = replace(accept(), user_id=user_id)
                 if idempotency_key:
                     IdempotencyKey.objects.create(
@@ -552,7 +558,13 @@ class Engine:
                 **outcome.fields,
             )
             if updated:
-                self.adapter.finished(record=model.objects.get(id=record_id), outcome=outcome)
+                related = getattr(self.adapter, "finished_related", ())
+                record = (
+                    model.objects.select_related(*related).get(id=record_id)
+                    if related
+                    else model.objects.get(id=record_id)
+                )
+                self.adapter.finished(record=record, outcome=outcome)
                 return None
         return self.stored_state(record_id)
 
@@ -763,19 +775,35 @@ def _keep_alive_from_thread() -> None:
 
 
 class Maintenance:
-    """One task per process: applies remote stops, checkpoints, keeps the process alive, sweeps."""
+    """Two tasks per process: one keeps the process alive; the other applies remote stops,
+    checkpoints and sweeps.
+
+    The liveness key has its own task because the other one waits for the database: under load
+    a checkpoint queues behind hundreds of admissions on the database threads, and a liveness
+    key left to expire meanwhile would let another process sweep this one's live generations.
+    """
 
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
+        self._alive_task: asyncio.Task[None] | None = None
 
     def ensure_running(self) -> None:
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
             self._task = loop.create_task(self._loop(), name="stream-maintenance")
+        if self._alive_task is None or self._alive_task.done() or self._alive_task.get_loop() is not loop:
+            self._alive_task = loop.create_task(self._alive_loop(), name="stream-liveness")
+
+    async def _alive_loop(self) -> None:
+        while True:
+            try:
+                await workers.amark_alive()
+            except Exception:
+                logger.warning("could not refresh this process's liveness key", exc_info=True)
+            await asyncio.sleep(ALIVE_EVERY_SECONDS)
 
     async def _loop(self) -> None:
-        last_checkpoint = last_alive = last_sweep = time.monotonic()
-        await workers.amark_alive()
+        last_checkpoint = last_sweep = time.monotonic()
         while True:
             busy = any(engine.running for engine in Engine.instances.values())
             await asyncio.sleep(STOP_POLL_SECONDS if busy else ALIVE_EVERY_SECONDS)
@@ -784,9 +812,6 @@ class Maintenance:
                 if busy and settings.REDIS_URL:  # without Redis there is one process: stops are local
                     for engine in list(Engine.instances.values()):
                         await engine._apply_remote_stops()
-                if busy and now - last_alive >= ALIVE_EVERY_SECONDS:
-                    last_alive = now
-                    await workers.amark_alive()
                 if busy and now - last_checkpoint >= settings.STREAM_CHECKPOINT_SECONDS:
                     last_checkpoint = now
                     for engine in list(Engine.instances.values()):
@@ -799,11 +824,12 @@ class Maintenance:
                 logger.warning("stream maintenance failed", exc_info=True)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._alive_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._alive_task = None
 
 
 maintenance = Maintenance()

@@ -143,6 +143,9 @@ def documented(
                 return api_error(exc)
 
         wrapper.cls = doc_view  # type: ignore[attr-defined]
+        # Served without Django's per-request thread (`backend.streaming.asgi`): the view is
+        # async and does its database work on the database threads.
+        wrapper.asgi_fast_path = True  # type: ignore[attr-defined]
         wrapper.initkwargs = {}  # type: ignore[attr-defined]
         wrapper.__name__ = view.__name__
         wrapper.__doc__ = view.__doc__

@@ -45,6 +45,13 @@ class Event:
     seq: int
     type: str
     data: dict[str, Any]
+    # `data` as JSON, encoded once when the event is appended: the SSE frames and the Redis
+    # mirror both send these bytes (one `json.dumps` per event, not one per use).
+    payload: str = ""
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(slots=True)
@@ -71,7 +78,7 @@ class LocalLog:
         return len(self.events)
 
     def append(self, event_type: str, data: dict[str, Any]) -> Event:
-        event = Event(seq=len(self.events) + 1, type=event_type, data=data)
+        event = Event(seq=len(self.events) + 1, type=event_type, data=data, payload=_json(data))
         self.events.append(event)
         self._unflushed.append(event)
         if event_type in TERMINAL_EVENTS:
@@ -86,20 +93,27 @@ class LocalLog:
         events, self._unflushed = self._unflushed, []
         return events
 
-    async def follow(self, follow: Follow, keepalive: float) -> AsyncIterator[Event | None]:
-        """Events after `follow.position`, live; yields None when `keepalive` seconds pass without one."""
+    async def follow(self, follow: Follow, keepalive: float) -> AsyncIterator[list[Event] | None]:
+        """Events after `follow.position`, live, in batches of all that are there when the reader
+        asks (a reader that fell behind catches up in one write); None when `keepalive` seconds
+        pass without one."""
         if follow.position > len(self.events):
             return  # the reader claims events this log never had: let the stored record answer
         if self.ended and follow.position >= len(self.events):
             return  # the reader already has the terminal event
         while True:
-            while follow.position < len(self.events):
-                event = self.events[follow.position]
-                follow.position = event.seq
-                yield event
-                if event.type in TERMINAL_EVENTS:
-                    follow.ended = True
+            if follow.position < len(self.events):
+                batch = self.events[follow.position :]
+                for index, event in enumerate(batch):
+                    if event.type in TERMINAL_EVENTS:
+                        batch = batch[: index + 1]
+                        follow.ended = True
+                        break
+                follow.position = batch[-1].seq
+                yield batch
+                if follow.ended:
                     return
+                continue
             changed = self._changed
             try:
                 await asyncio.wait_for(changed.wait(), timeout=keepalive)
@@ -109,11 +123,12 @@ class LocalLog:
 
 def _decode_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
     raw_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-    return Event(seq=int(raw_id.split("-")[1]), type=fields[b"t"].decode(), data=json.loads(fields[b"d"]))
+    payload = fields[b"d"].decode()
+    return Event(seq=int(raw_id.split("-")[1]), type=fields[b"t"].decode(), data=json.loads(payload), payload=payload)
 
 
-def _encode_fields(event_type: str, data: dict[str, Any]) -> dict[Any, Any]:
-    return {"t": event_type, "d": json.dumps(data, separators=(",", ":"))}
+def _encode_fields(event_type: str, payload: str) -> dict[Any, Any]:
+    return {"t": event_type, "d": payload}
 
 
 def redis_key(key: str) -> str:
@@ -198,7 +213,7 @@ class EventLogs:
             pending = True
             key = redis_key(log.key)
             for event in events:
-                pipeline.xadd(key, _encode_fields(event.type, event.data), id=f"0-{event.seq}")
+                pipeline.xadd(key, _encode_fields(event.type, event.payload), id=f"0-{event.seq}")
             ttl = settings.STREAM_LOG_TTL if log.ended else settings.STREAM_LOG_TTL + 3600
             pipeline.expire(key, ttl)
         if pending:
@@ -251,8 +266,9 @@ class EventLogs:
 
     async def follow(
         self, key: str, follow: Follow, *, finished: Callable[[], Awaitable[bool]] | None = None
-    ) -> AsyncIterator[Event | None]:
-        """Every event of `key` after `follow.position`, from the local log if it is here, else Redis.
+    ) -> AsyncIterator[list[Event] | None]:
+        """Every event of `key` after `follow.position`, in order and in batches, from the local
+        log if it is here, else Redis.
 
         Yields None as a keep-alive tick. Ends after a terminal event (`follow.ended`), or when no
         log can take the reader further (the caller then serves the stored record). `finished`
@@ -262,14 +278,14 @@ class EventLogs:
         keepalive = settings.STREAM_KEEPALIVE_SECONDS
         local = self.logs.get(key)
         if local is not None:
-            async for event in local.follow(follow, keepalive):
-                yield event
+            async for batch in local.follow(follow, keepalive):
+                yield batch
             return
         redis = self._redis_client()
         if redis is None:
             return
-        async for event in self._follow_redis(redis, redis_key(key), follow, keepalive, finished):
-            yield event
+        async for batch in self._follow_redis(redis, redis_key(key), follow, keepalive, finished):
+            yield batch
 
     async def _follow_redis(
         self,
@@ -278,7 +294,7 @@ class EventLogs:
         follow: Follow,
         keepalive: float,
         finished: Callable[[], Awaitable[bool]] | None = None,
-    ) -> AsyncIterator[Event | None]:
+    ) -> AsyncIterator[list[Event] | None]:
         failures = 0
         if not await self._has_more(redis, key, follow.position):
             return
@@ -301,17 +317,24 @@ class EventLogs:
                     return  # the record has ended, the log never will: the stored record answers
                 yield None
                 continue
+            batch: list[Event] = []
+            hole = False
             for entry_id, fields in response[0][1]:
                 event = _decode_entry(entry_id, fields)
                 if event.seq != follow.position + 1:
                     # A hole (events lost with a dead process, or a log evicted and begun again):
                     # the exact suffix cannot be given, so the stored record answers instead.
-                    return
+                    hole = True
+                    break
                 follow.position = event.seq
-                yield event
+                batch.append(event)
                 if event.type in TERMINAL_EVENTS:
                     follow.ended = True
-                    return
+                    break
+            if batch:
+                yield batch
+            if hole or follow.ended:
+                return
 
     @staticmethod
     async def _has_more(redis: Any, key: str, position: int) -> bool:
@@ -362,7 +385,7 @@ def close_orphaned_log(key: str, *, after_seq: int, events: list[tuple[str, dict
         seq = max(_decode_entry(*last[0]).seq, after_seq) + ORPHAN_SEQ_GAP  # type: ignore[arg-type]
         pipeline = client.pipeline(transaction=False)
         for offset, (event_type, data) in enumerate(events):
-            pipeline.xadd(key, _encode_fields(event_type, data), id=f"0-{seq + offset}")
+            pipeline.xadd(key, _encode_fields(event_type, _json(data)), id=f"0-{seq + offset}")
         pipeline.expire(key, settings.STREAM_LOG_TTL)
         pipeline.execute()
         return seq + len(events) - 1

@@ -24,7 +24,7 @@ from django.conf import settings
 
 from backend.db import db_sync_to_async
 from backend.streaming.log import Follow, logs
-from backend.streaming.sse import KEEPALIVE, encode_event
+from backend.streaming.sse import KEEPALIVE, encode_event, encode_payload
 
 if TYPE_CHECKING:
     from backend.streaming.engine import Engine
@@ -48,12 +48,13 @@ async def events(engine: Engine, record_id: UUID, *, after: int = 0) -> AsyncIte
     async def finished() -> bool:
         return (await db_sync_to_async(engine.stored_state)(record_id)).terminal is not None
 
-    async for event in logs.follow(key, follow, finished=finished):
-        if event is None:
+    async for batch in logs.follow(key, follow, finished=finished):
+        if batch is None:
             yield KEEPALIVE
             continue
-        started = started or event.type == "message_start"
-        yield encode_event(event.seq, event.type, event.data)
+        started = started or any(event.type == "message_start" for event in batch)
+        # Every event that is there goes out in one write: a reader that fell behind catches up at once.
+        yield "".join(encode_payload(event.seq, event.type, event.payload) for event in batch).encode()
     if follow.ended:
         return
     async for chunk in stored_events(engine, record_id, after=follow.position, started=started):

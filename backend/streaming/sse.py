@@ -23,6 +23,11 @@ def encode_event(event_id: int | None, event: str, data: dict[str, Any]) -> byte
     return f"id: {event_id}\nevent: {event}\ndata: {payload}\n\n".encode()
 
 
+def encode_payload(event_id: int, event: str, payload: str) -> str:
+    """`encode_event` of data already encoded as JSON (`payload`), as text."""
+    return f"id: {event_id}\nevent: {event}\ndata: {payload}\n\n"
+
+
 def parse_last_event_id(value: str | None) -> int:
     """The sequence number a client last saw (0 when absent or malformed: replay everything)."""
     if not value:

@@ -16,6 +16,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -43,7 +44,10 @@ def mark_alive() -> None:
     cache.set(_key(worker_id()), 1, settings.STREAM_WORKER_TTL_SECONDS)
 
 
-amark_alive = sync_to_async(mark_alive, thread_sensitive=False)
+# Its own thread: refreshing the key must never queue behind other work (it expires meanwhile).
+amark_alive = sync_to_async(
+    mark_alive, thread_sensitive=False, executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix="liveness")
+)
 
 
 def mark_gone() -> None:

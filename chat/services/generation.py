@@ -63,14 +63,16 @@ class ChatAdapter:
     scope = "chat"
     record_model = Message
     text_field = "text"
+    atomic_accept = True  # every accepting service writes in one statement or its own transaction
+    finished_related = ("pair__chat",)  # `finished` reads the chat: loaded with the message
 
     def max_concurrent(self) -> int:
         return int(settings.CHAT_MAX_CONCURRENT_GENERATIONS)
 
     def running(self, *, user: Any) -> QuerySet[Message]:
-        return Message.objects.filter(
-            pair__chat__user=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
-        )
+        # `user` is the chat's user copied onto the message: the partial index on (user) where
+        # streaming answers this from the user's own rows, however many other users are streaming.
+        return Message.objects.filter(user=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING)
 
     def prepare(self, admission: Admission) -> None:
         """Assemble the context in the same database hop as accepting the turn."""
@@ -118,7 +120,7 @@ class ChatAdapter:
         return outcome
 
     def finished(self, *, record: Message, outcome: Outcome) -> None:
-        chat = Chat.objects.get(pairs__messages__id=record.id)
+        chat = record.pair.chat
         Chat.objects.filter(id=chat.id).update(updated_at=timezone.now())
         if record.model_id:  # a model was called: what it billed counts, whatever the outcome
             usage = Usage(

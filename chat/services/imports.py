@@ -374,7 +374,7 @@ def _import_one(
         parent = new_pairs[raw_pair.parent_ref] if raw_pair.parent_ref is not None else None
         pair = MessagePair(chat=chat, parent=parent, depth=parent.depth + 1 if parent else 0, hidden=raw_pair.hidden)
         new_pairs[raw_pair.ref] = pair
-        messages += [(Message(pair=pair, **raw.fields), raw) for raw in raw_pair.messages.values()]
+        messages += [(Message(pair=pair, user=user, **raw.fields), raw) for raw in raw_pair.messages.values()]
     MessagePair.objects.bulk_create(new_pairs.values())
     Message.objects.bulk_create([message for message, _ in messages])
     # auto_now_add stamped "now" on insert; put the original times back where the file has them.

@@ -1,8 +1,9 @@
 """Accepting messages: new turns, edits and regenerations, each creating a pair in the tree.
 
-Every accepted user message gets its assistant message in the same transaction, in status
-`streaming`: from that moment the "nothing lost" invariant holds — the generation (or, if it
-dies, the sweeper) moves that assistant message to exactly one terminal state. These run
+Every accepted user message gets its assistant message in the same transaction (on PostgreSQL,
+a plain new turn is one statement: `chat.services.turn_sql`), in status `streaming`: from that
+moment the "nothing lost" invariant holds — the generation (or, if it dies, the sweeper) moves
+that assistant message to exactly one terminal state. These run
 inside the streaming engine's admission (`chat.services.generation.engine.admit`), which
 handles Idempotency-Keys and the concurrency limit before them.
 """
@@ -25,6 +26,7 @@ from backend.llm.tokens import estimate_text_tokens
 from backend.streaming.engine import Engine
 from chat.errors import ErrorCode
 from chat.models import Attachment, Chat, Message, MessagePair, Project
+from chat.services import turn_sql
 from chat.services.attachments import attachments_claim
 
 PREVIEW_CHARS = 200
@@ -69,8 +71,12 @@ def _new_pair(
     copy_attachments_from: Message | None = None,
 ) -> tuple[MessagePair, Message, Message]:
     pair = MessagePair.objects.create(chat=chat, parent=parent, depth=0 if parent is None else parent.depth + 1)
-    user_message = Message(pair=pair, role=Message.Role.USER, text=content, token_count=estimate_text_tokens(content))
-    assistant_message = Message(pair=pair, role=Message.Role.ASSISTANT, model_alias=alias, **Engine.new_record_fields())
+    user_message = Message(
+        pair=pair, user_id=chat.user_id, role=Message.Role.USER, text=content, token_count=estimate_text_tokens(content)
+    )
+    assistant_message = Message(
+        pair=pair, user_id=chat.user_id, role=Message.Role.ASSISTANT, model_alias=alias, **Engine.new_record_fields()
+    )
     Message.objects.bulk_create([user_message, assistant_message])  # one INSERT for the turn's two messages
     if attachment_ids:
         attachments_claim(user=chat.user, attachment_ids=attachment_ids, message=user_message)
@@ -126,13 +132,20 @@ def message_send(
     """
     content = _validate_content(content)
     _check_rate(user=user)
+    if turn_sql.available(attachment_ids=attachment_ids):
+        written = _send_in_one_statement(
+            user=user,
+            content=content,
+            chat_id=chat_id,
+            project_id=project_id,
+            parent_pair_id=parent_pair_id,
+            model=model,
+        )
+        if written is not None:
+            return Accepted(*written)
     with transaction.atomic():
         if chat_id is None:
-            project = None
-            if project_id is not None:
-                project = Project.objects.filter(id=project_id, user=user).first()
-                if project is None:
-                    raise errors.NotFound("No such project.", code=ErrorCode.PROJECT_NOT_FOUND)
+            project = _owned_project(user=user, project_id=project_id)
             chat = Chat.objects.create(user=user, project=project, model=model or "")
         else:
             found = Chat.objects.select_for_update().filter(id=chat_id, user=user).first()
@@ -150,6 +163,38 @@ def message_send(
             chat=chat, parent=parent, content=content, alias=alias, attachment_ids=list(attachment_ids or [])
         )
     return Accepted(chat=chat, pair=pair, user_message=user_message, assistant_message=assistant_message)
+
+
+def _owned_project(*, user: AppUser, project_id: UUID | None) -> Project | None:
+    if project_id is None:
+        return None
+    project = Project.objects.filter(id=project_id, user=user).first()
+    if project is None:
+        raise errors.NotFound("No such project.", code=ErrorCode.PROJECT_NOT_FOUND)
+    return project
+
+
+def _send_in_one_statement(
+    *,
+    user: AppUser,
+    content: str,
+    chat_id: UUID | None,
+    project_id: UUID | None,
+    parent_pair_id: UUID | None,
+    model: str | None,
+) -> turn_sql.Turn | None:
+    """`message_send`'s rows written by `chat.services.turn_sql` (None: the ORM path writes them)."""
+    if chat_id is None:
+        project = _owned_project(user=user, project_id=project_id)
+        alias = _resolve_alias(model, Chat(user=user, model=model or ""))
+        return turn_sql.turn_write_new(user=user, project=project, content=content, model=model, alias=alias)
+    return turn_sql.turn_write_follow_up(
+        user=user,
+        chat_id=chat_id,
+        parent_pair_id=parent_pair_id,
+        content=content,
+        resolve_alias=lambda chat: _resolve_alias(model, chat),
+    )
 
 
 def _owned_pair(*, user: AppUser, pair_id: UUID) -> MessagePair:

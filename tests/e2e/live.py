@@ -63,8 +63,13 @@ def live_server_asgi() -> Iterator[LiveServer]:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.core.asgi import get_asgi_application
 
+    from backend.streaming.asgi import with_streaming_fast_path
+    from chat.apis.asgi_reads import with_fast_reads
+
     # Static files too (as `make run` does): browser tests load the pages' scripts and styles.
-    live, stop = serve_in_thread(ASGIStaticFilesHandler(get_asgi_application()))
+    # Token clients' reads and streams take the production fast paths (aiassistant/asgi.py).
+    application = ASGIStaticFilesHandler(get_asgi_application())
+    live, stop = serve_in_thread(with_fast_reads(with_streaming_fast_path(application)))
     yield live
     stop()
 

@@ -7,21 +7,28 @@ never while its process is alive and heart-beating.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import uuid
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from backend import errors
+from backend.db import db_executor
 from backend.streaming import workers
-from backend.streaming.engine import Admission
+from backend.streaming.engine import Admission, Run, maintenance
+from backend.streaming.log import LocalLog
 from backend.streaming.models import IdempotencyKey
 from backend.streaming.services import idempotency_keys_purge
 from backend.streaming.tasks import sweep_generations
 from chat.models import Chat, Message, MessagePair
 from chat.services.generation import engine
+from chat.services.messages import message_send
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,6 +102,31 @@ def test_a_live_process_holds_its_slot(settings):
     assert refused.value.code == "too_many_generations"
 
 
+def test_the_slot_counts_only_the_users_own_answers(settings):
+    settings.CHAT_MAX_CONCURRENT_GENERATIONS = 1
+    busy, other = UserFactory(), UserFactory()
+    for _ in range(3):  # someone else's answers, alive and generating
+        _answer(other, worker=workers.worker_id())
+    held = _answer(busy, worker=workers.worker_id())
+    accepted = []
+
+    admission = engine.admit(user=UserFactory(), accept=lambda: accepted.append(1) or Admission(record_id=held.id))
+    with pytest.raises(errors.RateLimited):
+        engine.admit(user=busy, accept=lambda: pytest.fail("must not accept"))
+
+    assert accepted == [1] and admission.record_id == held.id
+
+
+def test_every_message_names_its_chats_user():
+    user = UserFactory()
+    answer = _answer(user)  # saved one by one
+    accepted = message_send(user=user, content="hello")  # written in bulk
+
+    stored = Message.objects.filter(pair__chat__user=user).values_list("user_id", flat=True)
+    assert answer.user_id == user.id and accepted.assistant_message.user_id == user.id
+    assert set(stored) == {user.id} and len(stored) == 4
+
+
 def test_an_idempotency_key_replays_without_a_slot_and_refuses_another_body(settings):
     settings.CHAT_MAX_CONCURRENT_GENERATIONS = 1
     user = UserFactory()
@@ -133,3 +165,32 @@ def test_when_liveness_cannot_be_read_nothing_alive_is_ended(monkeypatch):
     assert engine.sweep() == 0
     answer.refresh_from_db()
     assert answer.status == "streaming"
+
+
+def test_a_process_stays_alive_while_its_database_threads_are_busy(settings):
+    """Under load a checkpoint waits behind admissions; the liveness key must not expire meanwhile."""
+    settings.STREAM_WORKER_TTL_SECONDS = 2
+    settings.STREAM_CHECKPOINT_SECONDS = 0.1
+    release = threading.Event()
+    for _ in range(settings.DB_THREADS):  # every database thread busy, as with a queue of admissions
+        db_executor().submit(release.wait, 30)
+    record_id = uuid.uuid4()
+    key = f"stream:worker:{workers.worker_id()}"
+
+    async def run() -> object:
+        engine.running[record_id] = Run(
+            engine=engine, record_id=record_id, admission=Admission(record_id=record_id), log=LocalLog(key="test")
+        )
+        maintenance.ensure_running()
+        # Past the key's lifetime twice over, with the maintenance loop stuck in its checkpoint.
+        await asyncio.sleep(2 * settings.STREAM_WORKER_TTL_SECONDS)
+        return await sync_to_async(cache.get, thread_sensitive=False)(key)
+
+    try:
+        still_alive = asyncio.run(run())
+    finally:
+        release.set()
+        engine.running.pop(record_id, None)
+        asyncio.run(maintenance.aclose())
+
+    assert still_alive is not None

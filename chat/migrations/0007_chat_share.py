@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0005_retrieval_and_tools'),
+        ('chat', '0006_chat_history_version'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,125 @@
+"""The streaming views served without Django's per-request thread.
+
+Django's ASGI handler runs every request inside a `ThreadSensitiveContext` and sends
+`request_started` / `request_finished` through `sync_to_async`: each request starts a thread,
+hops to it twice for receivers that have nothing to do there (they reset the query log and
+close the connections of *that* thread), then joins it. For a streaming view that is most of
+the framework's cost before the first byte: the views of `backend.streaming.http` are async,
+and their database work runs on the database threads (`backend.db`), never on a
+request thread.
+
+`with_streaming_fast_path(django_application)` sends the requests of token clients whose view
+is such a view (`documented(...)` marks them `asgi_fast_path`) to `StreamingHandler`: Django's own handler,
+with the same middleware chain, URL resolution, view, error handling and response, minus the
+per-request thread. The signal receivers still run, inline (they do no I/O). Every other
+request goes to Django's handler unchanged — sync views need their thread-sensitive context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from typing import Any
+
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import Resolver404, get_resolver, set_script_prefix
+
+from backend.lifespan import ASGIApp, Receive, Scope, Send
+
+PATH_CACHE = 2048
+
+
+class StreamingHandler(ASGIHandler):
+    """Django's ASGI handler without the per-request thread (see the module docstring)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Django's ASGIHandler.handle, line for line, except that the request signals are sent
+        # (and the response closed) inline rather than through sync_to_async.
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            assert error_response is not None
+            body_file.close()
+            await self.send_response(error_response, send)
+            error_response.close()
+            return
+
+        async def process_request(request: Any, send: Send) -> Any:
+            response = await self.run_get_response(request)
+            with contextlib.suppress(asyncio.CancelledError):  # the client went away during the send
+                await self.send_response(response, send)
+            return response
+
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request(request, send)),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass  # a client disconnect
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            signals.request_finished.send(sender=self.__class__)
+        else:
+            response.close()  # sends request_finished
+        body_file.close()
+
+
+@functools.lru_cache(maxsize=PATH_CACHE)
+def _streaming_view(urlconf: str, path: str) -> bool:
+    try:
+        match = get_resolver(urlconf).resolve(path)
+    except Resolver404:
+        return False
+    return bool(getattr(match.func, "asgi_fast_path", False))
+
+
+def _fast_path(scope: Scope) -> bool:
+    """A request for a streaming view from a token client.
+
+    Session (cookie) clients stay on Django's handler: their session is saved on a
+    thread-sensitive thread, which is what the per-request context is for.
+    """
+    if scope["type"] != "http" or not any(name == b"authorization" for name, _ in scope.get("headers", ())):
+        return False
+    return _streaming_view(settings.ROOT_URLCONF, scope["path"])
+
+
+def with_streaming_fast_path(application: ASGIApp) -> ASGIApp:
+    """Route the requests of the streaming views to `StreamingHandler`, the rest to `application`."""
+    handler: StreamingHandler | None = None
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal handler
+        if _fast_path(scope):
+            if handler is None:
+                handler = StreamingHandler()
+            await handler(scope, receive, send)
+            return
+        await application(scope, receive, send)
+
+    return app

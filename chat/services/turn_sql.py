@@ -1,0 +1,159 @@
+"""A turn written in one SQL statement on PostgreSQL: the fast path of `message_send`.
+
+The ORM path (`chat.services.messages`) opens a transaction, locks the chat and writes the
+pair, the two messages and the chat's new active leaf in separate statements: seven or nine
+round trips before the first token. Here the same rows are written by **one** statement of
+data-modifying CTEs (a new chat: chat, pair and both messages; a follow-up: pair, both
+messages and the chat's leaf), in autocommit, so it is atomic by itself:
+
+- the rows are model instances, rendered with each field's own `pre_save` and database
+  preparation (defaults, `auto_now`, JSON) and cast to the column types, so a new field with
+  a default needs no change here;
+- a follow-up reads its chat and the leaf it continues (one owner-scoped query), then writes
+  under a guard instead of a row lock: the UPDATE moves the leaf only if it is still the one
+  that was read, and the pair and messages are inserted only if that UPDATE matched. A turn
+  that raced another one on the same chat writes nothing and is read and written again, so
+  concurrent turns still follow one another on the branch, as the ORM path's lock ensures;
+- foreign keys are checked at the end of the statement (Django creates them deferrable), so
+  a new chat can point at its first pair in the same statement.
+
+Used when the database is PostgreSQL and the turn brings no attachments; the ORM path writes
+everything else (SQLite, attachments, edits, regenerations) and is the fallback after repeated
+races.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db import connection
+from django.db.models import Model
+from django.utils import timezone
+
+from backend import errors
+from backend.llm.tokens import estimate_text_tokens
+from backend.streaming.engine import Engine
+from chat.errors import ErrorCode
+from chat.models import Attachment, Chat, Message, MessagePair, Project
+
+# How often a follow-up is read and written again when another turn moved the chat's leaf
+# between its read and its write, before the locking ORM path takes over.
+RACE_RETRIES = 3
+
+Turn = tuple[Chat, MessagePair, Message, Message]
+
+CHAT_TABLE = Chat._meta.db_table
+
+
+def available(*, attachment_ids: list[UUID] | None) -> bool:
+    """Whether this path can write the turn (PostgreSQL, no attachments to claim)."""
+    return connection.vendor == "postgresql" and not attachment_ids
+
+
+def _insert(model: type[Model], objects: list[Any], *, guard: str | None = None) -> tuple[str, list[Any]]:
+    """An INSERT of `objects` (every concrete field, cast to its column type), as the ORM would write them.
+
+    With `guard` (a CTE name), the rows are inserted only if that CTE returned a row.
+    """
+    quote = connection.ops.quote_name
+    fields = list(model._meta.concrete_fields)
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objects for field in fields]
+    values = ", ".join([row] * len(objects))
+    table = quote(model._meta.db_table)
+    if guard is None:
+        return f"INSERT INTO {table} ({columns}) VALUES {values}", params  # noqa: S608 - names from the model; values are parameters
+    where = f"WHERE EXISTS (SELECT FROM {guard})"
+    return f"INSERT INTO {table} ({columns}) SELECT * FROM (VALUES {values}) AS rows {where}", params  # noqa: S608 - as above
+
+
+def _turn_rows(
+    *, chat: Chat, parent: MessagePair | None, content: str, alias: str
+) -> tuple[MessagePair, Message, Message]:
+    pair = MessagePair(chat=chat, parent=parent, depth=0 if parent is None else parent.depth + 1)
+    user_message = Message(
+        pair=pair, user_id=chat.user_id, role=Message.Role.USER, text=content, token_count=estimate_text_tokens(content)
+    )
+    assistant_message = Message(
+        pair=pair, user_id=chat.user_id, role=Message.Role.ASSISTANT, model_alias=alias, **Engine.new_record_fields()
+    )
+    return pair, user_message, assistant_message
+
+
+def _written(pair: MessagePair, *messages: Message) -> None:
+    """Mark instances as stored; the new user message has no attachments (no query to find out)."""
+    for obj in (pair, *messages):
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    user_message = messages[0]
+    user_message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
+
+
+def turn_write_new(*, user: Any, project: Project | None, content: str, model: str | None, alias: str) -> Turn:
+    """A new chat with its first turn, in one statement."""
+    chat = Chat(user=user, project=project, model=model or "")
+    pair, user_message, assistant_message = _turn_rows(chat=chat, parent=None, content=content, alias=alias)
+    chat.active_leaf = pair
+    chat.last_message_preview = content[: Chat._meta.get_field("last_message_preview").max_length]
+    chat_sql, chat_params = _insert(Chat, [chat])
+    pair_sql, pair_params = _insert(MessagePair, [pair])
+    messages_sql, messages_params = _insert(Message, [user_message, assistant_message])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH new_chat AS ({chat_sql}), new_pair AS ({pair_sql}), new_messages AS ({messages_sql}) SELECT 1",
+            [*chat_params, *pair_params, *messages_params],
+        )
+    chat._state.adding = False
+    chat._state.db = connection.alias
+    _written(pair, user_message, assistant_message)
+    return chat, pair, user_message, assistant_message
+
+
+def turn_write_follow_up(
+    *, user: Any, chat_id: UUID, parent_pair_id: UUID | None, content: str, resolve_alias: Any
+) -> Turn | None:
+    """A turn in an existing chat: one read, then one guarded statement. None after repeated races.
+
+    `resolve_alias(chat)` is the alias the answer uses. Raises NotFound for a chat or parent
+    the user does not own.
+    """
+    for _ in range(RACE_RETRIES):
+        chat = Chat.objects.select_related("active_leaf").filter(id=chat_id, user=user).first()
+        if chat is None:
+            raise errors.NotFound("No such chat.", code=ErrorCode.CHAT_NOT_FOUND)
+        alias = resolve_alias(chat)
+        seen_leaf_id = chat.active_leaf_id
+        if parent_pair_id is not None:
+            parent = MessagePair.objects.filter(id=parent_pair_id, chat=chat).first()
+            if parent is None:
+                raise errors.NotFound("No such message in this chat.", code=ErrorCode.PAIR_NOT_FOUND)
+        else:
+            parent = chat.active_leaf
+        pair, user_message, assistant_message = _turn_rows(chat=chat, parent=parent, content=content, alias=alias)
+        preview = content[: Chat._meta.get_field("last_message_preview").max_length]
+        now = timezone.now()
+        # An explicit parent does not depend on the leaf; continuing the branch does.
+        leaf_guard = "" if parent_pair_id is not None else " AND active_leaf_id IS NOT DISTINCT FROM %s::uuid"
+        pair_sql, pair_params = _insert(MessagePair, [pair], guard="moved")
+        messages_sql, messages_params = _insert(Message, [user_message, assistant_message], guard="moved")
+        update_params: list[Any] = [pair.id, preview, now, chat.id, user.pk]
+        if leaf_guard:
+            update_params.append(seen_leaf_id)
+        set_leaf = "active_leaf_id = %s::uuid, last_message_preview = %s, updated_at = %s"
+        move = f"UPDATE {CHAT_TABLE} SET {set_leaf} WHERE id = %s::uuid AND user_id = %s{leaf_guard} RETURNING 1"  # noqa: S608 - constants; values are parameters
+        inserts = f"new_pair AS ({pair_sql}), new_messages AS ({messages_sql})"
+        sql = f"WITH moved AS ({move}), {inserts} SELECT count(*) FROM moved"  # noqa: S608 - as above
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*update_params, *pair_params, *messages_params])
+            row = cursor.fetchone()
+        if row and row[0]:
+            chat.active_leaf = pair
+            chat.last_message_preview = preview
+            chat.updated_at = now
+            _written(pair, user_message, assistant_message)
+            return chat, pair, user_message, assistant_message
+        if parent_pair_id is not None:  # nothing can race an explicit parent: the chat is gone
+            raise errors.NotFound("No such chat.", code=ErrorCode.CHAT_NOT_FOUND)
+    return None

@@ -1,0 +1,121 @@
+"""The streaming views' fast path: the same responses as Django's handler, without its request thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.core.asgi import get_asgi_application
+
+from backend.streaming.asgi import _fast_path, with_streaming_fast_path
+from tests.e2e.conftest import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SEND = "/api/v1/chat/messages/"
+
+
+def _scope(path: str, *, method: str = "POST", headers: dict[str, str] | None = None) -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+def _call(application, scope: dict, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    async def run() -> list[dict]:
+        sent: list[dict] = []
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict:
+            if messages:
+                return messages.pop(0)
+            await asyncio.Event().wait()  # the client stays connected
+            return {}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await application(scope, receive, send)
+        return sent
+
+    sent = asyncio.run(run())
+    start = next(message for message in sent if message["type"] == "http.response.start")
+    headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
+    body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+    return start["status"], headers, body
+
+
+def test_token_requests_to_streaming_views_take_the_fast_path_and_nothing_else_does():
+    token = {"Authorization": "Token x"}
+
+    assert _fast_path(_scope(SEND, headers=token))
+    assert _fast_path(_scope("/api/v1/chat/messages/00000000-0000-0000-0000-000000000000/stream/", headers=token))
+    assert not _fast_path(_scope(SEND, headers={"Cookie": "sessionid=x"}))  # sessions keep Django's handler
+    assert not _fast_path(_scope("/api/v1/chat/chats/", method="GET", headers=token))  # a DRF view
+    assert not _fast_path(_scope("/no/such/path/", headers=token))
+
+
+@pytest.mark.parametrize(
+    ("case", "body"),
+    [
+        ("bad token", b'{"content": "hi"}'),
+        ("invalid body", b'{"content": ""}'),
+        ("not json", b"{"),
+        ("foreign chat", b'{"content": "hi", "chat_id": "00000000-0000-0000-0000-000000000000"}'),
+    ],
+)
+def test_errors_are_the_same_on_both_paths(case, body):
+    _, token = make_user(f"asgi-{case.replace(' ', '-')}@example.com")
+    headers = {
+        "Authorization": "Token wrong" if case == "bad token" else f"Token {token}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "request-0123456789",
+    }
+    django_application = get_asgi_application()
+
+    fast = _call(with_streaming_fast_path(django_application), _scope(SEND, headers=headers), body)
+    slow = _call(django_application, _scope(SEND, headers=headers), body)
+
+    assert fast == slow
+    status, response_headers, content = fast
+    assert status in (400, 401, 404) and json.loads(content)["error"]["code"]
+    assert response_headers["x-request-id"] == "request-0123456789"
+
+
+def _executors_created(run) -> int:
+    """Thread pools created while `run` runs (Django's per-request thread is one such pool)."""
+    before = ThreadPoolExecutor._counter()  # type: ignore[attr-defined]
+    run()
+    return ThreadPoolExecutor._counter() - before - 1  # type: ignore[attr-defined]
+
+
+def test_the_fast_path_starts_no_thread_per_request():
+    _, token = make_user("asgi-threads@example.com")
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    django_application = get_asgi_application()
+    fast_application = with_streaming_fast_path(django_application)
+
+    def five(application):
+        def run():
+            for _ in range(5):
+                assert _call(application, _scope(SEND, headers=headers), b'{"content": ""}')[0] == 400
+
+        return run
+
+    five(fast_application)()  # warm: the database threads exist from now on
+
+    assert _executors_created(five(fast_application)) == 0
+    assert _executors_created(five(django_application)) >= 5  # one thread per request
