@@ -15,7 +15,7 @@ from appauth import token_cache
 from appauth.models import AuthToken
 from appauth.services.audit import ClientInfo
 from appauth.services.tokens import token_create
-from tests.chat.factories import UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 CLIENT = ClientInfo(ip="127.0.0.1", user_agent="tests")

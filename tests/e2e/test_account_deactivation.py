@@ -13,8 +13,7 @@ import httpx
 
 from appauth import services
 from chat.models import Message
-from tests.e2e.conftest import headers
-from tests.sse import parse_sse
+from tests.sse import headers, parse_sse
 
 
 def test_deactivation_stops_the_running_answer_and_the_next_request_is_401(live, alice):

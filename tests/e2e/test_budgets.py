@@ -16,8 +16,7 @@ from django.utils import timezone
 from backend.llm.models import LLMCall, UserBudget
 from chat.models import Message
 from prototypes.models import DesignProject
-from tests.e2e.conftest import headers, stream_events
-from tests.sse import assert_stream_contract
+from tests.sse import assert_stream_contract, headers, stream_events
 
 
 def _spent_before(user, tokens: int, cost: str = "0") -> None:

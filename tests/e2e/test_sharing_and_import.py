@@ -8,7 +8,7 @@ import json
 import httpx
 
 from chat.models import Attachment, Chat
-from tests.e2e.conftest import headers, stream_events
+from tests.sse import headers, stream_events
 
 
 def test_a_streamed_chat_is_shared_read_without_an_account_and_revoked(live, alice, emulator):

@@ -12,7 +12,7 @@ from backend.llm import budget, service
 from backend.llm.budget import BudgetExhausted
 from backend.llm.models import LLMCall, UserBudget
 from backend.llm.types import CallContext
-from tests.backend.llm.conftest import make_request
+from tests.backend.llm.helpers import make_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.asgi import get_asgi_application
 
 from backend.streaming.asgi import _fast_path, with_streaming_fast_path
-from tests.e2e.conftest import make_user
+from tests.e2e.live import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

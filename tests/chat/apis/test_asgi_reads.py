@@ -15,7 +15,8 @@ from appauth.services.audit import ClientInfo
 from appauth.services.tokens import token_create, token_revoke_all
 from chat.apis import asgi_reads
 from chat.models import Message
-from tests.chat.factories import AttachmentFactory, ChatFactory, UserFactory, linear_chat, turn
+from tests.chat.factories import AttachmentFactory, ChatFactory, linear_chat, turn
+from tests.factories import UserFactory
 
 # The page is read on the database threads: the rows must be committed.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]

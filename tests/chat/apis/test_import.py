@@ -13,8 +13,9 @@ from rest_framework.test import APIClient
 
 from chat.models import Attachment, Chat, Message
 from chat.services.export import chat_export_json
-from tests.chat.factories import AttachmentFactory, ChatFactory, ProjectFactory, UserFactory, linear_chat, turn
+from tests.chat.factories import AttachmentFactory, ChatFactory, ProjectFactory, linear_chat, turn
 from tests.chat.services.test_export import normalised
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.chat.urls_rest_test")]
 

@@ -16,7 +16,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chat.models import Chat, ChatShare, Message
-from tests.chat.factories import AttachmentFactory, ChatFactory, UserFactory, linear_chat, turn
+from tests.chat.factories import AttachmentFactory, ChatFactory, linear_chat, turn
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 from chat.models import Chat, Message, MessagePair
 from chat.selectors import pages
 from chat.services import chats as chat_services
-from tests.chat.factories import AttachmentFactory, ChatFactory, ProjectFactory, UserFactory, linear_chat, turn
+from tests.chat.factories import AttachmentFactory, ChatFactory, ProjectFactory, linear_chat, turn
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 API = "/api/v1/chat"

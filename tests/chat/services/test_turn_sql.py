@@ -12,7 +12,8 @@ from backend import errors
 from chat.models import Chat, Message, MessagePair
 from chat.services import turn_sql
 from chat.services.messages import message_send
-from tests.chat.factories import ProjectFactory, UserFactory
+from tests.chat.factories import ProjectFactory
+from tests.factories import UserFactory
 
 pytestmark = [
     pytest.mark.django_db,
