@@ -224,6 +224,9 @@ class BranchPageJson:
         return None if self.end >= self.total else min(self.total, self.end + self.limit)
 
 
+_MAX_DEPTH = 2**31 - 1
+
+
 def _cache_key(chat_id: UUID, version: int, before: int | None, limit: int) -> str:
     return f"chat:history:{chat_id}:{version}:{'' if before is None else before}:{limit}"
 
@@ -236,6 +239,8 @@ def branch_page_json(
     Cached per (chat, history version, before, limit) for `CHAT_HISTORY_CACHE_SECONDS`; a hit
     costs one indexed read of the version, a miss one more statement.
     """
+    if before is not None:
+        before = min(before, _MAX_DEPTH)  # a pair's depth is a 32-bit integer: any larger cursor means "the end"
     seconds = int(settings.CHAT_HISTORY_CACHE_SECONDS)
     if seconds > 0:
         with connection.cursor() as cursor:

@@ -178,7 +178,10 @@ def _rich_chat(user):
     return chat, root, versions, child, last
 
 
-@pytest.mark.parametrize("params", [{}, {"page_size": 2}, {"page_size": 2, "before": 2}, {"before": 1}, {"before": 99}])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"page_size": 2}, {"page_size": 2, "before": 2}, {"before": 1}, {"before": 99}, {"before": 65323345986445}],
+)
 def test_history_pages_equal_the_serializer_pages(client, user, settings, params):
     chat, *_ = _rich_chat(user)
     fast, slow = _both(client, settings, f"{API}/chats/{chat.id}/messages/", params)
