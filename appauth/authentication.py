@@ -27,7 +27,7 @@ from knox.settings import knox_settings
 from rest_framework import exceptions
 
 from appauth import token_cache
-from appauth.models import AuthToken
+from appauth.models import AppUser, AuthToken
 
 _MAX_TOKEN_LENGTH = 256
 
@@ -56,7 +56,7 @@ class TokenAuthentication(KnoxTokenAuthentication):
         interval = timedelta(seconds=settings.AUTH_TOKEN_TOUCH_INTERVAL_SECONDS)
         return auth_token.last_used_at is None or now - auth_token.last_used_at >= interval
 
-    def _current(self, user: Any, auth_token: AuthToken) -> bool:
+    def _current(self, user: AppUser, auth_token: AuthToken) -> bool:
         """Whether a cached pair may answer as is: unexpired, active, no refresh or touch due."""
         now = timezone.now()
         if not user.is_active or self._touch_due(auth_token, now):

@@ -24,6 +24,7 @@ races.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,7 @@ from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
+from appauth.models import AppUser
 from backend import errors
 from backend.llm.tokens import estimate_text_tokens
 from backend.streaming.engine import Engine
@@ -91,7 +93,7 @@ def _written(pair: MessagePair, *messages: Message) -> None:
     user_message._prefetched_objects_cache = {"attachments": Attachment.objects.none()}  # type: ignore[attr-defined]
 
 
-def turn_write_new(*, user: Any, project: Project | None, content: str, model: str | None, alias: str) -> Turn:
+def turn_write_new(*, user: AppUser, project: Project | None, content: str, model: str | None, alias: str) -> Turn:
     """A new chat with its first turn, in one statement."""
     chat = Chat(user=user, project=project, model=model or "")
     pair, user_message, assistant_message = _turn_rows(chat=chat, parent=None, content=content, alias=alias)
@@ -112,7 +114,12 @@ def turn_write_new(*, user: Any, project: Project | None, content: str, model: s
 
 
 def turn_write_follow_up(
-    *, user: Any, chat_id: UUID, parent_pair_id: UUID | None, content: str, resolve_alias: Any
+    *,
+    user: AppUser,
+    chat_id: UUID,
+    parent_pair_id: UUID | None,
+    content: str,
+    resolve_alias: Callable[[Chat], str],
 ) -> Turn | None:
     """A turn in an existing chat: one read, then one guarded statement. None after repeated races.
 
