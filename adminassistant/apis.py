@@ -42,6 +42,7 @@ from adminassistant.serializers import (
 )
 from adminassistant.services import chats, config
 from adminassistant.services.generation import AnswerState, engine
+from appauth.permissions import staff_check
 from backend import errors
 from backend.api.pagination import OldestFirstPagination, RecentlyUpdatedFirstPagination
 from backend.api.request import request_user, validated
@@ -53,7 +54,10 @@ from backend.streaming.schema import stream_responses
 TAGS = ["adminassistant"]
 _ERRORS = {
     **error_responses(400, 401),
-    403: OpenApiResponse(description="Not an active staff user (`not_staff`)."),
+    403: OpenApiResponse(
+        description="Not an active staff user (`not_staff`), or a staff user who must enrol in two-factor sign-in "
+        "first (`mfa_enrollment_required`)."
+    ),
 }
 _NOT_FOUND = error_responses(404)
 
@@ -61,6 +65,7 @@ _NOT_FOUND = error_responses(404)
 def require_staff(user: Any) -> None:
     if not (user and user.is_authenticated and user.is_active and user.is_staff):
         raise errors.PermissionDenied("The AI assistant is for staff only.", code=ErrorCode.NOT_STAFF)
+    staff_check(user)  # two-factor sign-in, when staff must use it
 
 
 class MessageCursorPagination(OldestFirstPagination):

@@ -6,25 +6,28 @@ import uuid
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from appauth import selectors, services
 from appauth.apis.accounts import AUTH_ERROR_RESPONSES, TAGS, client_info
+from appauth.permissions import IsStaff
 from appauth.serializers import InvitationCreatedSerializer, InvitationCreateInputSerializer, InvitationSerializer
 from backend.api.pagination import DefaultCursorPagination
 from backend.api.request import request_user, validated
 
 STAFF_RESPONSES: dict[int, OpenApiResponse] = {
     **AUTH_ERROR_RESPONSES,
-    403: OpenApiResponse(description="Staff only."),
+    403: OpenApiResponse(
+        description="Staff only (`permission_denied`); `mfa_enrollment_required` while staff must use two-factor "
+        "sign-in."
+    ),
 }
 
 
 class InvitationListApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsStaff]
     pagination_class = DefaultCursorPagination
 
     @extend_schema(
@@ -54,7 +57,7 @@ class InvitationListApi(APIView):
 
 
 class InvitationRevokeApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsStaff]
 
     @extend_schema(
         tags=TAGS,

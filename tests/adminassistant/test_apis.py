@@ -54,6 +54,14 @@ def test_chat_history_pages_oldest_first(staff):
     assert [m["content"] for m in rest["messages"]["results"]] == ["q2"]
 
 
+def test_staff_who_must_use_two_factor_sign_in_are_refused_until_they_enrol(staff, settings):
+    settings.AUTH_MFA_REQUIRED_FOR_STAFF = True
+
+    assert_error(client_for(staff).get(f"{API}/chats"), 403, "mfa_enrollment_required")
+    settings.AUTH_MFA_REQUIRED_FOR_STAFF = False
+    assert client_for(staff).get(f"{API}/chats").status_code == 200
+
+
 @pytest.mark.parametrize("kind", ["anonymous", "member", "inactive"])
 def test_only_active_staff_may_use_the_api(kind):
     if kind == "anonymous":

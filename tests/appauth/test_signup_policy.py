@@ -19,6 +19,7 @@ from appauth.models import AppUser, Invitation
 from tests.appauth.fake_oauth import Profile
 from tests.appauth.test_social_flow import browser_sign_in, exchange
 from tests.factories import UserFactory
+from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -239,3 +240,14 @@ def test_staff_create_an_invitation_in_the_admin(client):
     invitation = Invitation.objects.get()
     assert invitation.email == "admin-guest@example.com" and invitation.digest
     assert b"invitation=" in response.content  # the link, shown once
+
+
+def test_staff_who_must_use_two_factor_sign_in_cannot_manage_invitations_before_enrolling(settings):
+    settings.AUTH_MFA_REQUIRED_FOR_STAFF = True
+    client = staff_client()
+
+    response = client.get(f"{AUTH}/invitations/")
+
+    assert_error(response, 403, "mfa_enrollment_required")
+    settings.AUTH_MFA_REQUIRED_FOR_STAFF = False
+    assert client.get(f"{AUTH}/invitations/").status_code == 200
