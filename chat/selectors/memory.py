@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from appauth.models import AppUser
@@ -127,16 +127,22 @@ def memory_stats(*, user: AppUser) -> dict[str, Any]:
     }
 
 
-def memories_in_scope(*, user_id: Any, project_id: UUID | None, limit: int = CONTEXT_CANDIDATES) -> list[UserMemory]:
-    """Active memories visible in a chat: global ones, plus the project's own inside that project."""
+def memories_in_scope(
+    *, user_id: Any, project_id: UUID | None, limit: int = CONTEXT_CANDIDATES, if_enabled: bool = False
+) -> list[UserMemory]:
+    """Active memories visible in a chat: global ones, plus the project's own inside that project.
+
+    With `if_enabled`, none when the user switched memory off (`memory_enabled`), checked in
+    the same query: recall before every turn costs one round trip, not two.
+    """
     scope = Q(project__isnull=True)
     if project_id is not None:
         scope |= Q(project_id=project_id)
-    return list(
-        UserMemory.objects.filter(scope, user_id=user_id, is_active=True)
-        .prefetch_related("tags")
-        .order_by("-updated_at", "-id")[:limit]
-    )
+    memories = UserMemory.objects.filter(scope, user_id=user_id, is_active=True)
+    if if_enabled:
+        switched_off = MemorySettings.objects.filter(user_id=OuterRef("user_id"), enabled=False)
+        memories = memories.filter(~Exists(switched_off))
+    return list(memories.prefetch_related("tags").order_by("-updated_at", "-id")[:limit])
 
 
 def _score(memory: UserMemory, query_words: frozenset[str], now: datetime) -> float:
