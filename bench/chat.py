@@ -377,7 +377,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the latency benchmark")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="uvicorn workers of the latency benchmark and of the reads' extra rows"
+    )
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
@@ -434,7 +436,9 @@ def bench_reads(emulator_url: str, args: argparse.Namespace) -> str:
 
     user, token = make_token()
     chat_id, total = seed_history(user, args.messages)
-    http = chat_reads.http_reads(emulator_url, ENV, token, chat_id, total, args.clients, args.seconds)
+    http = chat_reads.http_reads(
+        emulator_url, ENV, token, chat_id, total, args.clients, args.seconds, workers=args.workers
+    )
     return http + "\n" + chat_reads.micro(token, user, args.runs)
 
 

@@ -6,8 +6,9 @@ has its baseline measured in the same run:
 - HTTP: the product under uvicorn (one worker, as `bench/chat.py` serves it), one server at a
   time, back to back, on the same data: the ORM + DRF path with per-request token lookups (the
   settings `CHAT_SQL_PAGES=0`, `CHAT_HISTORY_CACHE_SECONDS=0`, `AUTH_TOKEN_CACHE_SECONDS=0`),
-  the database-rendered pages without the page cache, and the defaults. Server CPU per request
-  is read from /proc (the server process only; PostgreSQL's own CPU is not in it).
+  the database-rendered pages without the page cache, and the defaults; then the last two again
+  on `--workers` uvicorn workers when that is more than one. Server CPU per request is read from
+  /proc (the server's processes; PostgreSQL's own CPU is not in it).
 - In process: token authentication from the database and from the cache; a rate-limit check as
   cache-API steps and as the one-round-trip script; the history of a follow-up turn in a
   200-message chat through the ORM and from the cache.
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import process_cpu_seconds, raw_get_load, summary, uvicorn_server
+from bench.common import raw_get_load, summary, tree_cpu_seconds, uvicorn_server
 
 # The old read path, kept callable through settings, as the baseline.
 BEFORE = {"CHAT_SQL_PAGES": "0", "CHAT_HISTORY_CACHE_SECONDS": "0", "AUTH_TOKEN_CACHE_SECONDS": "0"}
@@ -36,11 +37,11 @@ async def _measure(url: str, pid: int, path: str, token: str, clients: int, seco
     host, port = url.removeprefix("http://").split(":")
     headers = {"Authorization": f"Token {token}"}
     await raw_get_load(host, int(port), path, headers=headers, clients=clients, seconds=1.0)  # warm-up
-    cpu_before = process_cpu_seconds(pid)
+    cpu_before = tree_cpu_seconds(pid)
     count, elapsed, latencies, failures = await raw_get_load(
         host, int(port), path, headers=headers, clients=clients, seconds=seconds
     )
-    cpu = process_cpu_seconds(pid) - cpu_before
+    cpu = tree_cpu_seconds(pid) - cpu_before
     stats = summary(latencies)
     return {
         "rate": count / elapsed,
@@ -52,7 +53,14 @@ async def _measure(url: str, pid: int, path: str, token: str, clients: int, seco
 
 
 def http_reads(
-    emulator_url: str, env: dict[str, str], token: str, chat_id: str, total: int, clients: int, seconds: float
+    emulator_url: str,
+    env: dict[str, str],
+    token: str,
+    chat_id: str,
+    total: int,
+    clients: int,
+    seconds: float,
+    workers: int = 1,
 ) -> str:
     import uvloop
 
@@ -61,22 +69,27 @@ def http_reads(
         "history": f"/api/v1/chat/chats/{chat_id}/messages/",
     }
     runs = [
-        ("before: ORM + DRF serializers, token looked up per request", BEFORE, ["list", "history"]),
-        ("after, history page cache off: PostgreSQL renders the page", UNCACHED, ["history"]),
-        ("after (defaults): PostgreSQL renders the page, history page cached", AFTER, ["list", "history"]),
+        ("before: ORM + DRF serializers, token looked up per request", BEFORE, ["list", "history"], 1),
+        ("after, history page cache off: PostgreSQL renders the page", UNCACHED, ["history"], 1),
+        ("after (defaults): PostgreSQL renders the page, history page cached", AFTER, ["list", "history"], 1),
     ]
+    if workers > 1:
+        runs += [
+            (f"after, history page cache off, {workers} workers", UNCACHED, ["history"], workers),
+            (f"after (defaults), {workers} workers", AFTER, ["list", "history"], workers),
+        ]
     results: dict[tuple[str, str], dict[str, float]] = {}
-    for name, overrides, endpoints in runs:
-        with uvicorn_server(emulator_url, {**env, **overrides}) as (url, pid):
+    for name, overrides, endpoints, server_workers in runs:
+        with uvicorn_server(emulator_url, {**env, **overrides}, workers=server_workers) as (url, pid):
             for endpoint in endpoints:
                 results[(name, endpoint)] = uvloop.run(_measure(url, pid, paths[endpoint], token, clients, seconds))
     lines = [
         f"### Chat list and history page, {clients} clients, {total:,} messages in the database",
         "",
         f"{clients} keep-alive connections for {seconds:.0f} s per row (after 1 s of warm-up), one uvicorn",
-        "worker, one server at a time on the same data. The list is 20 chats; the history page is the last",
-        "50 turns (100 messages) of a 2,000-message chat. CPU = the server process's CPU time per request",
-        "(PostgreSQL's is not included).",
+        "worker unless the row says otherwise, one server at a time on the same data. The list is 20 chats;",
+        "the history page is the last 50 turns (100 messages) of a 2,000-message chat. CPU = the server",
+        "processes' CPU time per request (PostgreSQL's is not included).",
         f"Load average when the measurements ended: {' / '.join(f'{value:.1f}' for value in os.getloadavg())}",
         "(1 / 5 / 15 min; the machine is shared, and the load client and PostgreSQL run on the same two cores).",
         "",

@@ -48,6 +48,8 @@ class Turn:
     user_id: Any
     built: BuiltContext | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    # The tools offered and who calls them, when admission already decided (same database hop).
+    tools: tuple[list[Tool], ToolContext | None] | None = None
 
 
 def start_fields(*, chat_id: Any, pair_id: Any, user_message_id: Any, assistant_message_id: Any) -> dict[str, Any]:
@@ -75,11 +77,16 @@ class ChatAdapter:
         return Message.objects.filter(user=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING)
 
     def prepare(self, admission: Admission) -> None:
-        """Assemble the context in the same database hop as accepting the turn."""
+        """Assemble the context and choose the tools in the same database hop as accepting the turn.
+
+        The tools come from the chat the turn was written with, so the run starts the model
+        call without reading the chat again on another hop.
+        """
         turn: Turn = admission.payload
         turn.built = context_build(
             assistant_message=turn.assistant_message, pair=turn.pair, user_message=turn.user_message
         )
+        turn.tools = tools_for(chat=turn.pair.chat, assistant_message_id=turn.assistant_message.id)
 
     def start_data(self, record: Message) -> dict[str, Any]:
         pair = record.pair
@@ -101,7 +108,7 @@ class ChatAdapter:
             built = await _abuild(assistant_message=turn.assistant_message)
         run.start_fields["omitted_pair_ids"] = [str(pair_id) for pair_id in built.omitted_pair_ids]
         turn.built = built
-        tools, context = await _atool_setup(assistant_message_id=turn.assistant_message.id)
+        tools, context = turn.tools or await _atool_setup(assistant_message_id=turn.assistant_message.id)
         if tools and context is not None:
             result = await tool_loop(
                 run=run, request=built.request, context=context, tools=tools, calls=turn.tool_calls
@@ -165,10 +172,17 @@ def _answer_fields(turn: Turn) -> dict[str, Any]:
 
 
 def _tool_setup(*, assistant_message_id: UUID) -> tuple[list[Tool], ToolContext | None]:
-    """The tools offered for this answer (none when switched off) and who calls them."""
+    """`tools_for` the chat of this answer, read from the database (a run that admission did not prepare)."""
     if not settings.TOOLS_ENABLED:
         return [], None
     chat = Chat.objects.select_related("project", "user").get(pairs__messages__id=assistant_message_id)
+    return tools_for(chat=chat, assistant_message_id=assistant_message_id)
+
+
+def tools_for(*, chat: Chat, assistant_message_id: UUID) -> tuple[list[Tool], ToolContext | None]:
+    """The tools offered for this answer in `chat` (none when switched off) and who calls them."""
+    if not settings.TOOLS_ENABLED:
+        return [], None
     if not chat.tools_enabled or (chat.project is not None and not chat.project.tools_enabled):
         return [], None
     tools = [tool for tool in tools_all() if tool_allowed(user=chat.user, tool=tool)]

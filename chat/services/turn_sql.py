@@ -127,9 +127,11 @@ def turn_write_follow_up(
     the user does not own.
     """
     for _ in range(RACE_RETRIES):
-        chat = Chat.objects.select_related("active_leaf").filter(id=chat_id, user=user).first()
+        # The project (context, tools) comes in the same read; the owner is the one asking.
+        chat = Chat.objects.select_related("active_leaf", "project").filter(id=chat_id, user=user).first()
         if chat is None:
             raise errors.NotFound("No such chat.", code=ErrorCode.CHAT_NOT_FOUND)
+        chat.user = user
         alias = resolve_alias(chat)
         seen_leaf_id = chat.active_leaf_id
         if parent_pair_id is not None:

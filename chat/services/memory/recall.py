@@ -43,9 +43,9 @@ def memory_context_block(*, chat: Chat, query: str | None = None, mark_reference
     off, or when nothing is remembered. The memories used are marked referenced unless
     `mark_referenced` is False (the preview).
     """
-    if chat.incognito or not selectors.memory_enabled(user_id=chat.user_id):
+    if chat.incognito:
         return None
-    candidates = selectors.memories_in_scope(user_id=chat.user_id, project_id=chat.project_id)
+    candidates = selectors.memories_in_scope(user_id=chat.user_id, project_id=chat.project_id, if_enabled=True)
     if not candidates:
         return None
     if query is None:

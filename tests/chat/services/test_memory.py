@@ -399,3 +399,16 @@ def test_old_extraction_claims_are_purged_by_beat_and_their_memories_stay(emulat
     assert UserMemory.objects.count() == 1
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"chat.tasks.purge_memory_extractions", "backend.streaming.tasks.sweep_generations"} <= scheduled
+
+
+@pytest.mark.parametrize("case", ["memory off", "nothing remembered", "memory on"])
+def test_recall_reads_the_memory_switch_in_the_same_query(chat, case, django_assert_num_queries):
+    if case != "nothing remembered":
+        services.memory_create(user=chat.user, summary="Is called Ada")
+    if case == "memory off":
+        services.memory_settings_set(user=chat.user, enabled=False)
+
+    with django_assert_num_queries(1 if case != "memory on" else 3):  # + tags, + the referenced mark
+        block = services.memory_context_block(chat=chat, query="hi")
+
+    assert (block is not None) == (case == "memory on")
