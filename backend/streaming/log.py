@@ -39,6 +39,11 @@ TERMINAL_EVENTS = frozenset({"message_stop", "error"})
 # stay below the gap, so the sweeper's `snapshot` and terminal event always come after them.
 ORPHAN_SEQ_GAP = 10_000
 
+# A running generation's Redis log expires RUNNING_TTL_MARGIN seconds after STREAM_LOG_TTL unless
+# its expiry is written again; the flusher rewrites it every EXPIRY_REFRESH_SECONDS.
+RUNNING_TTL_MARGIN = 3600
+EXPIRY_REFRESH_SECONDS = 600
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -70,8 +75,15 @@ class LocalLog:
     events: list[Event] = field(default_factory=list)
     ended: bool = False
     ended_at: float = 0.0
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Each waiting reader has a future that `append` resolves (True). Keep-alive ticks come from
+    # one timer per log, armed while readers wait: it resolves them with False once the log has
+    # been quiet for the keep-alive interval. A token costs no timer and no task.
+    _waiters: list[asyncio.Future[bool]] = field(default_factory=list)
+    _tick: asyncio.TimerHandle | None = None
+    _quiet_since: float = field(default_factory=time.monotonic)
     _unflushed: list[Event] = field(default_factory=list)
+    # When the Redis copy's expiry was last written (monotonic seconds; 0: never).
+    expiry_written_at: float = 0.0
 
     @property
     def last_seq(self) -> int:
@@ -84,10 +96,37 @@ class LocalLog:
         if event_type in TERMINAL_EVENTS:
             self.ended = True
             self.ended_at = time.monotonic()
-        # Wake every waiting reader, then re-arm for the next append.
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._quiet_since = time.monotonic()
+        self._wake(True)
         return event
+
+    def _wake(self, appended: bool) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(appended)
+
+    def _wait(self, keepalive: float) -> asyncio.Future[bool]:
+        """A future that resolves at the next append (True) or once the log was quiet for
+        `keepalive` seconds (False). Cancelling it (the reader left) touches no other reader."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiters.append(waiter)
+        if self._tick is None:
+            self._tick = loop.call_later(keepalive, self._on_tick, keepalive)
+        return waiter
+
+    def _on_tick(self, keepalive: float) -> None:
+        self._tick = None
+        self._waiters = [waiter for waiter in self._waiters if not waiter.done()]
+        if not self._waiters:
+            return
+        quiet = time.monotonic() - self._quiet_since
+        if quiet >= keepalive * 0.999:
+            self._quiet_since = time.monotonic()
+            self._wake(False)
+        else:
+            self._tick = asyncio.get_running_loop().call_later(keepalive - quiet, self._on_tick, keepalive)
 
     def take_unflushed(self) -> list[Event]:
         events, self._unflushed = self._unflushed, []
@@ -114,10 +153,7 @@ class LocalLog:
                 if follow.ended:
                     return
                 continue
-            changed = self._changed
-            try:
-                await asyncio.wait_for(changed.wait(), timeout=keepalive)
-            except TimeoutError:
+            if not await self._wait(keepalive):
                 yield None
 
 
@@ -206,6 +242,7 @@ class EventLogs:
             return
         pipeline = redis.pipeline(transaction=False)
         pending = False
+        expiring: list[LocalLog] = []
         for log in list(self.logs.values()):
             events = log.take_unflushed()
             if not events:
@@ -214,13 +251,23 @@ class EventLogs:
             key = redis_key(log.key)
             for event in events:
                 pipeline.xadd(key, _encode_fields(event.type, event.payload), id=f"0-{event.seq}")
-            ttl = settings.STREAM_LOG_TTL if log.ended else settings.STREAM_LOG_TTL + 3600
-            pipeline.expire(key, ttl)
+            # The expiry is written with the first events, with the terminal event, and then
+            # every EXPIRY_REFRESH_SECONDS of a long generation — not with every flush (that
+            # doubled the commands per token).
+            now = time.monotonic()
+            if log.ended or now - log.expiry_written_at >= EXPIRY_REFRESH_SECONDS or not log.expiry_written_at:
+                pipeline.expire(
+                    key, settings.STREAM_LOG_TTL if log.ended else settings.STREAM_LOG_TTL + RUNNING_TTL_MARGIN
+                )
+                log.expiry_written_at = now
+                expiring.append(log)
         if pending:
             try:
                 await pipeline.execute()
             except Exception:  # the live readers still have every event; only remote resume degrades
                 logger.warning("could not write stream events to Redis", exc_info=True)
+                for log in expiring:
+                    log.expiry_written_at = 0.0  # written with the next flush
 
     def _forget_finished(self) -> None:
         """Drop local logs some time after they ended (late local readers get the Redis copy).
