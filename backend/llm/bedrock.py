@@ -13,7 +13,9 @@ For streams the read timeout bounds the gap between two events, not the whole an
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -385,6 +387,68 @@ class StreamAssembler(providers.StreamAssembler):
         return "", NO_TOOL_USES
 
 
+class DeltaFastStream:
+    """An aiobotocore ConverseStream event stream whose text deltas skip the shape parser.
+
+    botocore decodes each frame (`EventStreamBuffer`: prelude, headers, CRCs), then runs the
+    event's payload through its model-driven response parser, which is about half of what a
+    token costs the stream. A text delta's payload is a small JSON object whose parsed form is
+    that object itself, so it is decoded with `json.loads` when it has exactly the modeled shape
+    (`{"delta": {"text": str}, "contentBlockIndex": int}` and Bedrock's padding). Every other event, every exception
+    event and any payload that does not match goes through botocore's parser as before, so
+    errors, tool use, usage and the stop reason keep botocore's exact behaviour
+    (`tests/backend/llm/test_bedrock_fast_stream.py` compares the two on every event kind).
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[dict[str, Any]]:
+        stream = self._stream
+        async for message in stream._event_generator:
+            headers = message.headers
+            if headers.get(":event-type") == "contentBlockDelta" and headers.get(":message-type") == "event":
+                delta = _text_delta(message.payload)
+                if delta is not None:
+                    yield {"contentBlockDelta": delta}
+                    continue
+            parsed = await stream._parse_event(message)
+            if parsed:
+                yield parsed
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _text_delta(payload: bytes) -> dict[str, Any] | None:
+    """A `contentBlockDelta` payload as botocore would parse it, when it is a plain text delta.
+
+    Bedrock pads every event with a random-length `"p"` member, which is not modeled: botocore
+    drops it, and so does this.
+    """
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return None  # botocore's parser reports it
+    if not isinstance(data, dict) or not data.keys() <= _TEXT_DELTA_MEMBERS:
+        return None
+    delta = data.get("delta")
+    if not isinstance(delta, dict) or delta.keys() != {"text"} or not isinstance(delta["text"], str):
+        return None
+    if "contentBlockIndex" not in data:
+        return {"delta": delta}
+    index = data["contentBlockIndex"]
+    if type(index) is not int:
+        return None
+    return {"delta": delta, "contentBlockIndex": index}
+
+
+_TEXT_DELTA_MEMBERS = frozenset({"delta", "contentBlockIndex", "p"})
+
+
 # --- The adapter ---------------------------------------------------------------------------------------
 
 
@@ -405,7 +469,7 @@ class BedrockAdapter(providers.AdapterBase):
 
     async def aopen_stream(self, prepared: dict[str, Any], model: ModelSpec) -> Any:
         client = await async_client(stream=True)
-        return (await client.converse_stream(**prepared))["stream"]
+        return DeltaFastStream((await client.converse_stream(**prepared))["stream"])
 
     async def aclose_stream(self, stream: Any) -> None:
         stream.close()
