@@ -157,14 +157,34 @@ class LocalLog:
                 yield None
 
 
-def _decode_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
+def _decode_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> list[Event]:
+    """The events of one Redis Stream entry (see `_encode_fields`)."""
     raw_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-    payload = fields[b"d"].decode()
-    return Event(seq=int(raw_id.split("-")[1]), type=fields[b"t"].decode(), data=json.loads(payload), payload=payload)
+    last = int(raw_id.split("-")[1])
+    types, payloads = fields[b"t"].decode().split("\n"), fields[b"d"].decode().split("\n")
+    first = int(fields[b"f"]) if b"f" in fields else last
+    if len(types) != len(payloads) or first + len(types) - 1 != last:
+        raise ValueError(f"malformed stream log entry {raw_id}")
+    return [
+        Event(seq=first + offset, type=event_type, data=json.loads(payload), payload=payload)
+        for offset, (event_type, payload) in enumerate(zip(types, payloads, strict=True))
+    ]
 
 
-def _encode_fields(event_type: str, payload: str) -> dict[Any, Any]:
-    return {"t": event_type, "d": payload}
+def _encode_fields(events: list[Event]) -> dict[Any, Any]:
+    """One Redis Stream entry holding consecutive events; its id is the last event's `0-seq`.
+
+    A single event is `{t: type, d: payload}`; several are their types and payloads joined by
+    newlines (a JSON payload from `_json` never holds a raw newline), with `f`, the first
+    event's seq. One entry per log and flush instead of one per event: a command per flush.
+    """
+    if len(events) == 1:
+        return {"t": events[0].type, "d": events[0].payload}
+    return {
+        "t": "\n".join(event.type for event in events),
+        "d": "\n".join(event.payload for event in events),
+        "f": events[0].seq,
+    }
 
 
 def redis_key(key: str) -> str:
@@ -249,8 +269,7 @@ class EventLogs:
                 continue
             pending = True
             key = redis_key(log.key)
-            for event in events:
-                pipeline.xadd(key, _encode_fields(event.type, event.payload), id=f"0-{event.seq}")
+            pipeline.xadd(key, _encode_fields(events), id=f"0-{events[-1].seq}")
             # The expiry is written with the first events, with the terminal event, and then
             # every EXPIRY_REFRESH_SECONDS of a long generation — not with every flush (that
             # doubled the commands per token).
@@ -305,11 +324,12 @@ class EventLogs:
         if redis is None:
             return None
         try:
-            entries = await redis.xrange(redis_key(key), min="0-1", max="0-1", count=1)
+            entries = await redis.xrange(redis_key(key), count=1)
+            first = _decode_entry(*entries[0])[0] if entries else None
         except Exception:
             logger.warning("could not read stream events from Redis", exc_info=True)
             return None
-        return _decode_entry(*entries[0]) if entries else None
+        return first if first is not None and first.seq == 1 else None
 
     async def follow(
         self, key: str, follow: Follow, *, finished: Callable[[], Awaitable[bool]] | None = None
@@ -367,16 +387,20 @@ class EventLogs:
             batch: list[Event] = []
             hole = False
             for entry_id, fields in response[0][1]:
-                event = _decode_entry(entry_id, fields)
-                if event.seq != follow.position + 1:
-                    # A hole (events lost with a dead process, or a log evicted and begun again):
-                    # the exact suffix cannot be given, so the stored record answers instead.
-                    hole = True
-                    break
-                follow.position = event.seq
-                batch.append(event)
-                if event.type in TERMINAL_EVENTS:
-                    follow.ended = True
+                for event in _decode_entry(entry_id, fields):
+                    if event.seq <= follow.position:
+                        continue  # an entry begun before the reader's position
+                    if event.seq != follow.position + 1:
+                        # A hole (events lost with a dead process, or a log evicted and begun again):
+                        # the exact suffix cannot be given, so the stored record answers instead.
+                        hole = True
+                        break
+                    follow.position = event.seq
+                    batch.append(event)
+                    if event.type in TERMINAL_EVENTS:
+                        follow.ended = True
+                        break
+                if hole or follow.ended:
                     break
             if batch:
                 yield batch
@@ -393,7 +417,7 @@ class EventLogs:
             return False
         if not last:
             return False
-        event = _decode_entry(*last[0])
+        event = _decode_entry(*last[0])[-1]
         return not (event.type in TERMINAL_EVENTS and event.seq <= position)
 
     async def aclose(self) -> None:
@@ -429,10 +453,11 @@ def close_orphaned_log(key: str, *, after_seq: int, events: list[tuple[str, dict
         last = client.xrevrange(key, count=1)
         if not last:
             return 0
-        seq = max(_decode_entry(*last[0]).seq, after_seq) + ORPHAN_SEQ_GAP  # type: ignore[arg-type]
+        seq = max(_decode_entry(*last[0])[-1].seq, after_seq) + ORPHAN_SEQ_GAP  # type: ignore[arg-type]
         pipeline = client.pipeline(transaction=False)
         for offset, (event_type, data) in enumerate(events):
-            pipeline.xadd(key, _encode_fields(event_type, _json(data)), id=f"0-{seq + offset}")
+            event = Event(seq=seq + offset, type=event_type, data=data, payload=_json(data))
+            pipeline.xadd(key, _encode_fields([event]), id=f"0-{event.seq}")
         pipeline.expire(key, settings.STREAM_LOG_TTL)
         pipeline.execute()
         return seq + len(events) - 1

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from backend.db import db_sync_to_async
 from backend.streaming import replay
-from backend.streaming.log import EventLogs, LocalLog, close_orphaned_log, logs, redis_key
+from backend.streaming.log import EventLogs, Follow, LocalLog, _decode_entry, close_orphaned_log, logs, redis_key
 from chat.models import Chat, Message, MessagePair
 from chat.services.generation import engine
 from tests.factories import UserFactory
@@ -180,7 +180,8 @@ async def test_overlapping_flushes_never_lose_events_to_redis(redis_client, monk
         redis_client.delete(redis_key(log.key))
         await event_logs.aclose()
 
-    assert [int(entry_id.decode().split("-")[1]) for entry_id, _ in entries] == [1, 2, 3, 4, 5, 6]
+    assert [event.seq for entry in entries for event in _decode_entry(*entry)] == [1, 2, 3, 4, 5, 6]
+    assert [event.data["text"] for entry in entries for event in _decode_entry(*entry)] == list("012345")
 
 
 async def test_a_hole_in_a_redis_log_is_answered_by_a_snapshot_never_by_a_skip(redis_client):
@@ -233,3 +234,31 @@ def test_an_ended_log_is_kept_in_memory_until_its_events_reached_redis(settings)
     log.take_unflushed()
     event_logs._forget_finished()
     assert "k" not in event_logs.logs
+
+
+async def test_a_reader_in_another_process_resumes_inside_a_flushed_batch_exactly(redis_client):
+    """One flush writes a log's new events as one Redis entry; a resume from the middle of it
+    gets exactly the events after its id, and `message_start` is still found for the resume."""
+    event_logs = EventLogs()
+    log = event_logs.open("chat:00000000-0000-0000-0000-0000000000fe")
+    try:
+        log.append("message_start", {"model": "m"})
+        for text in "abc":
+            log.append("delta", {"text": f"{text}\nline «two»"})
+        log.append("message_stop", {"stop_reason": "end_turn"})
+        await event_logs.flush()
+        assert len(redis_client.xrange(redis_key(log.key))) == 1
+        event_logs.logs.clear()  # read as another process would: from Redis only
+
+        first = await event_logs.first_event(log.key)
+        follow = Follow(position=2)
+        batches = [batch async for batch in event_logs.follow(log.key, follow)]
+    finally:
+        redis_client.delete(redis_key(log.key))
+        await event_logs.aclose()
+
+    assert first is not None and (first.seq, first.type) == (1, "message_start")
+    events = [event for batch in batches if batch for event in batch]
+    assert [(event.seq, event.type) for event in events] == [(3, "delta"), (4, "delta"), (5, "message_stop")]
+    assert [event.data.get("text") for event in events[:2]] == ["b\nline «two»", "c\nline «two»"]
+    assert follow.ended
