@@ -88,6 +88,32 @@ class StreamingHandler(ASGIHandler):
             response.close()  # sends request_finished
         body_file.close()
 
+    async def send_response(self, response: Any, send: Send) -> None:
+        """Django's `send_response`; an async stream's parts go out without its two per-part layers.
+
+        Django consumes a stream through `response.__aiter__` (an async generator around
+        `streaming_content`, itself a generator around the view's iterator) and `chunk_bytes`;
+        here `streaming_content` is read directly, split only when a part exceeds `chunk_size`.
+        Headers, cookies, the closing message and the iterator's closing are Django's.
+        """
+        if not (response.streaming and response.is_async):
+            await super().send_response(response, send)
+            return
+        headers = [
+            (bytes(name.encode("ascii") if isinstance(name, str) else name), value.encode("latin1"))
+            if isinstance(value, str)
+            else (bytes(name.encode("ascii") if isinstance(name, str) else name), bytes(value))
+            for name, value in response.items()
+        ]
+        headers += [(b"Set-Cookie", c.output(header="").encode("ascii").strip()) for c in response.cookies.values()]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        size = self.chunk_size
+        async with contextlib.aclosing(response.streaming_content) as content:
+            async for part in content:
+                for start in range(0, len(part), size) if len(part) > size else (0,):
+                    await send({"type": "http.response.body", "body": part[start : start + size], "more_body": True})
+        await send({"type": "http.response.body"})
+
 
 @functools.lru_cache(maxsize=PATH_CACHE)
 def _streaming_view(urlconf: str, path: str) -> bool:

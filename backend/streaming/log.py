@@ -331,7 +331,7 @@ class EventLogs:
             return None
         return first if first is not None and first.seq == 1 else None
 
-    async def follow(
+    def follow(
         self, key: str, follow: Follow, *, finished: Callable[[], Awaitable[bool]] | None = None
     ) -> AsyncIterator[list[Event] | None]:
         """Every event of `key` after `follow.position`, in order and in batches, from the local
@@ -345,23 +345,19 @@ class EventLogs:
         keepalive = settings.STREAM_KEEPALIVE_SECONDS
         local = self.logs.get(key)
         if local is not None:
-            async for batch in local.follow(follow, keepalive):
-                yield batch
-            return
-        redis = self._redis_client()
-        if redis is None:
-            return
-        async for batch in self._follow_redis(redis, redis_key(key), follow, keepalive, finished):
-            yield batch
+            return local.follow(follow, keepalive)  # the local log's own iterator: no layer per event
+        return self._follow_redis(redis_key(key), follow, keepalive, finished)
 
     async def _follow_redis(
         self,
-        redis: Any,
         key: str,
         follow: Follow,
         keepalive: float,
         finished: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[list[Event] | None]:
+        redis = self._redis_client()
+        if redis is None:
+            return
         failures = 0
         if not await self._has_more(redis, key, follow.position):
             return
