@@ -430,8 +430,8 @@ def _text_delta(payload: bytes) -> dict[str, Any] | None:
     drops it, and so does this.
     """
     try:
-        data = json.loads(payload)
-    except ValueError:
+        data = json.loads(payload.decode())  # str: json.loads would sniff a bytes payload's encoding
+    except ValueError:  # UnicodeDecodeError included
         return None  # botocore's parser reports it
     if not isinstance(data, dict) or not data.keys() <= _TEXT_DELTA_MEMBERS:
         return None

@@ -30,6 +30,8 @@ from typing import Any
 
 from django.conf import settings
 
+from backend.streaming.sse import encode_json
+
 logger = logging.getLogger(__name__)
 
 TERMINAL_EVENTS = frozenset({"message_stop", "error"})
@@ -55,8 +57,7 @@ class Event:
     payload: str = ""
 
 
-def _json(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+_json = encode_json
 
 
 @dataclass(slots=True)

@@ -7,6 +7,15 @@ from typing import Any
 
 KEEPALIVE = b": ping\n\n"
 
+# One encoder for every event: `json.dumps` with options builds a new JSONEncoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_json(data: dict[str, Any]) -> str:
+    """`data` as compact JSON text (non-ASCII kept as is), as every event payload is written."""
+    return _ENCODER.encode(data)
+
+
 # Headers every SSE response carries: no caching, no proxy buffering (nginx honours X-Accel-Buffering).
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 
@@ -17,7 +26,7 @@ def encode_event(event_id: int | None, event: str, data: dict[str, Any]) -> byte
     An event sent without an id (`event_id=None`: the `message_start` that opens a resumed
     stream) leaves the client's last event id where it was, as the SSE specification says.
     """
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    payload = _ENCODER.encode(data)
     if event_id is None:
         return f"event: {event}\ndata: {payload}\n\n".encode()
     return f"id: {event_id}\nevent: {event}\ndata: {payload}\n\n".encode()
