@@ -52,7 +52,12 @@ async def events(engine: Engine, record_id: UUID, *, after: int = 0) -> AsyncIte
         if batch is None:
             yield KEEPALIVE
             continue
-        started = started or any(event.type == "message_start" for event in batch)
+        if not started:
+            started = any(event.type == "message_start" for event in batch)
+        if len(batch) == 1:  # the usual case: one event per wake-up
+            event = batch[0]
+            yield encode_payload(event.seq, event.type, event.payload).encode()
+            continue
         # Every event that is there goes out in one write: a reader that fell behind catches up at once.
         yield "".join(encode_payload(event.seq, event.type, event.payload) for event in batch).encode()
     if follow.ended:

@@ -194,3 +194,27 @@ def test_a_process_stays_alive_while_its_database_threads_are_busy(settings):
         asyncio.run(maintenance.aclose())
 
     assert still_alive is not None
+
+
+@pytest.mark.parametrize("vendor_path", ["database", "orm"])
+def test_a_checkpoint_writes_text_and_heartbeat_of_running_answers_only(vendor_path, monkeypatch):
+    """PostgreSQL's one-statement checkpoint and the ORM's (other databases) write the same rows."""
+    if vendor_path == "orm":
+        from django.db import connection
+
+        monkeypatch.setattr(connection, "vendor", "other")
+    user = UserFactory()
+    grown, idle = _answer(user, age_seconds=30, text="a"), _answer(user, age_seconds=30, text="b")
+    ended = _answer(user, age_seconds=30, text="c")
+    Message.objects.filter(id=ended.id).update(status="complete")
+    before = timezone.now()
+
+    engine.checkpoint(
+        texts={grown.id: ("a «grown» 🌊", 7), ended.id: ("must not land", 9)}, alive=[grown.id, idle.id, ended.id]
+    )
+
+    grown.refresh_from_db(), idle.refresh_from_db(), ended.refresh_from_db()
+    assert (grown.text, grown.event_seq) == ("a «grown» 🌊", 7)
+    assert grown.heartbeat_at >= before and idle.heartbeat_at >= before
+    assert (idle.text, idle.event_seq) == ("b", 0)
+    assert (ended.text, ended.status) == ("c", "complete") and ended.heartbeat_at < before
