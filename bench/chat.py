@@ -10,6 +10,7 @@ the emulator called directly (aiobotocore, same prompt).
     python bench/chat.py history [--messages 100000] [--clients 32] [--seconds 10]
     python bench/chat.py reads [--messages 100000] [--clients 32] [--seconds 10] [--runs 2000]
     python bench/chat.py latency [--runs 300] [--workers 2]   (see bench/chat_latency.py)
+    python bench/chat.py tokens [--against HEAD~1] [--rounds 3]   (see bench/chat_tokens.py)
     python bench/chat.py all --write docs/benchmarks.md
 
 `reads` compares the read paths before and after (see bench/chat_reads.py); `latency` measures
@@ -329,7 +330,7 @@ def latency_sections(emulator_url: str, runs: int, workers: int) -> str:
     from bench.litellm_peer import litellm_process
 
     user, token = make_token()
-    follow_chat_ids = chat_latency.seed_follow_up_chats(user, runs + 20)
+    follow_chat_ids = chat_latency.seed_follow_up_chats(user, 2 * (runs + 20))
     parts = [f"{workers} uvicorn workers serve the product in this section.\n"]
 
     async def measure(server_url: str, server_pid: int, litellm_url: str | None) -> None:
@@ -370,7 +371,7 @@ def latency_sections(emulator_url: str, runs: int, workers: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["ttft", "concurrency", "history", "reads", "latency", "all"])
+    parser.add_argument("what", choices=["ttft", "concurrency", "history", "reads", "latency", "tokens", "all"])
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--streams", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--tokens", type=int, default=300)
@@ -380,6 +381,8 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="uvicorn workers of the latency benchmark and of the reads' extra rows"
     )
+    parser.add_argument("--against", default="HEAD~1", help="`tokens`: the git revision to compare with")
+    parser.add_argument("--rounds", type=int, default=3, help="`tokens`: interleaved rounds")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
@@ -390,6 +393,7 @@ def main() -> None:
         "history": "history and list",
         "reads": "read paths before and after",
         "latency": "admission latency and streaming load",
+        "tokens": "server CPU per streamed token against another revision",
     }
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [
@@ -421,6 +425,15 @@ def main() -> None:
             sections.append(bench_reads(emulator_url, args))
         if args.what in ("latency", "all"):
             sections.append(latency_sections(emulator_url, args.runs, args.workers))
+        if args.what == "tokens":  # not part of `all`: it compares with another revision
+            from bench import chat_tokens
+
+            _, token = make_token()
+            sections.append(
+                chat_tokens.compare(
+                    emulator_url=emulator_url, env=ENV, token=token, against=args.against, rounds=args.rounds
+                )
+            )
     emit(sections, args)
 
 

@@ -5,7 +5,9 @@
 - **Added time to first token**, sequential, all targets in random order each round, each request
   on a new connection: the emulator over a raw socket (the baseline), the emulator through
   aiobotocore (what the product uses inside), the product's new chat, the product's follow-up
-  turn in a 200-message chat (a fresh chat each round, so every one is the same size), and the
+  turn in a 200-message chat (a fresh chat each round, so every one is the same size) twice —
+  with its history never read before (the first turn after the history cache expired) and with
+  its previous turn answered through the product (a conversation in progress) — and the
   LiteLLM proxy on the same emulator (`bench/litellm_peer.py`). "Added" is the paired
   difference, round by round, against the baseline.
 - **Concurrent streams**: 1,000 streams of 75 events at 80 ms, and 300 of 300 tokens at 20 ms,
@@ -30,6 +32,7 @@ from bench.litellm_peer import litellm_stream
 MODEL = "us.anthropic.claude-sonnet-4-6"
 TTFT_PROMPT = "[[emu:tokens=20]] time to first token"
 FOLLOW_UP_PAIRS = 100  # 200 messages before the new turn
+CPU_STREAMS, CPU_LONG_TOKENS, CPU_SHORT_TOKENS = 100, 300, 3
 
 
 def fmt(value: float) -> str:
@@ -93,8 +96,25 @@ async def bench_ttft(
 ) -> tuple[str, dict[str, dict[str, float]]]:
     host, port = server_url.removeprefix("http://").split(":")
     e_host, e_port = emulator_url.removeprefix("http://").split(":")
+
+    def product(body: bytes) -> Awaitable[tuple[float, list[float], bool]]:
+        return raw_sse_post(
+            host, int(port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {token}"}
+        )
+
     new_body = ('{"content": "' + TTFT_PROMPT + '"}').encode()
-    chats = iter(follow_chat_ids)
+    # Half the seeded chats are read cold (their history never built: the first turn after the
+    # history cache expired); the other half had one turn answered through the product before
+    # the run, as a conversation in progress has (its history cached).
+    cold_ids, warm_ids = follow_chat_ids[: len(follow_chat_ids) // 2], follow_chat_ids[len(follow_chat_ids) // 2 :]
+    chats, warm_chats = iter(cold_ids), iter(warm_ids)
+
+    def follow_up(chat_id: str) -> bytes:
+        return ('{"content": "' + TTFT_PROMPT + '", "chat_id": "' + chat_id + '"}').encode()
+
+    for chat_id in warm_ids:  # the turn before the timed one, not timed
+        if _ttft(await product(follow_up(chat_id))) is None:
+            raise RuntimeError("a warm-up turn failed")
 
     async def boto() -> tuple[float, list[float], bool]:
         started = time.perf_counter()
@@ -109,17 +129,13 @@ async def bench_ttft(
                 arrivals.append(time.perf_counter())
         return started, arrivals, True
 
-    def product(body: bytes) -> Awaitable[tuple[float, list[float], bool]]:
-        return raw_sse_post(
-            host, int(port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {token}"}
-        )
-
     targets: dict[str, Callable[[], Awaitable[tuple[float, list[float], bool]]]] = {
         "emulator, raw socket (baseline)": lambda: raw_converse_stream(e_host, int(e_port), MODEL, TTFT_PROMPT),
         "emulator through aiobotocore": boto,
         "product: new chat": lambda: product(new_body),
-        "product: follow-up in a 200-message chat": lambda: product(
-            ('{"content": "' + TTFT_PROMPT + '", "chat_id": "' + next(chats) + '"}').encode()
+        "product: follow-up in a 200-message chat, history cold": lambda: product(follow_up(next(chats))),
+        "product: follow-up in a 200-message chat, conversation in progress": lambda: product(
+            follow_up(next(warm_chats))
         ),
     }
     if litellm_url:
@@ -234,9 +250,10 @@ async def bench_streams(*, server_url: str, emulator_url: str, token: str, worke
     return "\n".join(lines)
 
 
-async def bench_cpu_per_token(*, server_url: str, server_pid: int, token: str, boto_client: Any) -> str:
+async def cpu_per_token(*, server_url: str, server_pid: int, token: str, boto_client: Any) -> tuple[float, float]:
+    """(the server's CPU µs per streamed token, aiobotocore's alone) — see the module docstring."""
     host, port = server_url.removeprefix("http://").split(":")
-    streams, long_tokens, short_tokens = 100, 300, 3
+    streams, long_tokens, short_tokens = CPU_STREAMS, CPU_LONG_TOKENS, CPU_SHORT_TOKENS
 
     async def through(tokens: int) -> float:
         body = ('{"content": "' + _load_prompt(tokens, 20) + '"}').encode()
@@ -272,7 +289,14 @@ async def bench_cpu_per_token(*, server_url: str, server_pid: int, token: str, b
     for name, run in (("product server", through), ("aiobotocore consumer alone", consume)):
         long_run, short_run = await run(long_tokens), await run(short_tokens)
         per_token[name] = (long_run - short_run) / (streams * (long_tokens - short_tokens)) * 1e6
-    product, floor = per_token["product server"], per_token["aiobotocore consumer alone"]
+    return per_token["product server"], per_token["aiobotocore consumer alone"]
+
+
+async def bench_cpu_per_token(*, server_url: str, server_pid: int, token: str, boto_client: Any) -> str:
+    streams, long_tokens, short_tokens = CPU_STREAMS, CPU_LONG_TOKENS, CPU_SHORT_TOKENS
+    product, floor = await cpu_per_token(
+        server_url=server_url, server_pid=server_pid, token=token, boto_client=boto_client
+    )
     return "\n".join(
         [
             "### Server CPU per streamed token",

@@ -96,9 +96,12 @@ def uvicorn_process(emulator_url: str, env: dict[str, str], *, workers: int = 1)
 
 @contextmanager
 def uvicorn_server(
-    emulator_url: str, env: dict[str, str], *, workers: int = 1, port: int | None = None
+    emulator_url: str, env: dict[str, str], *, workers: int = 1, port: int | None = None, tree: Path = REPO
 ) -> Iterator[tuple[str, int]]:
-    """`uvicorn_process`, yielding its URL and the server's process id (its workers are children)."""
+    """`uvicorn_process`, yielding its URL and the server's process id (its workers are children).
+
+    `tree` is the checkout whose code is served (another revision, to compare two in one run).
+    """
     port = port or 18000 + os.getpid() % 1000
     process = subprocess.Popen(
         [
@@ -120,7 +123,7 @@ def uvicorn_server(
             "--log-level",
             "warning",
         ],
-        cwd=REPO,
+        cwd=tree,
         env={**os.environ, **env, "BEDROCK_ENDPOINT_URL": emulator_url},
     )
     url = f"http://127.0.0.1:{port}"

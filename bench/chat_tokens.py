@@ -1,0 +1,95 @@
+"""Server CPU per streamed token: this tree against another revision, interleaved in one run.
+
+    python bench/chat.py tokens [--against REF] [--rounds 3]
+
+Both trees are served at once (one uvicorn worker each, same database, emulator and Redis), and
+the measurement of `bench/chat_latency.py` (100 streams of 300 tokens minus 100 of 3, 20 ms per
+token, the server's CPU from /proc) alternates between them for `--rounds` rounds, each round
+also measuring the floor: aiobotocore consuming the same streams in this process with no server.
+This tree is also measured with two workers. Medians of the rounds are reported, with ratios.
+`REF` (default `HEAD~1`) is checked out into a temporary git worktree and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.common import REPO, uvicorn_server
+
+
+@contextmanager
+def worktree(ref: str) -> Iterator[tuple[Path, str]]:
+    """A detached checkout of `ref`, and its short commit id."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="bench-tree-") as parent:
+        path = Path(parent) / "tree"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(path), commit], cwd=REPO, check=True)
+        try:
+            yield path, commit
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO, check=False)
+
+
+def compare(*, emulator_url: str, env: dict[str, str], token: str, against: str, rounds: int) -> str:
+    import uvloop
+
+    from bench.chat import emulator_client
+    from bench.chat_latency import cpu_per_token
+
+    figures: dict[str, list[float]] = {"before": [], "after": [], "after2": [], "floor": []}
+    with ExitStack() as stack:
+        old_tree, commit = stack.enter_context(worktree(against))
+        before = stack.enter_context(uvicorn_server(emulator_url, env, workers=1, port=19701, tree=old_tree))
+        after = stack.enter_context(uvicorn_server(emulator_url, env, workers=1, port=19702))
+        after2 = stack.enter_context(uvicorn_server(emulator_url, env, workers=2, port=19703))
+
+        async def run() -> None:
+            async with emulator_client(emulator_url) as boto_client:
+                for _ in range(rounds):
+                    for name, (url, pid) in (("before", before), ("after", after), ("after2", after2)):
+                        product, floor = await cpu_per_token(
+                            server_url=url, server_pid=pid, token=token, boto_client=boto_client
+                        )
+                        figures[name].append(product)
+                        figures["floor"].append(floor)
+
+        uvloop.run(run())
+    return _report(figures, commit, rounds)
+
+
+def _report(figures: dict[str, Any], commit: str, rounds: int) -> str:
+    median = {name: statistics.median(values) for name, values in figures.items()}
+    floor = median["floor"]
+
+    def row(label: str, name: str) -> str:
+        values = ", ".join(f"{value:.0f}" for value in figures[name])
+        return f"| {label} | {median[name]:.0f} | {values} | {median[name] / floor:.2f} |"
+
+    return "\n".join(
+        [
+            f"### Server CPU per streamed token, this tree against {commit} ({rounds} interleaved rounds)",
+            "",
+            "100 streams of 300 tokens minus 100 of 3 (20 ms per token), the server's CPU from /proc; both",
+            "trees served at once on the same database, emulator and Redis. Floor: aiobotocore consuming",
+            "the same streams with no server, measured in every round.",
+            "",
+            "| server | median µs per token | rounds | ÷ floor |",
+            "|---|---|---|---|",
+            row(f"{commit}, 1 worker", "before"),
+            row("this tree, 1 worker", "after"),
+            row("this tree, 2 workers", "after2"),
+            row("aiobotocore consumer alone (floor)", "floor"),
+            "",
+            f"This tree uses {median['before'] / median['after']:.2f}x less CPU per token than {commit} "
+            "(one worker each). Target: at most 2x the floor.",
+            "",
+        ]
+    )
