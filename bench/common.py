@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -250,11 +251,15 @@ async def raw_sse_post(
     return started, arrivals, ok and ended
 
 
-async def raw_converse_stream(host: str, port: int, model: str, prompt: str) -> tuple[float, list[float], bool]:
-    """ConverseStream on the emulator over a raw socket, counting delta frames: the baseline."""
-    body = json.dumps(
-        {"messages": [{"role": "user", "content": [{"text": prompt}]}], "inferenceConfig": {"maxTokens": 4096}}
-    ).encode()
+async def raw_converse_stream(
+    host: str, port: int, model: str, prompt: str, *, history: list[dict[str, Any]] | None = None
+) -> tuple[float, list[float], bool]:
+    """ConverseStream on the emulator over a raw socket, counting delta frames: the baseline.
+
+    `history`: Converse messages sent before the prompt (a conversation's earlier turns).
+    """
+    messages = [*(history or []), {"role": "user", "content": [{"text": prompt}]}]
+    body = json.dumps({"messages": messages, "inferenceConfig": {"maxTokens": 4096}}).encode()
     started = time.perf_counter()
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(
