@@ -34,7 +34,7 @@ async def _events(stream: Any) -> list[Any]:
             if tool is not None:  # a fresh id per call
                 tool["toolUseId"] = "tooluse_id"
             events.append(event)
-    except Exception as exc:  # noqa: BLE001 - the comparison is the point
+    except Exception as exc:  # the comparison is the point
         events.append((type(exc).__name__, str(exc)))
     finally:
         stream.close()
