@@ -327,7 +327,7 @@ class EventLogs:
         try:
             entries = await redis.xrange(redis_key(key), count=1)
             first = _decode_entry(*entries[0])[0] if entries else None
-        except Exception:
+        except Exception:  # Redis unreachable, or an entry this code did not write
             logger.warning("could not read stream events from Redis", exc_info=True)
             return None
         return first if first is not None and first.seq == 1 else None
@@ -384,7 +384,13 @@ class EventLogs:
             batch: list[Event] = []
             hole = False
             for entry_id, fields in response[0][1]:
-                for event in _decode_entry(entry_id, fields):
+                try:
+                    events = _decode_entry(entry_id, fields)
+                except (KeyError, ValueError):  # not an entry this code wrote: as good as a hole
+                    logger.warning("malformed stream log entry %r in %s", entry_id, key)
+                    hole = True
+                    break
+                for event in events:
                     if event.seq <= follow.position:
                         continue  # an entry begun before the reader's position
                     if event.seq != follow.position + 1:
@@ -414,7 +420,11 @@ class EventLogs:
             return False
         if not last:
             return False
-        event = _decode_entry(*last[0])[-1]
+        try:
+            event = _decode_entry(*last[0])[-1]
+        except (KeyError, ValueError):
+            logger.warning("malformed stream log entry at the end of %s", key)
+            return False
         return not (event.type in TERMINAL_EVENTS and event.seq <= position)
 
     async def aclose(self) -> None:

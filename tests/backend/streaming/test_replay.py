@@ -262,3 +262,19 @@ async def test_a_reader_in_another_process_resumes_inside_a_flushed_batch_exactl
     assert [(event.seq, event.type) for event in events] == [(3, "delta"), (4, "delta"), (5, "message_stop")]
     assert [event.data.get("text") for event in events[:2]] == ["b\nline «two»", "c\nline «two»"]
     assert follow.ended
+
+
+async def test_a_malformed_redis_entry_is_answered_like_a_hole_never_by_a_broken_stream(redis_client):
+    answer = await _answer(
+        pair=await _pair(), role="assistant", status="complete", text="abc", stop_reason="end_turn", event_seq=4
+    )
+    key = redis_key(engine.log_key(answer.id))
+    redis_client.xadd(key, {"t": "message_start", "d": json.dumps({"model": "m"})}, id="0-1")
+    redis_client.xadd(key, {"t": "delta\ndelta", "d": '{"text":"a"}'}, id="0-3")  # two types, one payload
+    try:
+        events = await _read(answer.id)
+    finally:
+        redis_client.delete(key)
+
+    assert_stream_contract(events)
+    assert visible_text(events) == "abc"
