@@ -121,3 +121,18 @@ def test_a_plain_text_delta_is_its_own_parsed_form_without_the_padding():
         "contentBlockIndex": 2,
     }
     assert bedrock._text_delta(b'{"delta": {"text": "x"}}') == {"delta": {"text": "x"}}
+
+
+async def test_a_malformed_request_is_refused_by_the_service_not_by_botocore(emulator):
+    """botocore's client-side parameter check is off (it walked the whole history per call):
+    Bedrock's validation answers, and the LLM layer classifies that like any 400."""
+    from botocore.exceptions import ClientError
+
+    from backend.llm.errors import FailureKind
+
+    client = await bedrock.async_client(stream=True)
+    with pytest.raises(ClientError) as raised:
+        await client.converse_stream(modelId=PRIMARY, messages=[{"role": "user", "content": [{"text": 5}]}])
+
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert bedrock.classify(raised.value, model_id=PRIMARY).kind is FailureKind.CLIENT_ERROR
