@@ -24,6 +24,7 @@ races.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -58,17 +59,25 @@ def _insert(model: type[Model], objects: list[Any], *, guard: str | None = None)
 
     With `guard` (a CTE name), the rows are inserted only if that CTE returned a row.
     """
+    fields = model._meta.concrete_fields
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objects for field in fields]
+    return _insert_sql(model, len(objects), guard, connection.alias), params
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(model: type[Model], rows: int, guard: str | None, alias: str) -> str:
+    """`_insert`'s statement text, which depends only on the model, the row count and the guard
+    (rendering every column's cast took longer than the statement's round trip)."""
     quote = connection.ops.quote_name
     fields = list(model._meta.concrete_fields)
     columns = ", ".join(quote(str(field.column)) for field in fields)
     row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objects for field in fields]
-    values = ", ".join([row] * len(objects))
+    values = ", ".join([row] * rows)
     table = quote(model._meta.db_table)
     if guard is None:
-        return f"INSERT INTO {table} ({columns}) VALUES {values}", params  # noqa: S608 - names from the model; values are parameters
+        return f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608 - names from the model; values are parameters
     where = f"WHERE EXISTS (SELECT FROM {guard})"
-    return f"INSERT INTO {table} ({columns}) SELECT * FROM (VALUES {values}) AS rows {where}", params  # noqa: S608 - as above
+    return f"INSERT INTO {table} ({columns}) SELECT * FROM (VALUES {values}) AS rows {where}"  # noqa: S608 - as above
 
 
 def _turn_rows(
