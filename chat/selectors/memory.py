@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Count, Max, Q, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
 
 from appauth.models import AppUser
@@ -133,15 +134,32 @@ def memories_in_scope(
     """Active memories visible in a chat: global ones, plus the project's own inside that project.
 
     With `if_enabled`, none when the user switched memory off (`memory_enabled`), checked in
-    the same query: recall before every turn costs one round trip, not two.
+    the same query: recall before every turn costs one round trip, not two. A fixed statement
+    (no ORM query to compile: recall runs before every turn's first token).
     """
-    scope = Q(project__isnull=True)
-    if project_id is not None:
-        scope |= Q(project_id=project_id)
-    memories = UserMemory.objects.filter(scope, user_id=user_id, is_active=True)
-    if if_enabled:  # a join on the settings' primary key (an Exists subquery compiles twice as slowly)
-        memories = memories.exclude(user__memory_settings__enabled=False)
-    return list(memories.prefetch_related("tags").order_by("-updated_at", "-id")[:limit])
+    params = [_db_value("user", user_id), _db_value("project", project_id), limit]
+    memories = list(UserMemory.objects.raw(_IN_SCOPE_ENABLED if if_enabled else _IN_SCOPE, params))
+    if memories:
+        prefetch_related_objects(memories, "tags")
+    return memories
+
+
+def _db_value(field: str, value: Any) -> Any:
+    """`value` as the database takes it for the column of `field` (a UUID is text on SQLite)."""
+    target = UserMemory._meta.get_field(field).target_field  # type: ignore[union-attr]
+    return None if value is None else target.get_db_prep_value(value, connection)
+
+
+_MEMORY = UserMemory._meta.db_table
+_IN_SCOPE = f"""
+SELECT m.* FROM {_MEMORY} m
+ WHERE m.user_id = %s AND m.is_active AND (m.project_id IS NULL OR m.project_id = %s)
+ ORDER BY m.updated_at DESC, m.id DESC
+ LIMIT %s
+"""  # noqa: S608 - table names only; values are parameters
+_SETTINGS = MemorySettings._meta.db_table
+_SWITCHED_ON = f"NOT EXISTS (SELECT 1 FROM {_SETTINGS} s WHERE s.user_id = m.user_id AND NOT s.enabled)"  # noqa: S608 - a table name only
+_IN_SCOPE_ENABLED = _IN_SCOPE.replace("AND m.is_active", f"AND m.is_active AND {_SWITCHED_ON}")
 
 
 def _score(memory: UserMemory, query_words: frozenset[str], now: datetime) -> float:
