@@ -6,14 +6,37 @@ purpose and model keeps the chat, project and user totals a single indexed query
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from backend.llm.types import Usage
 from chat.models import Chat, TokenUsage
+
+
+def _column(name: str) -> str:
+    return connection.ops.quote_name(TokenUsage._meta.get_field(name).column)
+
+
+_ADDED = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost")
+_KEY = ("user", "chat_ref", "day", "purpose", "model_id")
+
+
+@functools.cache
+def _upsert_sql() -> str:
+    """PostgreSQL: the row created or incremented in one statement (the ORM path: an UPDATE, then
+    an INSERT when nothing matched). A row that exists keeps its chat and project, as there."""
+    added = ", ".join(f"{_column(name)} = t.{_column(name)} + EXCLUDED.{_column(name)}" for name in _ADDED)
+    return (
+        f"INSERT INTO {TokenUsage._meta.db_table} AS t"  # noqa: S608 - names from the model; values are parameters
+        f" ({', '.join(_column(name) for name in (*_KEY, 'chat', 'project', 'calls', *_ADDED))})"
+        f" VALUES ({', '.join(['%s'] * (len(_KEY) + 2))}, 1, {', '.join(['%s'] * len(_ADDED))})"
+        " ON CONFLICT ON CONSTRAINT chat_token_usage_rollup DO UPDATE SET"
+        f" {_column('calls')} = t.{_column('calls')} + 1, {added}"
+    )
 
 
 def usage_add(*, chat: Chat, purpose: str, model_id: str, usage: Usage, cost: Decimal) -> None:
@@ -25,6 +48,26 @@ def usage_add(*, chat: Chat, purpose: str, model_id: str, usage: Usage, cost: De
         "purpose": purpose,
         "model_id": model_id,
     }
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _upsert_sql(),
+                [
+                    chat.user_id,
+                    chat.id,
+                    key["day"],
+                    purpose,
+                    model_id,
+                    chat.id,
+                    chat.project_id,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cache_read_tokens,
+                    usage.cache_write_tokens,
+                    cost,
+                ],
+            )
+        return
     increments = {
         "calls": F("calls") + 1,
         "input_tokens": F("input_tokens") + usage.input_tokens,
