@@ -62,6 +62,9 @@ from backend.streaming.models import STREAMING, IdempotencyKey
 logger = logging.getLogger(__name__)
 
 STOP_POLL_SECONDS = 0.05
+# Every this many seconds the stop flags of all running generations are read even when no stop
+# was announced (`stop_epoch_key`): a flag set while its generation was being launched is seen.
+STOP_FULL_READ_SECONDS = 1.0
 ALIVE_EVERY_SECONDS = 1.0
 
 # Error codes after which retrying the same request cannot help.
@@ -293,6 +296,8 @@ class Engine:
         self.scope = adapter.scope
         self.running: dict[UUID, Run] = {}
         self.draining = False
+        self._stop_epoch_seen: Any = None  # the stop epoch when the flags were last read
+        self._stop_flags_read_at = 0.0
         Engine.instances[self.scope] = self
 
     # --- Names ----------------------------------------------------------------------------------
@@ -302,6 +307,13 @@ class Engine:
 
     def stop_key(self, record_id: UUID | str) -> str:
         return f"stream:stop:{self.scope}:{record_id}"
+
+    def stop_epoch_key(self) -> str:
+        """Changed after every stop flag is written: processes read their flags when it changes."""
+        return f"stream:stop-epoch:{self.scope}"
+
+    def _announce_stops(self) -> None:
+        cache.set(self.stop_epoch_key(), time.time_ns(), None)
 
     @staticmethod
     def new_record_fields() -> dict[str, Any]:
@@ -730,7 +742,12 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(run.task), timeout=5)
             return True
-        await sync_to_async(cache.set, thread_sensitive=False)(self.stop_key(record_id), 1, 600)
+
+        def flag() -> None:
+            cache.set(self.stop_key(record_id), 1, 600)
+            self._announce_stops()  # after the flag: a process that sees the new epoch finds it
+
+        await sync_to_async(flag, thread_sensitive=False)()
         return False
 
     def request_stop_for_user(self, user: Any) -> int:
@@ -742,22 +759,41 @@ class Engine:
         record_ids = list(self.adapter.running(user=user).values_list("id", flat=True))
         if record_ids:
             cache.set_many({self.stop_key(record_id): 1 for record_id in record_ids}, 600)
+            self._announce_stops()
         return len(record_ids)
 
     async def _apply_remote_stops(self) -> None:
-        keys = {self.stop_key(record_id): record_id for record_id in self.running}
-        if not keys:
+        """End the running generations another process flagged to stop.
+
+        The flags are read when the stop epoch changed (one small read per poll otherwise: the
+        flags of a thousand running answers, twenty times a second, were most of an idle
+        process's work) and every STOP_FULL_READ_SECONDS whatever it says.
+        """
+        if not self.running:
             return
+        now = time.monotonic()
         try:
+            epoch = await sync_to_async(self._stop_flags_changed, thread_sensitive=False)(now)
+            if epoch is None:
+                return
+            keys = {self.stop_key(record_id): record_id for record_id in self.running}
             found = await sync_to_async(cache.get_many, thread_sensitive=False)(list(keys))
         except Exception:
             logger.warning("could not read %s stop flags", self.scope, exc_info=True)
             return
+        self._stop_epoch_seen, self._stop_flags_read_at = epoch, now
         for stop_key in found:
             run = self.running.get(keys[stop_key])
             if run is not None and run.task is not None and not run.stop_requested:
                 run.stop_requested = True
                 run.task.cancel()
+
+    def _stop_flags_changed(self, now: float) -> Any:
+        """The stop epoch when the flags must be read now (it changed, or a full read is due); else None."""
+        epoch = cache.get(self.stop_epoch_key(), 0)
+        if epoch != self._stop_epoch_seen or now - self._stop_flags_read_at >= STOP_FULL_READ_SECONDS:
+            return epoch
+        return None
 
     async def _checkpoint_running(self) -> None:
         texts: dict[UUID, tuple[str, int]] = {}

@@ -218,3 +218,44 @@ def test_a_checkpoint_writes_text_and_heartbeat_of_running_answers_only(vendor_p
     assert grown.heartbeat_at >= before and idle.heartbeat_at >= before
     assert (idle.text, idle.event_seq) == ("b", 0)
     assert (ended.text, ended.status) == ("c", "complete") and ended.heartbeat_at < before
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_remote_stop_is_read_when_announced_and_the_flags_are_not_read_on_every_poll(monkeypatch):
+    """Stop flags are read when the stop epoch changes (and every STOP_FULL_READ_SECONDS), not
+    on every poll: a quiet process with many running answers does one small read per poll."""
+    from backend.streaming import engine as engine_module
+
+    record_id = uuid.uuid4()
+
+    async def forever():
+        await asyncio.sleep(3600)
+
+    run = Run(engine=engine, record_id=record_id, admission=Admission(record_id=record_id), log=LocalLog(key="t"))
+    run.task = asyncio.ensure_future(forever())
+    engine.running[record_id] = run
+    reads = []
+    get_many = cache.get_many
+    monkeypatch.setattr(cache, "get_many", lambda keys: reads.append(keys) or get_many(keys))
+    try:
+        await engine._apply_remote_stops()  # the first poll reads every flag: none is set
+        await engine._apply_remote_stops()  # nothing announced, no full read due
+        assert len(reads) == 1 and not run.stop_requested
+
+        await sync_to_async(cache.set, thread_sensitive=False)(engine.stop_key(record_id), 1, 60)
+        await engine._apply_remote_stops()  # a flag without its announcement waits for the full read
+        assert not run.stop_requested
+        monkeypatch.setattr(engine_module, "STOP_FULL_READ_SECONDS", 0.0)
+        await engine._apply_remote_stops()
+        assert run.stop_requested and len(reads) == 2
+        await asyncio.sleep(0)
+        assert run.task.cancelled()
+
+        run.stop_requested = False
+        monkeypatch.setattr(engine_module, "STOP_FULL_READ_SECONDS", 3600.0)
+        await sync_to_async(engine._announce_stops, thread_sensitive=False)()  # another process stopped one
+        await engine._apply_remote_stops()
+        assert run.stop_requested and len(reads) == 3
+    finally:
+        engine.running.pop(record_id, None)
+        run.task.cancel()
