@@ -1,4 +1,4 @@
-"""Server CPU per streamed token: this tree against another revision, interleaved in one run.
+"""Server CPU per streamed token and per answer: this tree against another revision, in one run.
 
     python bench/chat.py tokens [--against REF] [--rounds 3]
 
@@ -6,7 +6,9 @@ Both trees are served at once (one uvicorn worker each, same database, emulator 
 the measurement of `bench/chat_latency.py` (100 streams of 300 tokens minus 100 of 3, 20 ms per
 token, the server's CPU from /proc) alternates between them for `--rounds` rounds, each round
 also measuring the floor: aiobotocore consuming the same streams in this process with no server.
-This tree is also measured with two workers. Medians of the rounds are reported, with ratios.
+This tree is also measured with two workers. Then the CPU of admitting and finishing an answer:
+200 answers of 3 tokens arriving within one second, on each tree (one worker), interleaved for
+the same rounds. Medians of the rounds are reported, with ratios.
 `REF` (default `HEAD~1`) is checked out into a temporary git worktree and removed afterwards.
 """
 
@@ -45,6 +47,7 @@ def compare(*, emulator_url: str, env: dict[str, str], token: str, against: str,
     from bench.chat_latency import cpu_per_token
 
     figures: dict[str, list[float]] = {"before": [], "after": [], "after2": [], "floor": []}
+    answers: dict[str, list[float]] = {"before": [], "after": []}
     with ExitStack() as stack:
         old_tree, commit = stack.enter_context(worktree(against))
         before = stack.enter_context(uvicorn_server(emulator_url, env, workers=1, port=19701, tree=old_tree))
@@ -60,9 +63,54 @@ def compare(*, emulator_url: str, env: dict[str, str], token: str, against: str,
                         )
                         figures[name].append(product)
                         figures["floor"].append(floor)
+                for _ in range(rounds):
+                    for name, (url, pid) in (("before", before), ("after", after)):
+                        answers[name].append(await cpu_per_answer(server_url=url, server_pid=pid, token=token))
 
         uvloop.run(run())
-    return _report(figures, commit, rounds)
+    return _report(figures, commit, rounds) + _answers_report(answers, commit, rounds)
+
+
+async def cpu_per_answer(*, server_url: str, server_pid: int, token: str, answers: int = 200) -> float:
+    """Server CPU ms per answer of 3 tokens, `answers` of them arriving within one second."""
+    import asyncio
+
+    from bench.chat_latency import _load_prompt, _spread, _stream_figures
+    from bench.common import raw_sse_post, tree_cpu_seconds
+
+    host, port = server_url.removeprefix("http://").split(":")
+    body = ('{"content": "' + _load_prompt(3, 20) + '"}').encode()
+    before = tree_cpu_seconds(server_pid)
+    results = await _spread(
+        answers,
+        lambda: raw_sse_post(
+            host, int(port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {token}"}
+        ),
+    )
+    if _stream_figures(results, 3)[2]:
+        raise RuntimeError("answers failed while measuring CPU per answer")
+    await asyncio.sleep(1.0)  # terminal writes and the last log flush
+    return (tree_cpu_seconds(server_pid) - before) / answers * 1000
+
+
+def _answers_report(answers: dict[str, list[float]], commit: str, rounds: int) -> str:
+    before, after = statistics.median(answers["before"]), statistics.median(answers["after"])
+    return "\n".join(
+        [
+            f"### Server CPU per answer, this tree against {commit} ({rounds} interleaved rounds)",
+            "",
+            "200 answers of 3 tokens arriving within one second (admission, the model call, three",
+            "tokens, finishing), the server's CPU from /proc, one worker per tree.",
+            "",
+            "| server | median ms per answer | rounds |",
+            "|---|---|---|",
+            f"| {commit} | {before:.1f} | {', '.join(f'{value:.1f}' for value in answers['before'])} |",
+            f"| this tree | {after:.1f} | {', '.join(f'{value:.1f}' for value in answers['after'])} |",
+            "",
+            f"This tree uses {before / after:.2f}x less CPU per answer than {commit}.",
+            "",
+        ]
+    )
 
 
 def _report(figures: dict[str, Any], commit: str, rounds: int) -> str:
