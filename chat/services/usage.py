@@ -10,7 +10,7 @@ import functools
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Field
 from django.utils import timezone
 
 from backend.llm.types import Usage
@@ -18,7 +18,9 @@ from chat.models import Chat, TokenUsage
 
 
 def _column(name: str) -> str:
-    return connection.ops.quote_name(TokenUsage._meta.get_field(name).column)
+    field = TokenUsage._meta.get_field(name)
+    assert isinstance(field, Field) and field.column  # a concrete column of the roll-up
+    return connection.ops.quote_name(field.column)
 
 
 _ADDED = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost")
@@ -41,10 +43,11 @@ def _upsert_sql() -> str:
 
 def usage_add(*, chat: Chat, purpose: str, model_id: str, usage: Usage, cost: Decimal) -> None:
     """Add one call to the daily usage roll-up (atomic increments; creates the row once)."""
+    day = timezone.localdate()
     key = {
         "user_id": chat.user_id,
         "chat_ref": chat.id,
-        "day": timezone.localdate(),
+        "day": day,
         "purpose": purpose,
         "model_id": model_id,
     }
@@ -55,7 +58,7 @@ def usage_add(*, chat: Chat, purpose: str, model_id: str, usage: Usage, cost: De
                 [
                     chat.user_id,
                     chat.id,
-                    key["day"],
+                    day,
                     purpose,
                     model_id,
                     chat.id,
