@@ -11,6 +11,7 @@ answered 409 with the decision that stood, while the pending entry lives).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -22,6 +23,9 @@ from backend import errors
 from tools.errors import ErrorCode
 
 POLL_SECONDS = 0.1
+# A tool-use id as the providers write them (Bedrock: `[a-zA-Z0-9_-]+`, at most 64): anything
+# else cannot be waiting, and never becomes part of a cache key.
+_CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 CONFIRMED, REJECTED, TIMEOUT = "confirmed", "rejected", "timeout"
 
 
@@ -48,7 +52,7 @@ def confirmation_decide(*, reference: str, call_id: str, user_id: Any, decision:
     NotFound when no call of this user waits under that id; Conflict when it was already
     decided otherwise (or timed out).
     """
-    pending = cache.get(_pending_key(reference, call_id))
+    pending = cache.get(_pending_key(reference, call_id)) if _CALL_ID.fullmatch(call_id) else None
     if pending is None or pending.get("user_id") != str(user_id):
         raise errors.NotFound("No tool call waits for your confirmation here.", code=ErrorCode.TOOL_CALL_NOT_PENDING)
     key = _decision_key(reference, call_id)
