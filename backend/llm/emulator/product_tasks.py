@@ -53,6 +53,17 @@ _FACT_PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
 _STOPWORDS = frozenset({"a", "an", "and", "the", "of", "in", "on", "at", "to", "for", "with", "my", "is", "as"})
 
 
+def is_tool_task(request: dict[str, Any]) -> bool:
+    """Whether `request` is a product task answered by a tool call (memory extraction).
+
+    A `[[emu:tokens=N]]` directive sets the length of a text reply; a tool call has none, so
+    such a directive quoted in the conversation (the user's own message) does not turn the task
+    into an echo. `reply=`, rules and faults still win.
+    """
+    tools = (request.get("toolConfig") or {}).get("tools", [])
+    return any(tool.get("toolSpec", {}).get("name") == MEMORY_TOOL for tool in tools)
+
+
 def product_task_reply(request: dict[str, Any]) -> Reply | None:
     """The canned answer to a product task, or None when ``request`` is not one."""
     system = "\n".join(block["text"] for block in request.get("system") or [] if "text" in block)

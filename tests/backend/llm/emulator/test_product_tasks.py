@@ -85,3 +85,23 @@ def test_a_directive_or_a_rule_wins_over_the_task_answer():
 
 def test_an_ordinary_chat_message_keeps_the_echo_reply():
     assert answer_text(request("Hello there")).startswith("Echo: Hello there")
+
+
+def test_a_length_directive_quoted_from_the_users_message_does_not_stop_memory_extraction():
+    """The README's slow demo message carries `[[emu:tokens=300]]`: its memory is still recorded."""
+    body = request(
+        "<conversation>\nUser: I prefer Python. Explain closures. [[emu:tokens=300]] [[emu:delay_ms=50]]\n"
+        "</conversation>",
+        tool="record_memories",
+    )
+
+    reply = make_plan(body, MODEL, EmulatorState(1024)).reply
+
+    assert reply.tool_call is not None
+    assert [m["summary"] for m in reply.tool_call.input["memories"]] == ["Prefers Python"]
+
+
+def test_an_explicit_reply_still_wins_over_memory_extraction():
+    body = request("<conversation>\nUser: I prefer tea [[emu:reply=plain]]\n</conversation>", tool="record_memories")
+
+    assert answer_text(body) == "plain"
