@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backend.llm.emulator.directives import Directives, Fault, parse_directives, strip_directives
-from backend.llm.emulator.product_tasks import is_tool_task, product_task_reply
+from backend.llm.emulator.product_tasks import ignores_length_directives, product_task_reply
 from backend.llm.emulator.replies import (
     Reply,
     default_reply_tokens,
@@ -63,7 +63,7 @@ def make_plan(request: dict[str, Any], model_id: str, state: EmulatorState) -> P
     last_user_text = message_text(user_messages[-1]) if user_messages else ""
     directives = parse_directives(last_user_text)
     plan = _plan_from_directives(directives, strip_directives(last_user_text), model_id)
-    shaped = directives.reply is not None or (directives.tokens is not None and not is_tool_task(request))
+    shaped = directives.reply is not None or (directives.tokens is not None and not ignores_length_directives(request))
     task_reply = None if shaped else product_task_reply(request)
     if task_reply is not None:  # the product's own tasks (titles, memory, prototypes) get their shape
         plan = replace(plan, reply=task_reply)

@@ -53,15 +53,17 @@ _FACT_PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
 _STOPWORDS = frozenset({"a", "an", "and", "the", "of", "in", "on", "at", "to", "for", "with", "my", "is", "as"})
 
 
-def is_tool_task(request: dict[str, Any]) -> bool:
-    """Whether `request` is a product task answered by a tool call (memory extraction).
+def ignores_length_directives(request: dict[str, Any]) -> bool:
+    """Whether `request` is a task over a quoted conversation (memory extraction, a title).
 
-    A `[[emu:tokens=N]]` directive sets the length of a text reply; a tool call has none, so
-    such a directive quoted in the conversation (the user's own message) does not turn the task
-    into an echo. `reply=`, rules and faults still win.
+    These tasks quote the user's messages, directives included: a `[[emu:tokens=N]]` there was
+    meant for the chat answer, not for the task, so it does not turn the memory tool call or the
+    title into an echo. `reply=`, rules and faults still win.
     """
     tools = (request.get("toolConfig") or {}).get("tools", [])
-    return any(tool.get("toolSpec", {}).get("name") == MEMORY_TOOL for tool in tools)
+    if any(tool.get("toolSpec", {}).get("name") == MEMORY_TOOL for tool in tools):
+        return True
+    return any("You name conversations" in block.get("text", "") for block in request.get("system") or [])
 
 
 def product_task_reply(request: dict[str, Any]) -> Reply | None:

@@ -68,11 +68,13 @@ def test_the_rewrite_fallback_returns_the_whole_page_with_the_change():
 
 
 def test_a_directive_or_a_rule_wins_over_the_task_answer():
-    titled = request("<conversation>\nUser: a b c [[emu:tokens=3]]\n</conversation>", "You name conversations.")
+    titled = request("<conversation>\nUser: a b c [[emu:reply=Set]]\n</conversation>", "You name conversations.")
+    prototype = request("Create this UI prototype: a page [[emu:tokens=3]]")
     state = EmulatorState(1024)
     state.add_rule({"match": "Lisbon", "response": {"text": "Scripted"}})
 
-    assert answer_text(titled).startswith("Echo:")
+    assert answer_text(titled) == "Set"
+    assert answer_text(prototype).startswith("Echo:")
     assert (
         "".join(
             make_plan(
@@ -99,6 +101,15 @@ def test_a_length_directive_quoted_from_the_users_message_does_not_stop_memory_e
 
     assert reply.tool_call is not None
     assert [m["summary"] for m in reply.tool_call.input["memories"]] == ["Prefers Python"]
+
+
+def test_a_length_directive_quoted_from_the_users_message_does_not_spoil_the_title():
+    titled = request(
+        "<conversation>\nUser: I prefer Python. Explain closures. [[emu:tokens=300]]\n</conversation>",
+        "You name conversations.",
+    )
+
+    assert answer_text(titled) == "I prefer Python Explain closures"
 
 
 def test_an_explicit_reply_still_wins_over_memory_extraction():
