@@ -7,10 +7,12 @@ HTTP to the emulator. The database is shared through real commits (transactional
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.e2e.browser import chromium
 from tests.e2e.live import LiveServer, make_user
 
 
@@ -27,3 +29,10 @@ def alice() -> tuple[Any, str]:
 @pytest.fixture
 def bob() -> tuple[Any, str]:
     return make_user("bob@example.com")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per test module (tests/e2e/browser.py)."""
+    with chromium() as running:
+        yield running

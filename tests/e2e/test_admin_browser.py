@@ -7,7 +7,6 @@ in the checkout) for a person to look at.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,15 +20,13 @@ from backend.llm.models import LLMCall
 from chat.models import Message
 from prototypes.models import DesignProject
 from tests.chat.factories import ChatFactory, TokenUsageFactory, turn
+from tests.e2e.browser import CHROMIUM, requires_chromium
 from tests.e2e.live import LiveServer, serve_in_thread
 from tests.factories import UserFactory
 
-CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-if CHROMIUM is None and os.environ.get("REQUIRE_SERVICES") == "1":
-    raise RuntimeError("REQUIRE_SERVICES=1 but Chromium is not installed (apt-get install chromium)")
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"),
+    requires_chromium,
     pytest.mark.slow,
 ]
 

@@ -4,8 +4,6 @@ the table with "Show more", the CSV link and the code; keyboard and the dark the
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,47 +13,18 @@ from django.test import Client
 
 from adminassistant.eval import fixtures
 from adminassistant.services import config
+from tests.e2e.browser import requires_chromium
 from tests.factories import UserFactory
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None and os.environ.get("REQUIRE_SERVICES") == "1":
-    raise RuntimeError("REQUIRE_SERVICES=1 but Chromium is not installed (apt-get install chromium)")
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"),
+    requires_chromium,
     pytest.mark.django_db(transaction=True, databases=["default", "adminassistant"]),
-]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
 ]
 SECRET = "sk-browser-test-key-1234WXYZ"
 GOLD = (
     'result = AppUser.objects.filter(username__regex=r"^[0-9]{6}$")'
     '.values("username", "date_joined").order_by("username")'
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _orm_beside_playwright() -> Iterator[None]:
-    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls (and the
-    # database flush after each test, which the django_db mark runs late) are plain sync code.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _serve_static(route: Any) -> None:

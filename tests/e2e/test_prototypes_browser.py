@@ -12,9 +12,7 @@ DOM, which Chromium dumps.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -25,12 +23,10 @@ import pytest
 
 from prototypes.models import DesignProject, Prototype, PrototypeVariant, PrototypeVersion
 from prototypes.services.preview import preview_token
+from tests.e2e.browser import CHROMIUM, requires_chromium
 from tests.factories import UserFactory
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None and os.environ.get("REQUIRE_SERVICES") == "1":
-    raise RuntimeError("REQUIRE_SERVICES=1 but Chromium is not installed (apt-get install chromium)")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+pytestmark = requires_chromium
 
 HOSTILE_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Hostile</title></head>

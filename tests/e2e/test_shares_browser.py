@@ -5,38 +5,12 @@ a revoked link shows the error page.
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
-import pytest
 
+from tests.e2e.browser import requires_chromium
 from tests.sse import headers, stream_events
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None and os.environ.get("REQUIRE_SERVICES") == "1":
-    raise RuntimeError("REQUIRE_SERVICES=1 but Chromium is not installed (apt-get install chromium)")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-
-
-@pytest.fixture(autouse=True)
-def _orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Playwright's sync API keeps an event loop on this thread (Django's documented switch).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+pytestmark = requires_chromium
 
 
 def test_an_anonymous_visitor_reads_a_shared_chat_in_the_browser(browser, live, alice, emulator):

@@ -18,9 +18,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from sitehelp.models import HelpFeedback, HelpMessage, HelpSession
-from tests.e2e.test_streaming_browser import CHROMIUM, _orm_beside_playwright, browser  # noqa: F401 - fixtures
+from tests.e2e.browser import requires_chromium
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+pytestmark = requires_chromium
 
 AXE = Path(__file__).parent / "fixtures" / "axe-core-4.14.1" / "axe.min.js"
 STORAGE = "() => ({local: localStorage.length, session: sessionStorage.length})"
@@ -39,7 +39,7 @@ OBSERVE = """() => {
 
 
 @pytest.fixture
-def context(browser):  # noqa: F811 - the imported fixture
+def context(browser):
     context = browser.new_context(accept_downloads=True)
     yield context
     context.close()

@@ -6,32 +6,16 @@ Playwright drives Debian's Chromium (/usr/bin/chromium); pages run on the live s
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret
 from django.test import Client
 
+from tests.e2e.browser import requires_chromium
 from tests.sse import headers, stream_events
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None and os.environ.get("REQUIRE_SERVICES") == "1":
-    raise RuntimeError("REQUIRE_SERVICES=1 but Chromium is not installed (apt-get install chromium)")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = requires_chromium
 
 # Reads a fetch() stream to its end and returns the SSE events it held.
 FETCH_STREAM = """async ([path, body, csrf]) => {
@@ -61,23 +45,6 @@ EVENT_SOURCE = """(url) => new Promise((resolve) => {
   source.onerror = () => { if (source.readyState === EventSource.CLOSED) resolve({seen, failed: true}); };
   setTimeout(() => { source.close(); resolve({seen, timeout: true}); }, 20000);
 })"""
-
-
-@pytest.fixture(autouse=True)
-def _orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls of the test itself
-    # are still plain synchronous code (Django's documented switch for this case).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _session_page(browser: Any, live: Any, user: Any) -> tuple[Any, str]:

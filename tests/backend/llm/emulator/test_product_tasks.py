@@ -1,5 +1,7 @@
 """The emulator answers the product's own tasks in the shape each expects (no Django involved)."""
 
+import pytest
+
 from backend.llm.emulator.plan import make_plan
 from backend.llm.emulator.state import EmulatorState
 
@@ -19,13 +21,18 @@ def answer_text(body: dict) -> str:
     return "".join(make_plan(body, MODEL, EmulatorState(1024)).reply.text_tokens)
 
 
-def test_a_title_is_the_first_words_of_the_users_first_message():
-    body = request(
-        "<conversation>\nUser: plan a trip to Lisbon in May\n\nAssistant: Sure\n</conversation>",
-        "You name conversations.",
-    )
+@pytest.mark.parametrize(
+    ("conversation", "title"),
+    [
+        ("User: plan a trip to Lisbon in May\n\nAssistant: Sure", "Plan a trip to Lisbon"),
+        # A length directive quoted from the user's message was meant for the chat answer.
+        ("User: I prefer Python. Explain closures. [[emu:tokens=300]]", "I prefer Python Explain closures"),
+    ],
+)
+def test_a_title_is_the_first_words_of_the_users_first_message(conversation, title):
+    body = request(f"<conversation>\n{conversation}\n</conversation>", "You name conversations.")
 
-    assert answer_text(body) == "Plan a trip to Lisbon"
+    assert answer_text(body) == title
 
 
 def test_memory_extraction_calls_the_tool_with_the_users_statements():
@@ -101,15 +108,6 @@ def test_a_length_directive_quoted_from_the_users_message_does_not_stop_memory_e
 
     assert reply.tool_call is not None
     assert [m["summary"] for m in reply.tool_call.input["memories"]] == ["Prefers Python"]
-
-
-def test_a_length_directive_quoted_from_the_users_message_does_not_spoil_the_title():
-    titled = request(
-        "<conversation>\nUser: I prefer Python. Explain closures. [[emu:tokens=300]]\n</conversation>",
-        "You name conversations.",
-    )
-
-    assert answer_text(titled) == "I prefer Python Explain closures"
 
 
 def test_an_explicit_reply_still_wins_over_memory_extraction():
