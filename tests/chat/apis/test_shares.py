@@ -221,6 +221,18 @@ def test_the_page_is_escaped_noindexed_translated_and_scriptless(client, owner, 
     assert owner.email not in html
 
 
+@pytest.mark.parametrize("lang", ["en", "de", "fr"])
+def test_the_page_says_when_it_was_shared_in_one_sentence(client, owner, anonymous, lang):
+    """The date reads as the end of the sentence (a time ending in "p.m." doubled its period)."""
+    chat = ChatFactory(user=owner)
+    turn(chat, user_text="q", assistant_text="a")
+
+    html = anonymous.get(f"/shared/{_share(client, chat)['token']}/?lang={lang}").content.decode()
+
+    note = re.search(r'<p class="note">(.*?)</p>', html, re.DOTALL).group(1).strip()
+    assert note.endswith(".") and ".." not in note
+
+
 def test_owner_scoping_foreign_ids_are_not_found(client, anonymous):
     stranger = UserFactory()
     foreign_chat, _ = linear_chat(turns=1, user=stranger)
