@@ -20,7 +20,8 @@ from typing import ParamSpec, TypeVar
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import Error as DatabaseError
-from django.db import InterfaceError, OperationalError, connections
+from django.db import InterfaceError, OperationalError, connection, connections
+from django.db.models import Field, Model
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -80,3 +81,10 @@ def close_connections() -> None:
 async def aclose_connections() -> None:
     """`close_connections` for the ASGI shutdown hooks."""
     await sync_to_async(close_connections, thread_sensitive=False)()
+
+
+def quoted_column(model: type[Model], name: str) -> str:
+    """The quoted column of `model`'s concrete field `name`, for hand-written SQL (default connection)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field) and field.column  # a concrete column
+    return connection.ops.quote_name(field.column)

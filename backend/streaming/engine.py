@@ -117,6 +117,10 @@ class Adapter(Protocol):
     # Optional `finished_related`: relations `finished` reads, loaded with the record in one query.
     # Optional `atomic_accept = True`: `accept` commits its rows atomically by itself, so admission
     # without an Idempotency-Key opens no transaction around it (one round trip less, or two).
+    # Optional `running_count(user=) -> int`: `running(user=user).count()`, without building the query.
+    # Optional `finish_in_one_statement(record_id=, values=, outcome=) -> bool | None`: the terminal
+    # `values` and `finished`'s own writes in one statement (True: written; False: the record had
+    # already ended; None: not here, the engine's transaction and `finished` write them).
     record_model: Any  # a concrete subclass of GenerationRecord (a Protocol attribute cannot vary)
     text_field: str  # the record's column the streamed text goes to
 
@@ -389,9 +393,10 @@ class Engine:
 
     def _claim_slot(self, *, user: Any) -> None:
         limit = self.adapter.max_concurrent()
+        count = getattr(self.adapter, "running_count", None)
+        if (count(user=user) if count else self.adapter.running(user=user).count()) < limit:
+            return  # the usual case: one cheap count
         running_records = self.adapter.running(user=user)
-        if running_records.count() < limit:  # the usual case: one cheap count
-            return
         running = list(running_records.values_list("id", "worker_id", "heartbeat_at"))
         # Over the limit: generations of processes that died hold no slot.
         freed = self._sweep_rows(running)
@@ -467,23 +472,31 @@ class Engine:
         """Write the terminal state, then append the terminal event: the same text, model and usage."""
         run.started(run.model_id)  # every stream starts with message_start, even one that failed at once
         text, model_id, usage, cost = run.text, run.model_id, run.usage, run.cost
-        # Before the terminal state is written: its follow-up calls (titles, memory) are not yet billed.
-        await self._warn_budget(run, usage, cost)
         terminal_seq = run.log.last_seq + 1
-        try:
-            stored = await db_sync_to_async(self.finish)(
-                record_id=run.record_id,
-                outcome=outcome,
-                text=text,
-                model_id=model_id,
-                usage=usage,
-                cost=cost,
-                event_seq=terminal_seq,
-            )
-        except Exception:
-            # The database is unreachable: the log still ends; the sweeper ends the record later.
-            logger.exception("%s generation %s: could not write its terminal state", self.scope, run.record_id)
-            stored = None
+
+        def write() -> tuple[budget.BudgetStatus | None, StoredState | None]:
+            # One database hop: the budget warning is decided before the terminal state is written
+            # (its follow-up calls — titles, memory — are not billed yet), then the state is written.
+            warning = self._budget_warning(run, usage, cost)
+            try:
+                stored = self.finish(
+                    record_id=run.record_id,
+                    outcome=outcome,
+                    text=text,
+                    model_id=model_id,
+                    usage=usage,
+                    cost=cost,
+                    event_seq=terminal_seq,
+                )
+            except Exception:
+                # The database is unreachable: the log still ends; the sweeper ends the record later.
+                logger.exception("%s generation %s: could not write its terminal state", self.scope, run.record_id)
+                stored = None
+            return warning, stored
+
+        warning, stored = await db_sync_to_async(write)()
+        if warning is not None:
+            run.log.append("budget_warning", budget_warning_data(warning))
         if stored is None or stored.terminal is None:
             event_type, data = _terminal_event(
                 failure=outcome.failure,
@@ -515,20 +528,16 @@ class Engine:
             },
         )
 
-    async def _warn_budget(self, run: Run, usage: Usage, cost: Decimal) -> None:
-        """A `budget_warning` event when this answer took its user past the warning share of a limit."""
+    def _budget_warning(self, run: Run, usage: Usage, cost: Decimal) -> budget.BudgetStatus | None:
+        """The status to warn about when this answer took its user past the warning share of a limit."""
         tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         if run.admission.user_id is None or (tokens <= 0 and cost <= 0):
-            return
+            return None
         try:
-            status = await db_sync_to_async(budget.budget_crossed_warning)(
-                user_id=run.admission.user_id, tokens=tokens, cost=cost
-            )
+            return budget.budget_crossed_warning(user_id=run.admission.user_id, tokens=tokens, cost=cost)
         except Exception:
             logger.warning("%s generation %s: could not check the budget", self.scope, run.record_id, exc_info=True)
-            return
-        if status is not None:
-            run.log.append("budget_warning", budget_warning_data(status))
+            return None
 
     # --- Records (sync, database thread) ------------------------------------------------------------
 
@@ -552,23 +561,31 @@ class Engine:
         assert not (outcome.note and not outcome.stop_reason), "a noted outcome needs its stop reason"
         recorded = failure or outcome.note
         model = self.adapter.record_model
+        values = {
+            "status": outcome.status,
+            "model_id": model_id,
+            "stop_reason": outcome.stop_reason,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "cost": cost,
+            "error_code": recorded.code if recorded else "",
+            "error_message": recorded.message[:500] if recorded else "",
+            "event_seq": event_seq,
+            "completed_at": timezone.now(),
+            self.adapter.text_field: text,
+            **outcome.fields,
+        }
+        # An adapter may write the terminal state and its own rows in one statement (the chat's,
+        # on PostgreSQL): True when it wrote them, False when the record had already ended, None
+        # to take the path below.
+        one_statement = getattr(self.adapter, "finish_in_one_statement", None)
+        written = one_statement(record_id=record_id, values=values, outcome=outcome) if one_statement else None
+        if written is not None:
+            return None if written else self.stored_state(record_id)
         with transaction.atomic():
-            updated = model.objects.filter(id=record_id, status=STREAMING).update(
-                status=outcome.status,
-                model_id=model_id,
-                stop_reason=outcome.stop_reason,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
-                cost=cost,
-                error_code=recorded.code if recorded else "",
-                error_message=recorded.message[:500] if recorded else "",
-                event_seq=event_seq,
-                completed_at=timezone.now(),
-                **{self.adapter.text_field: text},
-                **outcome.fields,
-            )
+            updated = model.objects.filter(id=record_id, status=STREAMING).update(**values)
             if updated:
                 related = getattr(self.adapter, "finished_related", ())
                 record = (

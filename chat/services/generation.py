@@ -16,25 +16,37 @@ replay); this module says what is chat-specific:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from backend.db import db_sync_to_async
+from backend.db import db_sync_to_async, quoted_column
 from backend.llm.errors import LLMError
 from backend.llm.types import Usage
 from backend.streaming.engine import Admission, Engine, Outcome, Run, failure_outcome
 from chat.models import Chat, Message
-from chat.services import memory, titles
+from chat.services import finish_sql, memory, titles
 from chat.services.context import BuiltContext, context_build
 from chat.services.usage import usage_add
 from tools.registry import Tool, ToolContext, tools_all
 from tools.services.execution import tool_allowed
 from tools.services.loop import tool_loop
+
+USAGE_PURPOSE = "chat"  # an answer's calls in the usage roll-up
+
+
+@functools.cache
+def _running_count_sql() -> str:
+    """The count `ChatAdapter.running` would compile, with the same conditions (the partial index's)."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    user, role, status = (quoted_column(Message, name) for name in ("user", "role", "status"))
+    return f"SELECT count(*) FROM {table} WHERE {user} = %s AND {role} = %s AND {status} = %s"  # noqa: S608 - names from the model
 
 
 @dataclass
@@ -75,6 +87,13 @@ class ChatAdapter:
         # `user` is the chat's user copied onto the message: the partial index on (user) where
         # streaming answers this from the user's own rows, however many other users are streaming.
         return Message.objects.filter(user=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING)
+
+    def running_count(self, *, user: Any) -> int:
+        """`running(user=user).count()` as one fixed statement (admission runs it for every turn)."""
+        with connection.cursor() as cursor:
+            cursor.execute(_running_count_sql(), [user.pk, Message.Role.ASSISTANT, Message.Status.STREAMING])
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
 
     def prepare(self, admission: Admission) -> None:
         """Assemble the context and choose the tools in the same database hop as accepting the turn.
@@ -126,6 +145,17 @@ class ChatAdapter:
         outcome.fields = _answer_fields(run.payload)
         return outcome
 
+    def finish_in_one_statement(self, *, record_id: UUID, values: dict[str, Any], outcome: Outcome) -> bool | None:
+        """PostgreSQL: `finished`'s writes and the terminal state in one statement (`chat.services.finish_sql`)."""
+        if not finish_sql.available():
+            return None
+        written = finish_sql.finish_write(record_id=record_id, values=values, purpose=USAGE_PURPOSE)
+        if written is None:
+            return False
+        if outcome.status == Message.Status.COMPLETE:
+            self._schedule_follow_ups(chat=written.chat, message_id=record_id)
+        return True
+
     def finished(self, *, record: Message, outcome: Outcome) -> None:
         chat = record.pair.chat
         Chat.objects.filter(id=chat.id).update(updated_at=timezone.now())
@@ -136,10 +166,15 @@ class ChatAdapter:
                 cache_read_tokens=record.cache_read_tokens,
                 cache_write_tokens=record.cache_write_tokens,
             )
-            usage_add(chat=chat, purpose="chat", model_id=record.model_id, usage=usage, cost=record.cost)
-        if outcome.status == Message.Status.COMPLETE:  # background follow-ups, enqueued on commit
-            titles.title_schedule(chat=chat)
-            memory.memory_schedule(chat=chat, message_id=record.id)
+            usage_add(chat=chat, purpose=USAGE_PURPOSE, model_id=record.model_id, usage=usage, cost=record.cost)
+        if outcome.status == Message.Status.COMPLETE:
+            self._schedule_follow_ups(chat=chat, message_id=record.id)
+
+    @staticmethod
+    def _schedule_follow_ups(*, chat: Chat, message_id: UUID) -> None:
+        """The background follow-ups of a complete answer, enqueued on commit (at once outside a transaction)."""
+        titles.title_schedule(chat=chat)
+        memory.memory_schedule(chat=chat, message_id=message_id)
 
 
 def _build(*, assistant_message: Message) -> BuiltContext:

@@ -10,35 +10,42 @@ import functools
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Field
+from django.db.models import F
 from django.utils import timezone
 
+from backend.db import quoted_column
 from backend.llm.types import Usage
 from chat.models import Chat, TokenUsage
 
 
 def _column(name: str) -> str:
-    field = TokenUsage._meta.get_field(name)
-    assert isinstance(field, Field) and field.column  # a concrete column of the roll-up
-    return connection.ops.quote_name(field.column)
+    return quoted_column(TokenUsage, name)
 
 
 _ADDED = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost")
 _KEY = ("user", "chat_ref", "day", "purpose", "model_id")
 
 
-@functools.cache
-def _upsert_sql() -> str:
-    """PostgreSQL: the row created or incremented in one statement (the ORM path: an UPDATE, then
-    an INSERT when nothing matched). A row that exists keeps its chat and project, as there."""
+def rollup_upsert_from(source: str) -> str:
+    """PostgreSQL: the roll-up rows of `source` created or incremented in one statement.
+
+    `source` is a VALUES list or a SELECT giving the columns of the key, the chat, the project,
+    `calls` and the added figures, in that order. A row that exists keeps its chat and project,
+    as on the ORM path (an UPDATE, then an INSERT when nothing matched).
+    """
     added = ", ".join(f"{_column(name)} = t.{_column(name)} + EXCLUDED.{_column(name)}" for name in _ADDED)
     return (
-        f"INSERT INTO {TokenUsage._meta.db_table} AS t"  # noqa: S608 - names from the model; values are parameters
-        f" ({', '.join(_column(name) for name in (*_KEY, 'chat', 'project', 'calls', *_ADDED))})"
-        f" VALUES ({', '.join(['%s'] * (len(_KEY) + 2))}, 1, {', '.join(['%s'] * len(_ADDED))})"
+        f"INSERT INTO {TokenUsage._meta.db_table} AS t"
+        f" ({', '.join(_column(name) for name in (*_KEY, 'chat', 'project', 'calls', *_ADDED))}) {source}"
         " ON CONFLICT ON CONSTRAINT chat_token_usage_rollup DO UPDATE SET"
-        f" {_column('calls')} = t.{_column('calls')} + 1, {added}"
+        f" {_column('calls')} = t.{_column('calls')} + EXCLUDED.{_column('calls')}, {added}"
     )
+
+
+@functools.cache
+def _upsert_sql() -> str:
+    """`rollup_upsert_from` one call's parameters."""
+    return rollup_upsert_from(f"VALUES ({', '.join(['%s'] * (len(_KEY) + 2))}, 1, {', '.join(['%s'] * len(_ADDED))})")
 
 
 def usage_add(*, chat: Chat, purpose: str, model_id: str, usage: Usage, cost: Decimal) -> None:

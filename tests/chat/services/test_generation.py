@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.streaming.engine import Admission
-from chat.models import Project
+from chat.models import Message, Project
 from chat.services.generation import ChatAdapter, Turn, _tool_setup, admission_of
 from chat.services.messages import message_send
 from tests.chat.factories import ProjectFactory
@@ -69,3 +69,17 @@ def test_preparing_a_new_chat_reads_neither_the_chat_nor_the_memory_switch_again
         turn = _prepared(admission_of(accepted))
 
     assert turn.tools is not None and turn.tools[1] is not None
+
+
+def test_the_running_count_is_the_running_querysets_count(django_assert_num_queries):
+    adapter = ChatAdapter()
+    user, other = UserFactory(), UserFactory()
+    first, second = message_send(user=user, content="one"), message_send(user=user, content="two")
+    message_send(user=other, content="theirs")
+    Message.objects.filter(id=second.assistant_message.id).update(status=Message.Status.COMPLETE)
+
+    with django_assert_num_queries(1):
+        assert adapter.running_count(user=user) == 1
+    assert adapter.running(user=user).count() == 1
+    Message.objects.filter(id=first.assistant_message.id).update(status=Message.Status.CANCELLED)
+    assert adapter.running_count(user=user) == adapter.running(user=user).count() == 0

@@ -1,0 +1,106 @@
+"""An answer's terminal state written in one SQL statement on PostgreSQL: the fast path of finishing.
+
+The engine's generic path (`Engine.finish`) opens a transaction, updates the answer, reads it
+back with its chat, and the chat adapter then touches the chat and adds the call to the usage
+roll-up: six round trips after the last token. Here the same writes are **one** statement of
+data-modifying CTEs, in autocommit, so they are atomic by themselves:
+
+- the answer's UPDATE is the one `QuerySet.update` compiles (same fields, same preparation),
+  guarded by `status = streaming` so that a terminal state is written once;
+- the chat's `updated_at` and the roll-up row (`chat.services.usage`: created or incremented,
+  same conflict target) are written only when that UPDATE matched, and the roll-up only when a
+  model was called;
+- the statement returns what scheduling the follow-ups needs (the chat, its title source, incognito).
+
+Used on PostgreSQL; SQLite takes the engine's path (`ChatAdapter.finished`).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.db import connection
+from django.db.models.sql import UpdateQuery
+from django.utils import timezone
+
+from backend.db import quoted_column
+from chat.models import Chat, Message, MessagePair
+from chat.services.usage import rollup_upsert_from
+
+# The answer's figures added to the usage roll-up, in the roll-up's column order.
+ROLLED_UP = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost")
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The chat of an answer whose terminal state was just written."""
+
+    chat: Chat
+
+
+def available() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@functools.cache
+def _tail_sql() -> str:
+    """The statement after the answer's UPDATE (a `done` CTE): chat, roll-up, and what is returned."""
+    quote = connection.ops.quote_name
+    chat_table, pair_table = quote(Chat._meta.db_table), quote(MessagePair._meta.db_table)
+
+    chat_id, user, project, model_id = (
+        quoted_column(Chat, "id"),
+        quoted_column(Chat, "user"),
+        quoted_column(Chat, "project"),
+        quoted_column(Message, "model_id"),
+    )
+    returned = [quoted_column(Chat, name) for name in ("id", "user", "project", "title_source", "incognito")]
+    added = ", ".join(f"done.{quoted_column(Message, name)}" for name in ROLLED_UP)
+    touched = (
+        f"UPDATE {chat_table} AS c SET {quoted_column(Chat, 'updated_at')} = %s FROM {pair_table} AS p, done"  # noqa: S608 - names from the models
+        f" WHERE p.{quoted_column(MessagePair, 'id')} = done.{quoted_column(Message, 'pair')}"
+        f" AND c.{chat_id} = p.{quoted_column(MessagePair, 'chat')}"
+        f" RETURNING {', '.join('c.' + name for name in returned)}"
+    )
+    # The roll-up's columns: its key (user, chat reference, day, purpose, model), chat, project, calls, figures.
+    source = (
+        f"SELECT touched.{user}, touched.{chat_id}, %s::date, %s, done.{model_id}, touched.{chat_id},"  # noqa: S608 - as above
+        f" touched.{project}, 1, {added} FROM touched, done WHERE done.{model_id} <> ''"
+    )
+    rollup = rollup_upsert_from(source)
+    return f", touched AS ({touched}), rollup AS ({rollup}) SELECT {', '.join(returned)} FROM touched"  # noqa: S608
+
+
+@functools.cache
+def _returning() -> str:
+    table = connection.ops.quote_name(Message._meta.db_table)
+    names = ("pair", "model_id", *ROLLED_UP)
+    return " RETURNING " + ", ".join(f"{table}.{quoted_column(Message, name)}" for name in names)
+
+
+def finish_write(*, record_id: UUID, values: dict[str, Any], purpose: str) -> Finished | None:
+    """Write `values` on the streaming answer `record_id`, touch its chat, roll its usage up.
+
+    None when the answer was not streaming any more (someone else wrote its terminal state).
+    """
+    query = Message.objects.filter(id=record_id, status=Message.Status.STREAMING).query.chain(UpdateQuery)
+    assert isinstance(query, UpdateQuery)
+    query.add_update_values(values)
+    update_sql, update_params = query.get_compiler(connection.alias).as_sql()
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH done AS ({update_sql}{_returning()}){_tail_sql()}",
+            [*update_params, now, timezone.localdate(now), purpose],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    chat_id, user_id, project_id, title_source, incognito = row
+    chat = Chat(id=chat_id, user_id=user_id, project_id=project_id, title_source=title_source, incognito=incognito)
+    chat._state.adding = False
+    chat._state.db = connection.alias
+    return Finished(chat=chat)
