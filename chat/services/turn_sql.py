@@ -7,8 +7,8 @@ data-modifying CTEs (a new chat: chat, pair and both messages; a follow-up: pair
 messages and the chat's leaf), in autocommit, so it is atomic by itself:
 
 - the rows are model instances, rendered with each field's own `pre_save` and database
-  preparation (defaults, `auto_now`, JSON) and cast to the column types, so a new field with
-  a default needs no change here;
+  preparation (defaults, `auto_now`, JSON) and sent as one JSON parameter per table that
+  PostgreSQL reads into the table's row type, so a new field with a default needs no change here;
 - a follow-up reads its chat and the leaf it continues (one owner-scoped query), then writes
   under a guard instead of a row lock: the UPDATE moves the leaf only if it is still the one
   that was read, and the pair and messages are inserted only if that UPDATE matched. A turn
@@ -25,13 +25,17 @@ races.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
+from psycopg.types.json import Json, Jsonb
 
 from appauth.models import AppUser
 from backend import errors
@@ -55,29 +59,44 @@ def available(*, attachment_ids: list[UUID] | None) -> bool:
 
 
 def _insert(model: type[Model], objects: list[Any], *, guard: str | None = None) -> tuple[str, list[Any]]:
-    """An INSERT of `objects` (every concrete field, cast to its column type), as the ORM would write them.
+    """An INSERT of `objects` (every concrete field, as the ORM would prepare it) and its one parameter.
 
+    The rows go as one JSON array that PostgreSQL reads into the table's row type
+    (`json_populate_recordset`, each value through its column's type): a turn's statement has a
+    handful of parameters instead of one per column, so psycopg converts its text once and
+    caches it (it re-parses statements of more than 50 parameters on every execution).
     With `guard` (a CTE name), the rows are inserted only if that CTE returned a row.
     """
     fields = model._meta.concrete_fields
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objects for field in fields]
-    return _insert_sql(model, len(objects), guard, connection.alias), params
+    rows = [
+        {field.column: _json_value(field.get_db_prep_save(field.pre_save(obj, True), connection)) for field in fields}
+        for obj in objects
+    ]
+    return _insert_sql(model, guard, connection.alias), [json.dumps(rows)]
+
+
+def _json_value(value: Any) -> Any:
+    """A value prepared for its column (`get_db_prep_save`) as JSON that the column's type reads back."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Json | Jsonb):  # a JSONField's value, with the field's own encoder
+        return json.loads((value.dumps or json.dumps)(value.obj))
+    raise TypeError(f"no JSON form for a {type(value).__name__} column value")
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_sql(model: type[Model], rows: int, guard: str | None, alias: str) -> str:
-    """`_insert`'s statement text, which depends only on the model, the row count and the guard
-    (rendering every column's cast took longer than the statement's round trip)."""
+def _insert_sql(model: type[Model], guard: str | None, alias: str) -> str:
+    """`_insert`'s statement text, which depends only on the model and the guard."""
     quote = connection.ops.quote_name
-    fields = list(model._meta.concrete_fields)
-    columns = ", ".join(quote(str(field.column)) for field in fields)
-    row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
-    values = ", ".join([row] * rows)
+    columns = ", ".join(quote(str(field.column)) for field in model._meta.concrete_fields)
     table = quote(model._meta.db_table)
-    if guard is None:
-        return f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608 - names from the model; values are parameters
-    where = f"WHERE EXISTS (SELECT FROM {guard})"
-    return f"INSERT INTO {table} ({columns}) SELECT * FROM (VALUES {values}) AS rows {where}"  # noqa: S608 - as above
+    rows = f"SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"  # noqa: S608 - names from the model; values are parameters
+    where = "" if guard is None else f" WHERE EXISTS (SELECT FROM {guard})"
+    return f"INSERT INTO {table} ({columns}) {rows}{where}"
 
 
 def _turn_rows(
