@@ -10,7 +10,8 @@ data-modifying CTEs, in autocommit, so they are atomic by themselves:
 - the chat's `updated_at` and the roll-up row (`chat.services.usage`: created or incremented,
   same conflict target) are written only when that UPDATE matched, and the roll-up only when a
   model was called;
-- the statement returns what scheduling the follow-ups needs (the chat, its title source, incognito).
+- the statement returns what scheduling the follow-ups needs (the chat, its title source,
+  incognito, the user's memory switch: no extraction is enqueued for a user who turned memory off).
 
 Used on PostgreSQL; SQLite takes the engine's path (`ChatAdapter.finished`).
 """
@@ -27,7 +28,7 @@ from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from backend.db import quoted_column
-from chat.models import Chat, Message, MessagePair
+from chat.models import Chat, MemorySettings, Message, MessagePair
 from chat.services.usage import rollup_upsert_from
 
 # The answer's figures added to the usage roll-up, in the roll-up's column order.
@@ -39,6 +40,7 @@ class Finished:
     """The chat of an answer whose terminal state was just written."""
 
     chat: Chat
+    memory_enabled: bool  # the user's memory switch, read in the same statement
 
 
 def available() -> bool:
@@ -71,7 +73,13 @@ def _tail_sql() -> str:
         f" touched.{project}, 1, {added} FROM touched, done WHERE done.{model_id} <> ''"
     )
     rollup = rollup_upsert_from(source)
-    return f", touched AS ({touched}), rollup AS ({rollup}) SELECT {', '.join(returned)} FROM touched"  # noqa: S608
+    switched_off = (
+        f"EXISTS (SELECT 1 FROM {quote(MemorySettings._meta.db_table)} AS s"  # noqa: S608 - as above
+        f" WHERE s.{quoted_column(MemorySettings, 'user')} = touched.{user}"
+        f" AND NOT s.{quoted_column(MemorySettings, 'enabled')})"
+    )
+    selected = ", ".join([*returned, switched_off])
+    return f", touched AS ({touched}), rollup AS ({rollup}) SELECT {selected} FROM touched"  # noqa: S608
 
 
 @functools.cache
@@ -99,8 +107,8 @@ def finish_write(*, record_id: UUID, values: dict[str, Any], purpose: str) -> Fi
         row = cursor.fetchone()
     if row is None:
         return None
-    chat_id, user_id, project_id, title_source, incognito = row
+    chat_id, user_id, project_id, title_source, incognito, memory_off = row
     chat = Chat(id=chat_id, user_id=user_id, project_id=project_id, title_source=title_source, incognito=incognito)
     chat._state.adding = False
     chat._state.db = connection.alias
-    return Finished(chat=chat)
+    return Finished(chat=chat, memory_enabled=not memory_off)

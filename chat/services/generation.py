@@ -153,7 +153,7 @@ class ChatAdapter:
         if written is None:
             return False
         if outcome.status == Message.Status.COMPLETE:
-            self._schedule_follow_ups(chat=written.chat, message_id=record_id)
+            self._schedule_follow_ups(chat=written.chat, message_id=record_id, memory_on=written.memory_enabled)
         return True
 
     def finished(self, *, record: Message, outcome: Outcome) -> None:
@@ -171,10 +171,14 @@ class ChatAdapter:
             self._schedule_follow_ups(chat=chat, message_id=record.id)
 
     @staticmethod
-    def _schedule_follow_ups(*, chat: Chat, message_id: UUID) -> None:
-        """The background follow-ups of a complete answer, enqueued on commit (at once outside a transaction)."""
+    def _schedule_follow_ups(*, chat: Chat, message_id: UUID, memory_on: bool = True) -> None:
+        """The background follow-ups of a complete answer, enqueued on commit (at once outside a transaction).
+
+        `memory_on=False` (the user's switch, when known) enqueues no extraction; the task checks it too.
+        """
         titles.title_schedule(chat=chat)
-        memory.memory_schedule(chat=chat, message_id=message_id)
+        if memory_on:
+            memory.memory_schedule(chat=chat, message_id=message_id)
 
 
 def _build(*, assistant_message: Message) -> BuiltContext:

@@ -10,7 +10,7 @@ from django.forms.models import model_to_dict
 
 from backend.llm.types import Usage
 from backend.streaming.engine import Failure, Outcome
-from chat.models import Chat, Message, TokenUsage
+from chat.models import Chat, MemorySettings, Message, TokenUsage
 from chat.services import finish_sql, generation
 from chat.services.messages import message_send
 from tests.factories import UserFactory
@@ -109,6 +109,17 @@ def test_a_titled_or_incognito_chat_schedules_only_what_applies(django_capture_o
     enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
         _finish(incognito.assistant_message)
+    assert enqueued == ["chat.tasks.generate_chat_title"]
+
+
+def test_no_extraction_is_enqueued_for_a_user_who_switched_memory_off(django_capture_on_commit_callbacks, enqueued):
+    user = UserFactory()
+    MemorySettings.objects.create(user=user, enabled=False)
+    accepted = message_send(user=user, content="one")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _finish(accepted.assistant_message)
+
     assert enqueued == ["chat.tasks.generate_chat_title"]
 
 
