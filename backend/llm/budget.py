@@ -33,7 +33,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -213,16 +214,47 @@ def budget_record_spend(*, user_id: Any, tokens: int, cost: Decimal, at: datetim
         return
     start, _ = month_bounds(at)
     tokens_key, micro_key = _spent_keys(user_id, start)
+    micro = int((cost / MICRO).to_integral_value())
     try:
+        backend = caches["default"]  # `cache` is a proxy: the backend itself tells which store this is
+        if isinstance(backend, RedisCache):
+            _add_redis(backend, {tokens_key: max(tokens, 0), micro_key: max(micro, 0)})
+            return
         if tokens > 0:
             cache.incr(tokens_key, tokens)
-        if cost > 0:
-            cache.incr(micro_key, int((cost / MICRO).to_integral_value()))
+        if micro > 0:
+            cache.incr(micro_key, micro)
     except ValueError:
         # Not cached (or expired meanwhile): the next check sums the ledger, which has the row.
         cache.delete_many([tokens_key, micro_key])
     except Exception:
         logger.warning("could not update the cached budget spend of user %s", user_id, exc_info=True)
+
+
+# KEYS: the cached month sums; ARGV: what to add to each. Both or neither: when one is not cached
+# (never read this month, or expired), both are dropped and the next check sums the ledger.
+_ADD_SCRIPT = """
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    redis.call('DEL', unpack(KEYS))
+    return 0
+  end
+end
+for i = 1, #KEYS do redis.call('INCRBY', KEYS[i], ARGV[i]) end
+return 1
+"""
+_add_script: Any = None  # the registered `_ADD_SCRIPT` (it holds its SHA; any client of the cache can run it)
+
+
+def _add_redis(backend: RedisCache, amounts: dict[str, int]) -> None:
+    """`budget_record_spend`'s additions in one Redis round trip (the cache API's `incr` makes two
+    per key, an EXISTS and an INCRBY, and a third to drop the sums that were not cached)."""
+    global _add_script
+    keys = [backend.make_and_validate_key(key) for key in amounts]
+    client = backend._cache.get_client(keys[0], write=True)
+    if _add_script is None:
+        _add_script = client.register_script(_ADD_SCRIPT)
+    _add_script(keys=keys, args=list(amounts.values()), client=client)
 
 
 # --- Checks ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 
 from backend.llm import budget, service
 from backend.llm.budget import BudgetExhausted
@@ -115,6 +116,30 @@ def test_the_cached_spend_is_bumped_by_each_recorded_call(user, emulator, settin
     assert tokens == 100 + completion.usage.input_tokens + completion.usage.output_tokens
     assert usd == Decimal("0.25") + completion.cost
     assert budget.budget_status(user.pk).spent_usd == budget._spent_from_ledger(user.pk, *budget.month_bounds())[1]
+
+
+@pytest.mark.parametrize("store", ["redis", "locmem"])
+def test_recorded_spend_is_added_only_to_sums_that_are_cached(user, settings, store):
+    if store == "locmem":  # the cache API's path (no Redis: `make run`)
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    elif not settings.REDIS_URL:
+        pytest.skip("no Redis")
+    tokens_key, micro_key = budget._spent_keys(user.pk, budget.month_bounds()[0])
+    cache.delete_many([tokens_key, micro_key])
+
+    budget.budget_record_spend(user_id=user.pk, tokens=10, cost=Decimal("0.5"))  # nothing cached: nothing kept
+    assert cache.get_many([tokens_key, micro_key]) == {}
+
+    _spend(user, 100, "0.25")
+    assert budget.month_spent(user.pk) == (100, Decimal("0.25"))  # now cached
+    budget.budget_record_spend(user_id=user.pk, tokens=10, cost=Decimal("0.5"))
+    budget.budget_record_spend(user_id=user.pk, tokens=5, cost=Decimal(0))
+    assert budget.month_spent(user.pk) == (115, Decimal("0.75"))
+
+    cache.delete(micro_key)  # one sum expired: both are dropped, the next read sums the ledger
+    budget.budget_record_spend(user_id=user.pk, tokens=1, cost=Decimal("0.1"))
+    assert cache.get_many([tokens_key, micro_key]) == {}
+    assert budget.month_spent(user.pk) == (100, Decimal("0.25"))
 
 
 def test_the_month_rolls_over_on_the_first_in_utc():
