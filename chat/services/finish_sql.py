@@ -29,10 +29,7 @@ from django.utils import timezone
 
 from backend.db import quoted_column
 from chat.models import Chat, MemorySettings, Message, MessagePair
-from chat.services.usage import rollup_upsert_from
-
-# The answer's figures added to the usage roll-up, in the roll-up's column order.
-ROLLED_UP = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost")
+from chat.services.usage import ROLLED_UP, rollup_upsert_from
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ def _column(name: str) -> str:
     return quoted_column(TokenUsage, name)
 
 
-_ADDED = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost")
+# The figures a call adds to its roll-up row, in the order `rollup_upsert_from` takes them.
+ROLLED_UP = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost")
 _KEY = ("user", "chat_ref", "day", "purpose", "model_id")
 
 
@@ -33,10 +34,10 @@ def rollup_upsert_from(source: str) -> str:
     `calls` and the added figures, in that order. A row that exists keeps its chat and project,
     as on the ORM path (an UPDATE, then an INSERT when nothing matched).
     """
-    added = ", ".join(f"{_column(name)} = t.{_column(name)} + EXCLUDED.{_column(name)}" for name in _ADDED)
+    added = ", ".join(f"{_column(name)} = t.{_column(name)} + EXCLUDED.{_column(name)}" for name in ROLLED_UP)
     return (
         f"INSERT INTO {TokenUsage._meta.db_table} AS t"
-        f" ({', '.join(_column(name) for name in (*_KEY, 'chat', 'project', 'calls', *_ADDED))}) {source}"
+        f" ({', '.join(_column(name) for name in (*_KEY, 'chat', 'project', 'calls', *ROLLED_UP))}) {source}"
         " ON CONFLICT ON CONSTRAINT chat_token_usage_rollup DO UPDATE SET"
         f" {_column('calls')} = t.{_column('calls')} + EXCLUDED.{_column('calls')}, {added}"
     )
@@ -45,7 +46,8 @@ def rollup_upsert_from(source: str) -> str:
 @functools.cache
 def _upsert_sql() -> str:
     """`rollup_upsert_from` one call's parameters."""
-    return rollup_upsert_from(f"VALUES ({', '.join(['%s'] * (len(_KEY) + 2))}, 1, {', '.join(['%s'] * len(_ADDED))})")
+    key_chat_project, figures = ", ".join(["%s"] * (len(_KEY) + 2)), ", ".join(["%s"] * len(ROLLED_UP))
+    return rollup_upsert_from(f"VALUES ({key_chat_project}, 1, {figures})")
 
 
 def usage_add(*, chat: Chat, purpose: str, model_id: str, usage: Usage, cost: Decimal) -> None:
