@@ -243,7 +243,12 @@ class Run:
         stop: StreamStop | None = None
         async for event in llm.astream(request, report=report):
             if isinstance(event, TextDelta):
+                first = not self.text_parts
                 self.append_text(event.text, **delta_extra)
+                if first:
+                    # The readers send the first token before this task parses the rest of what the
+                    # upstream already delivered (a burst read in one go never yields otherwise).
+                    await asyncio.sleep(0)
             elif isinstance(event, StreamStart):
                 self.started(event.model_id)
             elif isinstance(event, StreamStop):
