@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import pickle
 import re
 import threading
 import time
@@ -103,7 +104,9 @@ class EmulatorState:
         self._rules: list[Rule] = []
         self._rule_ids = itertools.count(1)
         self._throttled_until: dict[str, float] = {}
-        self._requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_RECORDED_REQUESTS)
+        # Pickled: one untracked bytes object per request instead of its parsed body (a long chat's
+        # request is thousands of dicts and lists, which every full garbage collection would scan).
+        self._requests: collections.deque[bytes] = collections.deque(maxlen=MAX_RECORDED_REQUESTS)
         self._cache = PromptCache(min_cache_tokens)
 
     def add_rule(self, spec: Any) -> str:
@@ -138,13 +141,15 @@ class EmulatorState:
                 raise ApiError("ThrottlingException")
 
     def record(self, entry: dict[str, Any]) -> None:
+        recorded = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
-            self._requests.append(entry)
+            self._requests.append(recorded)
 
     def requests(self) -> list[dict[str, Any]]:
         """Recorded model requests, oldest first (at most MAX_RECORDED_REQUESTS)."""
         with self._lock:
-            return list(self._requests)
+            recorded = list(self._requests)
+        return [pickle.loads(entry) for entry in recorded]  # noqa: S301 - bytes this process pickled
 
     def account_cache(self, model_id: str, checkpoints: tuple[Checkpoint, ...]) -> tuple[int, int]:
         """(cache read, cache write) tokens of a request; see ``PromptCache.account``."""

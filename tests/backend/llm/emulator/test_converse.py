@@ -353,6 +353,18 @@ def test_requests_are_recorded_with_bodies_and_headers(emulator: EmulatorServer,
     assert emulator.requests() == recorded["requests"]
 
 
+def test_recorded_requests_are_kept_out_of_the_garbage_collectors_sight(emulator: EmulatorServer, client: Any) -> None:
+    """A long chat's request is thousands of dicts and lists: kept as one bytes object each, a full
+    collection in the emulator does not scan them (it paused the emulator ~50 ms per collection)."""
+    import gc
+
+    client.converse(modelId=SONNET_45, messages=user("record me"), inferenceConfig={"maxTokens": 50})
+
+    stored = list(emulator._state._requests)
+    assert stored and not any(gc.is_tracked(entry) for entry in stored)
+    assert emulator.requests()[0]["body"]["messages"] == user("record me")
+
+
 def test_image_bytes_are_recorded_as_base64(emulator: EmulatorServer, client: Any) -> None:
     content = [{"text": "see"}, {"image": {"format": "png", "source": {"bytes": png(2, 2)}}}]
     client.converse(modelId=SONNET_45, messages=[{"role": "user", "content": content}])
