@@ -94,7 +94,12 @@ ROOT_URLCONF = "aiassistant.urls"
 WSGI_APPLICATION = "aiassistant.wsgi.application"
 ASGI_APPLICATION = "aiassistant.asgi.application"
 # Async callables run when the ASGI server starts and stops (backend.lifespan).
-ASGI_STARTUP_HOOKS = ["backend.streaming.engine.startup"]
+# The last two build the model clients for the server's loop, then freeze the warmed-up heap.
+ASGI_STARTUP_HOOKS = [
+    "backend.streaming.engine.startup",
+    "backend.llm.service.awarm_clients",
+    "backend.lifespan.freeze_heap",
+]
 ASGI_SHUTDOWN_HOOKS = [
     "backend.streaming.engine.shutdown",
     "backend.db.aclose_connections",

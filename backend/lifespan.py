@@ -11,11 +11,13 @@ for them (see `backend.core.management.commands.serve`).
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
+from django.urls import get_resolver
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,24 @@ async def run_hooks(paths: list[str]) -> None:
 
 async def run_shutdown_hooks() -> None:
     await run_hooks(settings.ASGI_SHUTDOWN_HOOKS)
+
+
+async def freeze_heap() -> None:
+    """The last startup hook: move what startup built out of the garbage collector's sight.
+
+    Every full collection scans every tracked object: with the modules, the URL configuration and
+    botocore's service model of a warmed-up process, ~100,000 objects and 50-60 ms during which
+    the event loop (every stream of the process) stands still, every twenty or so follow-up
+    turns. Frozen (`gc.freeze()`, after collecting what is already garbage), they are never
+    scanned again; objects created later are collected as usual. The URL configuration (every view,
+    serializer and service module it imports, ~35,000 objects) is loaded first: Django imports it
+    on the first request otherwise.
+    """
+    resolver = get_resolver()
+    resolver.url_patterns  # noqa: B018 - the property imports the URL configuration
+    resolver.reverse_dict  # noqa: B018 - and this one builds the reverse lookups `reverse()` would on first use
+    gc.collect()
+    gc.freeze()
 
 
 def with_lifespan(application: ASGIApp) -> ASGIApp:

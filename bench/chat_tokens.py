@@ -93,6 +93,11 @@ async def cpu_per_answer(*, server_url: str, server_pid: int, token: str, answer
     return (tree_cpu_seconds(server_pid) - before) / answers * 1000
 
 
+def _compared(before: float, after: float) -> str:
+    """ "1.25x less" or "1.02x more": the change from `before` to `after`, never a ratio below one."""
+    return f"{before / after:.2f}x less" if after <= before else f"{after / before:.2f}x more"
+
+
 def _answers_report(answers: dict[str, list[float]], commit: str, rounds: int) -> str:
     before, after = statistics.median(answers["before"]), statistics.median(answers["after"])
     return "\n".join(
@@ -107,7 +112,7 @@ def _answers_report(answers: dict[str, list[float]], commit: str, rounds: int) -
             f"| {commit} | {before:.1f} | {', '.join(f'{value:.1f}' for value in answers['before'])} |",
             f"| this tree | {after:.1f} | {', '.join(f'{value:.1f}' for value in answers['after'])} |",
             "",
-            f"This tree uses {before / after:.2f}x less CPU per answer than {commit}.",
+            f"This tree uses {_compared(before, after)} CPU per answer than {commit}.",
             "",
         ]
     )
@@ -136,7 +141,7 @@ def _report(figures: dict[str, Any], commit: str, rounds: int) -> str:
             row("this tree, 2 workers", "after2"),
             row("aiobotocore consumer alone (floor)", "floor"),
             "",
-            f"This tree uses {median['before'] / median['after']:.2f}x less CPU per token than {commit} "
+            f"This tree uses {_compared(median['before'], median['after'])} CPU per token than {commit} "
             "(one worker each). Target: at most 2x the floor.",
             "",
         ]

@@ -496,6 +496,10 @@ class BedrockAdapter(providers.AdapterBase):
         response = await client.count_tokens(**count_tokens_kwargs(request, model))
         return int(response["inputTokens"])
 
+    async def awarm_clients(self) -> None:
+        await async_client(stream=True)
+        await async_client(stream=False)
+
     async def aclose_clients(self) -> None:
         await aclose_clients()
 

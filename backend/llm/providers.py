@@ -141,6 +141,18 @@ def preload() -> None:
     gc.freeze()
 
 
+async def awarm_clients() -> None:
+    """Create the async clients of the loaded adapters that build heavy ones lazily, for the running loop.
+
+    A Bedrock client loads botocore's service model (tens of thousands of objects) on its first
+    call: created at startup, before `backend.lifespan.freeze_heap`, they are frozen with the rest.
+    """
+    for loaded in list(_adapters.values()):
+        warm = getattr(loaded, "awarm_clients", None)
+        if warm is not None:
+            await warm()
+
+
 async def aclose_clients() -> None:
     """Close the async clients every loaded adapter holds for the running event loop."""
     for loaded in list(_adapters.values()):

@@ -401,6 +401,11 @@ async def acount_tokens(request: LLMRequest) -> int:
 use_api_keys = providers.use_api_keys
 
 
+async def awarm_clients() -> None:
+    """ASGI startup: create the providers' heavy async clients for the server's event loop."""
+    await providers.awarm_clients()
+
+
 async def aclose_clients() -> None:
     """Close every provider's async clients of the running event loop (server shutdown, tests)."""
     await providers.aclose_clients()

@@ -17,6 +17,7 @@ async def broken_hook() -> None:
 
 
 def test_shutdown_runs_every_hook_even_after_a_failing_one(settings):
+    settings.ASGI_STARTUP_HOOKS = []  # the real ones freeze this process's heap (tested below)
     settings.ASGI_SHUTDOWN_HOOKS = [
         "tests.backend.test_lifespan.broken_hook",
         "tests.backend.test_lifespan.hook",
@@ -41,8 +42,9 @@ def test_the_configured_hooks_exist():
     from django.conf import settings
     from django.utils.module_loading import import_string
 
-    for path in settings.ASGI_SHUTDOWN_HOOKS:
+    for path in [*settings.ASGI_STARTUP_HOOKS, *settings.ASGI_SHUTDOWN_HOOKS]:
         assert asyncio.iscoroutinefunction(import_string(path))
+    assert settings.ASGI_STARTUP_HOOKS[-1] == "backend.lifespan.freeze_heap"  # after everything it freezes
     assert lifespan.with_lifespan
 
 
@@ -59,3 +61,26 @@ def test_shutdown_closes_the_bedrock_clients_of_the_servers_loop():
     opened, still_open = asyncio.run(serve_then_stop())
 
     assert opened and not still_open
+
+
+def test_startup_warms_the_model_clients_and_freezes_the_heap_with_the_url_configuration():
+    """Full garbage collections then skip what startup built (they paused the loop for ~50 ms)."""
+    import gc
+
+    from django.urls import get_resolver
+
+    from backend.llm import bedrock, service
+
+    async def start() -> bool:
+        await service.awarm_clients()
+        warmed = asyncio.get_running_loop() in bedrock._async_clients
+        await lifespan.freeze_heap()
+        await service.aclose_clients()
+        return warmed
+
+    before = gc.get_freeze_count()
+    warmed = asyncio.run(start())  # (what it freezes stays frozen, as in a server process)
+
+    patterns = get_resolver().url_patterns
+    assert warmed and gc.get_freeze_count() > before
+    assert all(tracked is not patterns for tracked in gc.get_objects())  # frozen: out of the collector's sight
