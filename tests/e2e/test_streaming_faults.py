@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ import httpx
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection
 from django.db.models import Sum
 
 from backend.llm.emulator.directives import strip_directives
@@ -80,6 +82,26 @@ def own_server(emulator_server: Any, tmp_path: Path) -> Iterator[Any]:
     yield start
     for server in started:
         server.terminate()
+
+
+@pytest.fixture(autouse=True)
+def servers_quiet_at_teardown(transactional_db: Any) -> Iterator[None]:
+    """After each test, wait until no server session is busy before the database is flushed.
+
+    The servers run title and memory tasks in the background after an answer ends; the flush's
+    TRUNCATE could deadlock with one still writing (and leave the next test's users in place).
+    """
+    yield
+    quiet, deadline = 0, time.monotonic() + 10
+    while quiet < 3 and time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state NOT IN ('idle')"
+            )
+            busy = cursor.fetchone()[0]
+        quiet = quiet + 1 if busy == 0 else 0
+        time.sleep(0.1)
 
 
 @pytest.fixture
