@@ -90,8 +90,9 @@ class ChatAdapter:
 
     def running_count(self, *, user: Any) -> int:
         """`running(user=user).count()` as one fixed statement (admission runs it for every turn)."""
+        user_id = Message._meta.get_field("user").get_db_prep_value(user.pk, connection)  # SQLite: the hex text
         with connection.cursor() as cursor:
-            cursor.execute(_running_count_sql(), [user.pk, Message.Role.ASSISTANT, Message.Status.STREAMING])
+            cursor.execute(_running_count_sql(), [user_id, Message.Role.ASSISTANT, Message.Status.STREAMING])
             row = cursor.fetchone()
         return int(row[0]) if row else 0
 
