@@ -122,3 +122,16 @@ def test_a_turn_that_keeps_losing_races_is_left_to_the_locking_path():
 def test_an_unknown_chat_is_not_found():
     with pytest.raises(errors.NotFound):
         message_send(user=UserFactory(), content="hi", chat_id=uuid.uuid4())
+
+
+def test_text_that_json_escapes_is_stored_exactly():
+    """The rows travel as JSON: non-ASCII (astral planes too), quotes, backslashes and a literal `\\u0000`."""
+    user = UserFactory()
+    text = 'Grüße 😀 \U0001d518 "quoted" back\\slash \\u0000 中文\ttab\nnewline'  # U+1D518: outside the BMP
+
+    first = message_send(user=user, content=text)
+    second = message_send(user=user, content=text + " again", chat_id=first.chat.id)
+
+    assert Message.objects.get(id=first.user_message.id).text == text
+    assert Message.objects.get(id=second.user_message.id).text == text + " again"
+    assert Chat.objects.get(id=first.chat.id).last_message_preview == (text + " again")[:200]
