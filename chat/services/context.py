@@ -270,9 +270,9 @@ def context_build(
 class HistoryTurn(NamedTuple):
     """A turn of the history as the model sees it: visible, with an answer that has text.
 
-    A plain tuple with the pair's id as text: the cached history of a long chat is pickled and
-    unpickled on every follow-up, and a tuple of strings does that ~20 times faster than
-    dataclass instances holding `UUID` objects (0.05 against 0.9 ms for 230 turns).
+    A named tuple with the pair's id as text: the cached history of a long chat is pickled and
+    unpickled on every follow-up, and these tuples do that ~4 times faster than dataclass
+    instances holding `UUID` objects (0.24 against 0.9 ms for 230 turns, measured in process).
     """
 
     pair_id: str
