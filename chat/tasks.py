@@ -18,6 +18,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from backend.llm.errors import LLMError
+from backend.tasks import dispatch
 from chat.models import Chat
 from chat.services import memory, titles
 from chat.services.attachments import attachments_purge_unclaimed
@@ -59,6 +60,19 @@ def extract_turn_memories(self: Task, message_id: str) -> int:
         _retry_or_drop(self, error, f"memory extraction for message {message_id}")
         return 0
     return len(result.created) if result else 0
+
+
+@shared_task(bind=True, ignore_result=True)
+def answer_follow_ups(self: Task, chat_id: str, message_id: str) -> None:
+    """A first complete answer's title and memory extraction, sent by the web process as one message.
+
+    Each is handed to its own task on the queue this message came from, so each keeps its own
+    retries; a redelivered copy hands them over again, which changes nothing twice (both tasks
+    are idempotent).
+    """
+    queue = (self.request.delivery_info or {}).get("routing_key") or settings.CHAT_BACKGROUND_QUEUE
+    dispatch(generate_chat_title, args=(chat_id,), queue=queue)
+    dispatch(extract_turn_memories, args=(message_id,), queue=queue)
 
 
 @shared_task(**_LLM_TASK)

@@ -30,6 +30,7 @@ from backend.db import db_sync_to_async, quoted_column
 from backend.llm.errors import LLMError
 from backend.llm.types import Usage
 from backend.streaming.engine import Admission, Engine, Outcome, Run, failure_outcome
+from backend.tasks import enqueue_on_commit
 from chat.models import Chat, Message
 from chat.services import finish_sql, memory, titles
 from chat.services.context import BuiltContext, context_build
@@ -176,9 +177,21 @@ class ChatAdapter:
         """The background follow-ups of a complete answer, enqueued on commit (at once outside a transaction).
 
         `memory_on=False` (the user's switch, when known) enqueues no extraction; the task checks it too.
+        A first answer wants both a title and an extraction: they leave as one message
+        (`chat.tasks.answer_follow_ups`, which hands each to its own task on the worker), since
+        publishing a task cost the web process ~0.5 ms of CPU per message.
         """
-        titles.title_schedule(chat=chat)
-        if memory_on:
+        title = titles.title_wanted(chat=chat)
+        extraction = memory_on and memory.memory_wanted(chat=chat)
+        if title and extraction:
+            enqueue_on_commit(
+                "chat.tasks.answer_follow_ups",
+                args=(str(chat.id), str(message_id)),
+                queue=settings.CHAT_BACKGROUND_QUEUE,
+            )
+        elif title:
+            titles.title_schedule(chat=chat)
+        elif extraction:
             memory.memory_schedule(chat=chat, message_id=message_id)
 
 

@@ -39,13 +39,18 @@ _PREFIX = re.compile(r"^(title|titre|titel|título|titolo)\s*:\s*", re.IGNORECAS
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb*#"
 
 
+def title_wanted(*, chat: Chat) -> bool:
+    """Whether a complete answer in `chat` should title it: only while it has the default title."""
+    return chat.title_source == Chat.TitleSource.DEFAULT
+
+
 def title_schedule(*, chat: Chat) -> None:
     """Called inside the transaction that completed an answer: title the chat once it commits.
 
     Only for a chat still on the default title. Enqueue failures (broker down) are logged
     (`enqueue_on_commit` is robust); the next complete answer tries again.
     """
-    if chat.title_source != Chat.TitleSource.DEFAULT:
+    if not title_wanted(chat=chat):
         return
     enqueue_on_commit("chat.tasks.generate_chat_title", args=(str(chat.id),), queue=settings.CHAT_BACKGROUND_QUEUE)
 

@@ -69,3 +69,24 @@ def test_title_and_memory_tasks_skip_without_a_model_call_when_the_budget_is_use
     pair.chat.refresh_from_db()
     assert pair.chat.title_source == Chat.TitleSource.DEFAULT
     assert LLMCall.objects.count() == 1
+
+
+def test_a_first_answers_follow_ups_title_the_chat_and_extract_memories_each_once(emulator):
+    """`answer_follow_ups` (one message from the web process) hands each job to its own task."""
+    from chat import tasks
+    from chat.models import UserMemory
+    from tests.chat.factories import ChatFactory, turn
+
+    emulator.add_rule({"match": "You name conversations", "response": {"text": "Python Closures"}})
+    chat = ChatFactory(title="New chat", title_source=Chat.TitleSource.DEFAULT)
+    answer = turn(chat, user_text="I prefer Python. What is a closure?", assistant_text="A function...").messages.get(
+        role=Message.Role.ASSISTANT
+    )
+
+    tasks.answer_follow_ups.delay(str(chat.id), str(answer.id)).get()
+    tasks.answer_follow_ups.delay(str(chat.id), str(answer.id)).get()  # a redelivered copy
+
+    chat.refresh_from_db()
+    assert (chat.title, chat.title_source) == ("Python Closures", "generated")
+    assert list(UserMemory.objects.filter(user_id=chat.user_id).values_list("summary", flat=True)) == ["Prefers Python"]
+    assert len(emulator.requests()) == 2  # one title call and one extraction call: nothing twice

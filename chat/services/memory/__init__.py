@@ -20,6 +20,7 @@ from chat.services.memory.extraction import (
     memory_extract_turn,
     memory_extractions_purge,
     memory_schedule,
+    memory_wanted,
 )
 from chat.services.memory.management import (
     memory_create,
@@ -50,6 +51,7 @@ __all__ = [
     "memory_settings_set",
     "memory_update",
     "memory_verify",
+    "memory_wanted",
     "tag_create",
     "tag_delete",
     "tag_rename",

@@ -136,9 +136,17 @@ def _facts_from(completion: Completion) -> list[Fact]:
 # --- extraction ----------------------------------------------------------------------------------
 
 
+def memory_wanted(*, chat: Chat) -> bool:
+    """Whether a complete answer in `chat` is worth an extraction task (never in an incognito chat).
+
+    The user's memory switch is checked by the caller when it knows it, and by the task.
+    """
+    return not chat.incognito
+
+
 def memory_schedule(*, chat: Chat, message_id: UUID) -> None:
     """Called inside the transaction that completed an answer: extract memories once it commits."""
-    if chat.incognito:
+    if not memory_wanted(chat=chat):
         return
     enqueue_on_commit("chat.tasks.extract_turn_memories", args=(str(message_id),), queue=settings.CHAT_BACKGROUND_QUEUE)
 

@@ -77,7 +77,7 @@ def test_one_statement_writes_what_the_engines_path_writes(
     assert [row[1:] for row in _state(fast)[1]] == [row[1:] for row in _state(slow)[1]]
     assert _state(fast)[1][0][0] == "chat" and _state(fast)[2] and _state(slow)[2]
     assert fast_tasks == enqueued
-    expected = ["chat.tasks.generate_chat_title", "chat.tasks.extract_turn_memories"]
+    expected = ["chat.tasks.answer_follow_ups"]  # title and extraction in one message
     assert fast_tasks == (expected if outcome is COMPLETE else [])
 
 
@@ -133,4 +133,4 @@ def test_an_answer_already_ended_is_written_once_and_its_stored_state_returned(
 
     assert stored is not None and stored.text == "The answer." and stored.terminal[0] == "message_stop"
     assert TokenUsage.objects.get(chat_ref=accepted.chat.id).calls == 1
-    assert enqueued == ["chat.tasks.generate_chat_title", "chat.tasks.extract_turn_memories"]
+    assert enqueued == ["chat.tasks.answer_follow_ups"]
