@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from backend.llm.types import CallContext, LLMRequest, Message
 
 PRIMARY = "us.anthropic.claude-sonnet-4-6"
@@ -47,3 +49,25 @@ def make_request(text: str, *, alias: str = "pair", **kwargs) -> LLMRequest:
         context=kwargs.pop("context", CallContext(purpose="test", reference="test:1")),
         **kwargs,
     )
+
+
+async def comparable_events(stream: Any) -> list[Any]:
+    """Every event of a raw Bedrock `stream`, then the exception that ended it (type and message), if any.
+
+    What differs between two identical calls is normalised (the emulator's measured latency, a
+    tool-use id), so two streams' events can be compared with `==`. The stream is closed.
+    """
+    events: list[Any] = []
+    try:
+        async for event in stream:
+            if "metadata" in event:
+                event["metadata"].get("metrics", {}).pop("latencyMs", None)
+            tool = event.get("contentBlockStart", {}).get("start", {}).get("toolUse")
+            if tool is not None:
+                tool["toolUseId"] = "tooluse_id"
+            events.append(event)
+    except Exception as exc:  # the comparison is the point
+        events.append((type(exc).__name__, str(exc)))
+    finally:
+        stream.close()
+    return events

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from backend.llm import bedrock
-from tests.backend.llm.helpers import PRIMARY
+from tests.backend.llm.helpers import PRIMARY, comparable_events
 
 WEATHER_TOOL_CONFIG = {
     "tools": [
@@ -23,28 +23,10 @@ WEATHER_TOOL_CONFIG = {
 }
 
 
-async def _events(stream: Any) -> list[Any]:
-    """Every event of `stream`, then the exception that ended it (type and message), if any."""
-    events: list[Any] = []
-    try:
-        async for event in stream:
-            if "metadata" in event:  # the emulator's measured latency differs between two calls
-                event["metadata"].get("metrics", {}).pop("latencyMs", None)
-            tool = event.get("contentBlockStart", {}).get("start", {}).get("toolUse")
-            if tool is not None:  # a fresh id per call
-                tool["toolUseId"] = "tooluse_id"
-            events.append(event)
-    except Exception as exc:  # the comparison is the point
-        events.append((type(exc).__name__, str(exc)))
-    finally:
-        stream.close()
-    return events
-
-
 async def _both(text: str, **extra: Any) -> tuple[list[Any], list[Any], int]:
     client = await bedrock.async_client(stream=True)
     kwargs = {"modelId": PRIMARY, "messages": [{"role": "user", "content": [{"text": text}]}], **extra}
-    plain = await _events((await client.converse_stream(**kwargs))["stream"])
+    plain = await comparable_events((await client.converse_stream(**kwargs))["stream"])
     fast_stream = bedrock.DeltaFastStream((await client.converse_stream(**kwargs))["stream"])
     parsed = 0
     inner = fast_stream._stream
@@ -56,7 +38,7 @@ async def _both(text: str, **extra: Any) -> tuple[list[Any], list[Any], int]:
         return await original(message)
 
     inner._parse_event = counting
-    fast = await _events(fast_stream)
+    fast = await comparable_events(fast_stream)
     return plain, fast, parsed
 
 

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from backend.llm import bedrock
 from backend.llm.errors import FailureKind
-from tests.backend.llm.helpers import PRIMARY
+from tests.backend.llm.helpers import PRIMARY, comparable_events
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -115,24 +115,11 @@ def _comparable(sent: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _events(stream: Any) -> list[Any]:
-    events: list[Any] = []
-    try:
-        async for event in stream:
-            event.get("metadata", {}).get("metrics", {}).pop("latencyMs", None)
-            events.append(event)
-    except Exception as exc:  # the comparison is the point
-        events.append((type(exc).__name__, str(exc)))
-    finally:
-        stream.close()
-    return events
-
-
 async def test_the_request_is_the_clients_byte_for_byte_but_for_the_time_and_signature(emulator, recorder):
     client = await bedrock.async_client(stream=True)
 
-    plain = await _events((await client.converse_stream(**RICH))["stream"])
-    sent = await _events((await bedrock.send("ConverseStream", RICH, stream=True))["stream"])
+    plain = await comparable_events((await client.converse_stream(**RICH))["stream"])
+    sent = await comparable_events((await bedrock.send("ConverseStream", RICH, stream=True))["stream"])
 
     assert len(recorder.sent) == 2
     by_client, by_send = (_comparable(request) for request in recorder.sent)
@@ -229,7 +216,7 @@ async def test_the_endpoint_is_resolved_once_per_model(emulator, monkeypatch):
     monkeypatch.setattr(client, "_resolve_endpoint_ruleset", counting)
     for model_id in (PRIMARY, PRIMARY, "us.anthropic.claude-haiku-4-5-20251001-v1:0", PRIMARY):
         kwargs = {"modelId": model_id, "messages": [{"role": "user", "content": [{"text": "hi [[emu:tokens=1]]"}]}]}
-        events = await _events((await bedrock.send("ConverseStream", kwargs, stream=True))["stream"])
+        events = await comparable_events((await bedrock.send("ConverseStream", kwargs, stream=True))["stream"])
         assert any("messageStop" in event for event in events)
 
     assert resolved == [PRIMARY, "us.anthropic.claude-haiku-4-5-20251001-v1:0"]
