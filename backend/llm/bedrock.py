@@ -325,9 +325,25 @@ async def send(operation_name: str, prepared: dict[str, Any], *, stream: bool) -
     request_dict = _request_dict(template, params)
     context = request_dict["context"]
     operation = template.operation
-    http, parsed = await client._endpoint.make_request(operation, request_dict)
     events = f"{client.meta.service_model.service_id.hyphenize()}.{operation_name}"
-    # The standard retry handler gives back the retry quota a successful call earned.
+    # The client's per-call hooks around the request, as `_make_api_call` runs them: `before-call`
+    # (headers; a stubbed response), `after-call` (the standard retry handler gives back the retry
+    # quota a successful call earned), `after-call-error`.
+    _, stubbed = await client.meta.events.emit_until_response(
+        f"before-call.{events}",
+        model=operation,
+        params=request_dict,
+        request_signer=client._request_signer,
+        context=context,
+    )
+    if stubbed is not None:
+        http, parsed = stubbed
+    else:
+        try:
+            http, parsed = await client._endpoint.make_request(operation, request_dict)
+        except Exception as exc:
+            await client.meta.events.emit(f"after-call-error.{events}", exception=exc, context=context)
+            raise
     await client.meta.events.emit(
         f"after-call.{events}", http_response=http, parsed=parsed, model=operation, context=context
     )

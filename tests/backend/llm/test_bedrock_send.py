@@ -238,3 +238,28 @@ async def test_a_broken_stream_is_classified_like_the_clients(emulator):
         kinds.append(bedrock.classify(broken.value, model_id=PRIMARY, after_content=True).kind)
 
     assert kinds[0] is kinds[1] is FailureKind.UNAVAILABLE
+
+
+async def test_a_stubbed_client_answers_send_as_it_answers_the_client(emulator):
+    """`before-call` runs as in the client's path: botocore's Stubber (which answers there) works."""
+    from aiobotocore.stub import AioStubber
+
+    client = await bedrock.async_client(stream=False)
+    kwargs = {"modelId": PRIMARY, "messages": [{"role": "user", "content": [{"text": "Hello"}]}]}
+    reply = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "stubbed"}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4},
+        "metrics": {"latencyMs": 1},
+    }
+
+    with AioStubber(client) as stubber:
+        stubber.add_response("converse", reply)
+        stubber.add_response("converse", reply)
+        by_client = await client.converse(**kwargs)
+        by_send = await bedrock.send("Converse", kwargs, stream=False)
+        stubber.assert_no_pending_responses()
+
+    assert by_send == by_client
+    assert bedrock.parse_converse_response(by_send)[0][0].text == "stubbed"
+    assert not emulator.requests()  # nothing went over the wire
