@@ -64,7 +64,7 @@ def extract_turn_memories(self: Task, message_id: str) -> int:
 
 @shared_task(bind=True, ignore_result=True)
 def answer_follow_ups(self: Task, chat_id: str, message_id: str) -> None:
-    """A first complete answer's title and memory extraction, sent by the web process as one message.
+    """The title and memory extraction of a complete answer in an untitled chat, sent as one message.
 
     Each is handed to its own task on the queue this message came from, so each keeps its own
     retries; a redelivered copy hands them over again, which changes nothing twice (both tasks

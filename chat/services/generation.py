@@ -177,7 +177,8 @@ class ChatAdapter:
         """The background follow-ups of a complete answer, enqueued on commit (at once outside a transaction).
 
         `memory_on=False` (the user's switch, when known) enqueues no extraction; the task checks it too.
-        A first answer wants both a title and an extraction: they leave as one message
+        An answer in a chat without a title yet (usually its first) wants both a title and an
+        extraction: they leave as one message
         (`chat.tasks.answer_follow_ups`, which hands each to its own task on the worker), since
         publishing a task cost the web process ~0.5 ms of CPU per message.
         """
