@@ -263,3 +263,25 @@ async def test_a_stubbed_client_answers_send_as_it_answers_the_client(emulator):
     assert by_send == by_client
     assert bedrock.parse_converse_response(by_send)[0][0].text == "stubbed"
     assert not emulator.requests()  # nothing went over the wire
+
+
+async def test_an_operation_with_a_per_call_trait_takes_the_clients_whole_path(emulator, monkeypatch):
+    """A request checksum (or compression) is applied per call by the client: no template then."""
+    from botocore.model import OperationModel
+
+    monkeypatch.setattr(OperationModel, "http_checksum", {"requestChecksumRequired": True})
+    client = await bedrock.async_client(stream=False)
+    through_client: list[dict[str, Any]] = []
+    original = client.converse
+
+    async def converse(**kwargs: Any) -> Any:
+        through_client.append(kwargs)
+        return await original(**kwargs)
+
+    monkeypatch.setattr(client, "converse", converse)
+    kwargs = {"modelId": PRIMARY, "messages": [{"role": "user", "content": [{"text": "Hello [[emu:tokens=2]]"}]}]}
+
+    response = await bedrock.send("Converse", kwargs, stream=False)
+
+    assert through_client == [kwargs]
+    assert bedrock.parse_converse_response(response)[0]
