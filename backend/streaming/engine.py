@@ -516,7 +516,7 @@ class Engine:
             run.log.append("snapshot", {"text": stored.text})
             event_type, data = stored.terminal
         run.log.append(event_type, data)
-        await logs.flush()
+        await logs.flush(run.log)
         logger.info(
             "generation finished",
             extra={

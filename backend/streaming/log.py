@@ -247,12 +247,22 @@ class EventLogs:
             await self.flush()
             self._forget_finished()
 
-    async def flush(self) -> None:
-        """Write every log's new events to Redis in one pipeline (one flush at a time)."""
+    async def flush(self, log: LocalLog | None = None) -> None:
+        """Write every log's new events to Redis in one pipeline (one flush at a time).
+
+        With `log`, the caller only needs that log's events written: when the flush it waited
+        for (another caller's, or the periodic one) already took them, it returns without a
+        pipeline of its own. Answers that end together share one pipeline instead of queueing
+        one each behind the lock.
+        """
         loop = asyncio.get_running_loop()
         if self._flush_lock is None or self._flush_lock_loop is not loop:
             self._flush_lock, self._flush_lock_loop = asyncio.Lock(), loop
+        if log is not None and not log._unflushed and not self._flush_lock.locked():
+            return  # nothing of its own pending, and no flush in flight holds its events
         async with self._flush_lock:
+            if log is not None and not log._unflushed:
+                return  # the flush that held the lock wrote them
             await self._flush()
 
     async def _flush(self) -> None:

@@ -184,6 +184,53 @@ async def test_overlapping_flushes_never_lose_events_to_redis(redis_client, monk
     assert [event.data["text"] for entry in entries for event in _decode_entry(*entry)] == list("012345")
 
 
+async def test_logs_ending_together_share_one_flush_and_each_waits_until_its_events_are_written(
+    redis_client, monkeypatch, settings
+):
+    """`flush(log)` (an answer's end) returns once that log's events are in Redis: the ends that
+    came while the first end's flush was in flight share the next flush (two, not five scans of
+    every log with a pipeline each)."""
+    settings.STREAM_LOG_FLUSH_SECONDS = 60  # no periodic flush during the test
+    event_logs = EventLogs()
+    logs = [event_logs.open(f"chat:00000000-0000-0000-0000-0000000001{n:02d}") for n in range(5)]
+    client = event_logs._redis_client()
+    make_pipeline = client.pipeline
+    pipelines = []
+    written_when_returned = []
+
+    def counted_slow_pipeline(*args, **kwargs):
+        pipeline = make_pipeline(*args, **kwargs)
+        execute = pipeline.execute
+
+        async def late_execute(*a, **k):
+            await asyncio.sleep(0.05)
+            return await execute(*a, **k)
+
+        pipeline.execute = late_execute
+        pipelines.append(pipeline)
+        return pipeline
+
+    async def end(log):
+        log.append("message_stop", {"stop_reason": "end_turn"})
+        await event_logs.flush(log)
+        written_when_returned.append(len(redis_client.xrange(redis_key(log.key))))
+
+    try:
+        for log in logs:
+            log.append("message_start", {"model": "m"})
+        await event_logs.flush()
+        monkeypatch.setattr(client, "pipeline", counted_slow_pipeline)
+        await asyncio.gather(*(end(log) for log in logs))
+        await event_logs.flush(logs[0])  # nothing pending: no pipeline
+        flushes = len(pipelines)
+    finally:
+        redis_client.delete(*(redis_key(log.key) for log in logs))
+        await event_logs.aclose()
+
+    assert written_when_returned == [2] * 5  # every log's end was in Redis when its flush returned
+    assert flushes == 2  # the first end's flush, then one for the four that waited behind it
+
+
 async def test_a_hole_in_a_redis_log_is_answered_by_a_snapshot_never_by_a_skip(redis_client):
     answer = await _answer(
         pair=await _pair(), role="assistant", status="complete", text="abc", stop_reason="end_turn", event_seq=5
