@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.asgi import get_asgi_application
+from django.core.handlers.asgi import ASGIRequest
 
 from backend.streaming.asgi import _fast_path, with_streaming_fast_path
 from tests.e2e.live import make_user
@@ -119,3 +121,35 @@ def test_the_fast_path_starts_no_thread_per_request():
 
     assert _executors_created(five(fast_application)) == 0
     assert _executors_created(five(django_application)) >= 5  # one thread per request
+
+
+def test_the_fast_path_resolves_each_path_once_and_each_request_gets_its_own_match(monkeypatch):
+    from django.urls.resolvers import URLResolver
+
+    from backend.streaming import asgi
+
+    asgi._streaming_match.cache_clear()
+    _, token = make_user("asgi-resolve@example.com")
+    headers = {"Authorization": f"Token {token}"}
+    walks: list[str] = []
+    resolve = URLResolver.resolve
+
+    def counting_resolve(self, path):
+        if self.pattern.regex.pattern == "^/":  # the root resolver: one walk per resolution
+            walks.append(path)
+        return resolve(self, path)
+
+    monkeypatch.setattr(URLResolver, "resolve", counting_resolve)
+    fast_application = with_streaming_fast_path(get_asgi_application())
+    paths = [f"/api/v1/chat/messages/00000000-0000-0000-0000-00000000000{n}/stop/" for n in (1, 1, 2)]
+    for path in paths:
+        status, _, content = _call(fast_application, _scope(path, headers=headers))
+        assert (status, json.loads(content)["error"]["code"]) == (404, "message_not_found")  # the view ran, with its id
+
+    assert walks == [paths[0], paths[2]]  # once per path: choosing the handler and serving share it
+
+    handler = asgi.StreamingHandler()
+    one, two = (handler.resolve_request(ASGIRequest(_scope(paths[0]), io.BytesIO())) for _ in range(2))
+    one.kwargs["message_id"] = "changed by a middleware"
+    assert one is not two and str(two.kwargs["message_id"]).endswith("0001")
+    assert str(asgi._streaming_match("aiassistant.urls", paths[0]).kwargs["message_id"]).endswith("0001")
