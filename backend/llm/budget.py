@@ -312,10 +312,14 @@ def mark_admitted() -> None:
     _admitted.set(True)
 
 
-def budget_crossed_warning(*, user_id: Any, tokens: int, cost: Decimal) -> BudgetStatus | None:
-    """The status when the last `tokens`/`cost` (already in the ledger) took the user over the warning ratio.
+def budget_crossed_warning(
+    *, user_id: Any, tokens: int, cost: Decimal, pending_tokens: int = 0, pending_cost: Decimal = Decimal(0)
+) -> BudgetStatus | None:
+    """The status when the last `tokens`/`cost` took the user over the warning ratio.
 
-    None when the user has no limit, was over it before, or is still under it.
+    They are in the ledger but for `pending_tokens`/`pending_cost`, a part about to be written
+    (a generation's held rows, written with its terminal state). None when the user has no
+    limit, was over it before, or is still under it.
     """
     if user_id is None or (tokens <= 0 and cost <= 0):
         return None
@@ -323,6 +327,7 @@ def budget_crossed_warning(*, user_id: Any, tokens: int, cost: Decimal) -> Budge
     if limits.unlimited:
         return None
     spent_tokens, spent_usd = month_spent(user_id)
+    spent_tokens, spent_usd = spent_tokens + pending_tokens, spent_usd + pending_cost
     status = BudgetStatus(limits=limits, spent_tokens=spent_tokens, spent_usd=spent_usd, resets_at=month_bounds()[1])
     if not status.warning:
         return None

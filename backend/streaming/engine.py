@@ -52,9 +52,10 @@ from backend import errors
 from backend.db import db_sync_to_async
 from backend.llm import budget
 from backend.llm import service as llm
+from backend.llm import usage as usage_ledger
 from backend.llm.errors import LLMError
 from backend.llm.types import LLMRequest, StreamStart, StreamStop, TextDelta, ToolUseEvent, Usage
-from backend.llm.usage import CallReport
+from backend.llm.usage import CallReport, HeldUsage, UsageRecord
 from backend.streaming import workers
 from backend.streaming.log import LocalLog, close_orphaned_log, logs
 from backend.streaming.models import STREAMING, IdempotencyKey
@@ -118,9 +119,10 @@ class Adapter(Protocol):
     # Optional `atomic_accept = True`: `accept` commits its rows atomically by itself, so admission
     # without an Idempotency-Key opens no transaction around it (one round trip less, or two).
     # Optional `running_count(user=) -> int`: `running(user=user).count()`, without building the query.
-    # Optional `finish_in_one_statement(record_id=, values=, outcome=) -> bool | None`: the terminal
-    # `values` and `finished`'s own writes in one statement (True: written; False: the record had
-    # already ended; None: not here, the engine's transaction and `finished` write them).
+    # Optional `finish_in_one_statement(record_id=, values=, outcome=, ledger=) -> bool | None`: the
+    # terminal `values`, `finished`'s own writes and the held usage rows `ledger` (`backend.llm.usage`)
+    # in one statement (True: written; False: the record had already ended, the rows still written;
+    # None: not here, nothing written — the engine writes the rows, then its transaction and `finished`).
     record_model: Any  # a concrete subclass of GenerationRecord (a Protocol attribute cannot vary)
     text_field: str  # the record's column the streamed text goes to
 
@@ -182,6 +184,8 @@ class Run:
     stop_requested: bool = False
     began: float = field(default_factory=time.perf_counter)
     task: asyncio.Task[None] | None = None
+    # The ledger rows of this run's model calls, written with its next database write (set in its task).
+    held_usage: HeldUsage = field(default_factory=HeldUsage)
 
     @property
     def payload(self) -> Any:
@@ -238,6 +242,8 @@ class Run:
         tool use blocks are collected in `tool_uses`; what it billed is in `reports`, whatever
         way it ends.
         """
+        if self.held_usage.records:  # an earlier call's rows (a tool loop): written before the next call
+            await usage_ledger.arecord_usages(self.held_usage.take())
         report = CallReport()
         self.reports.append(report)
         stop: StreamStop | None = None
@@ -448,6 +454,7 @@ class Engine:
         # Admission checked the budget: the model calls of this answer are not refused midway
         # (the task runs in its own copy of the context, so the mark ends with it).
         budget.mark_admitted()
+        run.held_usage = usage_ledger.hold_usage()
         try:
             try:
                 outcome = await self.adapter.run(run)
@@ -478,11 +485,13 @@ class Engine:
         run.started(run.model_id)  # every stream starts with message_start, even one that failed at once
         text, model_id, usage, cost = run.text, run.model_id, run.usage, run.cost
         terminal_seq = run.log.last_seq + 1
+        held = run.held_usage.close()
 
         def write() -> tuple[budget.BudgetStatus | None, StoredState | None]:
             # One database hop: the budget warning is decided before the terminal state is written
-            # (its follow-up calls — titles, memory — are not billed yet), then the state is written.
-            warning = self._budget_warning(run, usage, cost)
+            # (its follow-up calls — titles, memory — are not billed yet), then the state is written
+            # with the held ledger rows.
+            warning = self._budget_warning(run, usage, cost, held)
             try:
                 stored = self.finish(
                     record_id=run.record_id,
@@ -492,6 +501,7 @@ class Engine:
                     usage=usage,
                     cost=cost,
                     event_seq=terminal_seq,
+                    ledger=held,
                 )
             except Exception:
                 # The database is unreachable: the log still ends; the sweeper ends the record later.
@@ -533,13 +543,27 @@ class Engine:
             },
         )
 
-    def _budget_warning(self, run: Run, usage: Usage, cost: Decimal) -> budget.BudgetStatus | None:
-        """The status to warn about when this answer took its user past the warning share of a limit."""
+    def _budget_warning(
+        self, run: Run, usage: Usage, cost: Decimal, held: list[UsageRecord]
+    ) -> budget.BudgetStatus | None:
+        """The status to warn about when this answer took its user past the warning share of a limit.
+
+        `held`: the answer's ledger rows not written yet (they are written with the terminal state).
+        """
         tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
         if run.admission.user_id is None or (tokens <= 0 and cost <= 0):
             return None
+        pending = [record.usage for record in held if record.context.user_id == run.admission.user_id]
         try:
-            return budget.budget_crossed_warning(user_id=run.admission.user_id, tokens=tokens, cost=cost)
+            return budget.budget_crossed_warning(
+                user_id=run.admission.user_id,
+                tokens=tokens,
+                cost=cost,
+                pending_tokens=sum(
+                    u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens for u in pending
+                ),
+                pending_cost=sum((r.cost for r in held if r.context.user_id == run.admission.user_id), Decimal(0)),
+            )
         except Exception:
             logger.warning("%s generation %s: could not check the budget", self.scope, run.record_id, exc_info=True)
             return None
@@ -556,8 +580,12 @@ class Engine:
         usage: Usage | None = None,
         cost: Decimal = Decimal(0),
         event_seq: int = 0,
+        ledger: list[UsageRecord] | None = None,
     ) -> StoredState | None:
-        """Write a record's terminal state, once. None when written; the stored state if it already was."""
+        """Write a record's terminal state, once. None when written; the stored state if it already was.
+
+        `ledger`: usage rows held by the generation (`backend.llm.usage.HeldUsage`), written in any case.
+        """
         usage = usage or Usage()
         failure = outcome.failure
         # A stored record's terminal event is `error` exactly when it has an error code and no
@@ -586,9 +614,14 @@ class Engine:
         # on PostgreSQL): True when it wrote them, False when the record had already ended, None
         # to take the path below.
         one_statement = getattr(self.adapter, "finish_in_one_statement", None)
-        written = one_statement(record_id=record_id, values=values, outcome=outcome) if one_statement else None
+        written = (
+            one_statement(record_id=record_id, values=values, outcome=outcome, ledger=ledger or [])
+            if one_statement
+            else None
+        )
         if written is not None:
             return None if written else self.stored_state(record_id)
+        usage_ledger.record_usages(ledger or [])
         with transaction.atomic():
             updated = model.objects.filter(id=record_id, status=STREAMING).update(**values)
             if updated:

@@ -1,15 +1,18 @@
 """An answer's terminal state written in one SQL statement on PostgreSQL: the fast path of finishing.
 
-The engine's generic path (`Engine.finish`) opens a transaction, updates the answer, reads it
-back with its chat, and the chat adapter then touches the chat and adds the call to the usage
-roll-up: six round trips after the last token. Here the same writes are **one** statement of
-data-modifying CTEs, in autocommit, so they are atomic by themselves:
+The engine's generic path (`Engine.finish`) writes the answer's ledger rows, opens a
+transaction, updates the answer, reads it back with its chat, and the chat adapter then touches
+the chat and adds the call to the usage roll-up: seven round trips after the last token. Here
+the same writes are **one** statement of data-modifying CTEs, in autocommit, so they are atomic
+by themselves:
 
 - the answer's UPDATE is the one `QuerySet.update` compiles (same fields, same preparation),
   guarded by `status = streaming` so that a terminal state is written once;
 - the chat's `updated_at` and the roll-up row (`chat.services.usage`: created or incremented,
   same conflict target) are written only when that UPDATE matched, and the roll-up only when a
   model was called;
+- the answer's held ledger rows (`backend.llm.usage`: its model calls) are inserted by the same
+  statement, whether or not the UPDATE matched;
 - the statement returns what scheduling the follow-ups needs (the chat, its title source,
   incognito, the user's memory switch: no extraction is enqueued for a user who turned memory off).
 
@@ -28,6 +31,8 @@ from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from backend.db import quoted_column
+from backend.llm import usage
+from backend.llm.usage import UsageRecord
 from chat.models import Chat, MemorySettings, Message, MessagePair
 from chat.services.usage import ROLLED_UP, rollup_upsert_from
 
@@ -86,22 +91,33 @@ def _returning() -> str:
     return " RETURNING " + ", ".join(f"{table}.{quoted_column(Message, name)}" for name in names)
 
 
-def finish_write(*, record_id: UUID, values: dict[str, Any], purpose: str) -> Finished | None:
-    """Write `values` on the streaming answer `record_id`, touch its chat, roll its usage up.
+def finish_write(
+    *, record_id: UUID, values: dict[str, Any], purpose: str, ledger: list[UsageRecord] | None = None
+) -> Finished | None:
+    """Write `values` on the streaming answer `record_id`, touch its chat, roll its usage up,
+    and append the `ledger` rows (the answer's held model calls, `backend.llm.usage`).
 
-    None when the answer was not streaming any more (someone else wrote its terminal state).
+    None when the answer was not streaming any more (someone else wrote its terminal state);
+    the ledger rows are written either way.
     """
     query = Message.objects.filter(id=record_id, status=Message.Status.STREAMING).query.chain(UpdateQuery)
     assert isinstance(query, UpdateQuery)
     query.add_update_values(values)
     update_sql, update_params = query.get_compiler(connection.alias).as_sql()
+    insert_sql, insert_params, rows = ("", [], []) if not ledger else usage.ledger_insert(ledger)
+    inserted = f", ledger AS ({insert_sql})" if ledger else ""
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH done AS ({update_sql}{_returning()}){_tail_sql()}",
-            [*update_params, now, timezone.localdate(now), purpose],
-        )
-        row = cursor.fetchone()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH done AS ({update_sql}{_returning()}){inserted}{_tail_sql()}",
+                [*update_params, *insert_params, now, timezone.localdate(now), purpose],
+            )
+            row = cursor.fetchone()
+    except Exception:
+        usage.record_usages(ledger or [])  # nothing was written: what the calls cost is kept all the same
+        raise
+    usage.record_spent(rows)
     if row is None:
         return None
     chat_id, user_id, project_id, title_source, incognito, memory_off = row

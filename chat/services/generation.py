@@ -29,6 +29,7 @@ from django.utils import timezone
 from backend.db import db_sync_to_async, quoted_column
 from backend.llm.errors import LLMError
 from backend.llm.types import Usage
+from backend.llm.usage import UsageRecord
 from backend.streaming.engine import Admission, Engine, Outcome, Run, failure_outcome
 from backend.tasks import enqueue_on_commit
 from chat.models import Chat, Message
@@ -147,11 +148,14 @@ class ChatAdapter:
         outcome.fields = _answer_fields(run.payload)
         return outcome
 
-    def finish_in_one_statement(self, *, record_id: UUID, values: dict[str, Any], outcome: Outcome) -> bool | None:
-        """PostgreSQL: `finished`'s writes and the terminal state in one statement (`chat.services.finish_sql`)."""
+    def finish_in_one_statement(
+        self, *, record_id: UUID, values: dict[str, Any], outcome: Outcome, ledger: list[UsageRecord]
+    ) -> bool | None:
+        """PostgreSQL: `finished`'s writes, the held usage rows and the terminal state in one
+        statement (`chat.services.finish_sql`)."""
         if not finish_sql.available():
             return None
-        written = finish_sql.finish_write(record_id=record_id, values=values, purpose=USAGE_PURPOSE)
+        written = finish_sql.finish_write(record_id=record_id, values=values, purpose=USAGE_PURPOSE, ledger=ledger)
         if written is None:
             return False
         if outcome.status == Message.Status.COMPLETE:

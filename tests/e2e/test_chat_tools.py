@@ -12,6 +12,7 @@ import threading
 import httpx
 import pytest
 
+from backend.llm.models import LLMCall
 from chat.models import Chat, Message, Project, ProjectKnowledge
 from tests.chat.factories import ChatFactory, ProjectFactory, ProjectKnowledgeFactory
 from tests.sse import assert_stream_contract, headers, parse_sse, stream_events
@@ -74,6 +75,12 @@ def test_a_read_tool_runs_at_once_and_its_result_goes_back_to_the_model(live, al
     audit = ToolCallAudit.objects.get()
     assert (audit.user_id, audit.tool, audit.outcome) == (user.id, "list_projects", "ok")
     assert audit.reference == f"chat.message:{message.id}"
+    # Both model calls are in the ledger when the stream ends (the first written before the
+    # second call, the last with the terminal state), and they add up to what the answer shows.
+    calls = LLMCall.objects.filter(reference=f"chat.message:{message.id}")
+    assert calls.count() == 2
+    assert sum(call.output_tokens for call in calls) == message.output_tokens
+    assert sum(call.cost for call in calls) == message.cost
 
 
 def test_a_write_tool_runs_and_is_reported(live, alice, emulator):

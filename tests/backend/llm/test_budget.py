@@ -162,3 +162,21 @@ def test_changing_an_override_in_the_admin_applies_at_once(user, settings, admin
         budget.check_budget(user.pk)
     page = admin_client.get(f"/admin/llm/userbudget/{user.pk}/change/")
     assert b"500 tokens" in page.content
+
+
+@pytest.mark.parametrize(("before", "answer", "warned"), [(70, 15, True), (85, 5, False), (10, 20, False)])
+def test_the_crossing_is_the_same_with_the_answers_rows_held_as_with_them_written(
+    user, settings, before, answer, warned
+):
+    """An answer's ledger rows are written with its terminal state, after the warning is decided."""
+    settings.USER_MONTHLY_TOKEN_BUDGET = 100
+    _spend(user, before)
+
+    held = budget.budget_crossed_warning(user_id=user.id, tokens=answer, cost=Decimal(0), pending_tokens=answer)
+    _spend(user, answer)
+    budget.budget_record_spend(user_id=user.id, tokens=answer, cost=Decimal(0))  # as writing the row does
+    written = budget.budget_crossed_warning(user_id=user.id, tokens=answer, cost=Decimal(0))
+
+    assert (held is not None, written is not None) == (warned, warned)
+    if warned:
+        assert (held.spent_tokens, written.spent_tokens) == (before + answer, before + answer)

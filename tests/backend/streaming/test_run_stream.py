@@ -6,7 +6,12 @@ import asyncio
 import uuid
 from decimal import Decimal
 
-from backend.llm.types import StopReason, StreamStart, StreamStop, TextDelta, Usage
+import pytest
+
+from backend.llm import usage
+from backend.llm.models import LLMCall
+from backend.llm.types import CallContext, StopReason, StreamStart, StreamStop, TextDelta, Usage
+from backend.llm.usage import UsageRecord
 from backend.streaming import engine as engine_module
 from backend.streaming.engine import Admission, Run
 from backend.streaming.log import LocalLog
@@ -37,3 +42,36 @@ def test_readers_get_the_first_token_before_the_run_parses_the_rest_of_a_burst(m
 
     assert asyncio.run(main()) == 1  # without the yield it saw all four
     assert run.text == "one two three four "
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_calls_held_ledger_row_is_written_before_the_next_call_of_the_same_answer(monkeypatch):
+    written_at_call: list[list[str]] = []
+
+    async def one_call(request, *, report=None):
+        written_at_call.append(
+            await asyncio.to_thread(lambda: list(LLMCall.objects.values_list("reference", flat=True)))
+        )
+        yield StreamStart(model_id="m", alias="pair")
+        yield TextDelta("text ")
+        await usage.arecord_usage(
+            UsageRecord(
+                context=CallContext(reference=f"call-{len(written_at_call)}"), alias="pair", model_id="m", streamed=True
+            )
+        )
+        yield StreamStop(stop_reason=StopReason.TOOL_USE, usage=Usage(), model_id="m", cost=Decimal(0), latency_ms=1)
+
+    monkeypatch.setattr(engine_module.llm, "astream", one_call)
+    record_id = uuid.uuid4()
+    run = Run(engine=engine, record_id=record_id, admission=Admission(record_id=record_id), log=LocalLog(key="t"))
+
+    async def generation() -> list[UsageRecord]:
+        run.held_usage = usage.hold_usage()  # as the engine's task does
+        await run.stream(request=None)  # type: ignore[arg-type]
+        await run.stream(request=None)  # type: ignore[arg-type]
+        return run.held_usage.close()  # what the terminal write would take
+
+    held = asyncio.run(generation())
+
+    assert written_at_call == [[], ["call-1"]]  # the first call's row, before the second call
+    assert [record.context.reference for record in held] == ["call-2"]

@@ -5,10 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import ProgrammingError, connection
 from django.forms.models import model_to_dict
 
-from backend.llm.types import Usage
+from backend.llm import budget
+from backend.llm.models import LLMCall
+from backend.llm.types import CallContext, Usage
+from backend.llm.usage import UsageRecord, record_usage
 from backend.streaming.engine import Failure, Outcome
 from chat.models import Chat, MemorySettings, Message, TokenUsage
 from chat.services import finish_sql, generation
@@ -134,3 +137,71 @@ def test_an_answer_already_ended_is_written_once_and_its_stored_state_returned(
     assert stored is not None and stored.text == "The answer." and stored.terminal[0] == "message_stop"
     assert TokenUsage.objects.get(chat_ref=accepted.chat.id).calls == 1
     assert enqueued == ["chat.tasks.answer_follow_ups"]
+
+
+def _record(user, reference: str, tokens: int = 40) -> UsageRecord:
+    return UsageRecord(
+        context=CallContext(user_id=user.id, purpose="chat", reference=reference),
+        alias="default",
+        model_id="us.anthropic.claude-sonnet-4-6",
+        streamed=True,
+        usage=Usage(input_tokens=tokens, output_tokens=2, cache_read_tokens=1),
+        cost=Decimal("0.001234"),
+        latency_ms=120,
+        first_token_ms=30,
+        stop_reason="end_turn",
+        attempts=[{"model_id": "other", "error": "throttled"}],
+    )
+
+
+def _ledger(reference: str) -> list[dict]:
+    return list(
+        LLMCall.objects.filter(reference=reference).values(
+            "user_id", "purpose", "alias", "model_id", "provider", "attempts", "streamed", "status", "stop_reason",
+            "input_tokens", "output_tokens", "cache_read_tokens", "usage_estimated", "latency_ms",
+            "first_token_ms", "cost",
+        )
+    )  # fmt: skip
+
+
+def test_the_held_ledger_rows_are_written_by_the_same_statement_as_record_usage_writes_them(
+    django_assert_num_queries, django_capture_on_commit_callbacks, enqueued
+):
+    user = UserFactory()
+    ended, already = message_send(user=user, content="one"), message_send(user=user, content="two")
+    _finish(already.assistant_message)
+    record_usage(_record(user, "by-record-usage"))
+
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(1):
+        assert _finish(ended.assistant_message, ledger=[_record(user, "held"), _record(user, "held", 7)]) is None
+    # An answer someone else ended: its rows are written all the same.
+    assert _finish(already.assistant_message, ledger=[_record(user, "held-late")]) is not None
+
+    expected = _ledger("by-record-usage")[0]
+    assert sorted(_ledger("held"), key=lambda row: row["input_tokens"]) == [{**expected, "input_tokens": 7}, expected]
+    assert _ledger("held-late") == [expected]
+    assert Message.objects.get(id=ended.assistant_message.id).status == Message.Status.COMPLETE
+
+
+def test_the_held_rows_go_to_the_cached_month_sum(enqueued, django_capture_on_commit_callbacks):
+    user = UserFactory()
+    accepted = message_send(user=user, content="one")
+    before = budget.month_spent(user.id)  # now cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _finish(accepted.assistant_message, ledger=[_record(user, "spent")])
+
+    assert budget.month_spent(user.id) == (before[0] + 43, before[1] + Decimal("0.001234"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_held_rows_are_kept_when_the_terminal_statement_fails(monkeypatch, enqueued):
+    user = UserFactory()
+    accepted = message_send(user=user, content="one")
+    monkeypatch.setattr(finish_sql, "_tail_sql", lambda: " SELECT no_such_column")
+
+    with pytest.raises(ProgrammingError):
+        _finish(accepted.assistant_message, ledger=[_record(user, "kept")])
+
+    assert len(_ledger("kept")) == 1
+    assert Message.objects.get(id=accepted.assistant_message.id).status == Message.Status.STREAMING
