@@ -10,9 +10,11 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
+from django.contrib.messages.storage import default_storage
 from django.contrib.sessions import middleware as sessions_middleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
+from django.utils.functional import SimpleLazyObject, empty
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from backend.logging import request_id_var
@@ -147,15 +149,37 @@ class SessionMiddleware(sessions_middleware.SessionMiddleware):
 
 
 class MessageMiddleware(messages_middleware.MessageMiddleware):
-    """Message storage is lazy; only a request that used messages pays the thread hop."""
+    """Message storage is built when a request first uses it (the admin), not for every API call;
+    only a request that used messages pays the thread hop to save them.
+
+    Building it (a cookie signer and a session storage behind a fallback) was ~40 µs of every
+    request's CPU, measured in process.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if not _messages_built(request):
+            return response  # nothing was read or added: nothing to save
+        return super().process_response(request, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         self.process_request(request)
         response = await self.get_response(request)  # type: ignore[misc]  # async in __acall__
-        storage = request._messages  # type: ignore[attr-defined]
-        if storage.used or storage.added_new:
-            return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+        if _messages_built(request):
+            storage = request._messages  # type: ignore[attr-defined]
+            if storage.used or storage.added_new:
+                return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
         return self.process_response(request, response)
+
+
+def _messages_built(request: HttpRequest) -> bool:
+    """Whether this request's message storage exists (it was used), or was set by someone else."""
+    storage = getattr(request, "_messages", None)
+    if storage is None:
+        return False
+    return not isinstance(storage, SimpleLazyObject) or storage._wrapped is not empty
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):

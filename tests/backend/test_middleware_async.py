@@ -50,3 +50,28 @@ def test_security_and_frame_headers_are_still_set():
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_message_storage_is_built_only_by_a_request_that_uses_it(monkeypatch, admin_client):
+    from django.contrib.auth.models import Group
+
+    from backend import middleware as module
+
+    built: list[str] = []
+    original = module.default_storage
+
+    def counting(request):
+        built.append(request.path)
+        return original(request)
+
+    monkeypatch.setattr(module, "default_storage", counting)
+    assert asyncio.run(AsyncClient().get("/healthz")).status_code == 200
+    assert built == []  # an API request never builds it
+
+    # The admin adds "was added successfully" after a save and shows it on the next page.
+    response = admin_client.post("/admin/auth/group/add/", {"name": "Editors"}, follow=True)
+
+    assert Group.objects.filter(name="Editors").exists()
+    assert "was added successfully" in response.content.decode()
+    assert "/admin/auth/group/add/" in built
