@@ -9,12 +9,13 @@ the emulator called directly (aiobotocore, same prompt).
     python bench/chat.py concurrency [--streams 100 500 1000] [--tokens 300]
     python bench/chat.py history [--messages 100000] [--clients 32] [--seconds 10]
     python bench/chat.py reads [--messages 100000] [--clients 32] [--seconds 10] [--runs 2000]
-    python bench/chat.py latency [--runs 300] [--workers 2]   (see bench/chat_latency.py)
+    python bench/chat.py latency [--runs 300] [--workers 2] [--against REV]   (see bench/chat_latency.py)
     python bench/chat.py tokens [--against HEAD~1] [--rounds 3]   (see bench/chat_tokens.py)
     python bench/chat.py all --write docs/benchmarks.md
 
 `reads` compares the read paths before and after (see bench/chat_reads.py); `latency` measures
-admission, streaming load and CPU per token, with LiteLLM side by side.
+admission, streaming load and CPU per token, with LiteLLM side by side (and, with `--against`,
+another revision's new-chat turn in the same rounds).
 
 Needs PostgreSQL (database `aia_bench`, or BENCH_DATABASE, is created) and Redis (db 9, or
 BENCH_REDIS_URL) on 127.0.0.1.
@@ -28,6 +29,7 @@ import itertools
 import os
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -322,16 +324,22 @@ async def bench_history(server_url: str, token: str, chat_id: str, total: int, c
     return "\n".join(lines)
 
 
-def latency_sections(emulator_url: str, runs: int, workers: int) -> str:
-    """`bench/chat_latency.py`: TTFT against the emulator and LiteLLM, streaming load, CPU per token."""
+def latency_sections(emulator_url: str, runs: int, workers: int, against: str | None = None) -> str:
+    """`bench/chat_latency.py`: TTFT against the emulator and LiteLLM, streaming load, CPU per token.
+
+    With `against` (a git revision), that tree is served too (same workers) and its new-chat
+    turn is timed in the same rounds: the before/after of a change in one run.
+    """
     import uvloop
 
     from bench import chat_latency
+    from bench.chat_tokens import worktree
     from bench.litellm_peer import litellm_process
 
     user, token = make_token()
     follow_chat_ids = chat_latency.seed_follow_up_chats(user, 2 * (runs + 20))
     parts = [f"{workers} uvicorn workers serve the product in this section.\n"]
+    others: dict[str, str] = {}
 
     async def measure(server_url: str, server_pid: int, litellm_url: str | None) -> None:
         async with emulator_client(emulator_url) as boto_client:
@@ -343,6 +351,7 @@ def latency_sections(emulator_url: str, runs: int, workers: int) -> str:
                 follow_chat_ids=follow_chat_ids,
                 runs=runs,
                 boto_client=boto_client,
+                others=others,
             )
             parts.append(text)
 
@@ -360,7 +369,12 @@ def latency_sections(emulator_url: str, runs: int, workers: int) -> str:
             )
 
     with uvicorn_server(emulator_url, ENV, workers=workers, port=19000 + os.getpid() % 1000) as (url, pid):
-        with litellm_process(emulator_url, MODEL) as (litellm_url, skipped):
+        with ExitStack() as peers:  # stopped before the load: only the product serves it
+            if against:
+                tree, commit = peers.enter_context(worktree(against))
+                other = uvicorn_server(emulator_url, ENV, workers=workers, port=19500 + os.getpid() % 400, tree=tree)
+                others[commit] = peers.enter_context(other)[0]
+            litellm_url, skipped = peers.enter_context(litellm_process(emulator_url, MODEL))
             if litellm_url is None:
                 parts.append(f"LiteLLM column skipped: {skipped}.\n")
                 print(f"LiteLLM skipped: {skipped}", file=sys.stderr)
@@ -381,7 +395,10 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="uvicorn workers of the latency benchmark and of the reads' extra rows"
     )
-    parser.add_argument("--against", default="HEAD~1", help="`tokens`: the git revision to compare with")
+    parser.add_argument(
+        "--against",
+        help="`tokens` (default HEAD~1), `latency` (optional): the git revision to compare with in the same run",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="`tokens`: interleaved rounds")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
@@ -424,14 +441,18 @@ def main() -> None:
         if args.what in ("reads", "all"):
             sections.append(bench_reads(emulator_url, args))
         if args.what in ("latency", "all"):
-            sections.append(latency_sections(emulator_url, args.runs, args.workers))
+            sections.append(latency_sections(emulator_url, args.runs, args.workers, args.against))
         if args.what == "tokens":  # not part of `all`: it compares with another revision
             from bench import chat_tokens
 
             _, token = make_token()
             sections.append(
                 chat_tokens.compare(
-                    emulator_url=emulator_url, env=ENV, token=token, against=args.against, rounds=args.rounds
+                    emulator_url=emulator_url,
+                    env=ENV,
+                    token=token,
+                    against=args.against or "HEAD~1",
+                    rounds=args.rounds,
                 )
             )
     emit(sections, args)

@@ -104,13 +104,15 @@ async def bench_ttft(
     follow_chat_ids: list[str],
     runs: int,
     boto_client: Any,
+    others: dict[str, str] | None = None,
 ) -> tuple[str, dict[str, dict[str, float]]]:
-    host, port = server_url.removeprefix("http://").split(":")
+    """`others`: label → URL of other servers (another revision) whose new-chat turn is timed too."""
     e_host, e_port = emulator_url.removeprefix("http://").split(":")
 
-    def product(body: bytes) -> Awaitable[tuple[float, list[float], bool]]:
+    def product(body: bytes, url: str = server_url) -> Awaitable[tuple[float, list[float], bool]]:
+        p_host, p_port = url.removeprefix("http://").split(":")
         return raw_sse_post(
-            host, int(port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {token}"}
+            p_host, int(p_port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {token}"}
         )
 
     new_body = ('{"content": "' + TTFT_PROMPT + '"}').encode()
@@ -150,6 +152,8 @@ async def bench_ttft(
             follow_up(next(warm_chats))
         ),
     }
+    for label, url in (others or {}).items():
+        targets[f"product at {label}: new chat"] = lambda url=url: product(new_body, url)  # type: ignore[misc]
     if litellm_url:
         l_host, l_port = litellm_url.removeprefix("http://").split(":")
         targets["LiteLLM proxy (no database)"] = lambda: litellm_stream(l_host, int(l_port), TTFT_PROMPT)
