@@ -145,27 +145,35 @@ def test_a_local_log_numbers_its_events_and_marks_its_end():
     assert (log.ended, log.last_seq) == (True, 3)
 
 
-async def test_overlapping_flushes_never_lose_events_to_redis(redis_client, monkeypatch):
-    event_logs = EventLogs()
-    log = event_logs.open("chat:00000000-0000-0000-0000-0000000000ff")
+def _slow_pipelines(event_logs, monkeypatch, *, seconds: float, first_only: bool = False) -> list:
+    """Make the logs' Redis pipelines take `seconds` longer (only the first with `first_only`);
+    returns the list of the pipelines created from now on."""
     client = event_logs._redis_client()
     make_pipeline = client.pipeline
-    delayed = []
+    created: list = []
 
-    def slow_first_pipeline(*args, **kwargs):
+    def slow_pipeline(*args, **kwargs):
         pipeline = make_pipeline(*args, **kwargs)
-        if not delayed:  # the first flush's round trip is slow: the second would overtake it
+        if not (first_only and created):
             execute = pipeline.execute
 
             async def late_execute(*a, **k):
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(seconds)
                 return await execute(*a, **k)
 
             pipeline.execute = late_execute
-            delayed.append(pipeline)
+        created.append(pipeline)
         return pipeline
 
-    monkeypatch.setattr(client, "pipeline", slow_first_pipeline)
+    monkeypatch.setattr(client, "pipeline", slow_pipeline)
+    return created
+
+
+async def test_overlapping_flushes_never_lose_events_to_redis(redis_client, monkeypatch):
+    event_logs = EventLogs()
+    log = event_logs.open("chat:00000000-0000-0000-0000-0000000000ff")
+    # The first flush's round trip is slow: the second would overtake it.
+    _slow_pipelines(event_logs, monkeypatch, seconds=0.1, first_only=True)
     try:
         for number in range(3):
             log.append("delta", {"text": str(number)})
@@ -193,22 +201,7 @@ async def test_logs_ending_together_share_one_flush_and_each_waits_until_its_eve
     settings.STREAM_LOG_FLUSH_SECONDS = 60  # no periodic flush during the test
     event_logs = EventLogs()
     logs = [event_logs.open(f"chat:00000000-0000-0000-0000-0000000001{n:02d}") for n in range(5)]
-    client = event_logs._redis_client()
-    make_pipeline = client.pipeline
-    pipelines = []
     written_when_returned = []
-
-    def counted_slow_pipeline(*args, **kwargs):
-        pipeline = make_pipeline(*args, **kwargs)
-        execute = pipeline.execute
-
-        async def late_execute(*a, **k):
-            await asyncio.sleep(0.05)
-            return await execute(*a, **k)
-
-        pipeline.execute = late_execute
-        pipelines.append(pipeline)
-        return pipeline
 
     async def end(log):
         log.append("message_stop", {"stop_reason": "end_turn"})
@@ -219,7 +212,7 @@ async def test_logs_ending_together_share_one_flush_and_each_waits_until_its_eve
         for log in logs:
             log.append("message_start", {"model": "m"})
         await event_logs.flush()
-        monkeypatch.setattr(client, "pipeline", counted_slow_pipeline)
+        pipelines = _slow_pipelines(event_logs, monkeypatch, seconds=0.05)
         await asyncio.gather(*(end(log) for log in logs))
         await event_logs.flush(logs[0])  # nothing pending: no pipeline
         flushes = len(pipelines)
