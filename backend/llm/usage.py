@@ -4,9 +4,10 @@ Writing a row also adds it to the user's cached monthly spend (`backend.llm.budg
 
 A generation on the streaming engine *holds* its calls' rows (`hold_usage`) instead of writing
 each on its own database hop: the engine writes them with the generation's next database write
-— the next model call of the same answer, or its terminal state, where an adapter may write
-them in the same statement (`ledger_insert`). Each row is in the ledger before the answer's
-terminal event is sent, as before; an answer saves one hop and one statement.
+— its terminal state, where an adapter may write them in the same statement (`ledger_insert`),
+or the next model call of the same answer; a call that asks for tools has its row written
+before they run (`backend.streaming.engine.Run.stream`). Each row is in the ledger before the
+answer's terminal event is sent, as before; an answer saves one hop and one statement.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ from backend.llm import budget
 from backend.llm import service as llm
 from backend.llm import usage as usage_ledger
 from backend.llm.errors import LLMError
-from backend.llm.types import LLMRequest, StreamStart, StreamStop, TextDelta, ToolUseEvent, Usage
+from backend.llm.types import LLMRequest, StopReason, StreamStart, StreamStop, TextDelta, ToolUseEvent, Usage
 from backend.llm.usage import CallReport, HeldUsage, UsageRecord
 from backend.streaming import workers
 from backend.streaming.log import LocalLog, close_orphaned_log, logs
@@ -242,7 +242,7 @@ class Run:
         tool use blocks are collected in `tool_uses`; what it billed is in `reports`, whatever
         way it ends.
         """
-        if self.held_usage.records:  # an earlier call's rows (a tool loop): written before the next call
+        if self.held_usage.records:  # an earlier call's rows (several calls): written before the next one
             await usage_ledger.arecord_usages(self.held_usage.take())
         report = CallReport()
         self.reports.append(report)
@@ -262,6 +262,9 @@ class Run:
             elif isinstance(event, ToolUseEvent):
                 self.tool_uses.append(event)
         assert stop is not None, "the LLM layer ends every stream with a stop event or an error"
+        if stop.stop_reason == StopReason.TOOL_USE and self.held_usage.records:
+            # Tools run next, and a destructive one waits for the user: the row is not held that long.
+            await usage_ledger.arecord_usages(self.held_usage.take())
         return stop
 
 

@@ -45,33 +45,38 @@ def test_readers_get_the_first_token_before_the_run_parses_the_rest_of_a_burst(m
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_calls_held_ledger_row_is_written_before_the_next_call_of_the_same_answer(monkeypatch):
+def test_a_calls_held_ledger_row_is_written_before_its_tools_run_or_before_the_next_call(monkeypatch):
     written_at_call: list[list[str]] = []
+    stops = iter([StopReason.TOOL_USE, StopReason.END_TURN, StopReason.END_TURN, StopReason.END_TURN])
 
     async def one_call(request, *, report=None):
-        written_at_call.append(
-            await asyncio.to_thread(lambda: list(LLMCall.objects.values_list("reference", flat=True)))
-        )
+        references = await asyncio.to_thread(lambda: sorted(LLMCall.objects.values_list("reference", flat=True)))
+        written_at_call.append(references)
         yield StreamStart(model_id="m", alias="pair")
         yield TextDelta("text ")
-        await usage.arecord_usage(
-            UsageRecord(
-                context=CallContext(reference=f"call-{len(written_at_call)}"), alias="pair", model_id="m", streamed=True
-            )
-        )
-        yield StreamStop(stop_reason=StopReason.TOOL_USE, usage=Usage(), model_id="m", cost=Decimal(0), latency_ms=1)
+        context = CallContext(reference=f"call-{len(written_at_call)}")
+        await usage.arecord_usage(UsageRecord(context=context, alias="pair", model_id="m", streamed=True))
+        yield StreamStop(stop_reason=next(stops), usage=Usage(), model_id="m", cost=Decimal(0), latency_ms=1)
 
     monkeypatch.setattr(engine_module.llm, "astream", one_call)
     record_id = uuid.uuid4()
     run = Run(engine=engine, record_id=record_id, admission=Admission(record_id=record_id), log=LocalLog(key="t"))
 
-    async def generation() -> list[UsageRecord]:
+    async def written() -> list[str]:
+        return await asyncio.to_thread(lambda: sorted(LLMCall.objects.values_list("reference", flat=True)))
+
+    async def generation() -> tuple[list[str], list[str], list[UsageRecord]]:
         run.held_usage = usage.hold_usage()  # as the engine's task does
-        await run.stream(request=None)  # type: ignore[arg-type]
-        await run.stream(request=None)  # type: ignore[arg-type]
-        return run.held_usage.close()  # what the terminal write would take
+        await run.stream(request=None)  # type: ignore[arg-type]  # asks for a tool
+        after_tool_call = await written()  # tools run now: the row is written already
+        await run.stream(request=None)  # type: ignore[arg-type]  # ends its turn: held
+        after_second = await written()
+        await run.stream(request=None)  # type: ignore[arg-type]  # another call (an adapter's next phase)
+        return after_tool_call, after_second, run.held_usage.close()  # what the terminal write would take
 
-    held = asyncio.run(generation())
+    after_tool_call, after_second, held = asyncio.run(generation())
 
-    assert written_at_call == [[], ["call-1"]]  # the first call's row, before the second call
-    assert [record.context.reference for record in held] == ["call-2"]
+    assert after_tool_call == ["call-1"]
+    assert after_second == ["call-1"]  # held for the terminal write
+    assert written_at_call == [[], ["call-1"], ["call-1", "call-2"]]  # written before the next call
+    assert [record.context.reference for record in held] == ["call-3"]
