@@ -29,7 +29,6 @@ from adminassistant.errors import ErrorCode
 from adminassistant.executor.runner import Execution, execute
 from adminassistant.models import Chat, Message
 from adminassistant.services import chats, prompts
-from backend.db import db_sync_to_async
 from backend.llm import service as llm
 from backend.llm.errors import FailureKind, LLMError
 from backend.llm.types import LLMRequest, StreamStart, StreamStop, TextDelta
@@ -142,12 +141,12 @@ class AnswerAdapter:
         )
         try:
             reply = await self._call(run, request, timeout=config.timeout_seconds)
-            execution, code = await self._execute(state, reply)
+            execution, code = await self._execute(run, state, reply)
             if not execution.ok and execution.correctable:
                 run.append_text("\n\n")
                 retry = prompts.correction_build(request, reply=reply, error=execution.error_message)
                 reply = await self._call(run, retry, timeout=config.timeout_seconds)
-                execution, code = await self._execute(state, reply)
+                execution, code = await self._execute(run, state, reply)
         except TimeoutError:
             return self._failed(run, state, ErrorCode.LLM_TIMEOUT, friendly(ErrorCode.LLM_TIMEOUT))
         except LLMError as error:
@@ -215,7 +214,7 @@ class AnswerAdapter:
             run.append_text(("\n\n" if streamed else "") + whole[len(streamed) :].strip())
         return reply
 
-    async def _execute(self, state: AnswerState, reply: str) -> tuple[Execution, str]:
+    async def _execute(self, run: Run, state: AnswerState, reply: str) -> tuple[Execution, str]:
         blocks = prompts.code_blocks(reply)
         state.log.attempts += 1
         if len(blocks) != 1:
@@ -224,7 +223,8 @@ class AnswerAdapter:
             self._note(state, execution, "\n\n".join(blocks))
             return execution, "\n\n".join(blocks)
         code = blocks[0]
-        execution = await db_sync_to_async(execute)(code, manifest=state.question.manifest)
+        # The question's own model calls are in the ledger when its query reads it.
+        execution = await run.in_database(execute, code, manifest=state.question.manifest)
         self._note(state, execution, code)
         return execution, code
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -61,6 +61,8 @@ from backend.streaming.log import LocalLog, close_orphaned_log, logs
 from backend.streaming.models import STREAMING, IdempotencyKey
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 STOP_POLL_SECONDS = 0.05
 # Every this many seconds the stop flags of all running generations are read even when no stop
@@ -234,6 +236,18 @@ class Run:
     def append_text(self, text: str, **extra: Any) -> None:
         self.text_parts.append(text)
         self.log.append("delta", {"text": text, **extra} if extra else {"text": text})
+
+    async def in_database(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`function(*args, **kwargs)` on a database thread, after the ledger rows this run holds
+        are written in the same hop: an adapter's own database work during the run (the admin
+        assistant's query of the data, the ledger included) sees every call made so far."""
+        held = self.held_usage.take()
+
+        def hop() -> T:
+            usage_ledger.record_usages(held)
+            return function(*args, **kwargs)
+
+        return await db_sync_to_async(hop)()
 
     async def stream(self, request: LLMRequest, **delta_extra: Any) -> StreamStop:
         """One model call, streamed into the log; returns its stop event. Raises LLMError.
