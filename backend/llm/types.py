@@ -132,6 +132,11 @@ class Usage:
     cache_write_tokens: int = 0
     estimated: bool = False  # True when the provider sent no usage and we counted locally
 
+    @property
+    def billed_tokens(self) -> int:
+        """Every token the call billed, cache reads and writes included (what budgets count)."""
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+
     def as_dict(self) -> dict[str, int]:
         return {
             "input_tokens": self.input_tokens,

@@ -6,7 +6,8 @@ A generation on the streaming engine *holds* its calls' rows (`hold_usage`) inst
 each on its own database hop: the engine writes them with the generation's next database write
 — its terminal state, where an adapter may write them in the same statement (`ledger_insert`),
 or the next model call of the same answer; a call that asks for tools has its row written
-before they run (`backend.streaming.engine.Run.stream`). Each row is in the ledger before the
+before they run (`backend.streaming.engine.Run.stream`), and an adapter's own database work
+during the run writes them first (`Run.in_database`). Each row is in the ledger before the
 answer's terminal event is sent, as before; an answer saves one hop and one statement.
 """
 

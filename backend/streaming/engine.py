@@ -567,19 +567,17 @@ class Engine:
 
         `held`: the answer's ledger rows not written yet (they are written with the terminal state).
         """
-        tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_tokens + usage.cache_write_tokens
-        if run.admission.user_id is None or (tokens <= 0 and cost <= 0):
+        user_id, tokens = run.admission.user_id, usage.billed_tokens
+        if user_id is None or (tokens <= 0 and cost <= 0):
             return None
-        pending = [record.usage for record in held if record.context.user_id == run.admission.user_id]
+        pending = [record for record in held if record.context.user_id == user_id]
         try:
             return budget.budget_crossed_warning(
-                user_id=run.admission.user_id,
+                user_id=user_id,
                 tokens=tokens,
                 cost=cost,
-                pending_tokens=sum(
-                    u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens for u in pending
-                ),
-                pending_cost=sum((r.cost for r in held if r.context.user_id == run.admission.user_id), Decimal(0)),
+                pending_tokens=sum(record.usage.billed_tokens for record in pending),
+                pending_cost=sum((record.cost for record in pending), Decimal(0)),
             )
         except Exception:
             logger.warning("%s generation %s: could not check the budget", self.scope, run.record_id, exc_info=True)
