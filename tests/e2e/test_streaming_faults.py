@@ -24,7 +24,9 @@ import httpx
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import OperationalError, connection
 from django.db.models import Sum
 
 from backend.llm.emulator.directives import strip_directives
@@ -86,12 +88,27 @@ def own_server(emulator_server: Any, tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture(autouse=True)
 def servers_quiet_at_teardown(transactional_db: Any) -> Iterator[None]:
-    """After each test, wait until no server session is busy before the database is flushed.
+    """After each test, wait until no server session is busy, then empty the database.
 
-    The servers run title and memory tasks in the background after an answer ends; the flush's
-    TRUNCATE could deadlock with one still writing (and leave the next test's users in place).
+    The servers run title and memory tasks in the background after an answer ends; such a task
+    can be silent on the database while it waits for the model, then write while the flush's
+    TRUNCATE takes its locks: PostgreSQL ends one of them as a deadlock. Waiting for a quiet
+    moment makes that rare; the flush here is tried again when it loses (pytest-django's own
+    flush then finds the tables empty), so a background write never leaves the next test's
+    users in place.
     """
     yield
+    for attempt in range(3):
+        _wait_until_servers_quiet()
+        try:
+            call_command("flush", verbosity=0, interactive=False)
+            return
+        except (CommandError, OperationalError):
+            if attempt == 2:
+                raise
+
+
+def _wait_until_servers_quiet() -> None:
     quiet, deadline = 0, time.monotonic() + 10
     while quiet < 3 and time.monotonic() < deadline:
         with connection.cursor() as cursor:
