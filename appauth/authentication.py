@@ -14,6 +14,7 @@ expiry refresh or its `last_used_at` touch, so both stay as exact as without the
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from rest_framework import exceptions
 
 from appauth import token_cache
 from appauth.models import AppUser, AuthToken
+from backend.db import SqlGuard
 
 _MAX_TOKEN_LENGTH = 256
 
@@ -50,6 +52,33 @@ class TokenAuthentication(KnoxTokenAuthentication):
             auth_token.last_used_at = now
         token_cache.store(user, auth_token)
         return user, auth_token
+
+    def memoized(self, token: bytes) -> tuple[AppUser, SqlGuard] | None:
+        """The user of `token` if this process verified it lately and it may answer as is, else None.
+
+        Trust the user only in a statement that checks the returned guard (`token_cache.memo_get`).
+        """
+        if not token_cache.lifetime() or len(token) > _MAX_TOKEN_LENGTH:
+            return None
+        try:
+            digest = hash_token(token.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+        pair = token_cache.memo_get(digest)
+        if pair is None or not self._current(*pair):
+            return None
+        return pair[0], token_cache.guard(pair[1])
+
+    @staticmethod
+    def remember(user: AppUser, auth_token: AuthToken) -> None:
+        """Keep a pair that just authenticated a request for `memoized` (this process only)."""
+        token_cache.memo_put(user, auth_token)
+
+    @staticmethod
+    def forget(token: bytes) -> None:
+        """Drop the memo of `token` (its guard failed: the next request takes the whole path)."""
+        with contextlib.suppress(UnicodeDecodeError):
+            token_cache.memo_drop(hash_token(token.decode("utf-8")))
 
     @staticmethod
     def _touch_due(auth_token: AuthToken, now: Any) -> bool:

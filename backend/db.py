@@ -15,7 +15,8 @@ import functools
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -81,6 +82,19 @@ def close_connections() -> None:
 async def aclose_connections() -> None:
     """`close_connections` for the ASGI shutdown hooks."""
     await sync_to_async(close_connections, thread_sensitive=False)()
+
+
+@dataclass(frozen=True)
+class SqlGuard:
+    """A boolean SQL expression with named parameters (`%(name)s`) that a statement must satisfy.
+
+    A reader that trusted something from memory (a process-local memo of a verified token, say)
+    puts the condition that makes it still true into its own statement instead of paying a
+    round trip for it; selectors that take a guard answer as "not found" when it fails.
+    """
+
+    sql: str
+    params: dict[str, Any]
 
 
 def quoted_column(model: type[Model], name: str) -> str:

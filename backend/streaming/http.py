@@ -62,20 +62,29 @@ _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def authenticate(request: HttpRequest) -> _User:
-    """The authenticated user (sync: call on a database thread); raises NotAuthenticated.
+    """The authenticated user (sync: call on a database thread); raises NotAuthenticated."""
+    user = authenticated_request(request).user
+    assert isinstance(user, get_user_model())
+    return user
 
-    A session (cookie) client's CSRF check reads the form fields of the body, so the DRF request
-    gets the API's parsers; a JSON body is read into memory first so the view can still read it.
+
+def authenticated_request(request: HttpRequest) -> Request:
+    """`request` as DRF's, authenticated by the API's classes (sync); raises NotAuthenticated.
+
+    Its `auth` is what authenticated it (the token row for a token client). A session (cookie)
+    client's CSRF check reads the form fields of the body, so the DRF request gets the API's
+    parsers; a JSON body is read into memory first so the view can still read it.
     """
     if request.method == "POST" and not (request.content_type or "").startswith(_FORM_TYPES):
         request.body  # noqa: B018 - cache the body before DRF reads the stream
     authenticators = [cls() for cls in list[Any](api_settings.DEFAULT_AUTHENTICATION_CLASSES)]
     # The streaming POSTs take JSON, and multipart where they accept files.
     parsers = [JSONParser(), FormParser(), MultiPartParser()]
-    user = Request(request, parsers=parsers, authenticators=authenticators).user
+    drf_request = Request(request, parsers=parsers, authenticators=authenticators)
+    user = drf_request.user
     if not isinstance(user, get_user_model()) or not user.is_authenticated:
         raise errors.NotAuthenticated()
-    return user
+    return drf_request
 
 
 def stream_user(request: HttpRequest, *, scope: str, record_id: UUID) -> _User:

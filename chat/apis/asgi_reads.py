@@ -5,8 +5,10 @@ database-rendered pages themselves, which caps a worker at a few hundred reads p
 ASGI wrapper answers `GET /api/v1/chat/chats/` and `GET /api/v1/chat/chats/{id}/messages/` for
 token-authenticated clients directly, with the same parts the API uses, not copies of them:
 
-- authentication: `backend.streaming.http.authenticate` (DRF's authentication classes: the
-  cached Knox token lookup, revocation included);
+- authentication: `backend.streaming.http.authenticated_request` (DRF's authentication classes:
+  the cached Knox token lookup, revocation included); a token this process verified lately is
+  trusted from its memo (`TokenAuthentication.memoized`), with the token row and its user
+  re-checked inside the page's own statement, so a revoked token reads nothing;
 - parameters, cursors and bodies: `chat.apis.chats.chat_list_json` / `history_json`, which the
   DRF views serve too (same serializers for validation, DRF's cursor paginator, same selectors);
 - response headers: the configured middleware (`settings.MIDDLEWARE`, run synchronously around
@@ -33,10 +35,13 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from appauth.authentication import TokenAuthentication
+from appauth.models import AppUser, AuthToken
 from backend.db import db_sync_to_async
-from backend.streaming.http import authenticate
+from backend.streaming.http import authenticated_request
 from chat.apis import chats
 
 logger = logging.getLogger(__name__)
@@ -46,6 +51,7 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 
 # The paths of `chat-list` and `chat-messages`, with Django's `<uuid:...>` pattern.
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_AUTHENTICATION = TokenAuthentication()
 _ROUTE = re.compile(rf"^/api/v1/chat/chats/(?:(?P<chat>{_UUID})/messages/)?$")
 
 
@@ -97,19 +103,51 @@ def _respond(request: HttpRequest, body: str, view_class: type[APIView]) -> Http
     return _middleware()(request)
 
 
+def _token(scope: Scope) -> bytes:
+    """The credentials of `Authorization: Token <token>`, split as Knox splits them (b"" if malformed)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            parts = value.split()
+            return parts[1] if len(parts) == 2 and parts[0].lower() == b"token" else b""
+    return b""
+
+
+def _token_first() -> bool:
+    """Whether the API authenticates a token header with this class first (as configured by default)."""
+    classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    return bool(classes) and issubclass(classes[0], TokenAuthentication)
+
+
 def _serve(scope: Scope, chat_id: str | None) -> HttpResponseBase | None:
-    """The page for this request, or None to let Django answer it (sync: runs on a database thread)."""
+    """The page for this request, or None to let Django answer it (sync: runs on a database thread).
+
+    A token this process verified lately is trusted from memory, with its validity checked by
+    the page's own statement (`TokenAuthentication.memoized`); otherwise DRF's classes
+    authenticate the request, and the pair is remembered for the next one.
+    """
     if not chats.sql_pages():
         return None
     request = ASGIRequest(scope, io.BytesIO())
+    token = _token(scope)
+    memoized = _AUTHENTICATION.memoized(token) if _token_first() else None
     try:
-        user = authenticate(request)
-        drf_request = Request(request)
+        if memoized is not None:
+            user, guard = memoized
+            drf_request = Request(request)
+        else:
+            drf_request, guard = authenticated_request(request), None
+            authenticated = drf_request.user
+            assert isinstance(authenticated, AppUser)
+            user = authenticated
+            if isinstance(drf_request.auth, AuthToken):
+                _AUTHENTICATION.remember(user, drf_request.auth)
         if chat_id is None:
-            return _respond(request, chats.chat_list_json(drf_request, user), chats.ChatListApi)
-        return _respond(request, chats.history_json(drf_request, user, UUID(chat_id)), chats.ChatMessagesApi)
+            return _respond(request, chats.chat_list_json(drf_request, user, guard), chats.ChatListApi)
+        return _respond(request, chats.history_json(drf_request, user, UUID(chat_id), guard), chats.ChatMessagesApi)
     except Exception:  # any refusal or failure is answered by Django, in the API's error shape
         logger.debug("fast read handed to Django", exc_info=True)
+        if memoized is not None:
+            _AUTHENTICATION.forget(token)  # the guard may have failed: the next request checks it all
         return None
 
 

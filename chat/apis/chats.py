@@ -22,8 +22,9 @@ from rest_framework.views import APIView
 
 from appauth.models import AppUser
 from backend.api.pagination import PaginatedApi, RankedCursorPagination, RecentlyUpdatedFirstPagination
-from backend.api.request import request_user, validated
+from backend.api.request import request_user, validated, validated_query
 from backend.api.schema import ERRORS
+from backend.db import SqlGuard
 from backend.errors import NotFound
 from chat.errors import ErrorCode
 from chat.models import Attachment, Chat
@@ -98,28 +99,34 @@ def branch_response(request: Request, chat: Chat, *, before: int | None = None, 
 # --- the database-rendered pages (also served by `chat.apis.asgi_reads`, outside Django's stack) ----
 
 
-def chat_list_json(request: Request, user: AppUser) -> str:
-    """The body of `GET chats/` rendered by the database, with DRF's cursors (PostgreSQL)."""
-    query = validated(ChatListQuerySerializer, request.query_params)
-    rows = pages.chat_list_rows(user_id=user.pk, archived=query["archived"], project_id=query.get("project"))
+def chat_list_json(request: Request, user: AppUser, guard: SqlGuard | None = None) -> str:
+    """The body of `GET chats/` rendered by the database, with DRF's cursors (PostgreSQL).
+
+    With `guard` (see `pages`), raises `pages.GuardFailed` when it does not hold.
+    """
+    query = validated_query(ChatListQuerySerializer, request.query_params)
+    rows = pages.chat_list_rows(
+        user_id=user.pk, archived=query["archived"], project_id=query.get("project"), guard=guard
+    )
     paginator = RecentlyUpdatedFirstPagination()
     page = paginator.paginate_queryset(rows, request)  # type: ignore[arg-type]
     links = json.dumps({"next": paginator.get_next_link(), "previous": paginator.get_previous_link()})
     return f'{links[:-1]},"results":{pages.json_array(row["json"] for row in page or [])}}}'
 
 
-def history_json(request: Request, user: AppUser, chat_id: UUID) -> str:
+def history_json(request: Request, user: AppUser, chat_id: UUID, guard: SqlGuard | None = None) -> str:
     """The body of `GET chats/{id}/messages/` rendered (or cached) by the database (PostgreSQL).
 
-    Raises NotFound for another user's chat (before any 400 for bad parameters, as the ORM path).
+    Raises NotFound for another user's chat (before any 400 for bad parameters, as the ORM path),
+    and when `guard` (see `pages`) does not hold.
     """
     try:
-        query = validated(BranchPageQuerySerializer, request.query_params)
+        query = validated_query(BranchPageQuerySerializer, request.query_params)
     except ValidationError:
         selectors.chat_get(user=user, chat_id=chat_id)  # another user's chat is a 404 before a 400
         raise
     before, page_size = query.get("before"), query["page_size"]
-    page = pages.branch_page_json(user_id=user.pk, chat_id=chat_id, before=before, limit=page_size)
+    page = pages.branch_page_json(user_id=user.pk, chat_id=chat_id, before=before, limit=page_size, guard=guard)
     if page is None:
         raise NotFound("Chat not found.", code=ErrorCode.CHAT_NOT_FOUND)
     turns = page.turns

@@ -10,14 +10,22 @@ both renderings on the same data.
 History pages are cached per chat and version: `Chat.history_version` is raised by database
 triggers on every write to the chat's pairs, messages and attachments and on every branch
 switch, so one indexed read of that column (which also scopes the chat to its owner) tells
-whether a cached page is current.
+whether a cached page is current. The pages read last are also kept in the process (a bounded
+LRU), so a repeated read costs that one statement and no cache round trip.
+
+A caller that authenticated from a process-local memo passes a `backend.db.SqlGuard`: a condition the
+statement itself checks (the token row still there, its user active), so a page is never read
+for credentials revoked since. When it does not hold, the selectors answer as for a chat that
+is not the user's (None) or raise `GuardFailed` (the list, which has no such answer).
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +33,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from backend.db import SqlGuard
 from chat.models import Attachment, Chat, Message, MessagePair
 
 CHAT = Chat._meta.db_table
@@ -33,9 +42,35 @@ MESSAGE = Message._meta.db_table
 ATTACHMENT = Attachment._meta.db_table
 
 
+class GuardFailed(Exception):
+    """The statement's `SqlGuard` did not hold (the caller's credentials are no longer valid)."""
+
+
+def _guarded(condition: str, guard: SqlGuard | None) -> str:
+    return condition if guard is None else f"{condition} AND ({guard.sql})"
+
+
 def available() -> bool:
     """Whether the database can render the pages (PostgreSQL); otherwise use the ORM path."""
     return connection.vendor == "postgresql"
+
+
+def _microseconds(column: str, fmt: str) -> str:
+    return (
+        f"CASE WHEN mod(date_part('microseconds', {column})::bigint, 1000000) = 0 THEN ''"
+        f" ELSE to_char({column} AT TIME ZONE 'UTC', '{fmt}') END"
+    )
+
+
+def _position(column: str) -> str:
+    """SQL rendering a timestamptz as `str()` renders it in Python (UTC): `2026-01-02 03:04:05[.ffffff]+00:00`.
+
+    DRF's cursor paginator keeps `str(value)` of a row's ordering field as the cursor position;
+    text from the database spares parsing every row's timestamp to build two positions.
+    """
+    return (
+        f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || {_microseconds(column, '.US')} || '+00:00'"
+    )
 
 
 def _iso(column: str) -> str:
@@ -43,8 +78,7 @@ def _iso(column: str) -> str:
     return (
         f"CASE WHEN {column} IS NULL THEN NULL ELSE "
         f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        f" || CASE WHEN mod(date_part('microseconds', {column})::bigint, 1000000) = 0 THEN ''"
-        f" ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || 'Z' END"
+        f" || {_microseconds(column, '.US')} || 'Z' END"
     )
 
 
@@ -61,17 +95,18 @@ _ORDERINGS: dict[tuple[str, ...], str] = {
     ("-updated_at", "-id"): "c.updated_at DESC, c.id DESC",
     ("updated_at", "id"): "c.updated_at ASC, c.id ASC",
 }
-_POSITION_FILTERS = {"updated_at__lt": "c.updated_at < %s", "updated_at__gt": "c.updated_at > %s"}
+_POSITION_FILTERS = {"updated_at__lt": "c.updated_at < %(position)s", "updated_at__gt": "c.updated_at > %(position)s"}
 
 
 @dataclass(frozen=True)
 class ChatListRows:
-    """The user's chats as rows `{"updated_at": datetime, "json": str}`, ready for DRF's cursor paginator.
+    """The user's chats as rows `{"updated_at": str, "json": str}`, ready for DRF's cursor paginator.
 
     It answers the three operations `CursorPagination.paginate_queryset` performs on a queryset
     (`order_by` on the list ordering or its reverse, `filter` on the cursor position, a slice),
     so cursors, their validation and the `next`/`previous` links stay DRF's own. The `json` of
-    a row is the `ChatListSerializer` shape, rendered by PostgreSQL (the `chat_list` index).
+    a row is the `ChatListSerializer` shape, rendered by PostgreSQL (the `chat_list` index);
+    `updated_at` is the text DRF makes of the timestamp for a cursor (`str()` of it).
     """
 
     model = Chat
@@ -80,40 +115,51 @@ class ChatListRows:
     project_id: UUID | None = None
     ordering: tuple[str, ...] = ("-updated_at", "-id")
     position: tuple[str, str] | None = None  # (lookup, value)
+    guard: SqlGuard | None = None
 
     def order_by(self, *ordering: str) -> ChatListRows:
         if tuple(ordering) not in _ORDERINGS:
             raise ValueError(f"Unsupported ordering {ordering!r}.")
-        return ChatListRows(self.user_id, self.archived, self.project_id, tuple(ordering), self.position)
+        return replace(self, ordering=tuple(ordering))
 
     def filter(self, **lookup: str) -> ChatListRows:
         [(name, value)] = lookup.items()
         if name not in _POSITION_FILTERS:
             raise ValueError(f"Unsupported filter {name!r}.")
-        return ChatListRows(self.user_id, self.archived, self.project_id, self.ordering, (name, str(value)))
+        return replace(self, position=(name, str(value)))
 
     def __getitem__(self, window: slice) -> list[dict[str, Any]]:
         assert isinstance(window, slice) and window.step is None
         offset, stop = window.start or 0, window.stop
-        conditions, params = ["c.user_id = %s", "c.archived = %s"], [self.user_id, self.archived]
+        conditions = ["c.user_id = %(user)s", "c.archived = %(archived)s"]
+        params: dict[str, Any] = {"user": self.user_id, "archived": self.archived}
         if self.project_id is not None:
-            conditions.append("c.project_id = %s")
-            params.append(self.project_id)
+            conditions.append("c.project_id = %(project)s")
+            params["project"] = self.project_id
         if self.position is not None:
             conditions.append(_POSITION_FILTERS[self.position[0]])
-            params.append(self.position[1])
+            params["position"] = self.position[1]
+        where = _guarded(" AND ".join(conditions), self.guard)
         sql = (
-            f"SELECT c.updated_at, {_CHAT_JSON} FROM {CHAT} c WHERE {' AND '.join(conditions)} "  # noqa: S608 - table names and fixed fragments; values are parameters
-            f"ORDER BY {_ORDERINGS[self.ordering]} OFFSET %s LIMIT %s"
+            f"SELECT {_position('c.updated_at')}, {_CHAT_JSON} FROM {CHAT} c WHERE {where} "  # noqa: S608 - table names and fixed fragments; values are parameters
+            f"ORDER BY {_ORDERINGS[self.ordering]} OFFSET %(offset)s LIMIT %(limit)s"
         )
+        params.update(self.guard.params if self.guard is not None else {}, offset=offset, limit=stop - offset)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, offset, stop - offset])
-            return [{"updated_at": updated_at, "json": text} for updated_at, text in cursor.fetchall()]
+            cursor.execute(sql, params)
+            rows = [{"updated_at": position, "json": text} for position, text in cursor.fetchall()]
+            if not rows and self.guard is not None:  # no chats here, or the guard refused them
+                cursor.execute(f"SELECT {self.guard.sql}", self.guard.params)
+                if not cursor.fetchone()[0]:
+                    raise GuardFailed
+        return rows
 
 
-def chat_list_rows(*, user_id: Any, archived: bool = False, project_id: UUID | None = None) -> ChatListRows:
+def chat_list_rows(
+    *, user_id: Any, archived: bool = False, project_id: UUID | None = None, guard: SqlGuard | None = None
+) -> ChatListRows:
     """What `chats.chat_list` selects, as JSON rows for the cursor paginator (PostgreSQL)."""
-    return ChatListRows(user_id=user_id, archived=archived, project_id=project_id)
+    return ChatListRows(user_id=user_id, archived=archived, project_id=project_id, guard=guard)
 
 
 def json_array(items: Sequence[str] | Iterator[str]) -> str:
@@ -161,7 +207,10 @@ _ASSISTANT_JSON = f"""(SELECT json_build_object(
 # Sibling positions order versions by (created_at, id as text), as `chats._sibling_positions` does.
 _BRANCH_PAGE = f"""
 WITH RECURSIVE
-chat AS (SELECT c.id, c.active_leaf_id, c.history_version FROM {CHAT} c WHERE c.id = %(chat)s AND c.user_id = %(user)s),
+chat AS (
+  SELECT c.id, c.active_leaf_id, c.history_version FROM {CHAT} c
+   WHERE c.id = %(chat)s AND c.user_id = %(user)s {{guard}}
+),
 span0 AS (
   SELECT chat.history_version, COALESCE(leaf.depth + 1, 0) AS total
   FROM chat LEFT JOIN {PAIR} leaf ON leaf.id = chat.active_leaf_id
@@ -197,7 +246,13 @@ SELECT span.history_version, span.total, span.start, span.stop,
 FROM span
 """  # noqa: S608 - table names and fixed fragments; values are parameters
 
-_VERSION = f"SELECT history_version FROM {CHAT} WHERE id = %s AND user_id = %s"  # noqa: S608 - table names and fixed fragments; values are parameters
+_VERSION = f"SELECT history_version FROM {CHAT} c WHERE c.id = %(chat)s AND c.user_id = %(user)s {{guard}}"  # noqa: S608 - table names and fixed fragments; values are parameters
+
+
+def _with_guard(sql: str, params: dict[str, Any], guard: SqlGuard | None) -> tuple[str, dict[str, Any]]:
+    if guard is None:
+        return sql.replace("{guard}", ""), params
+    return sql.replace("{guard}", f"AND ({guard.sql})"), {**params, **guard.params}
 
 
 @dataclass(frozen=True)
@@ -231,35 +286,83 @@ def _cache_key(chat_id: UUID, version: int, before: int | None, limit: int) -> s
     return f"chat:history:{chat_id}:{version}:{'' if before is None else before}:{limit}"
 
 
+class _PageMemo:
+    """The most recently read cached pages, kept in this process too (an LRU bounded in bytes).
+
+    A key holds the chat's history version, so an entry is exact for as long as it lives; this
+    spares the shared cache's round trip and unpickling on repeated reads of the same page.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[str, BranchPageJson] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> BranchPageJson | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: str, page: BranchPageJson) -> None:
+        size = len(page.turns)
+        if size > self.max_bytes // 8:
+            return  # a page this large would push out many others
+        with self._lock:
+            old = self._pages.pop(key, None)
+            self._bytes += size - (len(old.turns) if old is not None else 0)
+            self._pages[key] = page
+            while self._bytes > self.max_bytes:
+                _, evicted = self._pages.popitem(last=False)
+                self._bytes -= len(evicted.turns)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+            self._bytes = 0
+
+
+_page_memo = _PageMemo(max_bytes=16 * 1024 * 1024)
+
+
 def branch_page_json(
-    *, user_id: Any, chat_id: UUID, before: int | None = None, limit: int = 50
+    *, user_id: Any, chat_id: UUID, before: int | None = None, limit: int = 50, guard: SqlGuard | None = None
 ) -> BranchPageJson | None:
     """The page `chats.branch_page` would give, as JSON; None when the chat is not the user's.
 
     Cached per (chat, history version, before, limit) for `CHAT_HISTORY_CACHE_SECONDS`; a hit
-    costs one indexed read of the version, a miss one more statement.
+    costs one indexed read of the version, a miss one more statement. None too when `guard`
+    does not hold.
     """
     if before is not None:
         before = min(before, _MAX_DEPTH)  # a pair's depth is a 32-bit integer: any larger cursor means "the end"
     seconds = int(settings.CHAT_HISTORY_CACHE_SECONDS)
     if seconds > 0:
         with connection.cursor() as cursor:
-            cursor.execute(_VERSION, [chat_id, user_id])
+            cursor.execute(*_with_guard(_VERSION, {"chat": chat_id, "user": user_id}, guard))
             row = cursor.fetchone()
         if row is None:
             return None
-        cached = cache.get(_cache_key(chat_id, row[0], before, limit))
+        key = _cache_key(chat_id, row[0], before, limit)
+        cached = _page_memo.get(key) or cache.get(key)
         if isinstance(cached, BranchPageJson) and cached.limit == limit:
+            _page_memo.put(key, cached)
             return cached
     with connection.cursor() as cursor:
-        cursor.execute(_BRANCH_PAGE, {"chat": chat_id, "user": user_id, "before": before, "limit": limit})
+        cursor.execute(
+            *_with_guard(_BRANCH_PAGE, {"chat": chat_id, "user": user_id, "before": before, "limit": limit}, guard)
+        )
         found = cursor.fetchone()
     if found is None:
         return None
     version, total, start, end, has_attachments, turns = found
     page = BranchPageJson(turns=turns, start=start, end=end, total=total, limit=limit, has_attachments=has_attachments)
     if seconds > 0:
-        cache.set(_cache_key(chat_id, version, before, limit), page, timeout=seconds)
+        key = _cache_key(chat_id, version, before, limit)
+        cache.set(key, page, timeout=seconds)
+        _page_memo.put(key, page)
     return page
 
 

@@ -176,3 +176,81 @@ def test_the_cache_holds_no_password_hash_and_a_password_change_still_checks_it(
     assert (wrong.status_code, right.status_code) == (400, 200)
     user.refresh_from_db()
     assert user.check_password("a brand new passphrase")
+
+
+# --- the process-local memo of the hottest reads (`TokenAuthentication.memoized`) -------------------
+
+
+def test_a_verified_token_is_memoized_with_the_guard_of_its_row_and_no_password(warm):
+    from appauth.authentication import TokenAuthentication
+
+    user, instance, token, _ = warm
+    instance.refresh_from_db()  # as the request that verified it left it (last_used_at touched)
+    authentication = TokenAuthentication()
+    assert authentication.memoized(token.encode()) is None  # only the fast reads remember a pair
+    TokenAuthentication.remember(user, instance)
+
+    memoized_user, guard = authentication.memoized(token.encode())
+    assert memoized_user.pk == user.pk and "password" not in memoized_user.__dict__
+    assert guard.params == {"auth_digest": instance.digest, "auth_user": user.pk}
+    assert authentication.memoized(b"another token") is None
+    assert authentication.memoized(b"\xff\xfe") is None  # undecodable: the whole path refuses it
+
+
+def test_a_memoized_token_lives_the_cache_lifetime_and_no_longer(warm, settings):
+    from appauth.authentication import TokenAuthentication
+
+    user, instance, token, _ = warm
+    settings.AUTH_TOKEN_CACHE_SECONDS = 30
+    instance.refresh_from_db()
+    TokenAuthentication.remember(user, instance)
+    now = token_cache.time.monotonic()
+    with mock.patch.object(token_cache.time, "monotonic", return_value=now + 29):
+        assert TokenAuthentication().memoized(token.encode()) is not None
+    with mock.patch.object(token_cache.time, "monotonic", return_value=now + 31):
+        assert TokenAuthentication().memoized(token.encode()) is None
+
+
+def test_a_memoized_token_due_for_its_touch_or_revoked_here_is_not_trusted(warm):
+    from appauth.authentication import TokenAuthentication
+
+    user, instance, token, client = warm
+    instance.refresh_from_db()
+    TokenAuthentication.remember(user, instance)
+    later = timezone.now() + timedelta(minutes=5)  # the last_used_at touch is due
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert TokenAuthentication().memoized(token.encode()) is None
+
+    assert TokenAuthentication().memoized(token.encode()) is not None
+    assert client.post("/api/v1/auth/logout/").status_code == 204  # this process drops it at once
+    assert TokenAuthentication().memoized(token.encode()) is None
+
+
+def test_the_guard_holds_only_while_the_token_row_and_an_active_user_exist(warm):
+    from django.db import connection
+
+    user, instance, _, _ = warm
+    guard = token_cache.guard(instance)
+
+    def holds() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {guard.sql}", guard.params)
+            return bool(cursor.fetchone()[0])
+
+    assert holds()
+    type(user).objects.filter(pk=user.pk).update(is_active=False)  # as another process would, no signals here
+    assert not holds()
+    type(user).objects.filter(pk=user.pk).update(is_active=True)
+    assert holds()
+    AuthToken.objects.filter(pk=instance.pk).delete()
+    assert not holds()
+
+
+def test_the_memo_is_bounded_oldest_first(warm, monkeypatch):
+    user = warm[0]
+    monkeypatch.setattr(token_cache, "_MEMO_SIZE", 3)
+    monkeypatch.setattr(token_cache, "_memo", {})
+    tokens = [token_create(user=user, client=CLIENT)[0] for _ in range(4)]
+    for each in tokens:
+        token_cache.memo_put(user, each)
+    assert list(token_cache._memo) == [each.digest for each in tokens[1:]]

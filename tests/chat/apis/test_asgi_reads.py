@@ -191,3 +191,63 @@ def test_a_format_override_is_answered_by_django(owner):
     ChatFactory(user=user)
     served, answer, django_answer = _compare("/api/v1/chat/chats/", token, b"format=json")
     assert not served and answer[0] == django_answer[0]
+
+
+def _revoked_elsewhere(token: str, *, deactivate: bool = False) -> None:
+    """What another process's logout (or deactivation) leaves: the row gone, the shared marker set.
+
+    Done behind this process's back (no signals here), so its memo still holds the token.
+    """
+    from django.core.cache import cache
+    from knox.crypto import hash_token
+
+    from appauth import token_cache
+    from appauth.models import AppUser, AuthToken
+
+    digest = hash_token(token)
+    if deactivate:
+        AppUser.objects.filter(pk=AuthToken.objects.get(digest=digest).user_id).update(is_active=False)
+    else:
+        AuthToken.objects.filter(digest=digest)._raw_delete(AuthToken.objects.db)
+    cache.set(token_cache._keys(digest)[1], 1)
+
+
+def _memoized(token: str) -> bool:
+    from appauth.authentication import TokenAuthentication
+
+    return TokenAuthentication().memoized(token.encode()) is not None
+
+
+@pytest.mark.parametrize("chats", [2, 0])
+def test_a_token_revoked_by_another_process_reads_no_list_from_the_memo(owner, chats):
+    user, token = owner
+    for _ in range(chats):
+        ChatFactory(user=user)
+    served, fast, _ = _compare("/api/v1/chat/chats/", token)
+    assert served and fast[0] == 200
+    assert _memoized(token)  # the next read trusts this process's memo, checked by the page's statement
+
+    _revoked_elsewhere(token)
+
+    served, fast, slow = _compare("/api/v1/chat/chats/", token)
+    assert not served  # the guard failed (or the empty list was checked): Django answers
+    assert fast[0] == slow[0] == 401
+    assert not _memoized(token)
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_user_deactivated_by_another_process_reads_no_history_from_the_memo(owner, settings, cached):
+    settings.CHAT_HISTORY_CACHE_SECONDS = 60 if cached else 0
+    user, token = owner
+    chat, _ = linear_chat(turns=3, user=user)
+    path = f"/api/v1/chat/chats/{chat.id}/messages/"
+    served, fast, _ = _compare(path, token)
+    assert served and fast[0] == 200 and _memoized(token)
+    served, fast, _ = _compare(path, token)
+    assert served and fast[0] == 200  # from the memo
+
+    _revoked_elsewhere(token, deactivate=True)
+
+    served, fast, slow = _compare(path, token)
+    assert not served
+    assert fast[0] == slow[0] == 401

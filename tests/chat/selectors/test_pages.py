@@ -227,6 +227,37 @@ def test_a_cached_page_costs_one_query(client, user, settings, django_assert_num
     assert again == first
 
 
+def test_a_repeated_page_is_read_from_the_process_and_a_new_version_is_not(client, user, settings):
+    from unittest import mock
+
+    chat, pairs = linear_chat(turns=3, user=user)
+    first = _page(client, chat)
+    with mock.patch.object(pages.cache, "get", wraps=pages.cache.get) as shared_reads:
+        assert _page(client, chat) == first
+        assert shared_reads.call_count == 0  # the process's copy of the same version
+
+        turn(chat, pairs[-1], user_text="one more")
+        after = _assert_current(client, settings, chat)
+        assert after["total"] == first["total"] + 1
+
+
+def test_the_process_copy_of_pages_is_bounded_in_bytes():
+    memo = pages._PageMemo(max_bytes=800)
+
+    def page(size):
+        return pages.BranchPageJson(turns="x" * size, start=0, end=1, total=1, limit=50)
+
+    for index in range(10):
+        memo.put(f"k{index}", page(100))
+    assert memo.get("k0") is None and memo.get("k9") is not None
+    assert memo._bytes == 800 and len(memo._pages) == 8
+    memo.put("big", page(101))  # over an eighth of the bound: never kept
+    assert memo.get("big") is None
+    memo.get("k2")  # read last, so it outlives the ones after it
+    memo.put("k10", page(100))
+    assert memo.get("k2") is not None and memo.get("k3") is None
+
+
 # --- the cache is never stale --------------------------------------------------------------------
 
 
