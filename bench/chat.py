@@ -8,7 +8,7 @@ the emulator called directly (aiobotocore, same prompt).
     python bench/chat.py ttft [--runs 300]
     python bench/chat.py concurrency [--streams 100 500 1000] [--tokens 300]
     python bench/chat.py history [--messages 100000] [--clients 32] [--seconds 10]
-    python bench/chat.py reads [--messages 100000] [--clients 32] [--seconds 10] [--runs 2000]
+    python bench/chat.py reads [--messages 100000] [--clients 32] [--seconds 10] [--runs 2000] [--against REV]
     python bench/chat.py latency [--runs 300] [--workers 2] [--against REV]   (see bench/chat_latency.py)
     python bench/chat.py tokens [--against HEAD~1] [--rounds 3]   (see bench/chat_tokens.py)
     python bench/chat.py all --write docs/benchmarks.md
@@ -397,9 +397,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--against",
-        help="`tokens` (default HEAD~1), `latency` (optional): the git revision to compare with in the same run",
+        help="`tokens` (default HEAD~1), `latency`, `reads` (optional): the revision to compare with in the same run",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="`tokens`: interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="`tokens`, `reads --against`: interleaved rounds")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
@@ -462,7 +462,8 @@ def emit(sections: list[str], args: argparse.Namespace) -> None:
     report = "\n".join(sections)
     print(report)
     if args.write:
-        write_section(args.write if args.write.is_absolute() else REPO / args.write, f"chat_{args.what}", report)
+        name = f"chat_{args.what}" + ("_against" if args.what == "reads" and args.against else "")
+        write_section(args.write if args.write.is_absolute() else REPO / args.write, name, report)
 
 
 def bench_reads(emulator_url: str, args: argparse.Namespace) -> str:
@@ -470,6 +471,10 @@ def bench_reads(emulator_url: str, args: argparse.Namespace) -> str:
 
     user, token = make_token()
     chat_id, total = seed_history(user, args.messages)
+    if args.against:  # only the side-by-side comparison with that revision
+        return chat_reads.http_reads_against(
+            emulator_url, ENV, token, chat_id, args.clients, args.seconds, args.workers, args.against, args.rounds
+        )
     http = chat_reads.http_reads(
         emulator_url, ENV, token, chat_id, total, args.clients, args.seconds, workers=args.workers
     )

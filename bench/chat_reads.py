@@ -119,6 +119,77 @@ def http_reads(
     return "\n".join(lines)
 
 
+def http_reads_against(
+    emulator_url: str,
+    env: dict[str, str],
+    token: str,
+    chat_id: str,
+    clients: int,
+    seconds: float,
+    workers: int,
+    against: str,
+    rounds: int = 2,
+) -> str:
+    """The read endpoints of this tree and of revision `against`, one server at a time, interleaved.
+
+    Both trees serve the same data with their defaults on `workers` uvicorn workers; each round
+    measures the other tree, then this one, so both see the same machine (shared, noisy) in turn.
+    """
+    import uvloop
+
+    from bench.chat_tokens import worktree
+
+    paths = {
+        "chat list": ("/api/v1/chat/chats/", AFTER),
+        "history page, cached": (f"/api/v1/chat/chats/{chat_id}/messages/", AFTER),
+        "history page, uncached": (f"/api/v1/chat/chats/{chat_id}/messages/", UNCACHED),
+    }
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    with worktree(against) as (old_tree, commit):
+        trees = [(commit, old_tree), ("this tree", None)]
+        for _ in range(rounds):
+            for label, tree in trees:
+                for endpoint, (path, overrides) in paths.items():
+                    extra = {"tree": tree} if tree is not None else {}
+                    with uvicorn_server(emulator_url, {**env, **overrides}, workers=workers, **extra) as (url, pid):
+                        row = uvloop.run(_measure(url, pid, path, token, clients, seconds))
+                    results.setdefault((label, endpoint), []).append(row)
+    lines = [
+        f"### This tree against {commit}, {workers} workers, {clients} clients ({rounds} interleaved rounds)",
+        "",
+        f"Each row: {seconds:.0f} s per endpoint and round after 1 s of warm-up, one server at a time, the trees",
+        "taking turns; the figures are the mean of the rounds (requests/s, server CPU) and the worst",
+        "round (p99). Same data, defaults of each tree (the uncached row turns the history page cache off).",
+        "",
+        "| endpoint | tree | requests/s | p50 ms | p99 ms | server CPU ms/request | failed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    summary_parts = []
+    for endpoint in paths:
+        means = {}
+        for label, _ in trees:
+            rows = results[(label, endpoint)]
+            mean = {
+                "rate": sum(row["rate"] for row in rows) / len(rows),
+                "p50": sum(row["p50"] for row in rows) / len(rows),
+                "p99": max(row["p99"] for row in rows),
+                "cpu_ms": sum(row["cpu_ms"] for row in rows) / len(rows),
+                "failed": sum(row["failed"] for row in rows),
+            }
+            means[label] = mean
+            lines.append(
+                f"| {endpoint} | {label} | {mean['rate']:.0f} | {fmt(mean['p50'])} | {fmt(mean['p99'])} "
+                f"| {fmt(mean['cpu_ms'])} | {mean['failed']:.0f} |"
+            )
+        before, after = means[commit], means["this tree"]
+        summary_parts.append(
+            f"{endpoint} {after['rate'] / before['rate']:.2f}x requests/s, "
+            f"{before['cpu_ms'] / after['cpu_ms']:.2f}x less CPU per request"
+        )
+    lines += ["", f"This tree against {commit}: " + "; ".join(summary_parts) + ".", ""]
+    return "\n".join(lines)
+
+
 def _timed(call: Callable[[], Any], runs: int) -> dict[str, float]:
     """Per call: wall p50/p99 in µs and mean CPU in µs (this thread), after 50 warm-up calls."""
     for _ in range(50):
