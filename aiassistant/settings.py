@@ -154,6 +154,11 @@ if _default_database["ENGINE"] == "django.db.backends.postgresql":
     else:
         _default_database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 
+# The hottest read statements (chat list and history page) are prepared once per connection
+# (`backend.db.prepared_cursor`); Django's own queries never are. Turn off behind a pooler in
+# transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+
 # The admin assistant's generated queries run on their own alias. ADMIN_ASSISTANT_DATABASE_URL should
 # connect as the restricted role that `manage.py adminassistant_role` creates (SELECT on allowed
 # columns only); unset, the alias reuses the default database's credentials (read-only transactions

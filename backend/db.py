@@ -97,6 +97,36 @@ class SqlGuard:
     params: dict[str, Any]
 
 
+# A statement run through `prepared_cursor` is prepared on its connection the second time.
+_PREPARE_THRESHOLD = 1  # executions before the one that prepares
+
+
+def prepared_cursor() -> Any:
+    """A cursor of the default connection whose statements PostgreSQL plans once per connection.
+
+    Django binds parameters on the client (psycopg's `ClientCursor`), so PostgreSQL parses and
+    plans every statement anew: for the hot read statements that costs more than running them
+    (0.3-4 ms of planning against 0.1-7 ms of execution). This cursor binds on the server, and
+    psycopg prepares a statement the second time a connection runs it (`DATABASE_PREPARED_STATEMENTS`
+    off, or another database: Django's plain cursor). It is Django's cursor wrapper around it, so
+    queries are counted and logged as any other. Use it for fixed statements whose parameters are
+    all values; `%(name)s` placeholders keep their meaning.
+    """
+    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+        return connection.cursor()
+    import psycopg
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = connection.connection
+        if raw.prepare_threshold is None:  # Django turns psycopg's preparing off; only these cursors use it
+            raw.prepare_threshold = _PREPARE_THRESHOLD
+        cursor: Any = psycopg.Cursor(raw)  # the stubs want a wrapper here; Django wraps the driver's cursor
+    connection.validate_thread_sharing()
+    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+
+
 def quoted_column(model: type[Model], name: str) -> str:
     """The quoted column of `model`'s concrete field `name`, for hand-written SQL (default connection)."""
     field = model._meta.get_field(name)

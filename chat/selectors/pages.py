@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from backend.db import SqlGuard
+from backend.db import SqlGuard, prepared_cursor
 from chat.models import Attachment, Chat, Message, MessagePair
 
 CHAT = Chat._meta.db_table
@@ -145,7 +145,7 @@ class ChatListRows:
             f"ORDER BY {_ORDERINGS[self.ordering]} OFFSET %(offset)s LIMIT %(limit)s"
         )
         params.update(self.guard.params if self.guard is not None else {}, offset=offset, limit=stop - offset)
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(sql, params)
             rows = [{"updated_at": position, "json": text} for position, text in cursor.fetchall()]
             if not rows and self.guard is not None:  # no chats here, or the guard refused them
@@ -340,7 +340,7 @@ def branch_page_json(
         before = min(before, _MAX_DEPTH)  # a pair's depth is a 32-bit integer: any larger cursor means "the end"
     seconds = int(settings.CHAT_HISTORY_CACHE_SECONDS)
     if seconds > 0:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(*_with_guard(_VERSION, {"chat": chat_id, "user": user_id}, guard))
             row = cursor.fetchone()
         if row is None:
@@ -350,7 +350,7 @@ def branch_page_json(
         if isinstance(cached, BranchPageJson) and cached.limit == limit:
             _page_memo.put(key, cached)
             return cached
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             *_with_guard(_BRANCH_PAGE, {"chat": chat_id, "user": user_id, "before": before, "limit": limit}, guard)
         )
