@@ -10,7 +10,9 @@ number of connections is bounded whatever the number of open streams.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import functools
 import threading
 from collections.abc import Awaitable, Callable
@@ -59,6 +61,21 @@ def _with_connection_recovery(function: Callable[P, R]) -> Callable[P, R]:
 def db_sync_to_async(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     """`function` (sync, touching the database) as a coroutine run on the database threads."""
     return sync_to_async(_with_connection_recovery(function), thread_sensitive=False, executor=db_executor())
+
+
+async def db_call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """`await db_sync_to_async(function)(*args)` with less bookkeeping, for short, hot reads.
+
+    asgiref's `SyncToAsync` also copies the function's context changes back to the caller and
+    records the thread for `async_to_sync` calls made inside it; on a read that takes a few
+    hundred microseconds that bookkeeping was ~15 % of the server's CPU under load. Here the
+    function runs on the same database threads in a copy of the caller's context, whose changes
+    stay there. Use it only for functions that set nothing the caller reads afterwards and do not
+    call `async_to_sync`.
+    """
+    loop = asyncio.get_running_loop()
+    call = functools.partial(_with_connection_recovery(function), *args, **kwargs)
+    return await loop.run_in_executor(db_executor(), contextvars.copy_context().run, call)
 
 
 def close_connections() -> None:

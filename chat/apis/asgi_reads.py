@@ -40,7 +40,7 @@ from rest_framework.views import APIView
 
 from appauth.authentication import TokenAuthentication
 from appauth.models import AppUser, AuthToken
-from backend.db import db_sync_to_async
+from backend.db import db_call
 from backend.streaming.http import authenticated_request
 from chat.apis import chats
 
@@ -151,7 +151,8 @@ def _serve(scope: Scope, chat_id: str | None) -> HttpResponseBase | None:
         return None
 
 
-_serve_async = db_sync_to_async(_serve)
+async def _serve_async(scope: Scope, chat_id: str | None) -> HttpResponseBase | None:
+    return await db_call(_serve, scope, chat_id)
 
 
 async def _send(send: Callable[[Any], Awaitable[None]], response: HttpResponseBase) -> None:

@@ -63,3 +63,50 @@ def test_turned_off_it_is_django_cursor(settings):
     for value in range(3):
         assert _run(value) == value + 1
     assert _prepared_here() == 0
+
+
+# --- db_call: the light hop to the database threads -------------------------------------------------
+
+
+def test_db_call_runs_on_a_database_thread_in_a_copy_of_the_callers_context():
+    import asyncio
+    import contextvars
+    import threading
+
+    from backend.db import db_call
+
+    seen = contextvars.ContextVar("seen", default="unset")
+
+    def work(value: int) -> tuple[str, str, int]:
+        outer = seen.get()
+        seen.set("changed inside")
+        return threading.current_thread().name, outer, value * 2
+
+    async def main() -> tuple[tuple[str, str, int], str]:
+        seen.set("caller's")
+        result = await db_call(work, 21)
+        return result, seen.get()
+
+    (thread, outer, doubled), after = asyncio.run(main())
+    assert thread.startswith("db") and outer == "caller's" and doubled == 42
+    assert after == "caller's"  # the change made inside stays there
+
+
+def test_db_call_drops_a_broken_connection_of_its_thread(monkeypatch):
+    import asyncio
+
+    from django.db import OperationalError
+
+    from backend import db
+
+    closed = []
+    monkeypatch.setattr(
+        db.connections, "all", lambda **kwargs: [type("C", (), {"close": lambda self: closed.append(1)})()]
+    )
+
+    def broken() -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with pytest.raises(OperationalError):
+        asyncio.run(db.db_call(broken))
+    assert closed == [1]
