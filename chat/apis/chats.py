@@ -6,13 +6,14 @@ requesting user's own rows, so another user's id is a 404.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -70,10 +71,16 @@ def json_response(body: str) -> HttpResponse:
     return HttpResponse(body.encode(), content_type="application/json")
 
 
+@functools.lru_cache(maxsize=1024)
+def _messages_path(chat_id: UUID, script_prefix: str, urlconf: str | None) -> str:
+    """`reverse("chat-messages")` of a chat, kept for the prefix and URL configuration it was made with."""
+    return reverse("chat-messages", kwargs={"chat_id": chat_id}, urlconf=urlconf)
+
+
 def _branch_url(request: Request, chat_id: UUID, cursor: int | None, page_size: int) -> str | None:
     if cursor is None:
         return None
-    path = reverse("chat-messages", kwargs={"chat_id": chat_id})
+    path = _messages_path(chat_id, get_script_prefix(), get_urlconf())
     return request.build_absolute_uri(f"{path}?before={cursor}&page_size={page_size}")
 
 

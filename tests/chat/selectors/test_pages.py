@@ -323,3 +323,24 @@ def test_saving_a_stale_chat_never_takes_its_version_back(user):
 
     assert raised > before
     assert pages.chat_history_version(chat_id=chat.id) >= raised
+
+
+def test_history_links_follow_the_script_prefix_of_each_request():
+    """The messages path is remembered per chat, script prefix and URL configuration."""
+    import uuid
+
+    from django.test import RequestFactory
+    from django.urls import set_script_prefix
+    from rest_framework.request import Request
+
+    from chat.apis import chats
+
+    chat_id, request = uuid.uuid4(), Request(RequestFactory().get("/"))
+    path = f"{API}/chats/{chat_id}/messages/?before=2&page_size=1"
+    try:
+        assert chats._branch_url(request, chat_id, 2, 1) == f"http://testserver{path}"
+        set_script_prefix("/mounted/")
+        assert chats._branch_url(request, chat_id, 2, 1) == f"http://testserver/mounted{path}"
+    finally:
+        set_script_prefix("/")
+    assert chats._branch_url(request, chat_id, 2, 1) == f"http://testserver{path}"
