@@ -153,6 +153,15 @@ if _default_database["ENGINE"] == "django.db.backends.postgresql":
         }
     else:
         _default_database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+elif _default_database["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default has writers on several threads at once (streamed answers, the eager
+    # Celery pool's titles and memories). A transaction that read first and then writes cannot
+    # wait for another writer in SQLite's default (deferred) mode: it fails at once with
+    # "database is locked". Transactions take the write lock when they begin instead, and every
+    # writer waits up to the timeout for it.
+    _default_database.setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": env.int("SQLITE_TIMEOUT_SECONDS", default=20)}
+    )
 
 # The hottest read statements (chat list and history page) are prepared once per connection
 # (`backend.db.prepared_cursor`); Django's own queries never are. Turn off behind a pooler in
