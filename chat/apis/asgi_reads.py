@@ -104,12 +104,13 @@ def _respond(request: HttpRequest, body: str, view_class: type[APIView]) -> Http
 
 
 def _token(scope: Scope) -> bytes:
-    """The credentials of `Authorization: Token <token>`, split as Knox splits them (b"" if malformed)."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            parts = value.split()
-            return parts[1] if len(parts) == 2 and parts[0].lower() == b"token" else b""
-    return b""
+    """The credentials of `Authorization: Token <token>`, split as Knox splits them.
+
+    b"" when malformed or sent twice (Django joins repeated headers, which Knox then refuses).
+    """
+    values = [value for name, value in scope["headers"] if name == b"authorization"]
+    parts = values[0].split() if len(values) == 1 else []
+    return parts[1] if len(parts) == 2 and parts[0].lower() == b"token" else b""
 
 
 def _token_first() -> bool:

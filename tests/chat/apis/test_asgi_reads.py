@@ -251,3 +251,14 @@ def test_a_user_deactivated_by_another_process_reads_no_history_from_the_memo(ow
     served, fast, slow = _compare(path, token)
     assert not served
     assert fast[0] == slow[0] == 401
+
+
+def test_a_repeated_authorization_header_is_never_read_from_the_memo(owner):
+    user, token = owner
+    ChatFactory(user=user)
+    served, fast, _ = _compare("/api/v1/chat/chats/", token)
+    assert served and fast[0] == 200 and _memoized(token)
+
+    twice = [(b"authorization", f"Token {token}".encode())]
+    served, fast, slow = _compare("/api/v1/chat/chats/", token, extra=twice)
+    assert fast[0] == slow[0] == 401  # Django joins the two headers, which Knox refuses
