@@ -344,3 +344,20 @@ def test_history_links_follow_the_script_prefix_of_each_request():
     finally:
         set_script_prefix("/")
     assert chats._branch_url(request, chat_id, 2, 1) == f"http://testserver{path}"
+
+
+def test_a_page_knows_whether_it_holds_attachments_from_its_own_json(user):
+    import json as jsonlib
+
+    chat, pairs = linear_chat(turns=2, user=user)
+    chat.refresh_from_db()
+    text = 'a message that quotes "download_url" : "x" in its text'
+    Message.objects.filter(pair=pairs[0], role="user").update(text=text)
+    page = pages.branch_page_json(user_id=user.pk, chat_id=chat.id)
+    assert not page.has_attachments  # the quoted key inside a string is escaped, never a match
+    assert jsonlib.loads(page.turns)[0]["user"]["text"] == text
+
+    AttachmentFactory(message=Message.objects.get(pair=pairs[1], role="user"), name="plan.txt")
+    page = pages.branch_page_json(user_id=user.pk, chat_id=chat.id)
+    assert page.has_attachments
+    assert pages._ATTACHMENT_KEY.search('{"download_url": "jsonb spacing"}')  # a needless pass at worst
