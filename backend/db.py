@@ -122,8 +122,8 @@ def prepared_cursor() -> Any:
     """A cursor of the default connection whose statements PostgreSQL plans once per connection.
 
     Django binds parameters on the client (psycopg's `ClientCursor`), so PostgreSQL parses and
-    plans every statement anew: for the hot read statements that costs more than running them
-    (0.3-4 ms of planning against 0.1-7 ms of execution). This cursor binds on the server, and
+    plans every statement anew: for the hot read statements that costs about as much as running
+    them, or more (0.3-4 ms of planning against 0.1-7.5 ms of execution). This cursor binds on the server, and
     psycopg prepares a statement the second time a connection runs it (`DATABASE_PREPARED_STATEMENTS`
     off, or another database: Django's plain cursor). It is Django's cursor wrapper around it, so
     queries are counted and logged as any other. Use it for fixed statements whose parameters are
