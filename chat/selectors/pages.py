@@ -324,11 +324,6 @@ class _PageMemo:
                 _, evicted = self._pages.popitem(last=False)
                 self._bytes -= len(evicted.turns)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._pages.clear()
-            self._bytes = 0
-
 
 _page_memo = _PageMemo(max_bytes=16 * 1024 * 1024)
 

@@ -262,3 +262,24 @@ def test_a_repeated_authorization_header_is_never_read_from_the_memo(owner):
     twice = [(b"authorization", f"Token {token}".encode())]
     served, fast, slow = _compare("/api/v1/chat/chats/", token, extra=twice)
     assert fast[0] == slow[0] == 401  # Django joins the two headers, which Knox refuses
+
+
+def test_the_memo_is_used_only_when_token_authentication_comes_first(owner, settings):
+    user, token = owner
+    ChatFactory(user=user)
+    served, fast, _ = _compare("/api/v1/chat/chats/", token)
+    assert served and fast[0] == 200 and _memoized(token)
+    _revoked_elsewhere(token)
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "rest_framework.authentication.SessionAuthentication",
+            "appauth.authentication.TokenAuthentication",
+        ],
+    }
+
+    with mock.patch.object(
+        asgi_reads._AUTHENTICATION, "memoized", side_effect=AssertionError("the memo was consulted")
+    ):
+        served, fast, slow = _compare("/api/v1/chat/chats/", token)
+    assert not served and fast[0] == slow[0] == 401  # DRF's classes, in their configured order, refuse it
