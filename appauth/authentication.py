@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -26,6 +27,7 @@ from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.crypto import hash_token
 from knox.settings import knox_settings
 from rest_framework import exceptions
+from rest_framework.authentication import get_authorization_header
 
 from appauth import token_cache
 from appauth.models import AppUser, AuthToken
@@ -68,6 +70,26 @@ class TokenAuthentication(KnoxTokenAuthentication):
         if pair is None or not self._current(*pair):
             return None
         return pair[0], token_cache.guard(pair[1])
+
+    def memoized_request(self, request: HttpRequest) -> tuple[AppUser, SqlGuard] | None:
+        """`memoized` for the request's `Authorization` header, parsed as Knox parses it."""
+        token = self._header_token(request)
+        return self.memoized(token) if token else None
+
+    def forget_request(self, request: HttpRequest) -> None:
+        """`forget` the token of the request's `Authorization` header."""
+        token = self._header_token(request)
+        if token:
+            self.forget(token)
+
+    def _header_token(self, request: HttpRequest) -> bytes:
+        """The credentials of `Authorization: Token <token>` as Knox splits them; b"" when malformed.
+
+        Repeated headers are joined by Django, which Knox then refuses: b"" too.
+        """
+        parts = get_authorization_header(request).split()  # type: ignore[arg-type] # reads META, as Django's has
+        prefix = self.authenticate_header(request).encode()
+        return parts[1] if len(parts) == 2 and parts[0].lower() == prefix.lower() else b""
 
     @staticmethod
     def remember(user: AppUser, auth_token: AuthToken) -> None:

@@ -114,6 +114,18 @@ class SqlGuard:
     params: dict[str, Any]
 
 
+class GuardFailed(Exception):
+    """A statement's `SqlGuard` did not hold (the caller's credentials are no longer valid)."""
+
+
+def guard_holds(guard: SqlGuard) -> bool:
+    """Whether `guard` holds now, checked on its own (one round trip)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT {guard.sql}", guard.params)
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
 # A statement run through `prepared_cursor` is prepared on its connection the second time.
 _PREPARE_THRESHOLD = 1  # executions before the one that prepares
 

@@ -49,7 +49,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backend import errors
-from backend.db import db_sync_to_async
+from backend.db import GuardFailed, SqlGuard, db_sync_to_async, guard_holds
 from backend.llm import budget
 from backend.llm import service as llm
 from backend.llm import usage as usage_ledger
@@ -361,6 +361,7 @@ class Engine:
         accept: Callable[[], Admission],
         idempotency_key: str | None = None,
         fingerprint: str = "",
+        guard: SqlGuard | None = None,
     ) -> Admission:
         """Accept a generation once: replay its Idempotency-Key, claim a slot, write it durably.
 
@@ -368,7 +369,14 @@ class Engine:
         the user's monthly budget is used up, RateLimited when the user runs too many
         generations, ServiceUnavailable while this process shuts down, and whatever `accept`
         raises (nothing is written then). A replay is served whatever the budget: it costs nothing.
+
+        `guard`: `user` was trusted from memory (a process-local memo of a verified token); the
+        slot's count checks the guard before anything else is read or written, and GuardFailed
+        is raised when it does not hold. Not with an Idempotency-Key: a replay reads the earlier
+        answer before any count.
         """
+        if guard is not None and idempotency_key:
+            raise ValueError("a guarded admission cannot replay an Idempotency-Key")
         if self.draining:
             raise errors.ServiceUnavailable(
                 "The server is restarting. Try again in a moment.", code=errors.ErrorCode.SHUTTING_DOWN
@@ -378,8 +386,8 @@ class Engine:
             if replay is not None:
                 return replay
         user_id = getattr(user, "pk", None)
+        self._claim_slot(user=user, guard=guard)
         budget.check_budget(user_id)  # before any upstream call: the error comes as JSON, not a stream
-        self._claim_slot(user=user)
         _keep_alive_from_thread()
         # The key and the turn commit together. Without a key, an adapter whose `accept` is atomic
         # by itself (one statement, or its own transaction) needs no transaction around it.
@@ -419,10 +427,16 @@ class Engine:
             )
         return Admission(record_id=record.record_id, replayed=True)
 
-    def _claim_slot(self, *, user: Any) -> None:
+    def _claim_slot(self, *, user: Any, guard: SqlGuard | None = None) -> None:
         limit = self.adapter.max_concurrent()
         count = getattr(self.adapter, "running_count", None)
-        if (count(user=user) if count else self.adapter.running(user=user).count()) < limit:
+        if count is not None:
+            active = count(user=user, guard=guard) if guard is not None else count(user=user)
+        else:
+            if guard is not None and not guard_holds(guard):
+                raise GuardFailed
+            active = self.adapter.running(user=user).count()
+        if active < limit:
             return  # the usual case: one cheap count
         running_records = self.adapter.running(user=user)
         running = list(running_records.values_list("id", "worker_id", "heartbeat_at"))

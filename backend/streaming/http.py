@@ -43,7 +43,7 @@ from backend.api.exception_handler import translate
 from backend.api.parsers import MAX_JSON_DEPTH, JSONParser, json_depth_exceeds
 from backend.api.request import request_user
 from backend.api.views import error_response
-from backend.db import db_sync_to_async
+from backend.db import GuardFailed, SqlGuard, db_sync_to_async, guard_holds
 from backend.streaming import replay
 from backend.streaming.sse import SSE_HEADERS, parse_last_event_id
 from backend.streaming.tickets import ticket_issue, ticket_redeem
@@ -85,6 +85,53 @@ def authenticated_request(request: HttpRequest) -> Request:
     if not isinstance(user, get_user_model()) or not user.is_authenticated:
         raise errors.NotAuthenticated()
     return drf_request
+
+
+def admitted(request: HttpRequest, admit: Callable[[_User, SqlGuard | None], Admission]) -> Admission:
+    """`admit(user, guard)` for the request's user (sync: call on a database thread).
+
+    A token client's JSON request (or one without a body) and without an Idempotency-Key is
+    admitted on the pair this process verified lately (the first authentication class's
+    `memoized_request`), with no cache round trip and no DRF authentication: `admit` passes the
+    guard to `Engine.admit`, whose first statement checks it (the token row still there, its
+    user active). When it fails (the token was revoked, its user deactivated, in any process)
+    the memo is dropped and the request is authenticated in full: a 401. An error raised
+    before the guard was checked (a malformed body, say) is answered only if the guard holds,
+    so a revoked token learns nothing but its 401. Every other request is authenticated in
+    full, and a verified token is remembered for the next one.
+    """
+    authenticator = _memo_authenticator()
+    memo = authenticator.memoized_request(request) if authenticator is not None and _memo_eligible(request) else None
+    if authenticator is not None and memo is not None:
+        user, guard = memo
+        try:
+            return admit(user, guard)
+        except GuardFailed:
+            pass
+        except (errors.ApplicationError, drf_exceptions.APIException):
+            if guard_holds(guard):
+                raise
+        authenticator.forget_request(request)
+    drf_request = authenticated_request(request)
+    remember = getattr(drf_request.successful_authenticator, "remember", None)
+    if remember is not None and drf_request.auth is not None:
+        remember(drf_request.user, drf_request.auth)
+    user = drf_request.user
+    assert isinstance(user, get_user_model())
+    return admit(user, None)
+
+
+def _memo_authenticator() -> Any | None:
+    """The first authentication class when it keeps a memo of verified tokens (`memoized_request`)."""
+    classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    return classes[0]() if classes and hasattr(classes[0], "memoized_request") else None
+
+
+def _memo_eligible(request: HttpRequest) -> bool:
+    """No Idempotency-Key (a replay is read before any count) and a JSON body or none (no uploads)."""
+    if request.headers.get("Idempotency-Key"):
+        return False
+    return (request.content_type or "") == "application/json" or not request.body
 
 
 def stream_user(request: HttpRequest, *, scope: str, record_id: UUID) -> _User:

@@ -21,10 +21,11 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from appauth.models import AppUser
 from backend import errors
 from backend.api.request import request_user, validated
 from backend.api.schema import ERRORS
-from backend.db import db_sync_to_async
+from backend.db import SqlGuard, db_sync_to_async
 from backend.streaming import http
 from backend.streaming.engine import Admission
 from backend.streaming.schema import StreamTicketSerializer, resume_parameters, stop_responses, stream_responses
@@ -125,7 +126,10 @@ _ERRORS = {
 
 
 def _accept_new(request: HttpRequest) -> Admission:
-    user = http.authenticate(request)
+    return http.admitted(request, lambda user, guard: _admit_new(request, user, guard))
+
+
+def _admit_new(request: HttpRequest, user: AppUser, guard: SqlGuard | None) -> Admission:
     data, files = _payload(request)
     fields = validated(MessageCreateSerializer, data)
     attachment_ids: list[UUID] = list(fields.get("attachments") or [])
@@ -134,6 +138,7 @@ def _accept_new(request: HttpRequest) -> Admission:
     ]
     return engine.admit(
         user=user,
+        guard=guard,
         idempotency_key=http.idempotency_key(request),
         fingerprint=messages.request_fingerprint({**data, "attachments": [str(i) for i in attachment_ids]}),
         accept=lambda: admission_of(
@@ -202,29 +207,35 @@ async def message_stop(request: HttpRequest, message_id: UUID) -> HttpResponseBa
 
 
 def _accept_edit(request: HttpRequest, pair_id: UUID) -> Admission:
-    user = http.authenticate(request)
-    data, _ = _payload(request)
-    fields = validated(MessageEditSerializer, data)
-    return engine.admit(
-        user=user,
-        accept=lambda: admission_of(
-            messages.message_edit(
-                user=user, pair_id=pair_id, content=fields["content"], model=fields.get("model") or None
-            )
-        ),
-    )
+    def admit(user: AppUser, guard: SqlGuard | None) -> Admission:
+        data, _ = _payload(request)
+        fields = validated(MessageEditSerializer, data)
+        return engine.admit(
+            user=user,
+            guard=guard,
+            accept=lambda: admission_of(
+                messages.message_edit(
+                    user=user, pair_id=pair_id, content=fields["content"], model=fields.get("model") or None
+                )
+            ),
+        )
+
+    return http.admitted(request, admit)
 
 
 def _accept_regenerate(request: HttpRequest, pair_id: UUID) -> Admission:
-    user = http.authenticate(request)
-    data, _ = _payload(request) if request.body else ({}, [])
-    fields = validated(RegenerateSerializer, data)
-    return engine.admit(
-        user=user,
-        accept=lambda: admission_of(
-            messages.message_regenerate(user=user, pair_id=pair_id, model=fields.get("model") or None)
-        ),
-    )
+    def admit(user: AppUser, guard: SqlGuard | None) -> Admission:
+        data, _ = _payload(request) if request.body else ({}, [])
+        fields = validated(RegenerateSerializer, data)
+        return engine.admit(
+            user=user,
+            guard=guard,
+            accept=lambda: admission_of(
+                messages.message_regenerate(user=user, pair_id=pair_id, model=fields.get("model") or None)
+            ),
+        )
+
+    return http.admitted(request, admit)
 
 
 @http.documented(

@@ -34,17 +34,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from backend.db import SqlGuard, prepared_cursor
+from backend.db import GuardFailed, SqlGuard, guard_holds, prepared_cursor
 from chat.models import Attachment, Chat, Message, MessagePair
 
 CHAT = Chat._meta.db_table
 PAIR = MessagePair._meta.db_table
 MESSAGE = Message._meta.db_table
 ATTACHMENT = Attachment._meta.db_table
-
-
-class GuardFailed(Exception):
-    """The statement's `SqlGuard` did not hold (the caller's credentials are no longer valid)."""
 
 
 def _guarded(condition: str, guard: SqlGuard | None) -> str:
@@ -149,10 +145,8 @@ class ChatListRows:
         with prepared_cursor() as cursor:
             cursor.execute(sql, params)
             rows = [{"updated_at": position, "json": text} for position, text in cursor.fetchall()]
-            if not rows and self.guard is not None:  # no chats here, or the guard refused them
-                cursor.execute(f"SELECT {self.guard.sql}", self.guard.params)
-                if not cursor.fetchone()[0]:
-                    raise GuardFailed
+        if not rows and self.guard is not None and not guard_holds(self.guard):  # no chats, or refused
+            raise GuardFailed
         return rows
 
 

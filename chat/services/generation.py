@@ -26,7 +26,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from backend.db import db_sync_to_async, quoted_column
+from backend.db import GuardFailed, SqlGuard, db_sync_to_async, prepared_cursor, quoted_column
 from backend.llm.errors import LLMError
 from backend.llm.types import Usage
 from backend.llm.usage import UsageRecord
@@ -44,11 +44,15 @@ USAGE_PURPOSE = "chat"  # an answer's calls in the usage roll-up
 
 
 @functools.cache
-def _running_count_sql() -> str:
-    """The count `ChatAdapter.running` would compile, with the same conditions (the partial index's)."""
+def _running_count_sql(guarded: bool) -> str:
+    """The count `ChatAdapter.running` would compile, with the same conditions (the partial index's).
+
+    `guarded`: a second column says whether a `SqlGuard` holds (its text follows as `{guard}`).
+    """
     table = connection.ops.quote_name(Message._meta.db_table)
     user, role, status = (quoted_column(Message, name) for name in ("user", "role", "status"))
-    return f"SELECT count(*) FROM {table} WHERE {user} = %s AND {role} = %s AND {status} = %s"  # noqa: S608 - names from the model
+    count = f"SELECT count(*) FROM {table} WHERE {user} = %(user)s AND {role} = %(role)s AND {status} = %(status)s"  # noqa: S608 - names from the model
+    return f"SELECT ({count}), ({{guard}})" if guarded else count
 
 
 @dataclass
@@ -90,12 +94,22 @@ class ChatAdapter:
         # streaming answers this from the user's own rows, however many other users are streaming.
         return Message.objects.filter(user=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING)
 
-    def running_count(self, *, user: Any) -> int:
-        """`running(user=user).count()` as one fixed statement (admission runs it for every turn)."""
+    def running_count(self, *, user: Any, guard: SqlGuard | None = None) -> int:
+        """`running(user=user).count()` as one fixed statement (admission runs it for every turn).
+
+        With `guard`, the same statement checks it: raises GuardFailed when it does not hold.
+        """
         user_id = Message._meta.get_field("user").get_db_prep_value(user.pk, connection)  # SQLite: the hex text
-        with connection.cursor() as cursor:
-            cursor.execute(_running_count_sql(), [user_id, Message.Role.ASSISTANT, Message.Status.STREAMING])
+        params: dict[str, Any] = {"user": user_id, "role": Message.Role.ASSISTANT, "status": Message.Status.STREAMING}
+        sql = _running_count_sql(guard is not None)
+        if guard is not None:
+            sql = sql.replace("{guard}", guard.sql)
+            params.update(guard.params)
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, params)
             row = cursor.fetchone()
+        if guard is not None and not (row and row[1]):
+            raise GuardFailed
         return int(row[0]) if row else 0
 
     def prepare(self, admission: Admission) -> None:

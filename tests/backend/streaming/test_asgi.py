@@ -11,7 +11,15 @@ import pytest
 from django.core.asgi import get_asgi_application
 from django.core.handlers.asgi import ASGIRequest
 
+from backend import errors
+from backend.streaming import http
 from backend.streaming.asgi import _fast_path, with_streaming_fast_path
+from backend.streaming.models import IdempotencyKey
+from chat.models import Chat, Message
+from chat.services.generation import engine
+from chat.services.messages import request_fingerprint
+from tests.appauth.token_memo import memoized, revoked_elsewhere
+from tests.chat.factories import ChatFactory, turn
 from tests.e2e.live import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -153,3 +161,71 @@ def test_the_fast_path_resolves_each_path_once_and_each_request_gets_its_own_mat
     one.kwargs["message_id"] = "changed by a middleware"
     assert one is not two and str(two.kwargs["message_id"]).endswith("0001")
     assert str(asgi._streaming_match("aiassistant.urls", paths[0]).kwargs["message_id"]).endswith("0001")
+
+
+# --- admission on a token this process verified lately -------------------------------------------------
+
+
+def _post(token: str, body: bytes, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", **headers}
+    return _call(with_streaming_fast_path(get_asgi_application()), _scope(SEND, headers=headers), body)
+
+
+def _send(token: str, body: bytes, **headers: str) -> tuple[int, dict]:
+    status, _, content = _post(token, body, **headers)
+    return status, json.loads(content)
+
+
+def test_a_verified_token_admits_the_next_message_from_memory_with_its_guard(monkeypatch):
+    _, token = make_user("asgi-memo@example.com")
+    assert _send(token, b'{"content": ""}')[0] == 400  # authenticated in full, then remembered
+    assert memoized(token)
+    guards = []
+
+    def refuse(**kwargs):
+        guards.append(kwargs["guard"])
+        raise errors.RateLimited("stop before the turn", retry_after=1)
+
+    monkeypatch.setattr(http, "authenticated_request", lambda request: pytest.fail("authenticated in full"))
+    monkeypatch.setattr(engine, "admit", refuse)
+
+    assert _send(token, b'{"content": "hi"}')[0] == 429  # the guard still holds: the refusal is answered
+    assert len(guards) == 1 and guards[0] is not None
+
+
+@pytest.mark.parametrize("deactivate", [False, True])
+@pytest.mark.parametrize("body", [b'{"content": "hi"}', b'{"content": ""}', b"{"])
+def test_a_token_revoked_elsewhere_sends_nothing_from_memory(deactivate, body):
+    user, token = make_user(f"asgi-revoked-{deactivate}-{len(body)}@example.com")
+    assert _send(token, b'{"content": ""}')[0] == 400
+    assert memoized(token)
+
+    revoked_elsewhere(token, deactivate=deactivate)
+    status, error = _send(token, body)
+
+    assert status == 401 and error["error"]["code"]  # not the body's 400: nothing but the 401
+    assert not Chat.objects.filter(user=user).exists()
+    assert not memoized(token)
+
+
+def test_an_error_from_memory_is_answered_when_the_token_still_holds():
+    _, token = make_user("asgi-memo-error@example.com")
+    assert _send(token, b'{"content": ""}')[0] == 400
+    status, error = _send(token, b'{"content": "hi", "chat_id": "00000000-0000-0000-0000-000000000000"}')
+
+    assert (status, error["error"]["code"]) == (404, "chat_not_found")
+    assert memoized(token)
+
+
+def test_an_idempotency_key_is_never_replayed_from_memory():
+    user, token = make_user("asgi-memo-key@example.com")
+    answer = Message.objects.get(pair=turn(ChatFactory(user=user)), role="assistant")
+    fingerprint = request_fingerprint({"content": "hi", "attachments": []})
+    IdempotencyKey.objects.create(user=user, scope="chat", key="k1", request_hash=fingerprint, record_id=answer.id)
+    replayed = _post(token, b'{"content": "hi"}', **{"Idempotency-Key": "k1"})
+    assert replayed[0] == 200 and b"message_stop" in replayed[2]  # the earlier answer, replayed
+    assert memoized(token)
+
+    revoked_elsewhere(token)
+
+    assert _send(token, b'{"content": "hi"}', **{"Idempotency-Key": "k1"})[0] == 401

@@ -259,3 +259,57 @@ async def test_a_remote_stop_is_read_when_announced_and_the_flags_are_not_read_o
     finally:
         engine.running.pop(record_id, None)
         run.task.cancel()
+
+
+# --- a user trusted from memory: the slot's count checks the guard ------------------------------------
+
+
+def _guard(*, holds: bool):
+    from backend.db import SqlGuard
+
+    return SqlGuard("%(holds)s", {"holds": holds})
+
+
+def test_a_guard_that_fails_admits_nothing_before_anything_is_read(settings, monkeypatch):
+    from backend.db import GuardFailed
+    from backend.llm import budget
+
+    user = UserFactory()
+    monkeypatch.setattr(budget, "check_budget", lambda user_id: pytest.fail("the budget is read after the guard"))
+
+    with pytest.raises(GuardFailed):
+        engine.admit(user=user, guard=_guard(holds=False), accept=lambda: pytest.fail("must not accept"))
+
+
+def test_a_guard_that_holds_admits_and_the_slot_still_counts(settings):
+    settings.CHAT_MAX_CONCURRENT_GENERATIONS = 1
+    user = UserFactory()
+    accepted = []
+    first = _answer(user, worker=workers.worker_id())
+    first.status = "complete"
+    first.save()
+
+    admission = engine.admit(
+        user=user, guard=_guard(holds=True), accept=lambda: accepted.append(1) or Admission(record_id=first.id)
+    )
+    _answer(user, worker=workers.worker_id())  # now one answer is streaming
+    with pytest.raises(errors.RateLimited):
+        engine.admit(user=user, guard=_guard(holds=True), accept=lambda: pytest.fail("must not accept"))
+
+    assert accepted == [1] and admission.record_id == first.id
+
+
+def test_a_guarded_admission_cannot_replay_a_key():
+    with pytest.raises(ValueError, match="Idempotency-Key"):
+        engine.admit(
+            user=UserFactory(), guard=_guard(holds=True), idempotency_key="k", accept=lambda: pytest.fail("no")
+        )
+
+
+def test_an_adapter_without_its_own_count_checks_the_guard_on_its_own():
+    from backend.db import GuardFailed
+    from prototypes.services.generation import engine as prototypes_engine
+
+    assert getattr(prototypes_engine.adapter, "running_count", None) is None
+    with pytest.raises(GuardFailed):
+        prototypes_engine.admit(user=UserFactory(), guard=_guard(holds=False), accept=lambda: pytest.fail("no"))

@@ -15,6 +15,7 @@ from appauth.services.audit import ClientInfo
 from appauth.services.tokens import token_create, token_revoke_all
 from chat.apis import asgi_reads
 from chat.models import Message
+from tests.appauth.token_memo import memoized, revoked_elsewhere
 from tests.chat.factories import AttachmentFactory, ChatFactory, linear_chat, turn
 from tests.factories import UserFactory
 
@@ -193,31 +194,6 @@ def test_a_format_override_is_answered_by_django(owner):
     assert not served and answer[0] == django_answer[0]
 
 
-def _revoked_elsewhere(token: str, *, deactivate: bool = False) -> None:
-    """What another process's logout (or deactivation) leaves: the row gone, the shared marker set.
-
-    Done behind this process's back (no signals here), so its memo still holds the token.
-    """
-    from django.core.cache import cache
-    from knox.crypto import hash_token
-
-    from appauth import token_cache
-    from appauth.models import AppUser, AuthToken
-
-    digest = hash_token(token)
-    if deactivate:
-        AppUser.objects.filter(pk=AuthToken.objects.get(digest=digest).user_id).update(is_active=False)
-    else:
-        AuthToken.objects.filter(digest=digest)._raw_delete(AuthToken.objects.db)
-    cache.set(token_cache._keys(digest)[1], 1)
-
-
-def _memoized(token: str) -> bool:
-    from appauth.authentication import TokenAuthentication
-
-    return TokenAuthentication().memoized(token.encode()) is not None
-
-
 @pytest.mark.parametrize("chats", [2, 0])
 def test_a_token_revoked_by_another_process_reads_no_list_from_the_memo(owner, chats):
     user, token = owner
@@ -225,14 +201,14 @@ def test_a_token_revoked_by_another_process_reads_no_list_from_the_memo(owner, c
         ChatFactory(user=user)
     served, fast, _ = _compare("/api/v1/chat/chats/", token)
     assert served and fast[0] == 200
-    assert _memoized(token)  # the next read trusts this process's memo, checked by the page's statement
+    assert memoized(token)  # the next read trusts this process's memo, checked by the page's statement
 
-    _revoked_elsewhere(token)
+    revoked_elsewhere(token)
 
     served, fast, slow = _compare("/api/v1/chat/chats/", token)
     assert not served  # the guard failed (or the empty list was checked): Django answers
     assert fast[0] == slow[0] == 401
-    assert not _memoized(token)
+    assert not memoized(token)
 
 
 @pytest.mark.parametrize("cached", [True, False])
@@ -242,11 +218,11 @@ def test_a_user_deactivated_by_another_process_reads_no_history_from_the_memo(ow
     chat, _ = linear_chat(turns=3, user=user)
     path = f"/api/v1/chat/chats/{chat.id}/messages/"
     served, fast, _ = _compare(path, token)
-    assert served and fast[0] == 200 and _memoized(token)
+    assert served and fast[0] == 200 and memoized(token)
     served, fast, _ = _compare(path, token)
     assert served and fast[0] == 200  # from the memo
 
-    _revoked_elsewhere(token, deactivate=True)
+    revoked_elsewhere(token, deactivate=True)
 
     served, fast, slow = _compare(path, token)
     assert not served
@@ -257,7 +233,7 @@ def test_a_repeated_authorization_header_is_never_read_from_the_memo(owner):
     user, token = owner
     ChatFactory(user=user)
     served, fast, _ = _compare("/api/v1/chat/chats/", token)
-    assert served and fast[0] == 200 and _memoized(token)
+    assert served and fast[0] == 200 and memoized(token)
 
     twice = [(b"authorization", f"Token {token}".encode())]
     served, fast, slow = _compare("/api/v1/chat/chats/", token, extra=twice)
@@ -268,8 +244,8 @@ def test_the_memo_is_used_only_when_token_authentication_comes_first(owner, sett
     user, token = owner
     ChatFactory(user=user)
     served, fast, _ = _compare("/api/v1/chat/chats/", token)
-    assert served and fast[0] == 200 and _memoized(token)
-    _revoked_elsewhere(token)
+    assert served and fast[0] == 200 and memoized(token)
+    revoked_elsewhere(token)
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_AUTHENTICATION_CLASSES": [
