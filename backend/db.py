@@ -64,7 +64,7 @@ def db_sync_to_async(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
 
 
 async def db_call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """`await db_sync_to_async(function)(*args)` with less bookkeeping, for short, hot reads.
+    """`await db_sync_to_async(function)(*args)` with less bookkeeping, for short, hot hops.
 
     asgiref's `SyncToAsync` also copies the function's context changes back to the caller and
     records the thread for `async_to_sync` calls made inside it; on a read that takes a few

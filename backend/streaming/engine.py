@@ -49,7 +49,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backend import errors
-from backend.db import GuardFailed, SqlGuard, db_sync_to_async, guard_holds
+from backend.db import GuardFailed, SqlGuard, db_call, db_sync_to_async, guard_holds
 from backend.llm import budget
 from backend.llm import service as llm
 from backend.llm import usage as usage_ledger
@@ -455,11 +455,13 @@ class Engine:
     async def admit_and_launch(self, admit: Callable[[], Admission]) -> Admission:
         """Run `admit` on a database thread and start the generation it accepted.
 
+        The hop is `db_call`'s: admission sets no context variable that the run reads (the run
+        marks its own budget admission and holds its own usage rows, in its task).
         Call through `asyncio.shield` (as `backend.streaming.http.start_response` does): the
         work goes on when the client that asked for it goes away, so an accepted turn is always
         generated.
         """
-        admission = await db_sync_to_async(admit)()
+        admission = await db_call(admit)
         if not admission.replayed:
             self.launch(admission)
         return admission
@@ -540,7 +542,7 @@ class Engine:
                 stored = None
             return warning, stored
 
-        warning, stored = await db_sync_to_async(write)()
+        warning, stored = await db_call(write)  # it sets nothing in the context: the light hop
         if warning is not None:
             run.log.append("budget_warning", budget_warning_data(warning))
         if stored is None or stored.terminal is None:
