@@ -135,3 +135,23 @@ def test_text_that_json_escapes_is_stored_exactly():
     assert Message.objects.get(id=first.user_message.id).text == text
     assert Message.objects.get(id=second.user_message.id).text == text + " again"
     assert Chat.objects.get(id=first.chat.id).last_message_preview == (text + " again")[:200]
+
+
+@pytest.mark.parametrize("with_leaf_and_project", [True, False])
+def test_the_follow_ups_read_loads_what_the_orm_loads(with_leaf_and_project):
+    user = UserFactory()
+    project = ProjectFactory(user=user) if with_leaf_and_project else None
+    if with_leaf_and_project:
+        chat_id = message_send(user=user, content="one", project_id=project.id).chat.id
+    else:
+        chat_id = Chat.objects.create(user=user).id
+
+    read = turn_sql._chat_with_leaf(chat_id=chat_id, user=user)
+    loaded = Chat.objects.select_related("active_leaf", "project").get(id=chat_id)
+
+    assert model_to_dict(read) == model_to_dict(loaded) and read._state.adding is False
+    assert (read.active_leaf is None) == (not with_leaf_and_project) and read.project == project
+    if with_leaf_and_project:
+        assert model_to_dict(read.active_leaf) == model_to_dict(loaded.active_leaf)
+        assert model_to_dict(read.project) == model_to_dict(loaded.project)
+    assert turn_sql._chat_with_leaf(chat_id=chat_id, user=UserFactory()) is None  # not theirs
