@@ -188,6 +188,9 @@ class Run:
     task: asyncio.Task[None] | None = None
     # The ledger rows of this run's model calls, written with its next database write (set in its task).
     held_usage: HeldUsage = field(default_factory=HeldUsage)
+    # Database work the adapter leaves for the terminal write's hop (bookkeeping that need not
+    # delay the first token), run after the terminal state is written, whatever the outcome.
+    terminal_writes: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def payload(self) -> Any:
@@ -540,6 +543,11 @@ class Engine:
                 # The database is unreachable: the log still ends; the sweeper ends the record later.
                 logger.exception("%s generation %s: could not write its terminal state", self.scope, run.record_id)
                 stored = None
+            for work in run.terminal_writes:
+                try:
+                    work()
+                except Exception:
+                    logger.exception("%s generation %s: a terminal write failed", self.scope, run.record_id)
             return warning, stored
 
         warning, stored = await db_call(write)  # it sets nothing in the context: the light hop

@@ -6,6 +6,8 @@ verification and recency). `memories_rank` is the one function to replace with r
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -13,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet, Sum, prefetch_related_objects
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from appauth.models import AppUser
@@ -135,13 +137,22 @@ def memories_in_scope(
 
     With `if_enabled`, none when the user switched memory off (`memory_enabled`), checked in
     the same query: recall before every turn costs one round trip, not two. A fixed statement
-    (no ORM query to compile: recall runs before every turn's first token).
+    (no ORM query to compile: recall runs before every turn's first token) that also brings
+    each memory's tag names (`tag_names`, sorted), which ranking and rendering read: prefetching
+    the tags cost another round trip and ~0.15 ms of CPU per memory.
     """
     params = [_db_value("user", user_id), _db_value("project", project_id), limit]
-    memories = list(UserMemory.objects.raw(_IN_SCOPE_ENABLED if if_enabled else _IN_SCOPE, params))
-    if memories:
-        prefetch_related_objects(memories, "tags")
+    memories = list(UserMemory.objects.raw(_in_scope_sql(enabled_only=if_enabled), params))
+    for memory in memories:
+        names = memory.__dict__.pop("tag_names_json")  # the statement's extra column
+        memory.__dict__["tag_names"] = tuple(sorted(json.loads(names) if isinstance(names, str) else names or ()))
     return memories
+
+
+def tag_names(memory: UserMemory) -> tuple[str, ...]:
+    """The memory's tag names, sorted: as `memories_in_scope` brought them, else from its tags."""
+    names = memory.__dict__.get("tag_names")
+    return names if names is not None else tuple(sorted(tag.name for tag in memory.tags.all()))
 
 
 def _db_value(field: str, value: Any) -> Any:
@@ -150,20 +161,27 @@ def _db_value(field: str, value: Any) -> Any:
     return None if value is None else target.get_db_prep_value(value, connection)
 
 
-_MEMORY = UserMemory._meta.db_table
-_IN_SCOPE = f"""
-SELECT m.* FROM {_MEMORY} m
- WHERE m.user_id = %s AND m.is_active AND (m.project_id IS NULL OR m.project_id = %s)
- ORDER BY m.updated_at DESC, m.id DESC
- LIMIT %s
-"""  # noqa: S608 - table names only; values are parameters
-_SETTINGS = MemorySettings._meta.db_table
-_SWITCHED_ON = f"NOT EXISTS (SELECT 1 FROM {_SETTINGS} s WHERE s.user_id = m.user_id AND NOT s.enabled)"  # noqa: S608 - a table name only
-_IN_SCOPE_ENABLED = _IN_SCOPE.replace("AND m.is_active", f"AND m.is_active AND {_SWITCHED_ON}")
+@functools.cache
+def _in_scope_sql(*, enabled_only: bool) -> str:
+    memory, settings_table = UserMemory._meta.db_table, MemorySettings._meta.db_table
+    tag, through = MemoryTag._meta.db_table, UserMemory.tags.through._meta.db_table
+    # The tag names as a JSON array (unordered: sorted in Python).
+    names = "json_agg(t.name)" if connection.vendor == "postgresql" else "json_group_array(t.name)"
+    tag_names = f"(SELECT {names} FROM {tag} t JOIN {through} x ON x.memorytag_id = t.id WHERE x.usermemory_id = m.id)"  # noqa: S608 - table names only
+    switched_on = (
+        f" AND NOT EXISTS (SELECT 1 FROM {settings_table} s WHERE s.user_id = m.user_id AND NOT s.enabled)"  # noqa: S608 - a table name only
+        if enabled_only
+        else ""
+    )
+    return (
+        f"SELECT m.*, {tag_names} AS tag_names_json FROM {memory} m"  # noqa: S608 - table names only; values are parameters
+        f" WHERE m.user_id = %s AND m.is_active{switched_on} AND (m.project_id IS NULL OR m.project_id = %s)"
+        " ORDER BY m.updated_at DESC, m.id DESC LIMIT %s"
+    )
 
 
 def _score(memory: UserMemory, query_words: frozenset[str], now: datetime) -> float:
-    memory_words = words(memory.summary) | {tag.name.lower() for tag in memory.tags.all()}
+    memory_words = words(memory.summary) | {name.lower() for name in tag_names(memory)}
     overlap = len(query_words & memory_words) / len(query_words) if query_words else 0.0
     age_days = max((now - memory.updated_at).total_seconds() / 86400, 0.0)
     recency = 1 / (1 + age_days / 30)

@@ -58,6 +58,9 @@ class BuiltContext:
     input_token_estimate: int
     knowledge_mode: str = Message.KnowledgeMode.NONE
     citations: list[dict[str, Any]] = field(default_factory=list)
+    # The memories in the system prompt: marked referenced by the build, or by the caller that
+    # asked it not to (`mark_memories=False`: the answer marks them with its terminal state).
+    memory_ids: list[UUID] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,9 @@ def knowledge_context_preview(*, chat: Chat, question: str | None = None) -> Kno
     return knowledge_context(project=chat.project, question=question)
 
 
-def _system_blocks(chat: Chat, model: ModelSpec, question: str) -> tuple[list[SystemBlock], KnowledgeContext | None]:
+def _system_blocks(
+    chat: Chat, model: ModelSpec, question: str, *, mark_memories: bool = True
+) -> tuple[list[SystemBlock], KnowledgeContext | None, list[UUID]]:
     parts = [prompts.load("guidance"), system_prompt_text(chat)]
     project = chat.project
     knowledge = None
@@ -159,9 +164,11 @@ def _system_blocks(chat: Chat, model: ModelSpec, question: str) -> tuple[list[Sy
     if knowledge is not None and (excerpts := knowledge.block) is not None:
         blocks.append(TextBlock(excerpts))
     # After the cache point: the memories chosen for this question change more often than the rest.
-    if (memory := memory_context_block(chat=chat)) is not None:
+    memory_ids: list[UUID] = []
+    if (memory := memory_context_block(chat=chat, query=question, mark_referenced=mark_memories)) is not None:
         blocks.append(TextBlock(memory.text))
-    return blocks, knowledge
+        memory_ids = [remembered.id for remembered in memory.memories]
+    return blocks, knowledge, memory_ids
 
 
 @dataclass
@@ -196,12 +203,18 @@ def _turn(text: str, attachments: Sequence[Attachment], quota: _AttachmentQuota)
 
 
 def context_build(
-    *, assistant_message: Message, pair: MessagePair | None = None, user_message: Message | None = None
+    *,
+    assistant_message: Message,
+    pair: MessagePair | None = None,
+    user_message: Message | None = None,
+    mark_memories: bool = True,
 ) -> BuiltContext:
     """The request for `assistant_message` (status `streaming`), within its model's budget.
 
     `pair` (with its chat) and `user_message` may be passed when the caller has them loaded,
-    as message acceptance does, to save the queries.
+    as message acceptance does, to save the queries. With `mark_memories=False` the memories
+    used are not marked referenced here: the caller marks `memory_ids` later (the answer does
+    it with its terminal write, off the path to the first token).
     """
     if pair is None:
         pair = MessagePair.objects.select_related("chat__project", "chat__saved_prompt").get(
@@ -213,7 +226,7 @@ def context_build(
     # Budget for the smallest context window of the chain: any fallback model must fit it too.
     model = min(chain, key=lambda spec: spec.context_window - spec.max_output_tokens)
     current_user = user_message or pair.messages.get(role=Message.Role.USER)
-    system, knowledge = _system_blocks(chat, model, current_user.text)
+    system, knowledge, memory_ids = _system_blocks(chat, model, current_user.text, mark_memories=mark_memories)
 
     history = history_turns(pair=pair)
     quota = _AttachmentQuota(images=model.max_images, documents=model.max_documents)
@@ -261,6 +274,7 @@ def context_build(
         input_token_estimate=used,
         knowledge_mode=knowledge.mode if knowledge else Message.KnowledgeMode.NONE,
         citations=knowledge.excerpts if knowledge else [],
+        memory_ids=memory_ids,
     )
 
 

@@ -120,7 +120,10 @@ class ChatAdapter:
         """
         turn: Turn = admission.payload
         turn.built = context_build(
-            assistant_message=turn.assistant_message, pair=turn.pair, user_message=turn.user_message
+            assistant_message=turn.assistant_message,
+            pair=turn.pair,
+            user_message=turn.user_message,
+            mark_memories=False,  # marked with the answer's terminal write (`run`)
         )
         turn.tools = tools_for(chat=turn.pair.chat, assistant_message_id=turn.assistant_message.id)
 
@@ -144,6 +147,8 @@ class ChatAdapter:
             built = await _abuild(assistant_message=turn.assistant_message)
         run.start_fields["omitted_pair_ids"] = [str(pair_id) for pair_id in built.omitted_pair_ids]
         turn.built = built
+        if built.memory_ids:  # the memories it uses are counted once the answer has ended
+            run.terminal_writes.append(functools.partial(memory.memories_mark_referenced, memory_ids=built.memory_ids))
         tools, context = turn.tools or await _atool_setup(assistant_message_id=turn.assistant_message.id)
         if tools and context is not None:
             result = await tool_loop(
@@ -215,7 +220,7 @@ class ChatAdapter:
 
 
 def _build(*, assistant_message: Message) -> BuiltContext:
-    return context_build(assistant_message=assistant_message)
+    return context_build(assistant_message=assistant_message, mark_memories=False)
 
 
 def citations_of(built: BuiltContext) -> list[dict[str, Any]]:

@@ -224,3 +224,29 @@ def test_an_idempotency_key_reused_for_another_body_is_a_409(live, alice):
         response = client.post("/api/v1/chat/messages/", json={"content": "b"}, headers=headers(token, **key))
 
     assert_error(response, 409, "idempotency_key_reused")
+
+
+def test_the_memories_an_answer_uses_are_counted_with_its_terminal_write_even_when_stopped(live, alice):
+    from chat.models import UserMemory
+    from chat.services.memory import memory_create
+
+    user, token = alice
+    memory = memory_create(user=user, summary="Deploys on Kubernetes", tags=["kubernetes"])
+    stream = stream_in_background(
+        live,
+        "POST",
+        "/api/v1/chat/messages/",
+        token,
+        json_body={"content": "How do I deploy to Kubernetes? [[emu:tokens=500]] [[emu:delay_ms=20]]"},
+    )
+    assert stream.wait_for_first_delta()
+    assert UserMemory.objects.get(id=memory.id).times_referenced == 0  # not on the way to the first token
+
+    message_id = stream.start["assistant_message_id"]
+    with httpx.Client(base_url=live.url, timeout=10) as client:
+        assert client.post(f"/api/v1/chat/messages/{message_id}/stop/", headers=headers(token)).status_code == 200
+    events = stream.join()
+
+    assert events[-1].data["stop_reason"] == "cancelled"
+    memory.refresh_from_db()
+    assert memory.times_referenced == 1 and memory.last_referenced_at is not None

@@ -33,12 +33,13 @@ from chat.services.memory.management import (
     tag_delete,
     tag_rename,
 )
-from chat.services.memory.recall import memory_context_block
+from chat.services.memory.recall import memories_mark_referenced, memory_context_block
 
 __all__ = [
     "MAX_FACTS",
     "InvalidExtraction",
     "facts_parse",
+    "memories_mark_referenced",
     "memory_context_block",
     "memory_create",
     "memory_delete",

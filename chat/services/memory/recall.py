@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import F
@@ -32,7 +33,7 @@ _HEADER = (
 
 
 def _line(memory: UserMemory) -> str:
-    tags = ", ".join(tag.name for tag in memory.tags.all())
+    tags = ", ".join(selectors.tag_names(memory))
     return f"- {memory.summary} [{memory.category}{'; ' + tags if tags else ''}]"
 
 
@@ -66,7 +67,13 @@ def memory_context_block(*, chat: Chat, query: str | None = None, mark_reference
         return None
     text = "<user_memory>\n" + _HEADER + "\n" + "\n".join(lines) + "\n</user_memory>"
     if mark_referenced:
-        UserMemory.objects.filter(id__in=[memory.id for memory in chosen]).update(
+        memories_mark_referenced(memory_ids=[memory.id for memory in chosen])
+    return MemoryBlock(text=text, memories=chosen, token_estimate=estimate_text_tokens(text))
+
+
+def memories_mark_referenced(*, memory_ids: list[UUID]) -> None:
+    """Count one more use of these memories in a context (an answer's, once it has ended)."""
+    if memory_ids:
+        UserMemory.objects.filter(id__in=memory_ids).update(
             times_referenced=F("times_referenced") + 1, last_referenced_at=timezone.now()
         )
-    return MemoryBlock(text=text, memories=chosen, token_estimate=estimate_text_tokens(text))

@@ -408,7 +408,18 @@ def test_recall_reads_the_memory_switch_in_the_same_query(chat, case, django_ass
     if case == "memory off":
         services.memory_settings_set(user=chat.user, enabled=False)
 
-    with django_assert_num_queries(1 if case != "memory on" else 3):  # + tags, + the referenced mark
+    with django_assert_num_queries(1 if case != "memory on" else 2):  # + the referenced mark (tags come along)
         block = services.memory_context_block(chat=chat, query="hi")
 
     assert (block is not None) == (case == "memory on")
+
+
+def test_recall_brings_the_tag_names_with_the_memories_and_ranks_by_them(chat, django_assert_num_queries):
+    services.memory_create(user=chat.user, summary="Writes code at work", tags=["zeta", "alpha"])
+    services.memory_create(user=chat.user, summary="Likes tea", tags=[])
+
+    with django_assert_num_queries(2):  # the recall with its tags, the referenced mark
+        block = services.memory_context_block(chat=chat, query="tell me about zeta")
+
+    assert block is not None and "- Writes code at work [other; alpha, zeta]" in block.text
+    assert [memory.summary for memory in block.memories][0] == "Writes code at work"  # the tag matched the question
