@@ -337,7 +337,9 @@ def latency_sections(emulator_url: str, runs: int, workers: int, against: str | 
     from bench.litellm_peer import litellm_process
 
     user, token = make_token()
-    follow_chat_ids = chat_latency.seed_follow_up_chats(user, 2 * (runs + 20))
+    follow_chat_ids = chat_latency.seed_follow_up_chats(user, (3 if against else 2) * (runs + 20))
+    memory_user, memory_token = make_token()
+    chat_latency.seed_memories(memory_user)
     parts = [f"{workers} uvicorn workers serve the product in this section.\n"]
     others: dict[str, str] = {}
 
@@ -352,6 +354,7 @@ def latency_sections(emulator_url: str, runs: int, workers: int, against: str | 
                 runs=runs,
                 boto_client=boto_client,
                 others=others,
+                memory_token=memory_token,
             )
             parts.append(text)
 

@@ -90,6 +90,23 @@ def seed_follow_up_chats(user: Any, count: int) -> list[str]:
     return [str(chat.id) for chat in chats]
 
 
+MEMORY_COUNT = 15
+MEMORY_USER = f"a user with {MEMORY_COUNT} memories"
+MEMORY_TARGET = f"product: new chat, {MEMORY_USER}"
+
+
+def seed_memories(user: Any, count: int = MEMORY_COUNT) -> None:
+    """`count` tagged memories for `user`, as memory extraction leaves them for an active user."""
+    from chat.models import MemoryTag, UserMemory
+
+    tags = [MemoryTag.objects.create(user=user, name=name) for name in ("work", "python", "travel")]
+    for index in range(count):
+        memory = UserMemory.objects.create(
+            user=user, summary=f"Fact {index}: works with Python services and travels often", confidence=0.9
+        )
+        memory.tags.set(tags[: 1 + index % 3])
+
+
 def _ttft(result: tuple[float, list[float], bool]) -> float | None:
     started, arrivals, ok = result
     return (arrivals[0] - started) * 1000 if ok and arrivals else None
@@ -105,28 +122,41 @@ async def bench_ttft(
     runs: int,
     boto_client: Any,
     others: dict[str, str] | None = None,
+    memory_token: str | None = None,
 ) -> tuple[str, dict[str, dict[str, float]]]:
-    """`others`: label → URL of other servers (another revision) whose new-chat turn is timed too."""
+    """`others`: label → URL of other servers (another revision) whose turns are timed too: a new
+    chat, a new chat of the user with memories (`memory_token`, see `seed_memories`), and a
+    follow-up in a conversation in progress (`follow_chat_ids` holds `runs + 20` more chats per
+    other server, after the `2 * (runs + 20)` of this one)."""
     e_host, e_port = emulator_url.removeprefix("http://").split(":")
 
-    def product(body: bytes, url: str = server_url) -> Awaitable[tuple[float, list[float], bool]]:
+    def product(
+        body: bytes, url: str = server_url, as_token: str = token
+    ) -> Awaitable[tuple[float, list[float], bool]]:
         p_host, p_port = url.removeprefix("http://").split(":")
         return raw_sse_post(
-            p_host, int(p_port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {token}"}
+            p_host, int(p_port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {as_token}"}
         )
 
     new_body = ('{"content": "' + TTFT_PROMPT + '"}').encode()
     # Half the seeded chats are read cold (their history never built: the first turn after the
     # history cache expired); the other half had one turn answered through the product before
     # the run, as a conversation in progress has (its history cached).
-    cold_ids, warm_ids = follow_chat_ids[: len(follow_chat_ids) // 2], follow_chat_ids[len(follow_chat_ids) // 2 :]
+    per_target = runs + 20
+    cold_ids, warm_ids = follow_chat_ids[:per_target], follow_chat_ids[per_target : 2 * per_target]
     chats, warm_chats = iter(cold_ids), iter(warm_ids)
+    other_warm = {
+        label: follow_chat_ids[(2 + index) * per_target : (3 + index) * per_target]
+        for index, label in enumerate(others or {})
+    }
 
     def follow_up(chat_id: str) -> bytes:
         return ('{"content": "' + TTFT_PROMPT + '", "chat_id": "' + chat_id + '"}').encode()
 
-    for chat_id in warm_ids:  # the turn before the timed one, not timed
-        if _ttft(await product(follow_up(chat_id))) is None:
+    warm_ups = [(server_url, chat_id) for chat_id in warm_ids]
+    warm_ups += [(url, chat_id) for label, url in (others or {}).items() for chat_id in other_warm[label]]
+    for url, chat_id in warm_ups:  # the turn before the timed one, not timed
+        if _ttft(await product(follow_up(chat_id), url)) is None:
             raise RuntimeError("a warm-up turn failed")
 
     async def boto() -> tuple[float, list[float], bool]:
@@ -152,8 +182,18 @@ async def bench_ttft(
             follow_up(next(warm_chats))
         ),
     }
+    if memory_token:
+        targets[MEMORY_TARGET] = lambda: product(new_body, as_token=memory_token)
     for label, url in (others or {}).items():
         targets[f"product at {label}: new chat"] = lambda url=url: product(new_body, url)  # type: ignore[misc]
+        if memory_token:
+            targets[f"product at {label}: new chat, {MEMORY_USER}"] = lambda url=url: product(  # type: ignore[misc]
+                new_body, url, memory_token
+            )
+        warm = iter(other_warm[label])
+        targets[f"product at {label}: follow-up in a 200-message chat, conversation in progress"] = (
+            lambda url=url, warm=warm: product(follow_up(next(warm)), url)  # type: ignore[misc]
+        )
     if litellm_url:
         l_host, l_port = litellm_url.removeprefix("http://").split(":")
         targets["LiteLLM proxy (no database)"] = lambda: litellm_stream(l_host, int(l_port), TTFT_PROMPT)
