@@ -128,10 +128,14 @@ def _memo_authenticator() -> Any | None:
 
 
 def _memo_eligible(request: HttpRequest) -> bool:
-    """No Idempotency-Key (a replay is read before any count) and a JSON body or none (no uploads)."""
+    """No Idempotency-Key (a replay is read before any count), and a JSON body or no content type.
+
+    Never a form or upload: its files would be stored before the guard is checked, and its body
+    must not be read whole here (Django streams a multipart body to its parser).
+    """
     if request.headers.get("Idempotency-Key"):
         return False
-    return (request.content_type or "") == "application/json" or not request.body
+    return (request.content_type or "") in ("application/json", "")
 
 
 def stream_user(request: HttpRequest, *, scope: str, record_id: UUID) -> _User:

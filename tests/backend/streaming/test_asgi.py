@@ -229,3 +229,17 @@ def test_an_idempotency_key_is_never_replayed_from_memory():
     revoked_elsewhere(token)
 
     assert _send(token, b'{"content": "hi"}', **{"Idempotency-Key": "k1"})[0] == 401
+
+
+def test_uploads_and_keyed_requests_are_never_admitted_from_memory_and_their_body_is_not_read():
+    from django.test import RequestFactory
+
+    factory = RequestFactory()
+    upload = factory.post(SEND, data={"content": "hi", "files": io.BytesIO(b"x" * 10)})  # multipart
+    keyed = factory.post(SEND, data=b"{}", content_type="application/json", HTTP_IDEMPOTENCY_KEY="k")
+    plain = factory.post(SEND, data=b"{}", content_type="application/json")
+    bare = factory.post(SEND, data=b"", content_type="")
+
+    assert not http._memo_eligible(upload) and not hasattr(upload, "_body")
+    assert not http._memo_eligible(keyed)
+    assert http._memo_eligible(plain) and http._memo_eligible(bare)

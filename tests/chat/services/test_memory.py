@@ -422,4 +422,4 @@ def test_recall_brings_the_tag_names_with_the_memories_and_ranks_by_them(chat, d
         block = services.memory_context_block(chat=chat, query="tell me about zeta")
 
     assert block is not None and "- Writes code at work [other; alpha, zeta]" in block.text
-    assert [memory.summary for memory in block.memories][0] == "Writes code at work"  # the tag matched the question
+    assert block.memories[0].summary == "Writes code at work"  # the tag matched the question
