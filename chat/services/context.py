@@ -39,7 +39,6 @@ from backend.llm.types import (
 from backend.llm.types import (
     Message as LLMMessage,
 )
-from backend.memo import SizedLRU
 from chat import prompts
 from chat.models import Attachment, Chat, Message, MessagePair, Project
 from chat.selectors.tree import active_branch_ids
@@ -240,18 +239,20 @@ def context_build(
     kept: list[tuple[LLMMessage, LLMMessage]] = []
     omitted: list[UUID] = []
     for past in reversed(history):  # newest first: the oldest turns are the ones left out
-        if past.attachments:  # the attachments a turn may send depend on the newer turns (`quota`)
-            user_turn = _turn(past.question, past.attachments, quota)
-            answer_turn = LLMMessage.assistant(past.answer)
-            tokens = sum(estimate_block_tokens(b) for b in user_turn.content) + estimate_text_tokens(past.answer)
-        else:  # the usual turn, its text alone: the same messages every time (`_text_turn`)
-            user_turn, answer_turn, tokens = _text_turn(past)
-        cost = 2 * MESSAGE_OVERHEAD_TOKENS + tokens
+        user_turn: LLMMessage | None = None
+        if past.attachments:
+            built_turn = _turn(past.question, past.attachments, quota)
+            user_turn, asked = built_turn, sum(estimate_block_tokens(b) for b in built_turn.content)
+        else:  # the usual turn, its text alone: built only if kept
+            asked = estimate_text_tokens(past.question)
+        cost = 2 * MESSAGE_OVERHEAD_TOKENS + asked + estimate_text_tokens(past.answer)
         if omitted or used + cost > budget:
             omitted.append(UUID(past.pair_id))
             continue
         used += cost
-        kept.append((user_turn, answer_turn))
+        if user_turn is None:
+            user_turn = LLMMessage(role="user", content=(TextBlock(past.question),))
+        kept.append((user_turn, LLMMessage.assistant(past.answer)))
     kept.reverse()
     omitted.reverse()
 
@@ -315,16 +316,8 @@ def history_turns(*, pair: MessagePair) -> list[HistoryTurn]:
     version, grandparent_id, hidden, question, answer, answer_status, has_attachments = row
     own_key = _history_key(pair.chat_id, version, pair.parent_id)
     base_key = _history_key(pair.chat_id, version, grandparent_id) if grandparent_id is not None else None
-    # This process's copy first (an entry never changes under its key), then the shared cache.
-    if (local := _history_memo.get(own_key)) is not None:
-        return list(local)
-    found: dict[str, tuple[HistoryTurn, ...]] = {}
-    if base_key is not None and (local := _history_memo.get(base_key)) is not None:
-        found[base_key] = local
-    else:
-        found = cache.get_many([own_key] + ([base_key] if base_key else []))
+    found = cache.get_many([own_key] + ([base_key] if base_key else []))
     if own_key in found:
-        _history_memo.put(own_key, tuple(found[own_key]))
         return list(found[own_key])
     if base_key is None:
         base: list[HistoryTurn] | None = []
@@ -339,41 +332,7 @@ def history_turns(*, pair: MessagePair) -> list[HistoryTurn]:
             turns = [*base, HistoryTurn(str(pair.parent_id), question, attachments, answer)]
     if finished:
         cache.set(own_key, tuple(turns), timeout=int(settings.CHAT_HISTORY_CACHE_SECONDS))
-        _history_memo.put(own_key, tuple(turns))
     return turns
-
-
-def _history_size(turns: tuple[HistoryTurn, ...]) -> int:
-    """Roughly the bytes an entry holds (its texts are shared with the entry it extends)."""
-    return sum(len(turn.question) + len(turn.answer) + 100 for turn in turns)
-
-
-# The history entries this process built or read lately, in front of the shared cache: a
-# conversation answered by the same process extends its previous entry without the cache's
-# round trip and unpickling (and keeps the same turn objects, see `_text_turn`).
-_history_memo: SizedLRU[str, tuple[HistoryTurn, ...]] = SizedLRU(32 * 1024 * 1024, _history_size)
-
-
-def _build_text_turn(turn: HistoryTurn) -> tuple[LLMMessage, LLMMessage, int]:
-    return (
-        LLMMessage(role="user", content=(TextBlock(turn.question),)),
-        LLMMessage.assistant(turn.answer),
-        estimate_text_tokens(turn.question) + estimate_text_tokens(turn.answer),
-    )
-
-
-# A text turn's two model messages and its token estimate, kept per turn (immutable, as the
-# turn is): a follow-up in a long chat rebuilt them for every earlier turn, ~5 µs each.
-_text_turns: SizedLRU[HistoryTurn, tuple[LLMMessage, LLMMessage, int]] = SizedLRU(200_000, lambda built: 1)
-
-
-def _text_turn(turn: HistoryTurn) -> tuple[LLMMessage, LLMMessage, int]:
-    """`turn` (without attachments) as the model's user and assistant messages, and their tokens."""
-    built = _text_turns.get(turn)
-    if built is None:
-        built = _build_text_turn(turn)
-        _text_turns.put(turn, built)
-    return built
 
 
 def _history_key(chat_id: UUID, version: int, last_id: UUID) -> str:

@@ -171,29 +171,3 @@ def test_the_history_of_a_follow_up_costs_one_statement(settings, django_assert_
     settings.CHAT_HISTORY_CACHE_SECONDS = 0
     assert extended == again == history_turns(pair=second)
     assert extended[-1].answer == "ok" and len(extended) == 99  # 100 + 1 turns, less a hidden and an empty one
-
-
-def test_a_follow_up_in_the_same_process_extends_its_entry_without_the_shared_cache(settings):
-    from unittest import mock
-
-    from chat.services import context
-
-    chat = ChatFactory()
-    parent = None
-    for index in range(30):  # text turns only: a turn with files is built anew for each request
-        parent = turn(chat, parent, user_text=f"question {index}", assistant_text=f"answer {index}")
-    first = _follow_up(chat, parent)
-    before = _build(first, settings, cached=True)
-    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(
-        status=Message.Status.COMPLETE, text="the answer to the follow-up"
-    )
-    second = _follow_up(chat, first, text="one more")
-
-    with mock.patch.object(context.cache, "get_many", wraps=context.cache.get_many) as shared_reads:
-        built = _build(second, settings, cached=True)
-        assert _build(second, settings, cached=True) == built  # and again: its own entry, from the process
-
-    assert shared_reads.call_count == 0  # the previous entry came from this process's copy
-    assert built == _build(second, settings, cached=False)  # the same request as the ORM's
-    shared = {id(message) for message in before[0].messages[:-2]}  # the earlier turns' messages, reused
-    assert all(id(message) in shared for message in built[0].messages[: len(before[0].messages) - 2])
