@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 
 from appauth.models import AppUser, AuthToken
@@ -113,7 +113,8 @@ _GUARD = (
 
 def guard(auth_token: AuthToken) -> SqlGuard:
     """The condition under which a memoized pair is still valid, for the reader's own statement."""
-    return SqlGuard(_GUARD, {"auth_digest": auth_token.digest, "auth_user": auth_token.user_id})
+    user_id = AuthToken._meta.get_field("user").get_db_prep_value(auth_token.user_id, connection)  # SQLite: hex text
+    return SqlGuard(_GUARD, {"auth_digest": auth_token.digest, "auth_user": user_id})
 
 
 def revoke(digests: list[str]) -> None:
