@@ -259,18 +259,28 @@ def sse_response(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
 
 
 def _consume(task: asyncio.Task[Any]) -> None:
-    """Log a shielded admission's failure when nobody awaited it any more (its client left)."""
+    """Log a shielded admission's failure that nobody awaits any more (its client left).
+
+    A refusal (an application or DRF error, a 4xx) is not a failure.
+    """
     if not task.cancelled() and task.exception() is not None:
         exc = task.exception()
-        if not isinstance(exc, errors.ApplicationError):
+        if not isinstance(exc, (errors.ApplicationError, drf_exceptions.APIException)):
             logger.error("admission failed after its client left", exc_info=exc)
 
 
 async def start_response(engine: Engine, admit: Callable[[], Admission]) -> StreamingHttpResponse:
-    """Admit and launch a generation, then stream it; a client that leaves cannot undo either."""
+    """Admit and launch a generation, then stream it; a client that leaves cannot undo either.
+
+    While the client waits, the admission's outcome is its response (a refusal in the error
+    shape, a failure as Django answers one); once it has left, a failure is logged here.
+    """
     task = asyncio.get_running_loop().create_task(engine.admit_and_launch(admit))
-    task.add_done_callback(_consume)
-    admission = await asyncio.shield(task)
+    try:
+        admission = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_consume)
+        raise
     return sse_response(replay.events(engine, admission.record_id))
 
 

@@ -243,3 +243,47 @@ def test_uploads_and_keyed_requests_are_never_admitted_from_memory_and_their_bod
     assert not http._memo_eligible(upload) and not hasattr(upload, "_body")
     assert not http._memo_eligible(keyed)
     assert http._memo_eligible(plain) and http._memo_eligible(bare)
+
+
+def test_a_refused_message_is_answered_without_an_error_in_the_log(monkeypatch):
+    from unittest import mock
+
+    _, token = make_user("asgi-refused-log@example.com")
+    get_asgi_application()  # Django configures logging when the application is built: patch after it
+    logged = mock.Mock()
+    monkeypatch.setattr(http.logger, "error", logged)
+
+    status, error = _send(token, b'{"content": "hi", "chat_id": "not-a-uuid"}')
+
+    assert (status, error["error"]["code"]) == (400, "invalid")
+    assert not logged.called
+
+
+def test_an_admission_that_fails_after_its_client_left_is_logged(monkeypatch):
+    from unittest import mock
+
+    started = asyncio.Event()
+    logged = mock.Mock()
+    monkeypatch.setattr(http.logger, "error", logged)
+
+    def admit():
+        raise RuntimeError("the database went away")
+
+    async def slow_admit_and_launch(admit_function):
+        started.set()
+        await asyncio.sleep(0.05)
+        admit_function()
+
+    monkeypatch.setattr(engine, "admit_and_launch", slow_admit_and_launch)
+
+    async def run():
+        view = asyncio.ensure_future(http.start_response(engine, admit))
+        await started.wait()
+        view.cancel()  # the client went away
+        with pytest.raises(asyncio.CancelledError):
+            await view
+        await asyncio.sleep(0.1)  # the shielded admission ends meanwhile
+
+    asyncio.run(run())
+
+    assert [call.args[0] for call in logged.call_args_list] == ["admission failed after its client left"]
