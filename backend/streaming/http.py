@@ -100,7 +100,7 @@ def admitted(request: HttpRequest, admit: Callable[[_User, SqlGuard | None], Adm
     so a revoked token learns nothing but its 401. Every other request is authenticated in
     full, and a verified token is remembered for the next one.
     """
-    authenticator = _memo_authenticator()
+    authenticator = memo_authenticator()
     memo = authenticator.memoized_request(request) if authenticator is not None and _memo_eligible(request) else None
     if authenticator is not None and memo is not None:
         user, guard = memo
@@ -112,17 +112,25 @@ def admitted(request: HttpRequest, admit: Callable[[_User, SqlGuard | None], Adm
             if guard_holds(guard):
                 raise
         authenticator.forget_request(request)
-    drf_request = authenticated_request(request)
-    remember = getattr(drf_request.successful_authenticator, "remember", None)
-    if remember is not None and drf_request.auth is not None:
-        remember(drf_request.user, drf_request.auth)
-    user = drf_request.user
+    user = remembered_request(request).user
     assert isinstance(user, get_user_model())
     return admit(user, None)
 
 
-def _memo_authenticator() -> Any | None:
-    """The first authentication class when it keeps a memo of verified tokens (`memoized_request`)."""
+def remembered_request(request: HttpRequest) -> Request:
+    """`authenticated_request`, and the token that authenticated it remembered for the next one."""
+    drf_request = authenticated_request(request)
+    remember = getattr(drf_request.successful_authenticator, "remember", None)
+    if remember is not None and drf_request.auth is not None:
+        remember(drf_request.user, drf_request.auth)
+    return drf_request
+
+
+def memo_authenticator() -> Any | None:
+    """The first authentication class when it keeps a memo of verified tokens (`memoized_request`).
+
+    Only then may a request be trusted from the memo: DRF tries the classes in their order.
+    """
     classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
     return classes[0]() if classes and hasattr(classes[0], "memoized_request") else None
 

@@ -5,10 +5,11 @@ database-rendered pages themselves, which caps a worker at a few hundred reads p
 ASGI wrapper answers `GET /api/v1/chat/chats/` and `GET /api/v1/chat/chats/{id}/messages/` for
 token-authenticated clients directly, with the same parts the API uses, not copies of them:
 
-- authentication: `backend.streaming.http.authenticated_request` (DRF's authentication classes:
+- authentication: `backend.streaming.http.remembered_request` (DRF's authentication classes:
   the cached Knox token lookup, revocation included); a token this process verified lately is
-  trusted from its memo (`TokenAuthentication.memoized`), with the token row and its user
-  re-checked inside the page's own statement, so a revoked token reads nothing;
+  trusted from its memo (`memo_authenticator().memoized_request`, as the streaming admission
+  does), with the token row and its user re-checked inside the page's own statement, so a
+  revoked token reads nothing;
 - parameters, cursors and bodies: `chat.apis.chats.chat_list_json` / `history_json`, which the
   DRF views serve too (same serializers for validation, DRF's cursor paginator, same selectors);
 - response headers: the configured middleware (`settings.MIDDLEWARE`, run synchronously around
@@ -35,13 +36,11 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from appauth.authentication import TokenAuthentication
-from appauth.models import AppUser, AuthToken
+from appauth.models import AppUser
 from backend.db import db_call
-from backend.streaming.http import authenticated_request
+from backend.streaming.http import memo_authenticator, remembered_request
 from chat.apis import chats
 
 logger = logging.getLogger(__name__)
@@ -51,7 +50,6 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 
 # The paths of `chat-list` and `chat-messages`, with Django's `<uuid:...>` pattern.
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_AUTHENTICATION = TokenAuthentication()
 _ROUTE = re.compile(rf"^/api/v1/chat/chats/(?:(?P<chat>{_UUID})/messages/)?$")
 
 
@@ -103,52 +101,35 @@ def _respond(request: HttpRequest, body: str, view_class: type[APIView]) -> Http
     return _middleware()(request)
 
 
-def _token(scope: Scope) -> bytes:
-    """The credentials of `Authorization: Token <token>`, split as Knox splits them.
-
-    b"" when malformed or sent twice (Django joins repeated headers, which Knox then refuses).
-    """
-    values = [value for name, value in scope["headers"] if name == b"authorization"]
-    parts = values[0].split() if len(values) == 1 else []
-    return parts[1] if len(parts) == 2 and parts[0].lower() == b"token" else b""
-
-
-def _token_first() -> bool:
-    """Whether the API authenticates a token header with this class first (as configured by default)."""
-    classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
-    return bool(classes) and issubclass(classes[0], TokenAuthentication)
-
-
 def _serve(scope: Scope, chat_id: str | None) -> HttpResponseBase | None:
     """The page for this request, or None to let Django answer it (sync: runs on a database thread).
 
     A token this process verified lately is trusted from memory, with its validity checked by
-    the page's own statement (`TokenAuthentication.memoized`); otherwise DRF's classes
-    authenticate the request, and the pair is remembered for the next one.
+    the page's own statement (`memo_authenticator().memoized_request`, as the streaming
+    admission does); otherwise DRF's classes authenticate the request, and the pair is
+    remembered for the next one.
     """
     if not chats.sql_pages():
         return None
     request = ASGIRequest(scope, io.BytesIO())
-    token = _token(scope)
-    memoized = _AUTHENTICATION.memoized(token) if _token_first() else None
+    authenticator = memo_authenticator()
+    memoized = authenticator.memoized_request(request) if authenticator is not None else None
     try:
         if memoized is not None:
             user, guard = memoized
             drf_request = Request(request)
         else:
-            drf_request, guard = authenticated_request(request), None
+            drf_request, guard = remembered_request(request), None
             authenticated = drf_request.user
             assert isinstance(authenticated, AppUser)
             user = authenticated
-            if isinstance(drf_request.auth, AuthToken):
-                _AUTHENTICATION.remember(user, drf_request.auth)
         if chat_id is None:
             return _respond(request, chats.chat_list_json(drf_request, user, guard), chats.ChatListApi)
         return _respond(request, chats.history_json(drf_request, user, UUID(chat_id), guard), chats.ChatMessagesApi)
     except Exception:  # any refusal or failure is answered by Django, in the API's error shape
         logger.debug("fast read handed to Django", exc_info=True)
-        if memoized is not None:
-            _AUTHENTICATION.forget(token)  # the guard may have failed: the next request checks it all
+        if authenticator is not None and memoized is not None:
+            authenticator.forget_request(request)  # the guard may have failed: the next request checks it all
         return None
 
 

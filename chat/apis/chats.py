@@ -109,7 +109,7 @@ def branch_response(request: Request, chat: Chat, *, before: int | None = None, 
 def chat_list_json(request: Request, user: AppUser, guard: SqlGuard | None = None) -> str:
     """The body of `GET chats/` rendered by the database, with DRF's cursors (PostgreSQL).
 
-    With `guard` (see `pages`), raises `pages.GuardFailed` when it does not hold.
+    With `guard` (see `pages`), raises `backend.db.GuardFailed` when it does not hold.
     """
     query = validated_query(ChatListQuerySerializer, request.query_params)
     rows = pages.chat_list_rows(

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 
 from aiassistant.asgi import django_application
+from appauth.authentication import TokenAuthentication
 from appauth.services.audit import ClientInfo
 from appauth.services.tokens import token_create, token_revoke_all
 from chat.apis import asgi_reads
@@ -254,8 +255,6 @@ def test_the_memo_is_used_only_when_token_authentication_comes_first(owner, sett
         ],
     }
 
-    with mock.patch.object(
-        asgi_reads._AUTHENTICATION, "memoized", side_effect=AssertionError("the memo was consulted")
-    ):
+    with mock.patch.object(TokenAuthentication, "memoized", side_effect=AssertionError("the memo was consulted")):
         served, fast, slow = _compare("/api/v1/chat/chats/", token)
     assert not served and fast[0] == slow[0] == 401  # DRF's classes, in their configured order, refuse it
