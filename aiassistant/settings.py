@@ -102,6 +102,8 @@ ASGI_STARTUP_HOOKS = [
 ]
 ASGI_SHUTDOWN_HOOKS = [
     "backend.streaming.engine.shutdown",
+    # The follow-ups of the answers that ended last are published before the process exits.
+    "backend.tasks.aflush_published",
     "backend.db.aclose_connections",
     # Close the providers' async (aiohttp/httpx) clients, so Ctrl-C prints no "Unclosed client session".
     "backend.llm.service.aclose_clients",

@@ -68,7 +68,8 @@ def answer_follow_ups(self: Task, chat_id: str, message_id: str) -> None:
 
     Each is handed to its own task on the queue this message came from, so each keeps its own
     retries; a redelivered copy hands them over again, which changes nothing twice (both tasks
-    are idempotent).
+    are idempotent). Web processes now send follow-ups through `backend.tasks.run_batch`; this
+    task stays so that messages an earlier release left in a queue still run.
     """
     queue = (self.request.delivery_info or {}).get("routing_key") or settings.CHAT_BACKGROUND_QUEUE
     dispatch(generate_chat_title, args=(chat_id,), queue=queue)

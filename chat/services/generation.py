@@ -31,7 +31,7 @@ from backend.llm.errors import LLMError
 from backend.llm.types import Usage
 from backend.llm.usage import UsageRecord
 from backend.streaming.engine import Admission, Engine, Outcome, Run, failure_outcome
-from backend.tasks import enqueue_on_commit
+from backend.tasks import enqueue_batched_on_commit
 from chat.models import Chat, Message
 from chat.services import finish_sql, memory, titles
 from chat.services.context import BuiltContext, context_build
@@ -197,26 +197,20 @@ class ChatAdapter:
 
     @staticmethod
     def _schedule_follow_ups(*, chat: Chat, message_id: UUID, memory_on: bool = True) -> None:
-        """The background follow-ups of a complete answer, enqueued on commit (at once outside a transaction).
+        """The background follow-ups of a complete answer, enqueued on commit.
 
         `memory_on=False` (the user's switch, when known) enqueues no extraction; the task checks it too.
         An answer in a chat without a title yet (usually its first) wants both a title and an
-        extraction: they leave as one message
-        (`chat.tasks.answer_follow_ups`, which hands each to its own task on the worker), since
-        publishing a task cost the web process ~0.5 ms of CPU per message.
+        extraction. They are handed to the process's publisher (`enqueue_batched_on_commit`):
+        one message for both, and one for the follow-ups of many answers when many end at once.
         """
-        title = titles.title_wanted(chat=chat)
-        extraction = memory_on and memory.memory_wanted(chat=chat)
-        if title and extraction:
-            enqueue_on_commit(
-                "chat.tasks.answer_follow_ups",
-                args=(str(chat.id), str(message_id)),
-                queue=settings.CHAT_BACKGROUND_QUEUE,
-            )
-        elif title:
-            titles.title_schedule(chat=chat)
-        elif extraction:
-            memory.memory_schedule(chat=chat, message_id=message_id)
+        calls: list[tuple[str, tuple[Any, ...]]] = []
+        if titles.title_wanted(chat=chat):
+            calls.append(("chat.tasks.generate_chat_title", (str(chat.id),)))
+        if memory_on and memory.memory_wanted(chat=chat):
+            calls.append(("chat.tasks.extract_turn_memories", (str(message_id),)))
+        if calls:
+            enqueue_batched_on_commit(calls, queue=settings.CHAT_BACKGROUND_QUEUE)
 
 
 def _build(*, assistant_message: Message) -> BuiltContext:

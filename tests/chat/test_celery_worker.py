@@ -190,6 +190,7 @@ def test_a_title_and_memories_appear_after_a_streamed_answer(live_server_asgi, w
     assert set(LLMCall.objects.filter(user=user).values_list("purpose", flat=True)) == {"chat", "title", "memory"}
     log = worker.log.read_text(errors="replace")
     assert "chat.tasks.generate_chat_title" in log and "chat.tasks.extract_turn_memories" in log  # not in-process
+    assert "backend.tasks.run_batch" in log  # both left the web process as one message
 
 
 def test_the_worker_logs_json_lines_carrying_the_enqueuing_requests_id(workers, queue, emulator):

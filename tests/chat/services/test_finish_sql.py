@@ -31,6 +31,10 @@ USAGE = Usage(input_tokens=12, output_tokens=30, cache_read_tokens=4, cache_writ
 @pytest.fixture
 def enqueued(monkeypatch):
     """The dotted paths of the tasks dispatched (run on commit, as in production)."""
+    # Imported first: a task module imported while the patch is on would keep the fake `dispatch`
+    # (`from backend.tasks import dispatch`) for the rest of the session.
+    import chat.tasks  # noqa: F401
+
     names: list[str] = []
     monkeypatch.setattr("backend.tasks.dispatch", lambda task, **kwargs: names.append(task.name))
     return names
@@ -80,7 +84,7 @@ def test_one_statement_writes_what_the_engines_path_writes(
     assert [row[1:] for row in _state(fast)[1]] == [row[1:] for row in _state(slow)[1]]
     assert _state(fast)[1][0][0] == "chat" and _state(fast)[2] and _state(slow)[2]
     assert fast_tasks == enqueued
-    expected = ["chat.tasks.answer_follow_ups"]  # title and extraction in one message
+    expected = ["chat.tasks.generate_chat_title", "chat.tasks.extract_turn_memories"]  # eager: each at once
     assert fast_tasks == (expected if outcome is COMPLETE else [])
 
 
@@ -136,7 +140,7 @@ def test_an_answer_already_ended_is_written_once_and_its_stored_state_returned(
 
     assert stored is not None and stored.text == "The answer." and stored.terminal[0] == "message_stop"
     assert TokenUsage.objects.get(chat_ref=accepted.chat.id).calls == 1
-    assert enqueued == ["chat.tasks.answer_follow_ups"]
+    assert enqueued == ["chat.tasks.generate_chat_title", "chat.tasks.extract_turn_memories"]
 
 
 def _record(user, reference: str, tokens: int = 40) -> UsageRecord:
