@@ -267,20 +267,23 @@ def budget_status(user_id: Any, *, now: datetime | None = None) -> BudgetStatus:
     return BudgetStatus(limits=limits, spent_tokens=tokens, spent_usd=usd, resets_at=month_bounds(now)[1])
 
 
-def check_budget(user_id: Any) -> None:
+def check_budget(user_id: Any) -> BudgetLimits | None:
     """Raise BudgetExhausted when the user has used up a monthly limit. No user: nothing to check.
 
-    Without any limit for the user this costs one cache read (the spend is not even looked at).
+    Returns the limits it read (None without a user), which a generation keeps for its
+    end-of-answer warning. Without any limit for the user this costs one cache read (the spend
+    is not even looked at).
     """
     if user_id is None:
-        return
+        return None
     limits = budget_limits(user_id)
     if limits.unlimited:
-        return
+        return limits
     tokens, usd = month_spent(user_id)
     status = BudgetStatus(limits=limits, spent_tokens=tokens, spent_usd=usd, resets_at=month_bounds()[1])
     if status.exhausted:
         raise BudgetExhausted(status)
+    return limits
 
 
 def check_call_budget(user_id: Any) -> None:
@@ -313,17 +316,25 @@ def mark_admitted() -> None:
 
 
 def budget_crossed_warning(
-    *, user_id: Any, tokens: int, cost: Decimal, pending_tokens: int = 0, pending_cost: Decimal = Decimal(0)
+    *,
+    user_id: Any,
+    tokens: int,
+    cost: Decimal,
+    pending_tokens: int = 0,
+    pending_cost: Decimal = Decimal(0),
+    limits: BudgetLimits | None = None,
 ) -> BudgetStatus | None:
     """The status when the last `tokens`/`cost` took the user over the warning ratio.
 
     They are in the ledger but for `pending_tokens`/`pending_cost`, a part about to be written
     (a generation's held rows, written with its terminal state). None when the user has no
-    limit, was over it before, or is still under it.
+    limit, was over it before, or is still under it. `limits`: the user's limits as read when
+    the work was admitted (`check_budget`), so they are not read again; read when not given.
     """
     if user_id is None or (tokens <= 0 and cost <= 0):
         return None
-    limits = budget_limits(user_id)
+    if limits is None:
+        limits = budget_limits(user_id)
     if limits.unlimited:
         return None
     spent_tokens, spent_usd = month_spent(user_id)

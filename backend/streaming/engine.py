@@ -111,6 +111,7 @@ class Admission:
     payload: Any = None  # what the adapter's `run` needs; None for a replay
     replayed: bool = False
     user_id: Any = None  # who asked (set by the engine's admission); None for anonymous generations
+    budget_limits: budget.BudgetLimits | None = None  # the user's limits as admission read them
 
 
 class Adapter(Protocol):
@@ -390,14 +391,14 @@ class Engine:
                 return replay
         user_id = getattr(user, "pk", None)
         self._claim_slot(user=user, guard=guard)
-        budget.check_budget(user_id)  # before any upstream call: the error comes as JSON, not a stream
+        limits = budget.check_budget(user_id)  # before any upstream call: the error comes as JSON, not a stream
         _keep_alive_from_thread()
         # The key and the turn commit together. Without a key, an adapter whose `accept` is atomic
         # by itself (one statement, or its own transaction) needs no transaction around it.
         atomic = idempotency_key or not getattr(self.adapter, "atomic_accept", False)
         try:
             with transaction.atomic() if atomic else contextlib.nullcontext():
-                admission = replace(accept(), user_id=user_id)
+                admission = replace(accept(), user_id=user_id, budget_limits=limits)
                 if idempotency_key:
                     IdempotencyKey.objects.create(
                         user=user,
@@ -602,6 +603,7 @@ class Engine:
                 cost=cost,
                 pending_tokens=sum(record.usage.billed_tokens for record in pending),
                 pending_cost=sum((record.cost for record in pending), Decimal(0)),
+                limits=run.admission.budget_limits,
             )
         except Exception:
             logger.warning("%s generation %s: could not check the budget", self.scope, run.record_id, exc_info=True)

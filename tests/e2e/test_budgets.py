@@ -103,6 +103,25 @@ def test_an_answer_that_passes_80_percent_warns_once_before_its_terminal_event(l
     assert "budget_warning" not in [e.event for e in again]
 
 
+def test_the_warning_uses_the_limits_admission_read_without_reading_them_again(live, alice, emulator, monkeypatch):
+    from backend.llm import budget
+
+    user, token = alice
+    UserBudget.objects.create(user=user, monthly_token_limit=100_000)
+    _spent_before(user, 79_990)
+    reads: list[object] = []
+    real = budget.budget_limits
+    monkeypatch.setattr(budget, "budget_limits", lambda user_id: reads.append(user_id) or real(user_id))
+
+    events = stream_events(
+        live, "POST", "/api/v1/chat/messages/", token, json_body={"content": "[[emu:tokens=50]] warn me"}
+    )
+
+    assert [e.event for e in events][-2:] == ["budget_warning", "message_stop"]
+    assert events[-2].data["limit_tokens"] == 100_000
+    assert reads == [user.pk]  # once, at admission
+
+
 def test_a_cost_limit_from_settings_refuses_chat_and_prototypes(live, alice, bob, emulator, settings):
     settings.USER_MONTHLY_COST_BUDGET_USD = 1.5
     user, token = alice
