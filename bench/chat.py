@@ -11,6 +11,7 @@ the emulator called directly (aiobotocore, same prompt).
     python bench/chat.py reads [--messages 100000] [--clients 32] [--seconds 10] [--runs 2000] [--against REV]
     python bench/chat.py latency [--runs 300] [--workers 2] [--against REV]   (see bench/chat_latency.py)
     python bench/chat.py tokens [--against HEAD~1] [--rounds 3]   (see bench/chat_tokens.py)
+    python bench/chat.py loads [--against HEAD~1] [--rounds 3] [--workers 2]   (the stream loads, two trees)
     python bench/chat.py all --write docs/benchmarks.md
 
 `reads` compares the read paths before and after (see bench/chat_reads.py); `latency` measures
@@ -388,7 +389,9 @@ def latency_sections(emulator_url: str, runs: int, workers: int, against: str | 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["ttft", "concurrency", "history", "reads", "latency", "tokens", "all"])
+    parser.add_argument(
+        "what", choices=["ttft", "concurrency", "history", "reads", "latency", "tokens", "loads", "all"]
+    )
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--streams", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--tokens", type=int, default=300)
@@ -400,9 +403,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--against",
-        help="`tokens` (default HEAD~1), `latency`, `reads` (optional): the revision to compare with in the same run",
+        help="`tokens`, `loads` (default HEAD~1), `latency`, `reads` (optional): the revision to compare with",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="`tokens`, `reads --against`: interleaved rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="`tokens`, `loads`, `reads --against`: interleaved rounds"
+    )
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
@@ -414,6 +419,7 @@ def main() -> None:
         "reads": "read paths before and after",
         "latency": "admission latency and streaming load",
         "tokens": "server CPU per streamed token against another revision",
+        "loads": "stream loads against another revision",
     }
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [
@@ -456,6 +462,20 @@ def main() -> None:
                     token=token,
                     against=args.against or "HEAD~1",
                     rounds=args.rounds,
+                )
+            )
+        if args.what == "loads":  # not part of `all`: it compares with another revision
+            from bench import chat_latency
+
+            _, token = make_token()
+            sections.append(
+                chat_latency.compare_loads(
+                    emulator_url=emulator_url,
+                    env=ENV,
+                    token=token,
+                    against=args.against or "HEAD~1",
+                    rounds=args.rounds,
+                    workers=args.workers,
                 )
             )
     emit(sections, args)

@@ -386,3 +386,70 @@ async def bench_cpu_per_token(*, server_url: str, server_pid: int, token: str, b
             "",
         ]
     )
+
+
+LOADS = [(1000, 75, 80), (300, 300, 20)]
+
+
+def compare_loads(
+    *, emulator_url: str, env: dict[str, str], token: str, against: str, rounds: int, workers: int
+) -> str:
+    """`bench_streams`' loads through this tree and `against`, interleaved round by round (one at a time).
+
+    Both servers run for the whole section with the same workers; only one serves a load at a time,
+    in alternating order, so the machine's drift falls on both alike.
+    """
+    from contextlib import ExitStack
+
+    import uvloop
+
+    from bench.chat_tokens import worktree
+    from bench.common import uvicorn_server
+
+    results: dict[tuple[int, str], list[tuple[float, float, int]]] = {}
+    with ExitStack() as stack:
+        old_tree, commit = stack.enter_context(worktree(against))
+        servers = {
+            commit: stack.enter_context(uvicorn_server(emulator_url, env, workers=workers, port=19711, tree=old_tree)),
+            "this tree": stack.enter_context(uvicorn_server(emulator_url, env, workers=workers, port=19712)),
+        }
+        for round_index in range(rounds):
+            order = list(servers) if round_index % 2 == 0 else list(reversed(servers))
+            for streams, events, delay in LOADS:
+                body = ('{"content": "' + _load_prompt(events, delay) + '"}').encode()
+                for name in order:
+                    host, port = servers[name][0].removeprefix("http://").split(":")
+                    outcome = uvloop.run(
+                        _spread(
+                            streams,
+                            lambda body=body, host=host, port=port: raw_sse_post(
+                                host,
+                                int(port),
+                                "/api/v1/chat/messages/",
+                                body,
+                                headers={"Authorization": f"Token {token}"},
+                            ),
+                        )
+                    )
+                    ttft, _, failures = _stream_figures(outcome, events)
+                    t = summary(ttft)
+                    results.setdefault((streams, name), []).append((t["p50"], t["p99"], failures))
+                    time.sleep(2.0)  # the last answers' terminal writes and log flushes
+    lines = [
+        f"### Concurrent streams, this tree against {commit} ({workers} uvicorn workers, {rounds} interleaved rounds)",
+        "",
+        "The loads of *Concurrent streams*, served by each tree in turn (alternating which goes first).",
+        "",
+        "| load | server | TTFT p50 ms per round | TTFT p99 ms per round | failed |",
+        "|---|---|---|---|---|",
+    ]
+    for streams, events, delay in LOADS:
+        for name in servers:
+            rows = results[(streams, name)]
+            p50s = ", ".join(f"{row[0]:.0f}" for row in rows)
+            p99s = ", ".join(f"{row[1]:.0f}" for row in rows)
+            lines.append(
+                f"| {streams} x {events} @ {delay} ms | {name} | {p50s} | {p99s} | {sum(row[2] for row in rows)} |"
+            )
+    lines += ["", "Targets: TTFT p99 ≤ 1,500 ms for both loads, no failures.", ""]
+    return "\n".join(lines)
