@@ -147,3 +147,25 @@ def test_eager_celery_dispatches_each_call_at_once(broker):
         enqueue_batched_on_commit([(FIRST, ("a",)), (SECOND, ("b",))], queue="q")
 
     assert [(name, args) for name, args, _, _ in broker.messages] == [(FIRST, ("a",)), (SECOND, ("b",))]
+
+
+def test_the_shutdown_hook_waits_for_what_is_pending_and_says_so_when_it_cannot(broker, monkeypatch, caplog):
+    import asyncio
+
+    from django.conf import settings
+
+    assert "backend.tasks.aflush_published" in settings.ASGI_SHUTDOWN_HOOKS
+    publisher = Publisher()
+    monkeypatch.setattr(tasks, "publisher", publisher)
+    publisher.add("q", [(FIRST, ("a",), "-")])
+    asyncio.run(tasks.aflush_published())
+    assert broker.messages == [(FIRST, ("a",), "q", "-")] and "still being published" not in caplog.text
+
+    broker.messages.clear()
+    broker.hold.clear()
+    publisher.add("q", [(FIRST, ("b",), "-")])
+    assert broker.holding.wait(10)
+    asyncio.run(tasks.aflush_published(timeout=0.05))
+    assert "still being published at shutdown" in caplog.text
+    broker.hold.set()
+    assert publisher.flush(10)
