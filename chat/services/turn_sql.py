@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 from django.utils import timezone
 from psycopg.types.json import Json, Jsonb
@@ -70,11 +70,14 @@ def _insert(model: type[Model], objects: list[Any], *, guard: str | None = None)
     With `guard` (a CTE name), the rows are inserted only if that CTE returned a row.
     """
     fields = model._meta.concrete_fields
+    # This thread's connection itself: each use of `django.db.connection` (a proxy) looks it up
+    # again in an asgiref Local, which made preparing a turn's values ~1.6x slower.
+    db = connections[DEFAULT_DB_ALIAS]
     rows = [
-        {field.column: _json_value(field.get_db_prep_save(field.pre_save(obj, True), connection)) for field in fields}
+        {field.column: _json_value(field.get_db_prep_save(field.pre_save(obj, True), db)) for field in fields}
         for obj in objects
     ]
-    return _insert_sql(model, guard, connection.alias), [json.dumps(rows)]
+    return _insert_sql(model, guard, db.alias), [json.dumps(rows)]
 
 
 def _json_value(value: Any) -> Any:
@@ -187,10 +190,11 @@ def _instance(model: type[M], values: tuple[Any, ...]) -> tuple[M | None, tuple[
     row, rest = list(values[: len(fields)]), values[len(fields) :]
     if row[fields.index(model._meta.pk)] is None:
         return None, rest
+    db = connections[DEFAULT_DB_ALIAS]  # as in `_insert`
     for index, converters in _converters(model):
         for converter in converters:
-            row[index] = converter(row[index], fields[index], connection)
-    return model.from_db(connection.alias, [field.attname for field in fields], row), rest
+            row[index] = converter(row[index], fields[index], db)
+    return model.from_db(db.alias, [field.attname for field in fields], row), rest
 
 
 @functools.cache
