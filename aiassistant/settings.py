@@ -236,6 +236,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # explicit.
     "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_SECONDS", default=30),
     "unacked_restore_throttle": 1,
+    # A broker that stops answering fails a publish after this many seconds instead of holding the
+    # publishing thread (and the follow-ups queued behind it) for good; kombu's default waits forever.
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=10.0),
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=5.0),
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
