@@ -196,7 +196,8 @@ def run_batch(self: Task, calls: list[list[Any]]) -> None:
     """The worker's side of a batch: each call becomes its own task, on the queue the batch came from.
 
     Each carries the id of the request that enqueued it into its log lines. A call naming a
-    task this worker does not know is logged and skipped; the others still go.
+    task this worker does not know, or one that cannot be handed on, is logged and skipped; the
+    others still go (a retry of the whole batch would hand the others on twice).
     """
     queue = (self.request.delivery_info or {}).get("routing_key") or ""
     for name, args, request_id in calls:
@@ -207,6 +208,8 @@ def run_batch(self: Task, calls: list[list[Any]]) -> None:
         token = request_id_var.set(request_id or "-")
         try:
             dispatch(task, args=tuple(args), queue=queue)
+        except Exception:
+            logger.exception("handing on %s from a batch failed", name)
         finally:
             request_id_var.reset(token)
 

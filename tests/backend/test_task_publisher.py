@@ -107,6 +107,21 @@ def test_flush_reports_a_publish_that_does_not_end_in_time(broker):
     assert publisher.flush(10)
 
 
+def test_a_call_the_worker_cannot_hand_on_is_logged_and_the_others_still_go(broker, monkeypatch, caplog):
+    sent: list[str] = []
+
+    def flaky(task, *, args=(), kwargs=None, queue=""):
+        if args == ("b",):
+            raise ConnectionError("broker hiccup")
+        sent.append(args[0])
+
+    monkeypatch.setattr(tasks, "dispatch", flaky)
+    run_batch.apply(args=([[FIRST, ["a"], "-"], [SECOND, ["b"], "-"], [FIRST, ["c"], "-"]],))
+
+    assert sent == ["a", "c"]
+    assert f"handing on {SECOND} from a batch failed" in caplog.text
+
+
 def test_the_worker_hands_each_call_of_a_batch_to_its_own_task_with_its_request_id(broker, caplog):
     calls = [[FIRST, ["a"], "req-1"], ["no.such.task", [], "req-2"], [SECOND, ["b"], "req-3"]]
 
