@@ -451,33 +451,20 @@ def main() -> None:
             sections.append(bench_reads(emulator_url, args))
         if args.what in ("latency", "all"):
             sections.append(latency_sections(emulator_url, args.runs, args.workers, args.against))
-        if args.what == "tokens":  # not part of `all`: it compares with another revision
-            from bench import chat_tokens
+        if args.what in ("tokens", "loads"):  # not part of `all`: they compare with another revision
+            from bench import chat_latency, chat_tokens
 
             _, token = make_token()
-            sections.append(
-                chat_tokens.compare(
-                    emulator_url=emulator_url,
-                    env=ENV,
-                    token=token,
-                    against=args.against or "HEAD~1",
-                    rounds=args.rounds,
-                )
-            )
-        if args.what == "loads":  # not part of `all`: it compares with another revision
-            from bench import chat_latency
-
-            _, token = make_token()
-            sections.append(
-                chat_latency.compare_loads(
-                    emulator_url=emulator_url,
-                    env=ENV,
-                    token=token,
-                    against=args.against or "HEAD~1",
-                    rounds=args.rounds,
-                    workers=args.workers,
-                )
-            )
+            compare: dict[str, Any] = {
+                "emulator_url": emulator_url,
+                "env": ENV,
+                "token": token,
+                "against": args.against or "HEAD~1",
+            }
+            if args.what == "tokens":
+                sections.append(chat_tokens.compare(**compare, rounds=args.rounds))
+            else:
+                sections.append(chat_latency.compare_loads(**compare, rounds=args.rounds, workers=args.workers))
     emit(sections, args)
 
 

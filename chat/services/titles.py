@@ -20,7 +20,6 @@ from backend.errors import Conflict
 from backend.llm import service as llm
 from backend.llm.types import CallContext, LLMRequest, TextBlock
 from backend.llm.types import Message as LLMMessage
-from backend.tasks import enqueue_on_commit
 from chat import prompts
 from chat.errors import ErrorCode
 from chat.models import Chat, Message
@@ -42,17 +41,6 @@ _QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb*#"
 def title_wanted(*, chat: Chat) -> bool:
     """Whether a complete answer in `chat` should title it: only while it has the default title."""
     return chat.title_source == Chat.TitleSource.DEFAULT
-
-
-def title_schedule(*, chat: Chat) -> None:
-    """Called inside the transaction that completed an answer: title the chat once it commits.
-
-    Only for a chat still on the default title. Enqueue failures (broker down) are logged
-    (`enqueue_on_commit` is robust); the next complete answer tries again.
-    """
-    if not title_wanted(chat=chat):
-        return
-    enqueue_on_commit("chat.tasks.generate_chat_title", args=(str(chat.id),), queue=settings.CHAT_BACKGROUND_QUEUE)
 
 
 def title_clean(text: str) -> str:

@@ -19,7 +19,6 @@ from chat.services.memory.extraction import (
     memory_extract_chat_schedule,
     memory_extract_turn,
     memory_extractions_purge,
-    memory_schedule,
     memory_wanted,
 )
 from chat.services.memory.management import (
@@ -48,7 +47,6 @@ __all__ = [
     "memory_extract_turn",
     "memory_extractions_purge",
     "memory_forget_all",
-    "memory_schedule",
     "memory_settings_set",
     "memory_update",
     "memory_verify",

@@ -144,13 +144,6 @@ def memory_wanted(*, chat: Chat) -> bool:
     return not chat.incognito
 
 
-def memory_schedule(*, chat: Chat, message_id: UUID) -> None:
-    """Called inside the transaction that completed an answer: extract memories once it commits."""
-    if not memory_wanted(chat=chat):
-        return
-    enqueue_on_commit("chat.tasks.extract_turn_memories", args=(str(message_id),), queue=settings.CHAT_BACKGROUND_QUEUE)
-
-
 def memory_extract_turn(*, message_id: UUID) -> ExtractionResult | None:
     """Extract memories from the turn answered by `message_id` (the background task's work).
 
