@@ -18,6 +18,7 @@ import contextvars
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -89,9 +90,11 @@ def enqueue_batched_on_commit(calls: Sequence[tuple[str, tuple[Any, ...]]], *, q
     round trip), and when a thousand answers end within seconds that CPU is taken from the
     answers still being admitted. The publisher thread publishes what it is given at once when
     it is idle, and what arrived while it was publishing goes out together, as one `run_batch`
-    message that the worker hands on as one task per call (each keeps its own retries). So an idle
-    server publishes exactly as before, one message per commit, off the request's thread, and a
-    busy one publishes a message per batch.
+    message that the worker hands on as one task per call (each keeps its own retries). It
+    publishes at most once per `Publisher.interval` (20 ms): what arrives within that time after a
+    publish waits for the rest of it and leaves with the others. So an idle server publishes
+    exactly as before, one message per commit, at once and off the request's thread, and a busy
+    one publishes a message per batch (a title or a memory starts at most 20 ms later).
 
     With Celery eager (no broker) each call is dispatched as `enqueue_on_commit` would.
     """
@@ -111,9 +114,14 @@ Call = tuple[str, tuple[Any, ...], str]  # task name, args, the enqueuing reques
 
 
 class Publisher:
-    """One background thread that publishes enqueued calls, a message per queue for what is pending."""
+    """One background thread that publishes enqueued calls, a message per queue for what is pending.
 
-    def __init__(self) -> None:
+    `interval`: the least time in seconds from one publish to the next; the first call after a
+    quiet `interval` is published at once.
+    """
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
         self._reset()
         os.register_at_fork(after_in_child=self._reset)  # a forked child starts with nothing pending
 
@@ -137,10 +145,15 @@ class Publisher:
             return self._changed.wait_for(lambda: not self._pending and not self._busy, timeout)
 
     def _run(self) -> None:
+        last = -float("inf")  # when the last publish started (monotonic)
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: bool(self._pending))
+                # Paced: what arrives within `interval` of the last publish waits for the others.
+                while (rest := last + self.interval - time.monotonic()) > 0:
+                    self._changed.wait(rest)
                 batch, self._pending, self._busy = self._pending, [], True
+            last = time.monotonic()
             try:
                 self._publish(batch)
             finally:

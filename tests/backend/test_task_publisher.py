@@ -83,6 +83,33 @@ def test_what_arrives_while_a_message_is_published_leaves_as_one_batch_in_order(
     assert len(broker.messages) == 3
 
 
+def test_the_first_call_after_a_quiet_interval_is_published_at_once(broker):
+    publisher = Publisher(interval=60)
+
+    publisher.add("q", [(FIRST, ("a",), "req-1")])
+
+    assert publisher.flush(5)  # not held back by the (long) interval: nothing was published before
+    assert broker.messages == [(FIRST, ("a",), "q", "req-1")]
+
+
+def test_calls_within_the_interval_after_a_publish_wait_and_leave_together(broker):
+    publisher = Publisher(interval=60)
+    publisher.add("q", [(FIRST, ("a",), "req-1")])
+    assert publisher.flush(5)
+
+    publisher.add("q", [(FIRST, ("b",), "req-2")])
+    publisher.add("q", [(SECOND, ("c",), "req-3")])
+    assert publisher.flush(0.3) is False  # paced: they wait for the rest of the interval
+    assert len(broker.messages) == 1
+
+    publisher.interval = 0  # the interval is over: the next change lets them go, together
+    publisher.add("q", [(SECOND, ("d",), "req-4")])
+    assert publisher.flush(5)
+    batch = [(FIRST, ("b",), "req-2"), (SECOND, ("c",), "req-3"), (SECOND, ("d",), "req-4")]
+    assert broker.messages[1] == (BATCH_TASK, ([list(call) for call in batch],), "q", "-")
+    assert len(broker.messages) == 2
+
+
 def test_a_failed_publish_is_logged_by_task_name_and_the_publisher_goes_on(broker, caplog):
     publisher = Publisher()
     broker.fail = True
