@@ -7,7 +7,8 @@ the same writes are **one** statement of data-modifying CTEs, in autocommit, so 
 by themselves:
 
 - the answer's UPDATE is the one `QuerySet.update` compiles (same fields, same preparation),
-  guarded by `status = streaming` so that a terminal state is written once;
+  guarded by `status = streaming` so that a terminal state is written once; its text is kept per
+  shape of values, and only the values are prepared per answer (`_update`);
 - the chat's `updated_at` and the roll-up row (`chat.services.usage`: created or incremented,
   same conflict target) are written only when that UPDATE matched, and the roll-up only when a
   model was called;
@@ -22,6 +23,7 @@ Used on PostgreSQL; SQLite takes the engine's path (`ChatAdapter.finished`).
 from __future__ import annotations
 
 import functools
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -84,6 +86,61 @@ def _tail_sql() -> str:
     return f", touched AS ({touched}), rollup AS ({rollup}) SELECT {selected} FROM touched"  # noqa: S608
 
 
+@functools.lru_cache(maxsize=64)
+def _update_sql(shape: tuple[tuple[str, bool], ...]) -> str:
+    """The UPDATE `QuerySet.update` compiles for a streaming answer and values of `shape`.
+
+    `shape`: each value's field name and whether it is NULL, in order. The SET list is written as
+    `SQLUpdateCompiler` writes it; the WHERE clause is the compiler's own.
+    """
+    query = Message.objects.filter(id=uuid.UUID(int=0), status=Message.Status.STREAMING).query.chain(UpdateQuery)
+    compiler = query.get_compiler(connection.alias)
+    where, _ = compiler.compile(query.where)
+    quote = compiler.quote_name_unless_alias
+    fields = Message._meta
+    sets = ", ".join(f"{quote(fields.get_field(name).column)} = {'NULL' if null else '%s'}" for name, null in shape)  # type: ignore[union-attr]
+    return f"UPDATE {quote(fields.db_table)} SET {sets} WHERE {where}"  # noqa: S608 - names from the model
+
+
+def _update(record_id: UUID, values: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The statement and parameters of `Message.objects.filter(id=record_id, status=streaming).update(**values)`.
+
+    Compiling it took ~120 µs per answer; the text depends only on which fields are set and which
+    are NULL, so it is kept per shape and only the values are prepared, as the compiler prepares
+    them (`get_db_prep_save`). Values the compiler treats otherwise (expressions, model
+    instances, fields with their own placeholder) take the compiler's path.
+    """
+    shape: list[tuple[str, bool]] = []
+    params: list[Any] = []
+    for name, value in values.items():
+        field = Message._meta.get_field(name)
+        if (
+            hasattr(value, "resolve_expression")
+            or hasattr(value, "prepare_database_save")
+            or hasattr(field, "get_placeholder")
+        ):
+            return _compiled_update(record_id, values)
+        prepared = field.get_db_prep_save(value, connection=connection)  # type: ignore[union-attr]
+        if hasattr(prepared, "as_sql"):
+            return _compiled_update(record_id, values)
+        shape.append((name, prepared is None))
+        if prepared is not None:
+            params.append(prepared)
+    pk, status = Message._meta.pk, Message._meta.get_field("status")
+    assert pk is not None
+    params.append(pk.get_db_prep_value(pk.get_prep_value(record_id), connection, prepared=True))
+    params.append(status.get_db_prep_value(status.get_prep_value(Message.Status.STREAMING), connection, prepared=True))
+    return _update_sql(tuple(shape)), params
+
+
+def _compiled_update(record_id: UUID, values: dict[str, Any]) -> tuple[str, list[Any]]:
+    query = Message.objects.filter(id=record_id, status=Message.Status.STREAMING).query.chain(UpdateQuery)
+    assert isinstance(query, UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(connection.alias).as_sql()
+    return sql, list(params)
+
+
 @functools.cache
 def _returning() -> str:
     table = connection.ops.quote_name(Message._meta.db_table)
@@ -100,10 +157,7 @@ def finish_write(
     None when the answer was not streaming any more (someone else wrote its terminal state);
     the ledger rows are written either way.
     """
-    query = Message.objects.filter(id=record_id, status=Message.Status.STREAMING).query.chain(UpdateQuery)
-    assert isinstance(query, UpdateQuery)
-    query.add_update_values(values)
-    update_sql, update_params = query.get_compiler(connection.alias).as_sql()
+    update_sql, update_params = _update(record_id, values)
     insert_sql, insert_params, rows = ("", [], []) if not ledger else usage.ledger_insert(ledger)
     inserted = f", ledger AS ({insert_sql})" if ledger else ""
     now = timezone.now()

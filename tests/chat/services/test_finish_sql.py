@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import pytest
 from django.db import ProgrammingError, connection
+from django.db.models import F
 from django.forms.models import model_to_dict
+from django.utils import timezone
 
 from backend.llm import budget
 from backend.llm.models import LLMCall
@@ -209,3 +212,44 @@ def test_the_held_rows_are_kept_when_the_terminal_statement_fails(monkeypatch, e
 
     assert len(_ledger("kept")) == 1
     assert Message.objects.get(id=accepted.assistant_message.id).status == Message.Status.STREAMING
+
+
+def _comparable(params):
+    """Parameters with psycopg's JSON wrappers (no equality of their own) as their type and content."""
+    return [(type(value).__name__, value.obj) if hasattr(value, "obj") else value for value in params]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {
+            "status": Message.Status.COMPLETE,
+            "model_id": "us.anthropic.claude-sonnet-4-6",
+            "stop_reason": "end_turn",
+            "input_tokens": 12,
+            "output_tokens": 30,
+            "cache_read_tokens": 4,
+            "cache_write_tokens": 2,
+            "cost": Decimal("0.0123"),
+            "error_code": "",
+            "error_message": "",
+            "event_seq": 7,
+            "completed_at": timezone.now(),
+            "text": "The answer.",
+            "knowledge_mode": Message.KnowledgeMode.NONE,
+            "citations": [{"index": 1, "title": "Doc", "score": 0.5}],
+            "tool_calls": [],
+        },
+        {"status": Message.Status.ERROR, "error_code": "model_unavailable", "completed_at": None, "text": ""},
+        {"status": Message.Status.CANCELLED, "output_tokens": F("output_tokens") + 1},
+    ],
+    ids=["complete", "null", "expression"],
+)
+def test_the_kept_update_is_the_statement_the_compiler_writes(values):
+    record_id = uuid.uuid4()
+
+    sql, params = finish_sql._update(record_id, values)
+    expected_sql, expected_params = finish_sql._compiled_update(record_id, values)
+
+    assert sql == expected_sql
+    assert _comparable(params) == _comparable(expected_params)
