@@ -91,10 +91,11 @@ def enqueue_batched_on_commit(calls: Sequence[tuple[str, tuple[Any, ...]]], *, q
     answers still being admitted. The publisher thread publishes what it is given at once when
     it is idle, and what arrived while it was publishing goes out together, as one `run_batch`
     message that the worker hands on as one task per call (each keeps its own retries). It
-    publishes at most once per `Publisher.interval` (20 ms): what arrives within that time after a
+    publishes at most once per `Publisher.interval` (100 ms): what arrives within that time after a
     publish waits for the rest of it and leaves with the others. So an idle server publishes
     exactly as before, one message per commit, at once and off the request's thread, and a busy
-    one publishes a message per batch (a title or a memory starts at most 20 ms later).
+    one publishes at most ten messages a second (a title or a memory, which takes its model a
+    second or more, starts at most 100 ms later).
 
     With Celery eager (no broker) each call is dispatched as `enqueue_on_commit` would.
     """
@@ -120,7 +121,7 @@ class Publisher:
     quiet `interval` is published at once.
     """
 
-    def __init__(self, interval: float = 0.02) -> None:
+    def __init__(self, interval: float = 0.1) -> None:
         self.interval = interval
         self._reset()
         os.register_at_fork(after_in_child=self._reset)  # a forked child starts with nothing pending
