@@ -108,7 +108,8 @@ def uvicorn_server(
         [
             sys.executable,
             "-m",
-            "uvicorn",
+            # as the tree is deployed: `backend.serve` (a socket per worker) where it has one
+            "backend.serve" if (tree / "backend" / "serve.py").exists() else "uvicorn",
             "aiassistant.asgi:application",
             "--host",
             "127.0.0.1",

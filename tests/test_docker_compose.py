@@ -26,7 +26,8 @@ def test_every_long_running_service_has_a_healthcheck(name):
 def test_web_serves_the_asgi_application_with_uvicorn_and_checks_readiness():
     command = SERVICES["web"]["command"]
 
-    assert "uvicorn aiassistant.asgi:application" in command
+    # uvicorn's command line through backend.serve: each worker listens on its own socket
+    assert "python -m backend.serve aiassistant.asgi:application" in command
     assert "--http httptools" in command
     assert "migrate" in command
     assert "/readyz" in " ".join(SERVICES["web"]["healthcheck"]["test"])

@@ -1,4 +1,4 @@
-"""`manage.py serve`: the ASGI server (uvicorn + uvloop + httptools), as `make run` starts it.
+"""`manage.py serve`: the ASGI server (uvicorn + uvloop + httptools, `backend.serve`), as `make run` starts it.
 
 When no Bedrock credentials and no BEDROCK_ENDPOINT_URL are configured, it first starts the
 built-in LLM emulator on EMULATOR_PORT and points the LLM layer at it, with a loud warning
@@ -36,6 +36,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, workers: int, reload: bool, **options: Any) -> None:
         import uvicorn
 
+        from backend.serve import install
+
+        install()  # several workers: each listens on its own socket (backend.serve)
         if not reload:  # with --reload uvicorn's supervisor binds first and reports a clash itself
             ensure_port_is_free(host, port, "PORT")
         if not settings.BEDROCK_ENDPOINT_URL and not settings.BEDROCK_CREDENTIALS_CONFIGURED:
