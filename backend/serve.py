@@ -2,12 +2,15 @@
 
 uvicorn's supervisor binds one socket and every worker accepts from it. Under uvloop a worker
 that wakes for a new connection accepts every connection waiting in the backlog, so a burst of
-new connections lands on one worker: 32 keep-alive connections opened at once (what nginx's
-`keepalive 32` to this upstream does, or the read benchmark) were split 32/0, 31/1 or 29/3 on
-two workers in most runs, and that worker served every request while the other idled, at half
-the throughput and twice the latency. With `SO_REUSEPORT` each worker binds its own socket on
+new connections piles onto one worker: 32 keep-alive connections opened at once (what nginx's
+`keepalive 32` to this upstream does, or the read benchmark) were split 24/8 or worse in 14 of
+18 loads on two workers, all 32 on one in 4 of them, and the busier worker set the pace (all on
+one: half the throughput, twice the latency). With `SO_REUSEPORT` each worker binds its own socket on
 the same address and the kernel spreads new connections over them (16/16 to 19/13 for the same
 32), whatever the workers are doing.
+
+Linux lets only sockets of the same user join such a group, so another account on the host
+cannot take a share of the connections.
 
 `python -m backend.serve` takes uvicorn's command line unchanged (`uvicorn --help`);
 `manage.py serve` uses the same supervisor. One worker, `--uds`, `--fd`, port 0 and `--reload`
