@@ -12,6 +12,7 @@ the emulator called directly (aiobotocore, same prompt).
     python bench/chat.py latency [--runs 300] [--workers 2] [--against REV]   (see bench/chat_latency.py)
     python bench/chat.py tokens [--against HEAD~1] [--rounds 3]   (see bench/chat_tokens.py)
     python bench/chat.py loads [--against HEAD~1] [--rounds 3] [--workers 2]   (the stream loads, two trees)
+    python bench/chat.py steps [--runs 150]   (a new chat's added TTFT step by step, see bench/chat_steps.py)
     python bench/chat.py all --write docs/benchmarks.md
 
 `reads` compares the read paths before and after (see bench/chat_reads.py); `latency` measures
@@ -390,7 +391,7 @@ def latency_sections(emulator_url: str, runs: int, workers: int, against: str | 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "what", choices=["ttft", "concurrency", "history", "reads", "latency", "tokens", "loads", "all"]
+        "what", choices=["ttft", "concurrency", "history", "reads", "latency", "tokens", "loads", "steps", "all"]
     )
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--streams", type=int, nargs="+", default=[100, 500, 1000])
@@ -420,6 +421,7 @@ def main() -> None:
         "latency": "admission latency and streaming load",
         "tokens": "server CPU per streamed token against another revision",
         "loads": "stream loads against another revision",
+        "steps": "where a new chat's added time to first token goes",
     }
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [
@@ -451,6 +453,11 @@ def main() -> None:
             sections.append(bench_reads(emulator_url, args))
         if args.what in ("latency", "all"):
             sections.append(latency_sections(emulator_url, args.runs, args.workers, args.against))
+        if args.what == "steps":
+            from bench.chat_steps import bench_steps
+
+            _, token = make_token()
+            sections.append(bench_steps(emulator_url=emulator_url, env=ENV, token=token, model=MODEL, runs=args.runs))
         if args.what in ("tokens", "loads"):  # not part of `all`: they compare with another revision
             from bench import chat_latency, chat_tokens
 

@@ -97,7 +97,13 @@ def uvicorn_process(emulator_url: str, env: dict[str, str], *, workers: int = 1)
 
 @contextmanager
 def uvicorn_server(
-    emulator_url: str, env: dict[str, str], *, workers: int = 1, port: int | None = None, tree: Path = REPO
+    emulator_url: str,
+    env: dict[str, str],
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    tree: Path = REPO,
+    app: str = "aiassistant.asgi:application",
 ) -> Iterator[tuple[str, int]]:
     """`uvicorn_process`, yielding its URL and the server's process id (its workers are children).
 
@@ -110,7 +116,7 @@ def uvicorn_server(
             "-m",
             # as the tree is deployed: `backend.serve` (a socket per worker) where it has one
             "backend.serve" if (tree / "backend" / "serve.py").exists() else "uvicorn",
-            "aiassistant.asgi:application",
+            app,
             "--host",
             "127.0.0.1",
             "--port",
