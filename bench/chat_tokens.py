@@ -48,6 +48,7 @@ def compare(*, emulator_url: str, env: dict[str, str], token: str, against: str,
 
     figures: dict[str, list[float]] = {"before": [], "after": [], "after2": [], "floor": []}
     answers: dict[str, list[float]] = {"before": [], "after": []}
+    messages: dict[str, list[int]] = {"before": [], "after": []}
     with ExitStack() as stack:
         old_tree, commit = stack.enter_context(worktree(against))
         before = stack.enter_context(uvicorn_server(emulator_url, env, workers=1, port=19701, tree=old_tree))
@@ -65,13 +66,85 @@ def compare(*, emulator_url: str, env: dict[str, str], token: str, against: str,
                         figures["floor"].append(floor)
                 for _ in range(rounds):
                     for name, (url, pid) in (("before", before), ("after", after)):
+                        _clear_queued_messages()
                         answers[name].append(await cpu_per_answer(server_url=url, server_pid=pid, token=token))
+                        messages[name].append(_queued_messages())
 
         uvloop.run(run())
-    return _report(figures, commit, rounds) + _answers_report(answers, commit, rounds)
+    return (
+        _report(figures, commit, rounds)
+        + _answers_report(answers, commit, rounds)
+        + _messages_report(messages, commit, _publish_cost_ms())
+    )
 
 
-async def cpu_per_answer(*, server_url: str, server_pid: int, token: str, answers: int = 200) -> float:
+def _queue_keys() -> list[bytes]:
+    """The Redis lists of the follow-ups' queue (and its priority levels) on the bench's broker."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue = settings.CHAT_BACKGROUND_QUEUE
+    return [key for key in client.scan_iter(match=f"{queue}*") if client.type(key) == b"list"]
+
+
+def _queued_messages() -> int:
+    """Celery messages waiting in the follow-ups' queue (nothing consumes them in the benchmark)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    return sum(int(client.llen(key)) for key in _queue_keys())
+
+
+def _clear_queued_messages() -> None:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    for key in _queue_keys():
+        client.delete(key)
+
+
+def _publish_cost_ms(count: int = 1000) -> float:
+    """CPU ms of publishing one follow-up message (`backend.tasks.dispatch` to the broker), in process."""
+    import time
+
+    import redis
+    from django.conf import settings
+
+    from backend.tasks import _task, dispatch
+
+    task = _task("chat.tasks.generate_chat_title")
+    queue = "bench-publish-cost"
+    for _ in range(50):  # connection, routing and the task's message template warmed up
+        dispatch(task, args=("00000000-0000-0000-0000-000000000000",), queue=queue)
+    started = time.process_time()
+    for _ in range(count):
+        dispatch(task, args=("00000000-0000-0000-0000-000000000000",), queue=queue)
+    cost = (time.process_time() - started) / count * 1000
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+    return cost
+
+
+def _messages_report(messages: dict[str, list[int]], commit: str, publish_ms: float) -> str:
+    def per_thousand(values: list[int]) -> str:
+        return ", ".join(f"{value * 1000 / ANSWERS:.0f}" for value in values)
+
+    return "\n".join(
+        [
+            f"Celery messages the follow-ups of those answers took, per 1,000 answers (each round): {commit} "
+            f"{per_thousand(messages['before'])}; this tree {per_thousand(messages['after'])}. Publishing one "
+            f"costs {publish_ms:.2f} ms of CPU (`backend.tasks.dispatch` to the broker, in the bench process).",
+            "",
+        ]
+    )
+
+
+ANSWERS = 200  # answers per round of `cpu_per_answer`
+
+
+async def cpu_per_answer(*, server_url: str, server_pid: int, token: str, answers: int = ANSWERS) -> float:
     """Server CPU ms per answer of 3 tokens, `answers` of them arriving within one second."""
     import asyncio
 
