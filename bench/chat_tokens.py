@@ -78,52 +78,49 @@ def compare(*, emulator_url: str, env: dict[str, str], token: str, against: str,
     )
 
 
-def _queue_keys() -> list[bytes]:
-    """The Redis lists of the follow-ups' queue (and its priority levels) on the bench's broker."""
+def _broker() -> Any:
+    """A Redis client of the bench's Celery broker."""
     import redis
     from django.conf import settings
 
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    queue = settings.CHAT_BACKGROUND_QUEUE
-    return [key for key in client.scan_iter(match=f"{queue}*") if client.type(key) == b"list"]
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+
+def _queue_keys(broker: Any) -> list[bytes]:
+    """The Redis lists of the follow-ups' queue (and its priority levels) on the bench's broker."""
+    from django.conf import settings
+
+    pattern = f"{settings.CHAT_BACKGROUND_QUEUE}*"
+    return [key for key in broker.scan_iter(match=pattern) if broker.type(key) == b"list"]
 
 
 def _queued_messages() -> int:
     """Celery messages waiting in the follow-ups' queue (nothing consumes them in the benchmark)."""
-    import redis
-    from django.conf import settings
-
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    return sum(int(client.llen(key)) for key in _queue_keys())
+    broker = _broker()
+    return sum(int(broker.llen(key)) for key in _queue_keys(broker))
 
 
 def _clear_queued_messages() -> None:
-    import redis
-    from django.conf import settings
-
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    for key in _queue_keys():
-        client.delete(key)
+    broker = _broker()
+    for key in _queue_keys(broker):
+        broker.delete(key)
 
 
 def _publish_cost_ms(count: int = 1000) -> float:
     """CPU ms of publishing one follow-up message (`backend.tasks.dispatch` to the broker), in process."""
     import time
 
-    import redis
-    from django.conf import settings
+    from backend.tasks import dispatch
+    from chat.tasks import generate_chat_title
 
-    from backend.tasks import _task, dispatch
-
-    task = _task("chat.tasks.generate_chat_title")
-    queue = "bench-publish-cost"
+    queue, args = "bench-publish-cost", ("00000000-0000-0000-0000-000000000000",)
     for _ in range(50):  # connection, routing and the task's message template warmed up
-        dispatch(task, args=("00000000-0000-0000-0000-000000000000",), queue=queue)
+        dispatch(generate_chat_title, args=args, queue=queue)
     started = time.process_time()
     for _ in range(count):
-        dispatch(task, args=("00000000-0000-0000-0000-000000000000",), queue=queue)
+        dispatch(generate_chat_title, args=args, queue=queue)
     cost = (time.process_time() - started) / count * 1000
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
+    _broker().delete(queue)
     return cost
 
 
