@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from tests.e2e.browser import chromium
-from tests.e2e.live import LiveServer, make_user
+from tests.e2e.live import LiveServer, make_user, wait_for_generations_to_end
 
 
 @pytest.fixture
-def live(live_server_asgi: LiveServer, transactional_db: None, emulator: Any) -> LiveServer:
-    return live_server_asgi
+def live(live_server_asgi: LiveServer, transactional_db: None, emulator: Any) -> Iterator[LiveServer]:
+    yield live_server_asgi
+    wait_for_generations_to_end()  # before transactional_db's teardown flushes the tables
 
 
 @pytest.fixture

@@ -74,6 +74,25 @@ def live_server_asgi() -> Iterator[LiveServer]:
     stop()
 
 
+def wait_for_generations_to_end(timeout: float = 15.0) -> None:
+    """Wait until the live server's generations have written their terminal state.
+
+    A test may end as soon as its page shows what it checks, while the answer's terminal write
+    (whose foreign-key checks take row-share locks) is still running; the flush that follows
+    truncates every table and the two deadlocked (seen once: the admin assistant's chart shown
+    before its answer's terminal write), failing every later test on a dirty database.
+    """
+    from adminassistant.services.generation import engine as adminassistant_engine
+    from chat.services.generation import engine as chat_engine
+    from prototypes.services.generation import engine as prototypes_engine
+    from sitehelp.services.generation import engine as sitehelp_engine
+
+    engines = (chat_engine, prototypes_engine, adminassistant_engine, sitehelp_engine)
+    deadline = time.monotonic() + timeout
+    while any(engine.running for engine in engines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 async def _close_loop_resources(stream_registry: bool = True) -> None:
     """What the server's event loop holds open: Bedrock clients, the Redis stream connection."""
     from asgiref.sync import sync_to_async
