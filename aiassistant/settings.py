@@ -546,6 +546,9 @@ STREAM_EVENT_NAMES = [
 ]
 # Event logs: Redis copy written every this many seconds; kept this long after a generation ends.
 STREAM_LOG_FLUSH_SECONDS = env.float("STREAM_LOG_FLUSH_SECONDS", default=0.05)
+# ... and, under load, up to this many: the interval grows with the generations a flush writes
+# (one Redis command each), so the mirror's cost per token stays flat as streams are added.
+STREAM_LOG_FLUSH_MAX_SECONDS = env.float("STREAM_LOG_FLUSH_MAX_SECONDS", default=0.25)
 STREAM_LOG_TTL = env.int("STREAM_LOG_TTL", default=3600)
 STREAM_LOCAL_RETENTION_SECONDS = env.int("STREAM_LOCAL_RETENTION_SECONDS", default=60)
 STREAM_KEEPALIVE_SECONDS = env.float("STREAM_KEEPALIVE_SECONDS", default=15.0)

@@ -46,6 +46,10 @@ ORPHAN_SEQ_GAP = 10_000
 RUNNING_TTL_MARGIN = 3600
 EXPIRY_REFRESH_SECONDS = 600
 
+# The flush interval stays STREAM_LOG_FLUSH_SECONDS while a flush writes at most this many logs,
+# and grows in proportion beyond (up to STREAM_LOG_FLUSH_MAX_SECONDS): see `flush_interval`.
+LOGS_PER_FLUSH = 20
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -192,6 +196,23 @@ def redis_key(key: str) -> str:
     return f"{settings.CACHES['default'].get('KEY_PREFIX', 'aia')}:stream:{key}"
 
 
+def flush_interval(written: int) -> float:
+    """Seconds until the next flush, after one that wrote `written` logs.
+
+    Each log with new events is one XADD per flush. At 20 ms per token and a 50 ms interval,
+    a command carried 2 or 3 events; at 80 ms per event, barely one: the mirror cost a Redis
+    command per token. Stretching the interval with the number of running generations keeps
+    the commands per second near LOGS_PER_FLUSH / STREAM_LOG_FLUSH_SECONDS (400) until the
+    ceiling, so each carries more events as streams are added. Live readers are not affected
+    (they are woken by `append`); a reader in another process gets its events this late at
+    most, and a process that dies loses at most this much of its log's Redis copy (covered by
+    ORPHAN_SEQ_GAP).
+    """
+    base = settings.STREAM_LOG_FLUSH_SECONDS
+    ceiling = max(base, settings.STREAM_LOG_FLUSH_MAX_SECONDS)
+    return min(ceiling, max(base, base * written / LOGS_PER_FLUSH))
+
+
 class EventLogs:
     """The process's live logs, their Redis mirror, and the flusher that writes it."""
 
@@ -241,63 +262,63 @@ class EventLogs:
             self._flusher = loop.create_task(self._flush_forever(), name="stream-log-flusher")
 
     async def _flush_forever(self) -> None:
-        interval = settings.STREAM_LOG_FLUSH_SECONDS
+        written = 0
         while self.logs:
-            await asyncio.sleep(interval)
-            await self.flush()
+            await asyncio.sleep(flush_interval(written))
+            written = await self.flush()
             self._forget_finished()
 
-    async def flush(self, log: LocalLog | None = None) -> None:
+    async def flush(self, log: LocalLog | None = None) -> int:
         """Write every log's new events to Redis in one pipeline (one flush at a time).
 
         With `log`, the caller only needs that log's events written: when the flush it waited
         for (another caller's, or the periodic one) already took them, it returns without a
         pipeline of its own. Answers that end together share one pipeline instead of queueing
-        one each behind the lock.
+        one each behind the lock. Returns how many logs this call wrote (or, without Redis,
+        would have written).
         """
         loop = asyncio.get_running_loop()
         if self._flush_lock is None or self._flush_lock_loop is not loop:
             self._flush_lock, self._flush_lock_loop = asyncio.Lock(), loop
         if log is not None and not log._unflushed and not self._flush_lock.locked():
-            return  # nothing of its own pending, and no flush in flight holds its events
+            return 0  # nothing of its own pending, and no flush in flight holds its events
         async with self._flush_lock:
             if log is not None and not log._unflushed:
-                return  # the flush that held the lock wrote them
-            await self._flush()
+                return 0  # the flush that held the lock wrote them
+            return await self._flush()
 
-    async def _flush(self) -> None:
+    async def _flush(self) -> int:
         redis = self._redis_client()
         if redis is None:
-            for log in self.logs.values():
-                log.take_unflushed()
-            return
+            return sum(bool(log.take_unflushed()) for log in self.logs.values())
         pipeline = redis.pipeline(transaction=False)
-        pending = False
+        written = 0
         expiring: list[LocalLog] = []
+        now = time.monotonic()
         for log in list(self.logs.values()):
             events = log.take_unflushed()
             if not events:
                 continue
-            pending = True
+            written += 1
             key = redis_key(log.key)
             pipeline.xadd(key, _encode_fields(events), id=f"0-{events[-1].seq}")
             # The expiry is written with the first events, with the terminal event, and then
             # every EXPIRY_REFRESH_SECONDS of a long generation — not with every flush (that
             # doubled the commands per token).
-            now = time.monotonic()
             if log.ended or now - log.expiry_written_at >= EXPIRY_REFRESH_SECONDS or not log.expiry_written_at:
                 pipeline.expire(
                     key, settings.STREAM_LOG_TTL if log.ended else settings.STREAM_LOG_TTL + RUNNING_TTL_MARGIN
                 )
                 log.expiry_written_at = now
                 expiring.append(log)
-        if pending:
+        if written:
             try:
                 await pipeline.execute()
             except Exception:  # the live readers still have every event; only remote resume degrades
                 logger.warning("could not write stream events to Redis", exc_info=True)
                 for log in expiring:
                     log.expiry_written_at = 0.0  # written with the next flush
+        return written
 
     def _forget_finished(self) -> None:
         """Drop local logs some time after they ended (late local readers get the Redis copy).

@@ -71,7 +71,9 @@ async def _wait_for_log(engine: Engine, record_id: UUID, key: str) -> None:
     wait a few flush intervals while its record is still streaming, rather than serve snapshots."""
     if not settings.REDIS_URL:
         return
-    deadline = time.monotonic() + max(1.0, 10 * settings.STREAM_LOG_FLUSH_SECONDS)
+    # A log is first written within one flush interval, at most STREAM_LOG_FLUSH_MAX_SECONDS under load.
+    longest = max(settings.STREAM_LOG_FLUSH_SECONDS, settings.STREAM_LOG_FLUSH_MAX_SECONDS)
+    deadline = time.monotonic() + max(1.0, 4 * longest)
     while time.monotonic() < deadline:
         state = await db_sync_to_async(engine.stored_state)(record_id)
         if state.terminal is not None:

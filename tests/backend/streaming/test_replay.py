@@ -15,7 +15,16 @@ from django.conf import settings
 
 from backend.db import db_sync_to_async
 from backend.streaming import replay
-from backend.streaming.log import EventLogs, Follow, LocalLog, _decode_entry, close_orphaned_log, logs, redis_key
+from backend.streaming.log import (
+    EventLogs,
+    Follow,
+    LocalLog,
+    _decode_entry,
+    close_orphaned_log,
+    flush_interval,
+    logs,
+    redis_key,
+)
 from chat.models import Chat, Message, MessagePair
 from chat.services.generation import engine
 from tests.factories import UserFactory
@@ -318,3 +327,54 @@ async def test_a_malformed_redis_entry_is_answered_like_a_hole_never_by_a_broken
 
     assert_stream_contract(events)
     assert visible_text(events) == "abc"
+
+
+def test_the_flush_interval_grows_with_the_logs_a_flush_wrote_up_to_its_ceiling(settings):
+    settings.STREAM_LOG_FLUSH_SECONDS = 0.05
+    settings.STREAM_LOG_FLUSH_MAX_SECONDS = 0.25
+
+    assert [flush_interval(written) for written in (0, 1, 20)] == [0.05, 0.05, 0.05]
+    assert flush_interval(40) == pytest.approx(0.1)
+    assert flush_interval(100) == pytest.approx(0.25)
+    assert flush_interval(1000) == 0.25
+
+    settings.STREAM_LOG_FLUSH_MAX_SECONDS = 0.01  # a ceiling below the interval never shortens it
+    assert flush_interval(1000) == 0.05
+
+
+async def test_the_periodic_flush_writes_many_running_logs_less_often_and_every_event_still_reaches_redis(
+    redis_client, monkeypatch, settings
+):
+    """With 100 logs written per flush, the flusher waits STREAM_LOG_FLUSH_MAX_SECONDS, not the base
+    interval, and each log's entry then carries every event appended meanwhile."""
+    settings.STREAM_LOG_FLUSH_SECONDS = 0.05
+    settings.STREAM_LOG_FLUSH_MAX_SECONDS = 0.2
+    event_logs = EventLogs()
+    waits: list[float] = []
+
+    def recorded_interval(written):
+        waits.append(flush_interval(written))
+        return waits[-1]
+
+    monkeypatch.setattr("backend.streaming.log.flush_interval", recorded_interval)
+    logs = [event_logs.open(f"chat:00000000-0000-0000-0000-0000000002{n:02d}") for n in range(100)]
+    try:
+        for log in logs:
+            log.append("message_start", {"model": "m"})
+        while len(waits) < 2:  # the first wait (nothing written yet), then the one after 100 logs
+            await asyncio.sleep(0.01)
+        for number in range(5):  # appended within the long interval: one entry per log next time
+            for log in logs:
+                log.append("delta", {"text": str(number)})
+        for log in logs:
+            log.append("message_stop", {"stop_reason": "end_turn"})
+        await event_logs.flush(logs[0])  # an answer's end writes every log's pending events
+        entries = [redis_client.xrange(redis_key(log.key)) for log in logs]
+    finally:
+        redis_client.delete(*(redis_key(log.key) for log in logs))
+        await event_logs.aclose()
+
+    assert waits[:2] == [0.05, 0.2]
+    assert all(len(log_entries) == 2 for log_entries in entries)  # start, then the rest in one entry
+    seqs = [[event.seq for entry in log_entries for event in _decode_entry(*entry)] for log_entries in entries]
+    assert seqs == [list(range(1, 8))] * 100
