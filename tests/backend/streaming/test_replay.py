@@ -378,3 +378,31 @@ async def test_the_periodic_flush_writes_many_running_logs_less_often_and_every_
     assert all(len(log_entries) == 2 for log_entries in entries)  # start, then the rest in one entry
     seqs = [[event.seq for entry in log_entries for event in _decode_entry(*entry)] for log_entries in entries]
     assert seqs == [list(range(1, 8))] * 100
+
+
+async def test_a_reader_waits_for_a_new_answers_log_as_long_as_the_longest_flush_interval(redis_client, settings):
+    """An answer just started in another process appears in Redis within one flush interval,
+    up to STREAM_LOG_FLUSH_MAX_SECONDS under load: a reader that comes first waits that long
+    (here 4 x 0.5 s) for the log instead of falling back to the stored record's snapshots."""
+    settings.STREAM_LOG_FLUSH_SECONDS = 0.05
+    settings.STREAM_LOG_FLUSH_MAX_SECONDS = 0.5
+    answer = await _answer(pair=await _pair(), role="assistant", status="streaming")
+    key = redis_key(engine.log_key(answer.id))
+    entries = [(1, "message_start", {"model": "m"}), (2, "delta", {"text": "late"})]
+    entries.append((3, "message_stop", {"stop_reason": "end_turn", "model": "m", "usage": _usage()}))
+
+    async def flush_late():
+        await asyncio.sleep(1.4)  # past the wait of 1 s a 0.05 s interval alone would allow
+        for seq, kind, data in entries:
+            redis_client.xadd(key, {"t": kind, "d": json.dumps(data)}, id=f"0-{seq}")
+
+    writer = asyncio.ensure_future(flush_late())
+    try:
+        events = await asyncio.wait_for(_read(answer.id), timeout=10)
+    finally:
+        writer.cancel()
+        redis_client.delete(key)
+
+    assert_stream_contract(events)
+    assert [e.event for e in events] == ["message_start", "delta", "message_stop"]
+    assert visible_text(events) == "late"
