@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,9 @@ class LocalLog:
     _unflushed: list[Event] = field(default_factory=list)
     # When the Redis copy's expiry was last written (monotonic seconds; 0: never).
     expiry_written_at: float = 0.0
+    # The `EventLogs` that opened this log: told when the log gets events to write and when it ends,
+    # so that a flush and the clean-up touch those logs only, not every log the process keeps.
+    _owner: EventLogs | None = field(default=None, repr=False, compare=False)
 
     @property
     def last_seq(self) -> int:
@@ -97,10 +101,14 @@ class LocalLog:
     def append(self, event_type: str, data: dict[str, Any]) -> Event:
         event = Event(seq=len(self.events) + 1, type=event_type, data=data, payload=_json(data))
         self.events.append(event)
+        if not self._unflushed and self._owner is not None:
+            self._owner._pending[id(self)] = self
         self._unflushed.append(event)
         if event_type in TERMINAL_EVENTS:
             self.ended = True
             self.ended_at = time.monotonic()
+            if self._owner is not None:
+                self._owner._ended.append(self)
         self._quiet_since = time.monotonic()
         self._wake(True)
         return event
@@ -222,6 +230,11 @@ class EventLogs:
 
     def __init__(self) -> None:
         self.logs: dict[str, LocalLog] = {}
+        # The logs with events not yet written to Redis, and the ended logs in the order they ended:
+        # a finished log stays in `logs` for STREAM_LOCAL_RETENTION_SECONDS (thousands of them at a
+        # hundred answers a second), and neither a flush nor the clean-up walks through those.
+        self._pending: dict[int, LocalLog] = {}
+        self._ended: deque[LocalLog] = deque()
         self._redis: Any = None
         self._redis_loop: asyncio.AbstractEventLoop | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -251,7 +264,7 @@ class EventLogs:
     # --- Writing -------------------------------------------------------------------------
 
     def open(self, key: str) -> LocalLog:
-        log = LocalLog(key=key)
+        log = LocalLog(key=key, _owner=self)
         self.logs[key] = log
         self._ensure_flusher()
         return log
@@ -287,15 +300,30 @@ class EventLogs:
                 return 0  # the flush that held the lock wrote them
             return await self._flush()
 
+    def _take_pending(self) -> list[LocalLog]:
+        """The logs with events to write, forgotten as pending (their events are taken next).
+
+        A log no longer in `logs` (dropped, or replaced by one opened under the same key) is not
+        written: its events are dropped with it.
+        """
+        pending, self._pending = self._pending, {}
+        current = []
+        for log in pending.values():
+            if self.logs.get(log.key) is log:
+                current.append(log)
+            else:
+                log.take_unflushed()
+        return current
+
     async def _flush(self) -> int:
         redis = self._redis_client()
         if redis is None:
-            return sum(bool(log.take_unflushed()) for log in self.logs.values())
+            return sum(bool(log.take_unflushed()) for log in self._take_pending())
         pipeline = redis.pipeline(transaction=False)
         written = 0
         expiring: list[LocalLog] = []
         now = time.monotonic()
-        for log in list(self.logs.values()):
+        for log in self._take_pending():
             events = log.take_unflushed()
             if not events:
                 continue
@@ -327,10 +355,11 @@ class EventLogs:
         every reader in another process.
         """
         horizon = time.monotonic() - settings.STREAM_LOCAL_RETENTION_SECONDS
-        for key in [
-            key for key, log in self.logs.items() if log.ended and log.ended_at < horizon and not log._unflushed
-        ]:
-            del self.logs[key]
+        ended = self._ended
+        while ended and ended[0].ended_at < horizon and not ended[0]._unflushed:
+            log = ended.popleft()
+            if self.logs.get(log.key) is log:
+                del self.logs[log.key]
 
     # --- Reading -------------------------------------------------------------------------
 

@@ -270,19 +270,56 @@ async def test_a_redis_log_that_never_got_its_end_does_not_hold_a_reader_once_th
     assert events[-1].event == "message_stop"
 
 
-def test_an_ended_log_is_kept_in_memory_until_its_events_reached_redis(settings):
+async def test_an_ended_log_is_kept_in_memory_until_its_events_reached_redis(settings):
     settings.STREAM_LOCAL_RETENTION_SECONDS = 0
+    settings.REDIS_URL = ""  # a flush takes the events without writing them anywhere
     event_logs = EventLogs()
-    log = LocalLog(key="k")
-    event_logs.logs["k"] = log
-    log.append("message_stop", {})
+    log = event_logs.open("k")
+    try:
+        log.append("message_stop", {})
 
-    event_logs._forget_finished()
-    assert "k" in event_logs.logs  # its terminal event is not in Redis yet
+        event_logs._forget_finished()
+        assert "k" in event_logs.logs  # its terminal event is not in Redis yet
 
-    log.take_unflushed()
-    event_logs._forget_finished()
-    assert "k" not in event_logs.logs
+        assert await event_logs.flush() == 1
+        event_logs._forget_finished()
+        assert "k" not in event_logs.logs
+    finally:
+        await event_logs.aclose()
+
+
+async def test_a_flush_writes_only_the_logs_with_new_events_and_clean_up_drops_those_that_ended_long_ago(
+    settings, redis_client
+):
+    """Finished logs stay in memory for a while; a flush and the clean-up touch only the logs
+    that need it, in the order they ended, and a log dropped from the process is not written."""
+    settings.STREAM_LOCAL_RETENTION_SECONDS = 60
+    event_logs = EventLogs()
+    keys = [f"chat:00000000-0000-0000-0000-0000000001{index:02d}" for index in range(4)]
+    try:
+        first, second, third, dropped = (event_logs.open(key) for key in keys)
+        for log in (first, second, third, dropped):
+            log.append("message_start", {"model": "m"})
+        first.append("message_stop", {})
+        second.append("message_stop", {})
+        event_logs.logs.pop(dropped.key)
+        assert await event_logs.flush() == 3
+        assert await event_logs.flush() == 0  # nothing new: no log is written again
+
+        third.append("delta", {"text": "x"})
+        assert await event_logs.flush() == 1
+        assert [len(redis_client.xrange(redis_key(key))) for key in keys] == [1, 1, 2, 0]
+        assert event_logs._pending == {}
+
+        event_logs._forget_finished()
+        assert set(event_logs.logs) == set(keys[:3])  # ended within the retention
+        first.ended_at -= 61
+        event_logs._forget_finished()
+        assert set(event_logs.logs) == set(keys[1:3])
+        assert list(event_logs._ended) == [second]
+    finally:
+        redis_client.delete(*(redis_key(key) for key in keys))
+        await event_logs.aclose()
 
 
 async def test_a_reader_in_another_process_resumes_inside_a_flushed_batch_exactly(redis_client):
