@@ -107,6 +107,8 @@ ASGI_SHUTDOWN_HOOKS = [
     "backend.db.aclose_connections",
     # Close the providers' async (aiohttp/httpx) clients, so Ctrl-C prints no "Unclosed client session".
     "backend.llm.service.aclose_clients",
+    # The event loop's Redis client of the cache's async reads (`backend.cache.RedisCache.aget`).
+    "backend.cache.aclose_async_clients",
 ]
 
 TEMPLATES = [

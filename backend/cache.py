@@ -10,12 +10,20 @@ Two costs of Django's backend on the hot paths (token, rate limit, page, livenes
 
 redis-py pools and clients are thread-safe (every command takes a connection from the pool) and
 pools reset themselves in a forked child, so one pool per server URL and options, and one client
-per pool, serve every request and thread of the process. Everything else is Django's backend.
+per pool, serve every request and thread of the process.
+
+A third: Django's async cache methods run the sync ones on a thread (`sync_to_async`), which
+costs a thread hop and a new cache object per call. `aget` and `aget_many` here read through an
+asyncio redis-py client of the running event loop instead (one per loop and server, with the
+same socket options). Everything else is Django's backend.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.cache.backends import redis as django_redis
@@ -23,6 +31,13 @@ from django.core.cache.backends import redis as django_redis
 _pools: dict[tuple[str, str], Any] = {}
 _clients: dict[int, Any] = {}
 _lock = threading.Lock()
+# The asyncio clients, per event loop and (server, options): a redis-py asyncio connection belongs to
+# the loop that opened it. A loop's clients go with it.
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+# Options of the cache that are not the asyncio client's to take (classes of the sync client).
+_SYNC_ONLY_OPTIONS = frozenset({"serializer", "pool_class", "parser_class"})
 
 
 class _SharedClient(django_redis.RedisCacheClient):
@@ -54,3 +69,37 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = _SharedClient
+
+    def _async_client(self) -> Any:
+        """The running loop's asyncio client of the first server (where this cache writes)."""
+        import redis.asyncio as aioredis
+
+        url = self._servers[0]  # type: ignore[attr-defined]
+        options = {name: value for name, value in self._options.items() if name not in _SYNC_ONLY_OPTIONS}  # type: ignore[attr-defined]
+        key = (url, repr(sorted(options.items())))
+        clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+        client = clients.get(key)
+        if client is None:
+            client = clients[key] = aioredis.Redis.from_url(url, **options)
+        return client
+
+    async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        value = await self._async_client().get(self.make_and_validate_key(key, version=version))
+        return default if value is None else self._cache._serializer.loads(value)  # type: ignore[attr-defined]
+
+    async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        names = {self.make_and_validate_key(key, version=version): key for key in keys}
+        if not names:
+            return {}
+        values = await self._async_client().mget(list(names))
+        return {
+            names[name]: self._cache._serializer.loads(value)  # type: ignore[attr-defined]
+            for name, value in zip(names, values, strict=True)
+            if value is not None
+        }
+
+
+async def aclose_async_clients() -> None:
+    """Close the running loop's asyncio clients (an ASGI shutdown hook)."""
+    for client in _async_clients.pop(asyncio.get_running_loop(), {}).values():
+        await client.aclose()

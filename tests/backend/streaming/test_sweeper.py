@@ -235,8 +235,13 @@ async def test_a_remote_stop_is_read_when_announced_and_the_flags_are_not_read_o
     run.task = asyncio.ensure_future(forever())
     engine.running[record_id] = run
     reads = []
-    get_many = cache.get_many
-    monkeypatch.setattr(cache, "get_many", lambda keys: reads.append(keys) or get_many(keys))
+    aget_many = cache.aget_many
+
+    async def counted(keys):
+        reads.append(keys)
+        return await aget_many(keys)
+
+    monkeypatch.setattr(cache, "aget_many", counted)
     try:
         await engine._apply_remote_stops()  # the first poll reads every flag: none is set
         await engine._apply_remote_stops()  # nothing announced, no full read due
