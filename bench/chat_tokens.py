@@ -8,7 +8,9 @@ token, the server's CPU from /proc) alternates between them for `--rounds` round
 also measuring the floor: aiobotocore consuming the same streams in this process with no server.
 This tree is also measured with two workers. Then the CPU of admitting and finishing an answer:
 200 answers of 3 tokens arriving within one second, on each tree (one worker), interleaved for
-the same rounds. Medians of the rounds are reported, with ratios.
+the same rounds; and the same sustained: 2,000 answers one after another on four connections,
+while the process keeps the last minute's finished answers. Medians of the rounds are reported,
+with ratios.
 `REF` (default `HEAD~1`) is checked out into a temporary git worktree and removed afterwards.
 """
 
@@ -48,6 +50,7 @@ def compare(*, emulator_url: str, env: dict[str, str], token: str, against: str,
 
     figures: dict[str, list[float]] = {"before": [], "after": [], "after2": [], "floor": []}
     answers: dict[str, list[float]] = {"before": [], "after": []}
+    sustained: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
     messages: dict[str, list[int]] = {"before": [], "after": []}
     with ExitStack() as stack:
         old_tree, commit = stack.enter_context(worktree(against))
@@ -69,11 +72,19 @@ def compare(*, emulator_url: str, env: dict[str, str], token: str, against: str,
                         _clear_queued_messages()
                         answers[name].append(await cpu_per_answer(server_url=url, server_pid=pid, token=token))
                         messages[name].append(_queued_messages())
+                for index in range(rounds):
+                    pairs = (("before", before), ("after", after))
+                    for name, (url, pid) in pairs if index % 2 == 0 else pairs[::-1]:
+                        sustained[name].append(
+                            await cpu_per_sustained_answer(server_url=url, server_pid=pid, token=token)
+                        )
+                        _clear_queued_messages()
 
         uvloop.run(run())
     return (
         _report(figures, commit, rounds)
         + _answers_report(answers, commit, rounds)
+        + _sustained_report(sustained, commit, rounds)
         + _messages_report(messages, commit, _publish_cost_ms())
     )
 
@@ -161,6 +172,65 @@ async def cpu_per_answer(*, server_url: str, server_pid: int, token: str, answer
         raise RuntimeError("answers failed while measuring CPU per answer")
     await asyncio.sleep(1.0)  # terminal writes and the last log flush
     return (tree_cpu_seconds(server_pid) - before) / answers * 1000
+
+
+SUSTAINED_ANSWERS, SUSTAINED_CLIENTS = 2000, 4  # `cpu_per_sustained_answer`
+
+
+async def cpu_per_sustained_answer(
+    *, server_url: str, server_pid: int, token: str, answers: int = SUSTAINED_ANSWERS, clients: int = SUSTAINED_CLIENTS
+) -> tuple[float, float]:
+    """(server CPU ms per answer, answers per second): answers of 3 tokens one after another on each
+    of `clients` connections, `answers` in all. What a process spends per answer while it keeps
+    a minute of finished answers' logs (`STREAM_LOCAL_RETENTION_SECONDS`) in memory."""
+    import asyncio
+    import time
+
+    from bench.chat_latency import _load_prompt
+    from bench.common import raw_sse_post, tree_cpu_seconds
+
+    host, port = server_url.removeprefix("http://").split(":")
+    body = ('{"content": "' + _load_prompt(3, 20) + '"}').encode()
+    headers = {"Authorization": f"Token {token}"}
+
+    async def client(count: int) -> None:
+        for _ in range(count):
+            await raw_sse_post(host, int(port), "/api/v1/chat/messages/", body, headers=headers)
+
+    before, started = tree_cpu_seconds(server_pid), time.perf_counter()
+    await asyncio.gather(*(client(answers // clients) for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    await asyncio.sleep(1.0)  # terminal writes and the last log flush
+    done = answers // clients * clients
+    return (tree_cpu_seconds(server_pid) - before) / done * 1000, done / elapsed
+
+
+def _sustained_report(sustained: dict[str, list[tuple[float, float]]], commit: str, rounds: int) -> str:
+    before = statistics.median(cpu for cpu, _ in sustained["before"])
+    after = statistics.median(cpu for cpu, _ in sustained["after"])
+
+    def row(label: str, name: str) -> str:
+        cpu = statistics.median(value for value, _ in sustained[name])
+        rate = statistics.median(value for _, value in sustained[name])
+        rounds_text = ", ".join(f"{value:.1f}" for value, _ in sustained[name])
+        return f"| {label} | {cpu:.1f} | {rounds_text} | {rate:.0f} |"
+
+    return "\n".join(
+        [
+            f"### Server CPU per answer, sustained: this tree against {commit} ({rounds} interleaved rounds)",
+            "",
+            f"{SUSTAINED_ANSWERS:,} answers of 3 tokens, one after another on each of {SUSTAINED_CLIENTS} connections",
+            "(the finished answers of the last minute stay in the process), one worker per tree.",
+            "",
+            "| server | median ms per answer | rounds | answers/s |",
+            "|---|---|---|---|",
+            row(commit, "before"),
+            row("this tree", "after"),
+            "",
+            f"This tree uses {_compared(before, after)} CPU per answer than {commit}.",
+            "",
+        ]
+    )
 
 
 def _compared(before: float, after: float) -> str:
