@@ -19,6 +19,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from appauth.models import AppUser
+from backend.db import model_from_row, prepared_cursor, selected_columns
 from backend.errors import NotFound
 from chat.errors import ErrorCode
 from chat.models import MemoryExtraction, MemorySettings, MemoryTag, UserMemory
@@ -139,13 +140,19 @@ def memories_in_scope(
     the same query: recall before every turn costs one round trip, not two. A fixed statement
     (no ORM query to compile: recall runs before every turn's first token) that also brings
     each memory's tag names (`tag_names`, sorted), which ranking and rendering read: prefetching
-    the tags cost another round trip and ~0.15 ms of CPU per memory.
+    the tags cost another round trip and ~0.15 ms of CPU per memory. Read through a plain
+    (prepared) cursor: a raw queryset worked out its columns and converters on every turn.
     """
     params = [_db_value("user", user_id), _db_value("project", project_id), limit]
-    memories = list(UserMemory.objects.raw(_in_scope_sql(enabled_only=if_enabled), params))
-    for memory in memories:
-        names = memory.__dict__.pop("tag_names_json")  # the statement's extra column
+    with prepared_cursor() as cursor:
+        cursor.execute(_in_scope_sql(enabled_only=if_enabled), params)
+        rows = cursor.fetchall()
+    memories = []
+    for row in rows:
+        memory, (names,) = model_from_row(UserMemory, row)
+        assert memory is not None
         memory.__dict__["tag_names"] = tuple(sorted(json.loads(names) if isinstance(names, str) else names or ()))
+        memories.append(memory)
     return memories
 
 
@@ -174,7 +181,7 @@ def _in_scope_sql(*, enabled_only: bool) -> str:
         else ""
     )
     return (
-        f"SELECT m.*, {tag_names} AS tag_names_json FROM {memory} m"  # noqa: S608 - table names only; values are parameters
+        f"SELECT {selected_columns(UserMemory, 'm')}, {tag_names} AS tag_names_json FROM {memory} m"  # noqa: S608 - table names only; values are parameters
         f" WHERE m.user_id = %s AND m.is_active{switched_on} AND (m.project_id IS NULL OR m.project_id = %s)"
         " ORDER BY m.updated_at DESC, m.id DESC LIMIT %s"
     )

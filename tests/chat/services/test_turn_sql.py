@@ -41,6 +41,22 @@ def test_a_new_chat_is_one_statement_and_stores_what_it_returns(django_assert_nu
     assert {m.user_id for m in Message.objects.filter(pair=accepted.pair)} == {user.id}
 
 
+def test_the_new_user_messages_attachments_are_known_without_a_query_or_a_compiled_one(monkeypatch):
+    from django.db.models.sql.compiler import SQLCompiler
+
+    user = UserFactory()
+    first = message_send(user=user, content="one")
+    second = message_send(user=user, content="two", chat_id=first.chat.id)
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("a query was compiled")
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", no_compiling)
+    for accepted in (first, second):
+        assert list(accepted.user_message.attachments.all()) == []
+        assert accepted.user_message.attachments.count() == 0
+
+
 def test_a_follow_up_reads_once_and_writes_once(django_assert_num_queries):
     user = UserFactory()
     first = message_send(user=user, content="one")
