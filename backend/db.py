@@ -191,7 +191,11 @@ def model_from_row(model: type[M], values: tuple[Any, ...] | list[Any]) -> tuple
 
 @functools.cache
 def _converters(model: type[Model], vendor: str) -> tuple[tuple[int, tuple[Any, ...]], ...]:
-    """The database converters of `model`'s concrete fields, by position (most fields have none)."""
+    """The database converters of `model`'s concrete fields, by position (most fields have none).
+
+    `vendor` only keys the cache: the converters are the default connection's, which differ
+    between PostgreSQL and SQLite.
+    """
     found = []
     for index, field in enumerate(model._meta.concrete_fields):
         converters = (

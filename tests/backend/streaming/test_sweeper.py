@@ -266,6 +266,36 @@ async def test_a_remote_stop_is_read_when_announced_and_the_flags_are_not_read_o
         run.task.cancel()
 
 
+async def test_a_stop_poll_that_cannot_reach_redis_logs_and_stops_nothing(monkeypatch, caplog):
+    """The poll reads on the event loop's own Redis client: a refused connection is logged, the
+    running answer goes on, and the next poll reads again (nothing was taken as seen)."""
+    if not settings.REDIS_URL:
+        pytest.skip("REDIS_URL is not set")
+    from backend.cache import RedisCache, aclose_async_clients
+
+    unreachable = RedisCache("redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}})
+    monkeypatch.setattr(cache, "aget", unreachable.aget)
+    monkeypatch.setattr(cache, "aget_many", unreachable.aget_many)
+    record_id = uuid.uuid4()
+
+    async def forever():
+        await asyncio.sleep(3600)
+
+    run = Run(engine=engine, record_id=record_id, admission=Admission(record_id=record_id), log=LocalLog(key="u"))
+    run.task = asyncio.ensure_future(forever())
+    engine.running[record_id] = run
+    seen, read_at = engine._stop_epoch_seen, engine._stop_flags_read_at
+    try:
+        await asyncio.wait_for(engine._apply_remote_stops(), timeout=5)
+        assert not run.stop_requested and not run.task.done()
+        assert (engine._stop_epoch_seen, engine._stop_flags_read_at) == (seen, read_at)
+        assert "could not read" in caplog.text
+    finally:
+        engine.running.pop(record_id, None)
+        run.task.cancel()
+        await aclose_async_clients()
+
+
 # --- a user trusted from memory: the slot's count checks the guard ------------------------------------
 
 
