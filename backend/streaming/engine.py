@@ -11,7 +11,10 @@ An app (chat answers, prototype versions, and every later feature that streams) 
   are swept first, so a crash never holds a slot); the adapter's `accept` writes the turn and
   its record in status `streaming` in one transaction;
 - **launch** (`Engine.admit_and_launch`): admission and the start of the generation run as one
-  task that a client disconnect cannot cancel: an accepted turn is always generated;
+  task that a client disconnect cannot cancel: an accepted turn is always generated. An
+  adapter may start the run just before its record's one durable write (`launch_before_write`):
+  the model call then opens during the write, and the run writes nothing until it is done;
+  a failed write abandons it;
 - **the run** (`Engine._run`): an asyncio task, independent of any connection, appends numbered
   events to the generation's log (`backend.streaming.log`); the adapter's `run` streams model
   calls through `Run.stream` and returns an `Outcome`; the engine turns every ending — done,
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import signal
 import threading
@@ -192,6 +196,11 @@ class Run:
     # Database work the adapter leaves for the terminal write's hop (bookkeeping that need not
     # delay the first token), run after the terminal state is written, whatever the outcome.
     terminal_writes: list[Callable[[], None]] = field(default_factory=list)
+    # Launched before its record was written (`launch_before_write`): resolved True once the
+    # admission committed it, False when the admission failed (the run is abandoned). No database
+    # write of the run happens before it resolves True.
+    gate: asyncio.Future[bool] | None = None
+    abandoned: bool = False
 
     @property
     def payload(self) -> Any:
@@ -241,10 +250,19 @@ class Run:
         self.text_parts.append(text)
         self.log.append("delta", {"text": text, **extra} if extra else {"text": text})
 
+    async def committed(self) -> None:
+        """Return once the record is written (at once, unless the run was launched before its write).
+
+        Raises CancelledError when its admission failed: the run is being abandoned.
+        """
+        if self.gate is not None and not await asyncio.shield(self.gate):
+            raise asyncio.CancelledError
+
     async def in_database(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`function(*args, **kwargs)` on a database thread, after the ledger rows this run holds
         are written in the same hop: an adapter's own database work during the run (the admin
         assistant's query of the data, the ledger included) sees every call made so far."""
+        await self.committed()
         held = self.held_usage.take()
 
         def hop() -> T:
@@ -261,6 +279,7 @@ class Run:
         way it ends.
         """
         if self.held_usage.records:  # an earlier call's rows (several calls): written before the next one
+            await self.committed()
             await usage_ledger.arecord_usages(self.held_usage.take())
         report = CallReport()
         self.reports.append(report)
@@ -282,6 +301,7 @@ class Run:
         assert stop is not None, "the LLM layer ends every stream with a stop event or an error"
         if stop.stop_reason == StopReason.TOOL_USE and self.held_usage.records:
             # Tools run next, and a destructive one waits for the user: the row is not held that long.
+            await self.committed()
             await usage_ledger.arecord_usages(self.held_usage.take())
         return stop
 
@@ -396,6 +416,13 @@ class Engine:
         # The key and the turn commit together. Without a key, an adapter whose `accept` is atomic
         # by itself (one statement, or its own transaction) needs no transaction around it.
         atomic = idempotency_key or not getattr(self.adapter, "atomic_accept", False)
+        # `launch_before_write` may start the run while `accept` writes (not for a keyed request:
+        # it may repeat one already accepted, and nothing is started before that is known).
+        early = _early_start.get()
+        if early is not None and (early.engine is not self or idempotency_key):
+            early = None
+        if early is not None:
+            early.arm(user_id=user_id, limits=limits)
         try:
             with transaction.atomic() if atomic else contextlib.nullcontext():
                 admission = replace(accept(), user_id=user_id, budget_limits=limits)
@@ -413,6 +440,11 @@ class Engine:
             if replay is None:
                 raise
             return replay
+        finally:
+            if early is not None:
+                early.disarm()
+        if early is not None and early.launched(admission.record_id):
+            return admission  # prepared and running already, waiting for this return
         try:
             self.adapter.prepare(admission)
         except Exception:  # the run prepares again, and ends the record `error` if it fails there too
@@ -464,14 +496,35 @@ class Engine:
         Call through `asyncio.shield` (as `backend.streaming.http.start_response` does): the
         work goes on when the client that asked for it goes away, so an accepted turn is always
         generated.
+
+        An adapter's `accept` may start the run just before its one durable write
+        (`launch_before_write`): the model call is then opened while the record is written
+        instead of after. Such a run writes nothing before the admission returns; when the
+        admission fails instead, it is abandoned (`Engine.abandon`).
         """
-        admission = await db_call(admit)
+        early = EarlyStart(self, asyncio.get_running_loop())
+        try:
+            admission = await db_call(early.admit, admit)
+        except BaseException:
+            early.settle(None)
+            raise
+        if early.settle(None if admission.replayed else admission.record_id):
+            return admission
         if not admission.replayed:
             self.launch(admission)
         return admission
 
-    def launch(self, admission: Admission, *, start_fields: dict[str, Any] | None = None) -> Run:
-        """Start generating `admission`'s record in this process (call from the event loop)."""
+    def launch(
+        self,
+        admission: Admission,
+        *,
+        start_fields: dict[str, Any] | None = None,
+        gate: asyncio.Future[bool] | None = None,
+    ) -> Run:
+        """Start generating `admission`'s record in this process (call from the event loop).
+
+        `gate`: the record is not written yet (`Run.gate`).
+        """
         record_id = admission.record_id
         run = Run(
             engine=self,
@@ -479,6 +532,7 @@ class Engine:
             admission=admission,
             log=logs.open(self.log_key(record_id)),
             start_fields=dict(start_fields or getattr(admission.payload, "start_fields", {}) or {}),
+            gate=gate,
         )
         self.running[record_id] = run
         run.task = asyncio.get_running_loop().create_task(self._run(run), name=f"{self.scope}-{record_id}")
@@ -517,8 +571,33 @@ class Engine:
         finally:
             self.running.pop(run.record_id, None)
 
+    def abandon(self, run: Run) -> None:
+        """End a run launched before its record was written whose admission failed (event loop).
+
+        Its task is cancelled, its log forgotten (no reader ever had its record id) and nothing
+        is written but the usage rows of the model call it opened: what was billed is recorded.
+        """
+        run.abandoned = True
+        if run.gate is not None and not run.gate.done():
+            run.gate.set_result(False)
+        if run.task is not None:
+            run.task.cancel()
+
+    async def _abandoned(self, run: Run) -> None:
+        logs.discard(run.log)
+        held = run.held_usage.close()
+        if held:
+            try:
+                await usage_ledger.arecord_usages(held)
+            except Exception:
+                logger.exception("%s generation %s: could not record its usage", self.scope, run.record_id)
+        logger.info("%s generation %s abandoned: its admission failed", self.scope, run.record_id)
+
     async def _end(self, run: Run, outcome: Outcome) -> None:
         """Write the terminal state, then append the terminal event: the same text, model and usage."""
+        if run.gate is not None and not await run.gate:  # (shielded by the callers)
+            await self._abandoned(run)
+            return
         run.started(run.model_id)  # every stream starts with message_start, even one that failed at once
         text, model_id, usage, cost = run.text, run.model_id, run.usage, run.cost
         terminal_seq = run.log.last_seq + 1
@@ -909,6 +988,92 @@ class Engine:
 
 
 # --- The process-wide loop: stops, checkpoints, liveness, sweeps ------------------------------------------
+
+
+# --- Starting a run while its record is written ----------------------------------------------------
+
+_early_start: contextvars.ContextVar[EarlyStart | None] = contextvars.ContextVar("early_start", default=None)
+
+
+def launch_before_write(admission: Admission) -> None:
+    """Start generating `admission` now, before the one write that makes its record durable.
+
+    An adapter's `accept` calls it just before that write, with the admission it is about to
+    return, when everything a run needs is known without the written rows (a chat turn: its
+    context is read from rows already committed). The engine prepares it (`Adapter.prepare`) and
+    launches its run on the event loop while the write goes on, so the model call is opened
+    during the write instead of after it (about 2 ms sooner to the first token). The run writes
+    nothing until the admission has returned (`Run.gate`), and no reader can know its record
+    until then. When the admission fails after all, or `accept` returns another record (a turn
+    written again after a race), the run is abandoned: its model call is closed and what it
+    billed is recorded.
+
+    Does nothing outside `Engine.admit_and_launch`, for a keyed request and for another engine.
+    """
+    early = _early_start.get()
+    if early is not None:
+        early.launch(admission)
+
+
+class EarlyStart:
+    """The runs `launch_before_write` started during one `Engine.admit_and_launch`."""
+
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
+        self.engine = engine
+        self.loop = loop
+        # Database thread: who is admitted while `accept` runs, and what was launched.
+        self._armed: tuple[Any, budget.BudgetLimits | None] | None = None
+        self._launched: set[UUID] = set()
+        self.runs: dict[UUID, Run] = {}  # the event loop's side
+        # The runs start in the context of the request's task, as `launch` after admission does
+        # (not in the database thread's, where this object is set).
+        self._context = contextvars.copy_context()
+
+    def admit(self, admit: Callable[[], Admission]) -> Admission:
+        """`admit()` (on the database thread, in the hop's own copy of the context)."""
+        _early_start.set(self)
+        return admit()
+
+    def arm(self, *, user_id: Any, limits: budget.BudgetLimits | None) -> None:
+        self._armed = (user_id, limits)
+
+    def disarm(self) -> None:
+        self._armed = None
+
+    def launched(self, record_id: UUID) -> bool:
+        return record_id in self._launched
+
+    def launch(self, admission: Admission) -> None:
+        if self._armed is None:  # not within the admission's `accept`
+            return
+        user_id, limits = self._armed
+        admission = replace(admission, user_id=user_id, budget_limits=limits)
+        try:
+            self.engine.adapter.prepare(admission)
+        except Exception:  # started after the write instead, and prepared again there
+            logger.warning("%s: preparing %s failed", self.engine.scope, admission.record_id, exc_info=True)
+            return
+        self._launched.add(admission.record_id)
+        # Queued before the admission's own result: it has run when `settle` is called.
+        self.loop.call_soon_threadsafe(self._start, admission, context=self._context)
+
+    def _start(self, admission: Admission) -> None:
+        self.runs[admission.record_id] = self.engine.launch(admission, gate=self.loop.create_future())
+
+    def settle(self, written: UUID | None) -> bool:
+        """Open the gate of the run of `written` (the record the admission wrote); abandon the others.
+
+        True when `written` is running already.
+        """
+        kept = False
+        for record_id, run in self.runs.items():
+            if record_id == written and run.gate is not None:
+                run.gate.set_result(True)
+                kept = True
+            else:
+                self.engine.abandon(run)
+        self.runs.clear()
+        return kept
 
 
 def engines() -> list[Engine]:

@@ -269,6 +269,12 @@ class EventLogs:
         self._ensure_flusher()
         return log
 
+    def discard(self, log: LocalLog) -> None:
+        """Forget `log` at once (its generation was abandoned before it was written): nothing of
+        it is written to Redis from now on, and no reader here finds it."""
+        if self.logs.get(log.key) is log:
+            del self.logs[log.key]
+
     def _ensure_flusher(self) -> None:
         loop = asyncio.get_running_loop()
         if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:

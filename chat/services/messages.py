@@ -23,11 +23,12 @@ from appauth.models import AppUser
 from backend import errors, ratelimit
 from backend.llm.registry import get_registry
 from backend.llm.tokens import estimate_text_tokens
-from backend.streaming.engine import Engine
+from backend.streaming.engine import Engine, launch_before_write
 from chat.errors import ErrorCode
 from chat.models import Attachment, Chat, Message, MessagePair, Project
 from chat.services import turn_sql
 from chat.services.attachments import attachments_claim
+from chat.services.generation import admission_of
 
 PREVIEW_CHARS = 200
 
@@ -187,14 +188,27 @@ def _send_in_one_statement(
     if chat_id is None:
         project = _owned_project(user=user, project_id=project_id)
         alias = _resolve_alias(model, Chat(user=user, model=model or ""))
-        return turn_sql.turn_write_new(user=user, project=project, content=content, model=model, alias=alias)
+        return turn_sql.turn_write_new(
+            user=user, project=project, content=content, model=model, alias=alias, before_write=_answer_early
+        )
     return turn_sql.turn_write_follow_up(
         user=user,
         chat_id=chat_id,
         parent_pair_id=parent_pair_id,
         content=content,
         resolve_alias=lambda chat: _resolve_alias(model, chat),
+        before_write=_answer_early,
     )
+
+
+def _answer_early(chat: Chat, pair: MessagePair, user_message: Message, assistant_message: Message) -> None:
+    """Start the answer while its turn is written (`backend.streaming.engine.launch_before_write`).
+
+    Its context comes from rows already committed, so the model call is opened during the
+    turn's statement instead of after it. Outside the engine's admission this does nothing.
+    """
+    accepted = Accepted(chat=chat, pair=pair, user_message=user_message, assistant_message=assistant_message)
+    launch_before_write(admission_of(accepted))
 
 
 def _owned_pair(*, user: AppUser, pair_id: UUID) -> MessagePair:

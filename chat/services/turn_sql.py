@@ -50,6 +50,8 @@ from chat.models import Attachment, Chat, Message, MessagePair, Project
 RACE_RETRIES = 3
 
 Turn = tuple[Chat, MessagePair, Message, Message]
+# Called with a turn's rows just before the statement that writes them (the answer may start then).
+BeforeWrite = Callable[[Chat, MessagePair, Message, Message], None]
 
 CHAT_TABLE = Chat._meta.db_table
 
@@ -130,7 +132,11 @@ def _no_attachments() -> QuerySet[Attachment]:
 
 
 def _written(pair: MessagePair, *messages: Message) -> None:
-    """Mark instances as stored; the new user message has no attachments (no query to find out)."""
+    """Mark instances as stored; the new user message has no attachments (no query to find out).
+
+    Done before the statement runs, so that the answer's context can be assembled from them
+    while it runs (`BeforeWrite`); instances of a statement that wrote nothing are dropped.
+    """
     for obj in (pair, *messages):
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -138,7 +144,15 @@ def _written(pair: MessagePair, *messages: Message) -> None:
     user_message._prefetched_objects_cache = {"attachments": _no_attachments()}  # type: ignore[attr-defined]
 
 
-def turn_write_new(*, user: AppUser, project: Project | None, content: str, model: str | None, alias: str) -> Turn:
+def turn_write_new(
+    *,
+    user: AppUser,
+    project: Project | None,
+    content: str,
+    model: str | None,
+    alias: str,
+    before_write: BeforeWrite | None = None,
+) -> Turn:
     """A new chat with its first turn, in one statement."""
     chat = Chat(user=user, project=project, model=model or "")
     pair, user_message, assistant_message = _turn_rows(chat=chat, parent=None, content=content, alias=alias)
@@ -147,14 +161,16 @@ def turn_write_new(*, user: AppUser, project: Project | None, content: str, mode
     chat_sql, chat_params = _insert(Chat, [chat])
     pair_sql, pair_params = _insert(MessagePair, [pair])
     messages_sql, messages_params = _insert(Message, [user_message, assistant_message])
+    chat._state.adding = False
+    chat._state.db = connection.alias
+    _written(pair, user_message, assistant_message)
+    if before_write is not None:
+        before_write(chat, pair, user_message, assistant_message)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH new_chat AS ({chat_sql}), new_pair AS ({pair_sql}), new_messages AS ({messages_sql}) SELECT 1",
             [*chat_params, *pair_params, *messages_params],
         )
-    chat._state.adding = False
-    chat._state.db = connection.alias
-    _written(pair, user_message, assistant_message)
     return chat, pair, user_message, assistant_message
 
 
@@ -198,11 +214,13 @@ def turn_write_follow_up(
     parent_pair_id: UUID | None,
     content: str,
     resolve_alias: Callable[[Chat], str],
+    before_write: BeforeWrite | None = None,
 ) -> Turn | None:
     """A turn in an existing chat: one read, then one guarded statement. None after repeated races.
 
     `resolve_alias(chat)` is the alias the answer uses. Raises NotFound for a chat or parent
-    the user does not own.
+    the user does not own. `before_write` is called before each attempt's statement (with that
+    attempt's rows: a turn written again after a race has new ones).
     """
     for _ in range(RACE_RETRIES):
         # The project (context, tools) comes in the same read; the owner is the one asking.
@@ -232,6 +250,9 @@ def turn_write_follow_up(
         move = f"UPDATE {CHAT_TABLE} SET {set_leaf} WHERE id = %s::uuid AND user_id = %s{leaf_guard} RETURNING 1"  # noqa: S608 - constants; values are parameters
         inserts = f"new_pair AS ({pair_sql}), new_messages AS ({messages_sql})"
         sql = f"WITH moved AS ({move}), {inserts} SELECT count(*) FROM moved"  # noqa: S608 - as above
+        _written(pair, user_message, assistant_message)
+        if before_write is not None:
+            before_write(chat, pair, user_message, assistant_message)
         with connection.cursor() as cursor:
             cursor.execute(sql, [*update_params, *pair_params, *messages_params])
             row = cursor.fetchone()
@@ -239,7 +260,6 @@ def turn_write_follow_up(
             chat.active_leaf = pair
             chat.last_message_preview = preview
             chat.updated_at = now
-            _written(pair, user_message, assistant_message)
             return chat, pair, user_message, assistant_message
         if parent_pair_id is not None:  # nothing can race an explicit parent: the chat is gone
             raise errors.NotFound("No such chat.", code=ErrorCode.CHAT_NOT_FOUND)

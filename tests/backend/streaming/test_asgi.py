@@ -21,61 +21,21 @@ from chat.services.messages import request_fingerprint
 from tests.appauth.token_memo import memoized, revoked_elsewhere
 from tests.chat.factories import ChatFactory, turn
 from tests.e2e.live import make_user
+from tests.helpers import asgi_call, asgi_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SEND = "/api/v1/chat/messages/"
 
 
-def _scope(path: str, *, method: str = "POST", headers: dict[str, str] | None = None) -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-
-
-def _call(application, scope: dict, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-    async def run() -> list[dict]:
-        sent: list[dict] = []
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> dict:
-            if messages:
-                return messages.pop(0)
-            await asyncio.Event().wait()  # the client stays connected
-            return {}
-
-        async def send(message: dict) -> None:
-            sent.append(message)
-
-        await application(scope, receive, send)
-        return sent
-
-    sent = asyncio.run(run())
-    start = next(message for message in sent if message["type"] == "http.response.start")
-    headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
-    body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
-    return start["status"], headers, body
-
-
 def test_token_requests_to_streaming_views_take_the_fast_path_and_nothing_else_does():
     token = {"Authorization": "Token x"}
 
-    assert _fast_path(_scope(SEND, headers=token))
-    assert _fast_path(_scope("/api/v1/chat/messages/00000000-0000-0000-0000-000000000000/stream/", headers=token))
-    assert not _fast_path(_scope(SEND, headers={"Cookie": "sessionid=x"}))  # sessions keep Django's handler
-    assert not _fast_path(_scope("/api/v1/chat/chats/", method="GET", headers=token))  # a DRF view
-    assert not _fast_path(_scope("/no/such/path/", headers=token))
+    assert _fast_path(asgi_scope(SEND, headers=token))
+    assert _fast_path(asgi_scope("/api/v1/chat/messages/00000000-0000-0000-0000-000000000000/stream/", headers=token))
+    assert not _fast_path(asgi_scope(SEND, headers={"Cookie": "sessionid=x"}))  # sessions keep Django's handler
+    assert not _fast_path(asgi_scope("/api/v1/chat/chats/", method="GET", headers=token))  # a DRF view
+    assert not _fast_path(asgi_scope("/no/such/path/", headers=token))
 
 
 @pytest.mark.parametrize(
@@ -96,8 +56,8 @@ def test_errors_are_the_same_on_both_paths(case, body):
     }
     django_application = get_asgi_application()
 
-    fast = _call(with_streaming_fast_path(django_application), _scope(SEND, headers=headers), body)
-    slow = _call(django_application, _scope(SEND, headers=headers), body)
+    fast = asgi_call(with_streaming_fast_path(django_application), asgi_scope(SEND, headers=headers), body)
+    slow = asgi_call(django_application, asgi_scope(SEND, headers=headers), body)
 
     assert fast == slow
     status, response_headers, content = fast
@@ -121,7 +81,7 @@ def test_the_fast_path_starts_no_thread_per_request():
     def five(application):
         def run():
             for _ in range(5):
-                assert _call(application, _scope(SEND, headers=headers), b'{"content": ""}')[0] == 400
+                assert asgi_call(application, asgi_scope(SEND, headers=headers), b'{"content": ""}')[0] == 400
 
         return run
 
@@ -151,13 +111,13 @@ def test_the_fast_path_resolves_each_path_once_and_each_request_gets_its_own_mat
     fast_application = with_streaming_fast_path(get_asgi_application())
     paths = [f"/api/v1/chat/messages/00000000-0000-0000-0000-00000000000{n}/stop/" for n in (1, 1, 2)]
     for path in paths:
-        status, _, content = _call(fast_application, _scope(path, headers=headers))
+        status, _, content = asgi_call(fast_application, asgi_scope(path, headers=headers))
         assert (status, json.loads(content)["error"]["code"]) == (404, "message_not_found")  # the view ran, with its id
 
     assert walks == [paths[0], paths[2]]  # once per path: choosing the handler and serving share it
 
     handler = asgi.StreamingHandler()
-    one, two = (handler.resolve_request(ASGIRequest(_scope(paths[0]), io.BytesIO())) for _ in range(2))
+    one, two = (handler.resolve_request(ASGIRequest(asgi_scope(paths[0]), io.BytesIO())) for _ in range(2))
     one.kwargs["message_id"] = "changed by a middleware"
     assert one is not two and str(two.kwargs["message_id"]).endswith("0001")
     assert str(asgi._streaming_match("aiassistant.urls", paths[0]).kwargs["message_id"]).endswith("0001")
@@ -168,7 +128,7 @@ def test_the_fast_path_resolves_each_path_once_and_each_request_gets_its_own_mat
 
 def _post(token: str, body: bytes, **headers: str) -> tuple[int, dict[str, str], bytes]:
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", **headers}
-    return _call(with_streaming_fast_path(get_asgi_application()), _scope(SEND, headers=headers), body)
+    return asgi_call(with_streaming_fast_path(get_asgi_application()), asgi_scope(SEND, headers=headers), body)
 
 
 def _send(token: str, body: bytes, **headers: str) -> tuple[int, dict]:

@@ -1,0 +1,168 @@
+"""A chat answer starts while its turn is written (`backend.streaming.engine.launch_before_write`).
+
+Each test holds the turn's write (the statement that makes it durable) until something has
+happened on the answer's side, which is only possible when the answer started before the write.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.core.asgi import get_asgi_application
+from django.db import OperationalError
+
+from backend.streaming import engine as engine_module
+from backend.streaming.asgi import with_streaming_fast_path
+from backend.streaming.log import logs
+from chat.models import Chat, Message
+from chat.services import messages
+from chat.services.generation import engine
+from tests.chat.factories import ChatFactory, turn
+from tests.e2e.live import make_user
+from tests.helpers import asgi_call, asgi_scope
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WAIT = 10  # seconds: far more than the emulator needs to answer
+
+
+def _send(token: str, body: bytes) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    status, _, content = asgi_call(
+        with_streaming_fast_path(get_asgi_application()), asgi_scope("/api/v1/chat/messages/", headers=headers), body
+    )
+    return status, content
+
+
+def _streamed_text(body: bytes) -> str:
+    """The text of the `delta` events of an SSE body."""
+    text = []
+    for block in body.decode().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if lines.get("event") == "delta":
+            text.append(json.loads(lines["data"])["text"])
+    return "".join(text)
+
+
+class ModelCalls:
+    """The engine's model calls, wrapped: events set when a call opened (its first event) and ended."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.opened, self.ended, self.closed = threading.Event(), threading.Event(), threading.Event()
+        real = engine_module.llm.astream
+
+        async def watched(request, *, report=None):
+            try:
+                async for event in real(request, report=report):
+                    self.opened.set()
+                    yield event
+                self.ended.set()
+            finally:
+                self.closed.set()
+
+        monkeypatch.setattr(engine_module.llm, "astream", watched)
+
+
+class HeldWrites:
+    """Each turn's write waits, after the answer was started, for `until` (then runs `then`)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, until: threading.Event, then=None) -> None:
+        self.seen: list[dict] = []
+        real = messages._answer_early
+
+        def held(chat, pair, user_message, assistant_message) -> None:
+            real(chat, pair, user_message, assistant_message)
+            waited = until.wait(timeout=WAIT)
+            self.seen.append(
+                {
+                    "id": assistant_message.id,
+                    "waited": waited,
+                    "written": Message.objects.filter(id=assistant_message.id).exists(),
+                }
+            )
+            if then is not None:
+                then(len(self.seen))
+
+        monkeypatch.setattr(messages, "_answer_early", held)
+
+
+def test_the_model_answers_before_the_turn_is_written_and_nothing_is_shown_before_it(monkeypatch):
+    _, token = make_user("early-open@example.com")
+    calls = ModelCalls(monkeypatch)
+    writes = HeldWrites(monkeypatch, until=calls.opened)
+
+    status, body = _send(token, b'{"content": "hello"}')
+
+    assert status == 200 and b"event: message_stop" in body
+    [seen] = writes.seen
+    assert seen["waited"] and not seen["written"]  # the call had answered; the turn was not written yet
+    answer = Message.objects.get(id=seen["id"])
+    assert answer.status == Message.Status.COMPLETE and answer.text == _streamed_text(body)
+    assert body.index(b"event: message_start") < body.index(b"event: delta")
+
+
+def test_an_answer_that_ends_before_its_turn_is_written_is_stored_once_it_is(monkeypatch):
+    _, token = make_user("early-end@example.com")
+    calls = ModelCalls(monkeypatch)
+    writes = HeldWrites(monkeypatch, until=calls.ended)
+
+    status, body = _send(token, b'{"content": "hello"}')
+
+    assert status == 200 and b"event: message_stop" in body
+    [seen] = writes.seen
+    assert seen["waited"] and not seen["written"]  # the whole answer streamed before the write
+    answer = Message.objects.get(id=seen["id"])  # its terminal write waited for the turn's
+    assert answer.status == Message.Status.COMPLETE and answer.completed_at
+    assert answer.text and answer.text == _streamed_text(body)
+
+
+def test_a_turn_whose_write_fails_abandons_the_answer_it_started(monkeypatch):
+    user, token = make_user("early-fail@example.com")
+    calls = ModelCalls(monkeypatch)
+    abandoned: list = []
+    real_abandon = engine.abandon
+    monkeypatch.setattr(engine, "abandon", lambda run: (abandoned.append(run.record_id), real_abandon(run)))
+
+    def fail(_attempt: int) -> None:
+        raise OperationalError("the database went away during the write")
+
+    writes = HeldWrites(monkeypatch, until=calls.opened, then=fail)
+
+    status, body = _send(token, b'{"content": "hello"}')
+
+    assert status == 503 and b"database" in body.lower()
+    [seen] = writes.seen
+    assert seen["waited"]
+    assert abandoned == [seen["id"]]
+    assert calls.closed.is_set()  # the model call was closed
+    assert not Chat.objects.filter(user=user).exists() and not Message.objects.filter(id=seen["id"]).exists()
+    assert seen["id"] not in engine.running and engine.log_key(seen["id"]) not in logs.logs
+
+
+def test_a_follow_up_written_again_after_a_race_abandons_the_first_attempts_answer(monkeypatch):
+    user, token = make_user("early-race@example.com")
+    chat = ChatFactory(user=user)
+    root = turn(chat)
+    turn(chat, root)  # the active leaf
+    calls = ModelCalls(monkeypatch)
+    abandoned: list = []
+    real_abandon = engine.abandon
+    monkeypatch.setattr(engine, "abandon", lambda run: (abandoned.append(run.record_id), real_abandon(run)))
+
+    def race(attempt: int) -> None:
+        if attempt == 1:  # another turn moved the chat's leaf between this turn's read and its write
+            Chat.objects.filter(id=chat.id).update(active_leaf=root)
+
+    writes = HeldWrites(monkeypatch, until=calls.opened, then=race)
+
+    status, body = _send(token, f'{{"content": "next", "chat_id": "{chat.id}"}}'.encode())
+
+    assert status == 200 and b"event: message_stop" in body
+    first, second = writes.seen
+    assert abandoned == [first["id"]]
+    assert not Message.objects.filter(id=first["id"]).exists()
+    answer = Message.objects.select_related("pair").get(id=second["id"])
+    assert answer.status == Message.Status.COMPLETE and answer.pair.parent_id == root.id
+    assert str(second["id"]).encode() in body and str(first["id"]).encode() not in body
