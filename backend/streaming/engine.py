@@ -291,6 +291,11 @@ class Run:
                 if first:
                     # The readers send the first token before this task parses the rest of what the
                     # upstream already delivered (a burst read in one go never yields otherwise).
+                    # A run started before its record was written waits for the write first: no
+                    # reader exists before it, and the admission's return and the response's start
+                    # are what the first token waits for then, not the rest of the burst.
+                    if self.gate is not None and not self.gate.done():
+                        await self.committed()
                     await asyncio.sleep(0)
             elif isinstance(event, StreamStart):
                 self.started(event.model_id)

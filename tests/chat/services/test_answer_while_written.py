@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from django.core.asgi import get_asgi_application
 from django.db import OperationalError
 
+from backend.llm.types import TextDelta
 from backend.streaming import engine as engine_module
 from backend.streaming.asgi import with_streaming_fast_path
 from backend.streaming.log import logs
@@ -51,12 +53,17 @@ class ModelCalls:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.opened, self.ended, self.closed = threading.Event(), threading.Event(), threading.Event()
+        self.first_delta = threading.Event()
+        self.deltas = 0
         real = engine_module.llm.astream
 
         async def watched(request, *, report=None):
             try:
                 async for event in real(request, report=report):
                     self.opened.set()
+                    if isinstance(event, TextDelta):
+                        self.deltas += 1
+                        self.first_delta.set()
                     yield event
                 self.ended.set()
             finally:
@@ -103,19 +110,45 @@ def test_the_model_answers_before_the_turn_is_written_and_nothing_is_shown_befor
     assert body.index(b"event: message_start") < body.index(b"event: delta")
 
 
-def test_an_answer_that_ends_before_its_turn_is_written_is_stored_once_it_is(monkeypatch):
-    _, token = make_user("early-end@example.com")
+def test_the_rest_of_a_burst_is_read_once_the_turn_is_written(monkeypatch):
+    _, token = make_user("early-burst@example.com")
     calls = ModelCalls(monkeypatch)
-    writes = HeldWrites(monkeypatch, until=calls.ended)
+    read_before_write: list[int] = []
 
-    status, body = _send(token, b'{"content": "hello"}')
+    def after_the_first_delta(_attempt: int) -> None:
+        time.sleep(0.05)  # the whole burst of 20 tokens is there to be read
+        read_before_write.append(calls.deltas)
+
+    HeldWrites(monkeypatch, until=calls.first_delta, then=after_the_first_delta)
+
+    status, body = _send(token, b'{"content": "[[emu:tokens=20]] hello"}')
 
     assert status == 200 and b"event: message_stop" in body
+    assert read_before_write == [1]  # the first token; the others waited for the write
+    assert calls.deltas == 20 and body.count(b"event: delta") == 20
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "error_code"),
+    [
+        ("[[emu:tokens=0]] nothing to say", Message.Status.COMPLETE, ""),
+        ("[[emu:error=ValidationException]] refused", Message.Status.ERROR, "llm_client_error"),
+    ],
+    ids=["empty answer", "refused at once"],
+)
+def test_an_answer_that_ends_before_its_turn_is_written_is_stored_once_it_is(monkeypatch, content, status, error_code):
+    _, token = make_user(f"early-end-{status}@example.com")
+    calls = ModelCalls(monkeypatch)
+    writes = HeldWrites(monkeypatch, until=calls.closed)
+
+    response_status, body = _send(token, json.dumps({"content": content}).encode())
+
+    assert response_status == 200 and (b"event: message_stop" in body or b"event: error" in body)
     [seen] = writes.seen
-    assert seen["waited"] and not seen["written"]  # the whole answer streamed before the write
+    assert seen["waited"] and not seen["written"]  # the model call was over before the write
     answer = Message.objects.get(id=seen["id"])  # its terminal write waited for the turn's
-    assert answer.status == Message.Status.COMPLETE and answer.completed_at
-    assert answer.text and answer.text == _streamed_text(body)
+    assert (answer.status, answer.error_code, answer.text) == (status, error_code, "")
+    assert answer.completed_at
 
 
 def test_a_turn_whose_write_fails_abandons_the_answer_it_started(monkeypatch):
