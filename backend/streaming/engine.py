@@ -585,11 +585,14 @@ class Engine:
         run.abandoned = True
         if run.gate is not None and not run.gate.done():
             run.gate.set_result(False)
+        # Here, not in the task: a task cancelled before its first step runs none of its code.
+        if self.running.get(run.record_id) is run:
+            del self.running[run.record_id]
+        logs.discard(run.log)
         if run.task is not None:
             run.task.cancel()
 
     async def _abandoned(self, run: Run) -> None:
-        logs.discard(run.log)
         held = run.held_usage.close()
         if held:
             try:

@@ -6,9 +6,11 @@ happened on the answer's side, which is only possible when the answer started be
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
+import uuid
 
 import pytest
 from django.core.asgi import get_asgi_application
@@ -17,6 +19,7 @@ from django.db import OperationalError
 from backend.llm.types import TextDelta
 from backend.streaming import engine as engine_module
 from backend.streaming.asgi import with_streaming_fast_path
+from backend.streaming.engine import Admission
 from backend.streaming.log import logs
 from chat.models import Chat, Message
 from chat.services import messages
@@ -199,3 +202,19 @@ def test_a_follow_up_written_again_after_a_race_abandons_the_first_attempts_answ
     answer = Message.objects.select_related("pair").get(id=second["id"])
     assert answer.status == Message.Status.COMPLETE and answer.pair.parent_id == root.id
     assert str(second["id"]).encode() in body and str(first["id"]).encode() not in body
+
+
+def test_a_run_abandoned_before_its_task_started_leaves_nothing_behind():
+    record_id = uuid.uuid4()
+
+    async def launch_and_abandon() -> asyncio.Task:
+        run = engine.launch(Admission(record_id=record_id), gate=asyncio.get_running_loop().create_future())
+        engine.abandon(run)  # before the task's first step: none of its code ever runs
+        assert run.task is not None
+        await asyncio.gather(run.task, return_exceptions=True)
+        return run.task
+
+    task = asyncio.run(launch_and_abandon())
+
+    assert task.cancelled()
+    assert record_id not in engine.running and engine.log_key(record_id) not in logs.logs
