@@ -1010,7 +1010,7 @@ def launch_before_write(admission: Admission) -> None:
     return, when everything a run needs is known without the written rows (a chat turn: its
     context is read from rows already committed). The engine prepares it (`Adapter.prepare`) and
     launches its run on the event loop while the write goes on, so the model call is opened
-    during the write instead of after it (about 2 ms sooner to the first token). The run writes
+    during the write instead of after it (docs/benchmarks.md measures the gain). The run writes
     nothing until the admission has returned (`Run.gate`), and no reader can know its record
     until then. When the admission fails after all, or `accept` returns another record (a turn
     written again after a race), the run is abandoned: its model call is closed and what it
