@@ -200,7 +200,6 @@ class Run:
     # admission committed it, False when the admission failed (the run is abandoned). No database
     # write of the run happens before it resolves True.
     gate: asyncio.Future[bool] | None = None
-    abandoned: bool = False
 
     @property
     def payload(self) -> Any:
@@ -582,7 +581,6 @@ class Engine:
         Its task is cancelled, its log forgotten (no reader ever had its record id) and nothing
         is written but the usage rows of the model call it opened: what was billed is recorded.
         """
-        run.abandoned = True
         if run.gate is not None and not run.gate.done():
             run.gate.set_result(False)
         # Here, not in the task: a task cancelled before its first step runs none of its code.

@@ -8,8 +8,10 @@ never while its process is alive and heart-beating.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -220,20 +222,26 @@ def test_a_checkpoint_writes_text_and_heartbeat_of_running_answers_only(vendor_p
     assert (ended.text, ended.status) == ("c", "complete") and ended.heartbeat_at < before
 
 
+@contextlib.asynccontextmanager
+async def _running_answer(log_key: str) -> AsyncIterator[Run]:
+    """A run registered with the engine whose task never ends by itself (cancelled on leaving)."""
+    record_id = uuid.uuid4()
+    run = Run(engine=engine, record_id=record_id, admission=Admission(record_id=record_id), log=LocalLog(key=log_key))
+    run.task = asyncio.ensure_future(asyncio.sleep(3600))
+    engine.running[record_id] = run
+    try:
+        yield run
+    finally:
+        engine.running.pop(record_id, None)
+        run.task.cancel()
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_a_remote_stop_is_read_when_announced_and_the_flags_are_not_read_on_every_poll(monkeypatch):
     """Stop flags are read when the stop epoch changes (and every STOP_FULL_READ_SECONDS), not
     on every poll: a quiet process with many running answers does one small read per poll."""
     from backend.streaming import engine as engine_module
 
-    record_id = uuid.uuid4()
-
-    async def forever():
-        await asyncio.sleep(3600)
-
-    run = Run(engine=engine, record_id=record_id, admission=Admission(record_id=record_id), log=LocalLog(key="t"))
-    run.task = asyncio.ensure_future(forever())
-    engine.running[record_id] = run
     reads = []
     aget_many = cache.aget_many
 
@@ -242,7 +250,11 @@ async def test_a_remote_stop_is_read_when_announced_and_the_flags_are_not_read_o
         return await aget_many(keys)
 
     monkeypatch.setattr(cache, "aget_many", counted)
-    try:
+    # As in a process that has not polled yet (an earlier test's answers ran the maintenance loop).
+    monkeypatch.setattr(engine, "_stop_epoch_seen", None)
+    monkeypatch.setattr(engine, "_stop_flags_read_at", 0.0)
+    async with _running_answer("t") as run:
+        record_id = run.record_id
         await engine._apply_remote_stops()  # the first poll reads every flag: none is set
         await engine._apply_remote_stops()  # nothing announced, no full read due
         assert len(reads) == 1 and not run.stop_requested
@@ -261,9 +273,6 @@ async def test_a_remote_stop_is_read_when_announced_and_the_flags_are_not_read_o
         await sync_to_async(engine._announce_stops, thread_sensitive=False)()  # another process stopped one
         await engine._apply_remote_stops()
         assert run.stop_requested and len(reads) == 3
-    finally:
-        engine.running.pop(record_id, None)
-        run.task.cancel()
 
 
 async def test_a_stop_poll_that_cannot_reach_redis_logs_and_stops_nothing(monkeypatch, caplog):
@@ -276,23 +285,14 @@ async def test_a_stop_poll_that_cannot_reach_redis_logs_and_stops_nothing(monkey
     unreachable = RedisCache("redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}})
     monkeypatch.setattr(cache, "aget", unreachable.aget)
     monkeypatch.setattr(cache, "aget_many", unreachable.aget_many)
-    record_id = uuid.uuid4()
-
-    async def forever():
-        await asyncio.sleep(3600)
-
-    run = Run(engine=engine, record_id=record_id, admission=Admission(record_id=record_id), log=LocalLog(key="u"))
-    run.task = asyncio.ensure_future(forever())
-    engine.running[record_id] = run
     seen, read_at = engine._stop_epoch_seen, engine._stop_flags_read_at
     try:
-        await asyncio.wait_for(engine._apply_remote_stops(), timeout=5)
-        assert not run.stop_requested and not run.task.done()
-        assert (engine._stop_epoch_seen, engine._stop_flags_read_at) == (seen, read_at)
-        assert "could not read" in caplog.text
+        async with _running_answer("u") as run:
+            await asyncio.wait_for(engine._apply_remote_stops(), timeout=5)
+            assert not run.stop_requested and not run.task.done()
+            assert (engine._stop_epoch_seen, engine._stop_flags_read_at) == (seen, read_at)
+            assert "could not read" in caplog.text
     finally:
-        engine.running.pop(record_id, None)
-        run.task.cancel()
         await aclose_async_clients()
 
 

@@ -16,6 +16,7 @@ import pytest
 from django.core.asgi import get_asgi_application
 from django.db import OperationalError
 
+from backend.llm.models import LLMCall
 from backend.llm.types import TextDelta
 from backend.streaming import engine as engine_module
 from backend.streaming.asgi import with_streaming_fast_path
@@ -33,11 +34,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WAIT = 10  # seconds: far more than the emulator needs to answer
 
 
-def _send(token: str, body: bytes) -> tuple[int, bytes]:
+def _send(token: str, body: bytes, *, then_wait_for: threading.Event | None = None) -> tuple[int, bytes]:
+    """POST a message through the ASGI application on a new event loop, which ends with the response.
+
+    `then_wait_for`: the loop is kept running after the response until it is set (work the
+    engine still does on the server's loop, which a real server keeps).
+    """
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-    status, _, content = asgi_call(
-        with_streaming_fast_path(get_asgi_application()), asgi_scope("/api/v1/chat/messages/", headers=headers), body
-    )
+    django_application = with_streaming_fast_path(get_asgi_application())
+
+    async def application(scope, receive, send) -> None:
+        await django_application(scope, receive, send)
+        deadline = time.monotonic() + WAIT
+        while then_wait_for is not None and not then_wait_for.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    status, _, content = asgi_call(application, asgi_scope("/api/v1/chat/messages/", headers=headers), body)
     return status, content
 
 
@@ -154,27 +166,43 @@ def test_an_answer_that_ends_before_its_turn_is_written_is_stored_once_it_is(mon
     assert answer.completed_at
 
 
-def test_a_turn_whose_write_fails_abandons_the_answer_it_started(monkeypatch):
-    user, token = make_user("early-fail@example.com")
+@pytest.mark.parametrize(
+    ("content", "ledger_status"),
+    [("hello", "cancelled"), ("[[emu:tokens=0]] over before the write", "ok")],
+    ids=["call open", "call over"],
+)
+def test_a_turn_whose_write_fails_abandons_the_answer_it_started(monkeypatch, content, ledger_status):
+    user, token = make_user(f"early-fail-{ledger_status}@example.com")
     calls = ModelCalls(monkeypatch)
     abandoned: list = []
     real_abandon = engine.abandon
     monkeypatch.setattr(engine, "abandon", lambda run: (abandoned.append(run.record_id), real_abandon(run)))
+    cleaned_up = threading.Event()
+    real_abandoned = engine._abandoned
+
+    async def abandoned_then_signal(run) -> None:
+        await real_abandoned(run)
+        cleaned_up.set()
+
+    monkeypatch.setattr(engine, "_abandoned", abandoned_then_signal)
 
     def fail(_attempt: int) -> None:
         raise OperationalError("the database went away during the write")
 
-    writes = HeldWrites(monkeypatch, until=calls.opened, then=fail)
+    writes = HeldWrites(monkeypatch, until=calls.opened if ledger_status == "cancelled" else calls.closed, then=fail)
 
-    status, body = _send(token, b'{"content": "hello"}')
+    status, body = _send(token, json.dumps({"content": content}).encode(), then_wait_for=cleaned_up)
 
     assert status == 503 and b"database" in body.lower()
     [seen] = writes.seen
-    assert seen["waited"]
+    assert seen["waited"] and cleaned_up.is_set()
     assert abandoned == [seen["id"]]
     assert calls.closed.is_set()  # the model call was closed
     assert not Chat.objects.filter(user=user).exists() and not Message.objects.filter(id=seen["id"]).exists()
     assert seen["id"] not in engine.running and engine.log_key(seen["id"]) not in logs.logs
+    # What the opened call may have billed is in the ledger, under the answer that was never written.
+    [call] = LLMCall.objects.filter(reference=f"chat.message:{seen['id']}")
+    assert call.user_id == user.id and call.status == ledger_status
 
 
 def test_a_follow_up_written_again_after_a_race_abandons_the_first_attempts_answer(monkeypatch):
