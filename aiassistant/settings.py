@@ -171,17 +171,6 @@ elif _default_database["ENGINE"] == "django.db.backends.sqlite3":
 # (`backend.db.prepared_cursor`); Django's own queries never are. Turn off behind a pooler in
 # transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
-# A prepared statement is still planned on every execution while PostgreSQL's default
-# (`plan_cache_mode=auto`) finds a custom plan cheaper than the generic one, which it always does
-# for the page statements (their `LIMIT $n` makes the generic estimate look worse): planning was
-# most of their PostgreSQL time. Only statements with server-side parameters (the prepared ones)
-# have a generic plan; Django's own queries bind on the client and are not affected. Sent as a
-# connection startup option: turn off behind a pooler that refuses `options` (PgBouncer without
-# `options` in `ignore_startup_parameters`).
-DATABASE_GENERIC_PLANS = DATABASE_PREPARED_STATEMENTS and env.bool("DATABASE_GENERIC_PLANS", default=True)
-if _default_database["ENGINE"] == "django.db.backends.postgresql" and DATABASE_GENERIC_PLANS:
-    _options = _default_database.setdefault("OPTIONS", {})
-    _options["options"] = f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 
 # The admin assistant's generated queries run on their own alias. ADMIN_ASSISTANT_DATABASE_URL should
 # connect as the restricted role that `manage.py adminassistant_role` creates (SELECT on allowed

@@ -138,9 +138,7 @@ def prepared_cursor() -> Any:
     plans every statement anew: for the hot read statements that costs about as much as running
     them, or more (0.3-4 ms of planning against 0.1-7.5 ms of execution). This cursor binds on the server, and
     psycopg prepares a statement the second time a connection runs it (`DATABASE_PREPARED_STATEMENTS`
-    off, or another database: Django's plain cursor), and the connection's
-    `plan_cache_mode=force_generic_plan` (`DATABASE_GENERIC_PLANS`) keeps PostgreSQL from planning
-    it again on every execution. It is Django's cursor wrapper around it, so
+    off, or another database: Django's plain cursor). It is Django's cursor wrapper around it, so
     queries are counted and logged as any other. Use it for fixed statements whose parameters are
     all values; `%(name)s` placeholders keep their meaning.
     """

@@ -58,23 +58,6 @@ def test_django_queries_are_never_prepared():
         assert cursor.fetchone()[0] == 0
 
 
-def test_a_prepared_page_statement_is_planned_once_not_on_every_run(django_user_model):
-    """PostgreSQL's default plans a prepared statement again on each run while a custom plan looks
-    cheaper: the list's `LIMIT $n` always made it look so. The connections use generic plans."""
-    from chat.selectors.pages import chat_list_rows
-
-    user = django_user_model.objects.create_user(email="plans@example.com", password="irrelevant-pw-1")
-    for _ in range(4):
-        chat_list_rows(user_id=user.id)[0:21]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%FROM chat_chat c WHERE%"],
-        )
-        [(generic, custom)] = cursor.fetchall()
-    assert custom == 0 and generic >= 1
-
-
 def test_turned_off_it_is_django_cursor(settings):
     settings.DATABASE_PREPARED_STATEMENTS = False
     for value in range(3):
