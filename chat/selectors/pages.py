@@ -137,11 +137,14 @@ class ChatListRows:
             conditions.append(_POSITION_FILTERS[self.position[0]])
             params["position"] = self.position[1]
         where = _guarded(" AND ".join(conditions), self.guard)
+        # The window is written into the statement (integers; a page size and a small offset make
+        # a handful of statements): with `LIMIT $n`, PostgreSQL's generic plan looks costlier than
+        # a custom one, so the prepared statement was planned again on every run.
         sql = (
             f"SELECT {_position('c.updated_at')}, {_CHAT_JSON} FROM {CHAT} c WHERE {where} "  # noqa: S608 - table names and fixed fragments; values are parameters
-            f"ORDER BY {_ORDERINGS[self.ordering]} OFFSET %(offset)s LIMIT %(limit)s"
+            f"ORDER BY {_ORDERINGS[self.ordering]} OFFSET {int(offset)} LIMIT {int(stop - offset)}"
         )
-        params.update(self.guard.params if self.guard is not None else {}, offset=offset, limit=stop - offset)
+        params.update(self.guard.params if self.guard is not None else {})
         with prepared_cursor() as cursor:
             cursor.execute(sql, params)
             rows = [{"updated_at": position, "json": text} for position, text in cursor.fetchall()]

@@ -47,11 +47,18 @@ USAGE_PURPOSE = "chat"  # an answer's calls in the usage roll-up
 def _running_count_sql(guarded: bool) -> str:
     """The count `ChatAdapter.running` would compile, with the same conditions (the partial index's).
 
+    The role and status are written into the statement: the partial index's predicate must be
+    visible to the planner in the prepared statement's generic plan (as parameters, PostgreSQL
+    kept planning it anew on every run, since only a custom plan could use that index).
+
     `guarded`: a second column says whether a `SqlGuard` holds (its text follows as `{guard}`).
     """
     table = connection.ops.quote_name(Message._meta.db_table)
     user, role, status = (quoted_column(Message, name) for name in ("user", "role", "status"))
-    count = f"SELECT count(*) FROM {table} WHERE {user} = %(user)s AND {role} = %(role)s AND {status} = %(status)s"  # noqa: S608 - names from the model
+    assistant, streaming = Message.Role.ASSISTANT.value, Message.Status.STREAMING.value
+    assert assistant.isalpha() and streaming.isalpha()  # constants of the model, safe as literals
+    where = f"{user} = %(user)s AND {role} = '{assistant}' AND {status} = '{streaming}'"
+    count = f"SELECT count(*) FROM {table} WHERE {where}"  # noqa: S608 - names and constants from the model
     return f"SELECT ({count}), ({{guard}})" if guarded else count
 
 
@@ -100,7 +107,7 @@ class ChatAdapter:
         With `guard`, the same statement checks it: raises GuardFailed when it does not hold.
         """
         user_id = Message._meta.get_field("user").get_db_prep_value(user.pk, connection)  # SQLite: the hex text
-        params: dict[str, Any] = {"user": user_id, "role": Message.Role.ASSISTANT, "status": Message.Status.STREAMING}
+        params: dict[str, Any] = {"user": user_id}
         sql = _running_count_sql(guard is not None)
         if guard is not None:
             sql = sql.replace("{guard}", guard.sql)

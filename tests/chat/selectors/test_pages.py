@@ -361,3 +361,32 @@ def test_a_page_knows_whether_it_holds_attachments_from_its_own_json(user):
     page = pages.branch_page_json(user_id=user.pk, chat_id=chat.id)
     assert page.has_attachments
     assert pages._ATTACHMENT_KEY.search('{"download_url": "jsonb spacing"}')  # a needless pass at worst
+
+
+# --- planned once -------------------------------------------------------------------------------
+
+
+def _plans(fragment: str) -> tuple[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{fragment}%"]
+        )
+        [(generic, custom)] = cursor.fetchall()
+    return generic, custom
+
+
+def test_the_hot_statements_are_planned_once_per_connection_not_on_every_run(user, settings):
+    """A prepared statement is planned anew on every run while PostgreSQL finds its generic plan
+    costlier than a custom one: with `LIMIT $n`, or a partial index's predicate as parameters,
+    it always did. After PostgreSQL's five custom plans, these statements run on their generic plan."""
+    from chat.services.generation import ChatAdapter
+
+    settings.CHAT_HISTORY_CACHE_SECONDS = 0  # every page read runs the page statement
+    chat, _ = linear_chat(turns=3, user=user)
+    for _ in range(8):
+        pages.chat_list_rows(user_id=user.id)[0:21]
+        ChatAdapter().running_count(user=user)
+        pages.branch_page_json(user_id=user.id, chat_id=chat.id, limit=50)
+    for fragment in ("FROM chat_chat c WHERE c.user_id", 'FROM "chat_message" WHERE "user_id"', "WITH RECURSIVE"):
+        generic, custom = _plans(fragment)
+        assert generic >= 1 and custom <= 5, fragment
