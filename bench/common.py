@@ -219,6 +219,27 @@ def tree_cpu_seconds(pid: int) -> float:
     return sum(used.get(member, 0.0) for member in tree)
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by every living PostgreSQL process on this machine.
+
+    The difference over a measurement is PostgreSQL's share of it, when nothing else uses the
+    database meanwhile (a backend that exits during it takes its CPU time along).
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 # --- Minimal clients on raw asyncio streams (cheap enough for 1000 streams on one core) ------------------
 
 DELTA = b"event: delta"
