@@ -155,7 +155,6 @@ def _default_limits() -> tuple[int | None, Decimal | None]:
 
 def budget_limits(user_id: Any) -> BudgetLimits:
     """The user's limits: the override where set, else the default (cached; `budget_forget` clears)."""
-    default_tokens, default_usd = _default_limits()
     cached = cache.get(_limits_key(user_id))
     if cached is None:
         from backend.llm.models import UserBudget
@@ -167,12 +166,43 @@ def budget_limits(user_id: Any) -> BudgetLimits:
         )
         cached = _NO_OVERRIDE if row is None else [row[0], None if row[1] is None else str(row[1])]
         cache.set(_limits_key(user_id), cached, settings.USER_BUDGET_CACHE_SECONDS)
-    if cached == _NO_OVERRIDE:
+    return _limits(cached)
+
+
+def _limits(override: Any) -> BudgetLimits:
+    """The limits from an override as cached (`_NO_OVERRIDE`, or [tokens or None, USD text or None])."""
+    default_tokens, default_usd = _default_limits()
+    if override == _NO_OVERRIDE:
         return BudgetLimits(tokens=default_tokens, usd=default_usd)
-    token_override, usd_override = cached
+    token_override, usd_override = override
     tokens = default_tokens if token_override is None else (int(token_override) or None)
     usd = default_usd if usd_override is None else (Decimal(usd_override) or None)
     return BudgetLimits(tokens=tokens, usd=usd)
+
+
+def limits_columns(user: str) -> str:
+    """Three SQL columns holding the override of the user whose id is the SQL expression `user`.
+
+    For a statement that reads something else about the user anyway (the running-answers count
+    of admission): the limits then come from the table itself in that round trip
+    (`limits_from_columns`), not from the cache in another one, and are never stale.
+    """
+    from django.db import connection
+
+    from backend.db import quoted_column
+    from backend.llm.models import UserBudget
+
+    table = connection.ops.quote_name(UserBudget._meta.db_table)
+    key, tokens, usd = (
+        quoted_column(UserBudget, name) for name in ("user", "monthly_token_limit", "monthly_cost_limit_usd")
+    )
+    row = f"FROM {table} b WHERE b.{key} = {user}"
+    return f"(SELECT 1 {row}), (SELECT b.{tokens} {row}), (SELECT CAST(b.{usd} AS TEXT) {row})"
+
+
+def limits_from_columns(found: Any, tokens: Any, usd: str | None) -> BudgetLimits:
+    """`budget_limits` from the values of `limits_columns`."""
+    return _limits(_NO_OVERRIDE if found is None else [tokens, usd])
 
 
 def budget_forget(user_id: Any) -> None:
@@ -267,16 +297,17 @@ def budget_status(user_id: Any, *, now: datetime | None = None) -> BudgetStatus:
     return BudgetStatus(limits=limits, spent_tokens=tokens, spent_usd=usd, resets_at=month_bounds(now)[1])
 
 
-def check_budget(user_id: Any) -> BudgetLimits | None:
+def check_budget(user_id: Any, limits: BudgetLimits | None = None) -> BudgetLimits | None:
     """Raise BudgetExhausted when the user has used up a monthly limit. No user: nothing to check.
 
     Returns the limits it read (None without a user), which a generation keeps for its
     end-of-answer warning. Without any limit for the user this costs one cache read (the spend
-    is not even looked at).
+    is not even looked at), or none when the caller read the `limits` already.
     """
     if user_id is None:
         return None
-    limits = budget_limits(user_id)
+    if limits is None:
+        limits = budget_limits(user_id)
     if limits.unlimited:
         return limits
     tokens, usd = month_spent(user_id)

@@ -125,7 +125,8 @@ class Adapter(Protocol):
     # Optional `finished_related`: relations `finished` reads, loaded with the record in one query.
     # Optional `atomic_accept = True`: `accept` commits its rows atomically by itself, so admission
     # without an Idempotency-Key opens no transaction around it (one round trip less, or two).
-    # Optional `running_count(user=) -> int`: `running(user=user).count()`, without building the query.
+    # Optional `running_count(user=, guard=) -> (int, BudgetLimits | None)`: `running(user=user).count()`,
+    # without building the query, and the user's budget limits when the same statement read them.
     # Optional `finish_in_one_statement(record_id=, values=, outcome=, ledger=) -> bool | None`: the
     # terminal `values`, `finished`'s own writes and the held usage rows `ledger` (`backend.llm.usage`)
     # in one statement (True: written; False: the record had already ended, the rows still written;
@@ -414,8 +415,9 @@ class Engine:
             if replay is not None:
                 return replay
         user_id = getattr(user, "pk", None)
-        self._claim_slot(user=user, guard=guard)
-        limits = budget.check_budget(user_id)  # before any upstream call: the error comes as JSON, not a stream
+        read_limits = self._claim_slot(user=user, guard=guard)
+        # Before any upstream call: the error comes as JSON, not a stream.
+        limits = budget.check_budget(user_id, limits=read_limits)
         _keep_alive_from_thread()
         # The key and the turn commit together. Without a key, an adapter whose `accept` is atomic
         # by itself (one statement, or its own transaction) needs no transaction around it.
@@ -467,17 +469,19 @@ class Engine:
             )
         return Admission(record_id=record.record_id, replayed=True)
 
-    def _claim_slot(self, *, user: Any, guard: SqlGuard | None = None) -> None:
+    def _claim_slot(self, *, user: Any, guard: SqlGuard | None = None) -> budget.BudgetLimits | None:
+        """Refuse a generation over the user's limit of running ones; the budget limits if read too."""
         limit = self.adapter.max_concurrent()
         count = getattr(self.adapter, "running_count", None)
+        limits = None
         if count is not None:
-            active = count(user=user, guard=guard) if guard is not None else count(user=user)
+            active, limits = count(user=user, guard=guard)
         else:
             if guard is not None and not guard_holds(guard):
                 raise GuardFailed
             active = self.adapter.running(user=user).count()
         if active < limit:
-            return  # the usual case: one cheap count
+            return limits  # the usual case: one cheap count
         running_records = self.adapter.running(user=user)
         running = list(running_records.values_list("id", "worker_id", "heartbeat_at"))
         # Over the limit: generations of processes that died hold no slot.
@@ -489,6 +493,7 @@ class Engine:
                 retry_after=5,
                 details={"limit": limit},
             )
+        return limits
 
     # --- Launch (event loop) --------------------------------------------------------------------
 

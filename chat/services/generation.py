@@ -27,6 +27,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from backend.db import GuardFailed, SqlGuard, db_sync_to_async, prepared_cursor, quoted_column
+from backend.llm import budget
 from backend.llm.errors import LLMError
 from backend.llm.types import Usage
 from backend.llm.usage import UsageRecord
@@ -52,6 +53,8 @@ def _running_count_sql(guarded: bool) -> str:
     kept planning it anew on every run, since only a custom plan could use that index).
 
     `guarded`: a second column says whether a `SqlGuard` holds (its text follows as `{guard}`).
+    The user's budget override follows (`budget.limits_columns`): admission reads it here, not
+    from the cache in a round trip of its own.
     """
     table = connection.ops.quote_name(Message._meta.db_table)
     user, role, status = (quoted_column(Message, name) for name in ("user", "role", "status"))
@@ -59,7 +62,8 @@ def _running_count_sql(guarded: bool) -> str:
     assert assistant.isalpha() and streaming.isalpha()  # constants of the model, safe as literals
     where = f"{user} = %(user)s AND {role} = '{assistant}' AND {status} = '{streaming}'"
     count = f"SELECT count(*) FROM {table} WHERE {where}"  # noqa: S608 - names and constants from the model
-    return f"SELECT ({count}), ({{guard}})" if guarded else count
+    limits = budget.limits_columns("%(user)s")
+    return f"SELECT ({count}), ({{guard}}), {limits}" if guarded else f"SELECT ({count}), {limits}"
 
 
 @dataclass
@@ -101,8 +105,9 @@ class ChatAdapter:
         # streaming answers this from the user's own rows, however many other users are streaming.
         return Message.objects.filter(user=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING)
 
-    def running_count(self, *, user: Any, guard: SqlGuard | None = None) -> int:
-        """`running(user=user).count()` as one fixed statement (admission runs it for every turn).
+    def running_count(self, *, user: Any, guard: SqlGuard | None = None) -> tuple[int, budget.BudgetLimits]:
+        """`running(user=user).count()` as one fixed statement (admission runs it for every turn),
+        and the user's budget limits read by the same statement.
 
         With `guard`, the same statement checks it: raises GuardFailed when it does not hold.
         """
@@ -115,9 +120,13 @@ class ChatAdapter:
         with prepared_cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
-        if guard is not None and not (row and row[1]):
-            raise GuardFailed
-        return int(row[0]) if row else 0
+        assert row is not None  # a SELECT without FROM always has its row
+        if guard is not None:
+            if not row[1]:
+                raise GuardFailed
+            row = (row[0], *row[2:])
+        count, *limits = row
+        return int(count), budget.limits_from_columns(*limits)
 
     def prepare(self, admission: Admission) -> None:
         """Assemble the context and choose the tools in the same database hop as accepting the turn.

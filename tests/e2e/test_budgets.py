@@ -119,7 +119,25 @@ def test_the_warning_uses_the_limits_admission_read_without_reading_them_again(l
 
     assert [e.event for e in events][-2:] == ["budget_warning", "message_stop"]
     assert events[-2].data["limit_tokens"] == 100_000
-    assert reads == [user.pk]  # once, at admission
+    assert reads == []  # admission read them with its running count, and nothing read them again
+
+
+def test_a_limit_written_behind_the_cache_s_back_refuses_the_next_turn_at_once(live, alice, emulator):
+    """Admission reads the limits from the table in its running-answers count, not from the cache:
+    a limit written by another process, a script or SQL (no `budget_forget`) applies at once."""
+    from backend.llm import budget
+
+    user, token = alice
+    _spent_before(user, 5_000)
+    assert budget.budget_limits(user.pk).unlimited  # cached: no override, no default
+    UserBudget.objects.bulk_create([UserBudget(user=user, monthly_token_limit=1_000)])  # no signal, no forget
+
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        refused = client.post("/api/v1/chat/messages/", json={"content": "hi"}, headers=headers(token))
+
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["error"]["details"]["limit_tokens"] == 1_000
+    assert emulator.requests() == []
 
 
 def test_a_cost_limit_from_settings_refuses_chat_and_prototypes(live, alice, bob, emulator, settings):

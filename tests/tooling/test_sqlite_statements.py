@@ -36,7 +36,13 @@ SCRIPT = textwrap.dedent(
     user = UserFactory()
     auth_token, _ = token_create(user=user, client=ClientInfo(ip="127.0.0.1", user_agent="probe"))
     guard = token_cache.guard(auth_token)
-    print("holds", guard_holds(guard), "count", ChatAdapter().running_count(user=user, guard=guard))
+    from decimal import Decimal
+
+    from backend.llm.models import UserBudget
+
+    print("holds", guard_holds(guard), "count", ChatAdapter().running_count(user=user, guard=guard)[0])
+    UserBudget.objects.create(user=user, monthly_token_limit=500, monthly_cost_limit_usd=Decimal("12.50"))
+    print("limits", ChatAdapter().running_count(user=user)[1])
     memory_create(user=user, summary="Likes tea", tags=["tea", "drinks"])
     memory_create(user=user, summary="Lives in Berlin")
     found = memories_in_scope(user_id=user.id, project_id=None, if_enabled=True)
@@ -64,5 +70,6 @@ def test_the_guard_and_memory_recall_statements_run_on_sqlite(tmp_path):
     lines = result.stdout.splitlines()
     assert "vendor sqlite" in lines
     assert "holds True count 0" in lines
+    assert "limits BudgetLimits(tokens=500, usd=Decimal('12.5'))" in lines
     assert "tags [(), ('drinks', 'tea')]" in lines
     assert "revoked False" in lines

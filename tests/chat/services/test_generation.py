@@ -79,7 +79,27 @@ def test_the_running_count_is_the_running_querysets_count(django_assert_num_quer
     Message.objects.filter(id=second.assistant_message.id).update(status=Message.Status.COMPLETE)
 
     with django_assert_num_queries(1):
-        assert adapter.running_count(user=user) == 1
+        assert adapter.running_count(user=user)[0] == 1
     assert adapter.running(user=user).count() == 1
     Message.objects.filter(id=first.assistant_message.id).update(status=Message.Status.CANCELLED)
-    assert adapter.running_count(user=user) == adapter.running(user=user).count() == 0
+    assert adapter.running_count(user=user)[0] == adapter.running(user=user).count() == 0
+
+
+def test_the_running_count_reads_the_users_budget_limits_in_the_same_statement(settings, django_assert_num_queries):
+    from decimal import Decimal
+
+    from backend.llm.budget import BudgetLimits, budget_forget, budget_limits
+    from backend.llm.models import UserBudget
+
+    settings.USER_MONTHLY_TOKEN_BUDGET, settings.USER_MONTHLY_COST_BUDGET_USD = 1000, 5
+    adapter = ChatAdapter()
+    user = UserFactory()
+    with django_assert_num_queries(1):
+        assert adapter.running_count(user=user) == (0, BudgetLimits(tokens=1000, usd=Decimal(5)))  # the defaults
+    for tokens, usd in ((None, Decimal("12.50")), (0, None), (250, Decimal(0)), (None, None)):
+        UserBudget.objects.update_or_create(
+            user=user, defaults={"monthly_token_limit": tokens, "monthly_cost_limit_usd": usd}
+        )
+        expected = budget_limits(user.id)  # read from the table: nothing cached it yet
+        assert adapter.running_count(user=user) == (0, expected)
+        budget_forget(user.id)
