@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -35,6 +33,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from backend.db import GuardFailed, SqlGuard, guard_holds, prepared_cursor
+from backend.memo import LocalMemo
 from chat.models import Attachment, Chat, Message, MessagePair
 
 CHAT = Chat._meta.db_table
@@ -289,40 +288,9 @@ def _cache_key(chat_id: UUID, version: int, before: int | None, limit: int) -> s
     return f"chat:history:{chat_id}:{version}:{'' if before is None else before}:{limit}"
 
 
-class _PageMemo:
-    """The most recently read cached pages, kept in this process too (an LRU bounded in bytes).
-
-    A key holds the chat's history version, so an entry is exact for as long as it lives; this
-    spares the shared cache's round trip and unpickling on repeated reads of the same page.
-    """
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._pages: OrderedDict[str, BranchPageJson] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> BranchPageJson | None:
-        with self._lock:
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
-            return page
-
-    def put(self, key: str, page: BranchPageJson) -> None:
-        size = len(page.turns)
-        if size > self.max_bytes // 8:
-            return  # a page this large would push out many others
-        with self._lock:
-            old = self._pages.pop(key, None)
-            self._bytes += size - (len(old.turns) if old is not None else 0)
-            self._pages[key] = page
-            while self._bytes > self.max_bytes:
-                _, evicted = self._pages.popitem(last=False)
-                self._bytes -= len(evicted.turns)
-
-
-_page_memo = _PageMemo(max_bytes=16 * 1024 * 1024)
+# The most recently read cached pages, kept in this process too (a key holds the chat's history
+# version, so an entry is exact for as long as it lives).
+_page_memo: LocalMemo[BranchPageJson] = LocalMemo(16 * 1024 * 1024, size=lambda page: len(page.turns))
 
 
 def branch_page_json(

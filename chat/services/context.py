@@ -26,6 +26,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Sum
 
+from backend.db import prepared_cursor
 from backend.llm.registry import ModelSpec, get_registry
 from backend.llm.tokens import MESSAGE_OVERHEAD_TOKENS, estimate_block_tokens, estimate_text_tokens
 from backend.llm.types import (
@@ -39,6 +40,7 @@ from backend.llm.types import (
 from backend.llm.types import (
     Message as LLMMessage,
 )
+from backend.memo import LocalMemo
 from chat import prompts
 from chat.models import Attachment, Chat, Message, MessagePair, Project
 from chat.selectors.tree import active_branch_ids
@@ -308,7 +310,7 @@ def history_turns(*, pair: MessagePair) -> list[HistoryTurn]:
         return []
     if int(settings.CHAT_HISTORY_CACHE_SECONDS) <= 0 or connection.vendor != "postgresql":
         return _history_orm(pair)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_LAST_TURN, [pair.parent_id, pair.chat_id])
         row = cursor.fetchone()
     if row is None:  # the parent went away meanwhile: nothing to extend
@@ -316,11 +318,18 @@ def history_turns(*, pair: MessagePair) -> list[HistoryTurn]:
     version, grandparent_id, hidden, question, answer, answer_status, has_attachments = row
     own_key = _history_key(pair.chat_id, version, pair.parent_id)
     base_key = _history_key(pair.chat_id, version, grandparent_id) if grandparent_id is not None else None
-    found = cache.get_many([own_key] + ([base_key] if base_key else []))
+    own = _history_memo.get(own_key)
+    if own is not None:
+        return list(own)
+    memo_base = _history_memo.get(base_key) if base_key else None
+    found = {} if memo_base is not None else cache.get_many([own_key] + ([base_key] if base_key else []))
     if own_key in found:
+        _history_memo.put(own_key, found[own_key])
         return list(found[own_key])
     if base_key is None:
         base: list[HistoryTurn] | None = []
+    elif memo_base is not None:
+        base = list(memo_base)
     else:
         base = list(found[base_key]) if base_key in found else None
     if base is None:
@@ -331,8 +340,20 @@ def history_turns(*, pair: MessagePair) -> list[HistoryTurn]:
             attachments = _attachments_of([pair.parent_id]).get(pair.parent_id, ()) if has_attachments else ()
             turns = [*base, HistoryTurn(str(pair.parent_id), question, attachments, answer)]
     if finished:
-        cache.set(own_key, tuple(turns), timeout=int(settings.CHAT_HISTORY_CACHE_SECONDS))
+        entry = tuple(turns)
+        cache.set(own_key, entry, timeout=int(settings.CHAT_HISTORY_CACHE_SECONDS))
+        _history_memo.put(own_key, entry)
     return turns
+
+
+def _turns_size(turns: tuple[HistoryTurn, ...]) -> int:
+    return sum(len(turn.question) + len(turn.answer) + 100 for turn in turns)
+
+
+# The history entries this process read or wrote last (a key holds the chat's edit version and
+# last turn, so an entry is exact): a follow-up served by the same process reads its base here,
+# without the shared cache's round trip and unpickling.
+_history_memo: LocalMemo[tuple[HistoryTurn, ...]] = LocalMemo(16 * 1024 * 1024, size=_turns_size)
 
 
 def _history_key(chat_id: UUID, version: int, last_id: UUID) -> str:
@@ -373,7 +394,7 @@ SELECT w.id, w.hidden, u.id, u.text, a.text, a.status,
 
 def _history_walk(*, chat_id: UUID, last_id: UUID) -> tuple[list[HistoryTurn], bool]:
     """(the visible turns from the root to `last_id`, whether every answer among them is finished)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_WALK, [last_id, chat_id])
         rows = cursor.fetchall()
     finished = all(status != Message.Status.STREAMING for *_, status, _ in rows)

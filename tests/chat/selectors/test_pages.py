@@ -242,7 +242,9 @@ def test_a_repeated_page_is_read_from_the_process_and_a_new_version_is_not(clien
 
 
 def test_the_process_copy_of_pages_is_bounded_in_bytes():
-    memo = pages._PageMemo(max_bytes=800)
+    from backend.memo import LocalMemo
+
+    memo = LocalMemo(800, size=lambda page: len(page.turns))
 
     def page(size):
         return pages.BranchPageJson(turns="x" * size, start=0, end=1, total=1, limit=50)
@@ -250,7 +252,7 @@ def test_the_process_copy_of_pages_is_bounded_in_bytes():
     for index in range(10):
         memo.put(f"k{index}", page(100))
     assert memo.get("k0") is None and memo.get("k9") is not None
-    assert memo._bytes == 800 and len(memo._pages) == 8
+    assert memo.size == 800 and len(memo) == 8
     memo.put("big", page(101))  # over an eighth of the bound: never kept
     assert memo.get("big") is None
     memo.get("k2")  # read last, so it outlives the ones after it

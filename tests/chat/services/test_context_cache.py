@@ -171,3 +171,46 @@ def test_the_history_of_a_follow_up_costs_one_statement(settings, django_assert_
     settings.CHAT_HISTORY_CACHE_SECONDS = 0
     assert extended == again == history_turns(pair=second)
     assert extended[-1].answer == "ok" and len(extended) == 99  # 100 + 1 turns, less a hidden and an empty one
+
+
+def test_a_follow_up_in_the_same_process_reads_its_base_from_the_process_copy(settings):
+    """Entries are keyed by the chat's edit version and last turn, so the process's copy is exact:
+    no round trip to the shared cache and no unpickling of a long history on the next turn."""
+    from unittest import mock
+
+    from chat.services import context
+
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+    chat, pairs = _chat(30)
+    first = _follow_up(chat, pairs[-1])
+    history_turns(pair=first)  # a walk; stores the entry ending at the last turn (both caches)
+    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(status=Message.Status.COMPLETE, text="ok")
+    second = _follow_up(chat, first)
+
+    with mock.patch.object(context.cache, "get_many", wraps=context.cache.get_many) as shared_reads:
+        extended = history_turns(pair=second)
+        assert history_turns(pair=second) == extended
+    assert shared_reads.call_count == 0
+    settings.CHAT_HISTORY_CACHE_SECONDS = 0
+    assert extended == history_turns(pair=second)
+
+    # Another process (an empty copy) reads the same entries from the shared cache.
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+    with mock.patch.object(context, "_history_memo", context.LocalMemo(1 << 20, size=context._turns_size)):
+        with mock.patch.object(context.cache, "get_many", wraps=context.cache.get_many) as shared_reads:
+            assert history_turns(pair=second) == extended
+        assert shared_reads.call_count == 1
+
+
+def test_a_turn_hidden_by_any_writer_is_seen_through_the_process_copy(settings):
+    """A plain UPDATE (not the service) still raises the chat's edit version, so the copy is not read."""
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+    chat, pairs = _chat(10)
+    last = _follow_up(chat, pairs[-1])
+    before = history_turns(pair=last)
+    assert history_turns(pair=last) == before  # from the process copy
+
+    MessagePair.objects.filter(id=pairs[5].id).update(hidden=True)
+
+    after = history_turns(pair=last)
+    assert [t.pair_id for t in after] == [t.pair_id for t in before if t.pair_id != str(pairs[5].id)]
