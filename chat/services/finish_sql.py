@@ -15,7 +15,9 @@ by themselves:
 - the answer's held ledger rows (`backend.llm.usage`: its model calls) are inserted by the same
   statement, whether or not the UPDATE matched;
 - the statement returns what scheduling the follow-ups needs (the chat, its title source,
-  incognito, the user's memory switch: no extraction is enqueued for a user who turned memory off).
+  incognito, the user's memory switch: no extraction is enqueued for a user who turned memory off);
+- its text takes a few shapes (the values' and the number of ledger rows), so it is bound on the
+  server and planned once per connection (`backend.db.prepared_cursor`), not parsed anew per answer.
 
 Used on PostgreSQL; SQLite takes the engine's path (`ChatAdapter.finished`).
 """
@@ -32,7 +34,7 @@ from django.db import connection
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from backend.db import quoted_column
+from backend.db import prepared_cursor, quoted_column
 from backend.llm import usage
 from backend.llm.usage import UsageRecord
 from chat.models import Chat, MemorySettings, Message, MessagePair
@@ -162,7 +164,7 @@ def finish_write(
     inserted = f", ledger AS ({insert_sql})" if ledger else ""
     now = timezone.now()
     try:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:  # a few fixed texts (the values' shape, the ledger's rows)
             cursor.execute(
                 f"WITH done AS ({update_sql}{_returning()}){inserted}{_tail_sql()}",
                 [*update_params, *insert_params, now, timezone.localdate(now), purpose],

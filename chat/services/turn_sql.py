@@ -15,7 +15,10 @@ messages and the chat's leaf), in autocommit, so it is atomic by itself:
   that raced another one on the same chat writes nothing and is read and written again, so
   concurrent turns still follow one another on the branch, as the ORM path's lock ensures;
 - foreign keys are checked at the end of the statement (Django creates them deferrable), so
-  a new chat can point at its first pair in the same statement.
+  a new chat can point at its first pair in the same statement;
+- the statement's text depends only on the models (three texts in all), so it is bound on the
+  server and planned once per connection (`backend.db.prepared_cursor`): psycopg no longer quotes
+  the rows' JSON into the text, and PostgreSQL no longer parses and plans it on every turn.
 
 Used when the database is PostgreSQL and the turn brings no attachments; the ORM path writes
 everything else (SQLite, attachments, edits, regenerations) and is the fallback after repeated
@@ -166,7 +169,7 @@ def turn_write_new(
     _written(pair, user_message, assistant_message)
     if before_write is not None:
         before_write(chat, pair, user_message, assistant_message)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # a fixed text: planned once per connection, bound on the server
         cursor.execute(
             f"WITH new_chat AS ({chat_sql}), new_pair AS ({pair_sql}), new_messages AS ({messages_sql}) SELECT 1",
             [*chat_params, *pair_params, *messages_params],
@@ -253,7 +256,7 @@ def turn_write_follow_up(
         _written(pair, user_message, assistant_message)
         if before_write is not None:
             before_write(chat, pair, user_message, assistant_message)
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:  # two fixed texts (with or without the leaf guard)
             cursor.execute(sql, [*update_params, *pair_params, *messages_params])
             row = cursor.fetchone()
         if row and row[0]:

@@ -253,3 +253,18 @@ def test_the_kept_update_is_the_statement_the_compiler_writes(values):
 
     assert sql == expected_sql
     assert _comparable(params) == _comparable(expected_params)
+
+
+def test_the_terminal_statement_is_prepared_on_the_connection(enqueued, django_capture_on_commit_callbacks):
+    """Bound on the server and planned once per connection (`prepared_cursor`), ledger rows or not."""
+    user = UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(3):
+            _finish(message_send(user=user, content=f"plain {number}").assistant_message)
+            answer = message_send(user=user, content=f"held {number}").assistant_message
+            _finish(answer, ledger=[_record(user, f"call-{number}")])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'WITH done AS (UPDATE%%'")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert len(prepared) == 2  # without ledger rows, and with one
+    assert sum(", ledger AS (INSERT INTO" in statement for statement in prepared) == 1

@@ -171,3 +171,17 @@ def test_the_follow_ups_read_loads_what_the_orm_loads(with_leaf_and_project):
         assert model_to_dict(read.active_leaf) == model_to_dict(loaded.active_leaf)
         assert model_to_dict(read.project) == model_to_dict(loaded.project)
     assert turn_sql._chat_with_leaf(chat_id=chat_id, user=UserFactory()) is None  # not theirs
+
+
+def test_the_turn_statements_are_prepared_on_the_connection(settings):
+    """Bound on the server and planned once per connection (`prepared_cursor`), not parsed anew per turn."""
+    user = UserFactory()
+    first = message_send(user=user, content="one")
+    for number in range(3):
+        message_send(user=user, content=f"again {number}")
+        message_send(user=user, content=f"more {number}", chat_id=first.chat.id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any(statement.startswith("WITH new_chat AS (INSERT INTO") for statement in prepared)
+    assert any(statement.startswith("WITH moved AS (UPDATE") for statement in prepared)
