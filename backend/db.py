@@ -14,9 +14,10 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import logging
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -25,6 +26,8 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from django.db import Error as DatabaseError
 from django.db.models import Field, Model
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -77,6 +80,33 @@ async def db_call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -
     loop = asyncio.get_running_loop()
     call = functools.partial(_with_connection_recovery(function), *args, **kwargs)
     return await loop.run_in_executor(db_executor(), contextvars.copy_context().run, call)
+
+
+def db_submit(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+    """`function(*args, **kwargs)` started now on a database thread (its own connection); collect
+    it later with `ahead_result`.
+
+    For a read a request will need after round trips of its own (from a database thread): it
+    runs meanwhile instead of after them. It runs in a copy of the caller's context.
+    """
+    call = functools.partial(_with_connection_recovery(function), *args, **kwargs)
+    return db_executor().submit(contextvars.copy_context().run, call)
+
+
+def ahead_result(future: Future[R], read: Callable[[], R]) -> R:
+    """What `db_submit` started, or `read()` here when it has not started or has failed.
+
+    Never waits for a call still queued: every database thread may be busy with a caller waiting
+    for its own, so such a call is cancelled and made by the caller. A running call is waited
+    for (another thread is on it). A failed one is made again here, whose error the caller sees.
+    """
+    if future.cancel():
+        return read()
+    try:
+        return future.result()
+    except Exception:
+        logger.debug("a read ahead failed; reading again", exc_info=True)
+        return read()
 
 
 def close_connections() -> None:

@@ -136,10 +136,15 @@ def _admit_new(request: HttpRequest, user: AppUser, guard: SqlGuard | None) -> A
     attachment_ids += [
         attachment_create(user=user, upload=upload, alias=fields.get("model") or None).id for upload in files
     ]
+    idempotency_key = http.idempotency_key(request)
+    if idempotency_key is None:  # a keyed request's answer is prepared after admission, elsewhere
+        messages.message_send_ahead(
+            user=user, chat_id=fields.get("chat_id"), project_id=fields.get("project_id"), attachment_ids=attachment_ids
+        )
     return engine.admit(
         user=user,
         guard=guard,
-        idempotency_key=http.idempotency_key(request),
+        idempotency_key=idempotency_key,
         fingerprint=messages.request_fingerprint({**data, "attachments": [str(i) for i in attachment_ids]}),
         accept=lambda: admission_of(
             messages.message_send(

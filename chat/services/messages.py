@@ -26,7 +26,7 @@ from backend.llm.tokens import estimate_text_tokens
 from backend.streaming.engine import Engine, launch_before_write
 from chat.errors import ErrorCode
 from chat.models import Attachment, Chat, Message, MessagePair, Project
-from chat.services import turn_sql
+from chat.services import memory, turn_sql
 from chat.services.attachments import attachments_claim
 from chat.services.generation import admission_of
 
@@ -164,6 +164,20 @@ def message_send(
             chat=chat, parent=parent, content=content, alias=alias, attachment_ids=list(attachment_ids or [])
         )
     return Accepted(chat=chat, pair=pair, user_message=user_message, assistant_message=assistant_message)
+
+
+def message_send_ahead(
+    *, user: AppUser, chat_id: UUID | None, project_id: UUID | None, attachment_ids: list[UUID] | None
+) -> None:
+    """Start what `message_send`'s answer will read, before admission's round trips (a database thread).
+
+    A new chat written in one statement builds its answer's context on this thread, in this
+    context, while the turn is written (`_answer_early`): its memories are read meanwhile on
+    another thread (`memory.recall_ahead`). A follow-up's project is known only once its chat
+    is read, which is then the next step: nothing to read ahead.
+    """
+    if chat_id is None and turn_sql.available(attachment_ids=attachment_ids):
+        memory.recall_ahead(user_id=user.pk, project_id=project_id)
 
 
 def _owned_project(*, user: AppUser, project_id: UUID | None) -> Project | None:

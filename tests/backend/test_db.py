@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
+import threading
+from concurrent.futures import Future
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backend.db import prepared_cursor
+from backend.db import ahead_result, db_executor, db_submit, prepared_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +114,36 @@ def test_db_call_drops_a_broken_connection_of_its_thread(monkeypatch):
     with pytest.raises(OperationalError):
         asyncio.run(db.db_call(broken))
     assert closed == [1]
+
+
+# --- reads ahead -----------------------------------------------------------------------------------
+
+
+def test_a_read_ahead_is_collected_or_made_by_the_caller():
+    done: Future[str] = Future()
+    done.set_result("ahead")
+    assert ahead_result(done, lambda: "here") == "ahead"
+
+    queued: Future[str] = Future()  # not started: never waited for
+    assert ahead_result(queued, lambda: "here") == "here"
+    assert queued.cancelled()
+
+    failed: Future[str] = Future()
+    failed.set_exception(RuntimeError("the connection broke"))
+    assert ahead_result(failed, lambda: "here") == "here"
+
+
+def test_callers_on_every_database_thread_never_wait_for_reads_queued_behind_them():
+    """Every database thread busy, each waiting for the read it started: none may wait forever."""
+    threads = db_executor()._max_workers
+    everyone_busy = threading.Barrier(threads)
+    marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="")
+
+    def caller(number: int) -> str:
+        everyone_busy.wait(timeout=10)
+        marker.set(f"caller {number}")
+        read = db_submit(lambda: marker.get() and "ahead")  # in a copy of the caller's context
+        return ahead_result(read, lambda: "here")
+
+    results = [future.result(timeout=20) for future in [db_executor().submit(caller, n) for n in range(threads)]]
+    assert set(results) <= {"ahead", "here"} and len(results) == threads

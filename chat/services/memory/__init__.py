@@ -7,7 +7,8 @@
   one (`supersedes`) deactivates it. A `MemoryExtraction` row claims the turn in the same
   transaction as the writes, so a redelivered task changes nothing twice.
 - `recall`: `memory_context_block` renders the most relevant active memories within a token
-  budget for the system prompt and marks them referenced.
+  budget for the system prompt and marks them referenced; `recall_ahead` starts a new chat's
+  read of them while its admission makes its own round trips.
 - `management`: create/edit/delete/verify, tags, the on/off switch, delete everything.
 """
 
@@ -32,7 +33,7 @@ from chat.services.memory.management import (
     tag_delete,
     tag_rename,
 )
-from chat.services.memory.recall import memories_mark_referenced, memory_context_block
+from chat.services.memory.recall import memories_mark_referenced, memory_context_block, recall_ahead
 
 __all__ = [
     "MAX_FACTS",
@@ -51,6 +52,7 @@ __all__ = [
     "memory_update",
     "memory_verify",
     "memory_wanted",
+    "recall_ahead",
     "tag_create",
     "tag_delete",
     "tag_rename",

@@ -246,3 +246,29 @@ def test_a_run_abandoned_before_its_task_started_leaves_nothing_behind():
 
     assert task.cancelled()
     assert record_id not in engine.running and engine.log_key(record_id) not in logs.logs
+
+
+def test_a_new_chats_memories_are_read_while_admission_makes_its_round_trips(monkeypatch):
+    """Through the API, a new chat's context takes the memories read ahead (`memory.recall_ahead`)."""
+    from chat.services import memory
+    from chat.services.memory import recall
+
+    user, token = make_user("read-ahead@example.com")
+    memory.memory_create(user=user, summary="Is called Ada")
+    taken: list[list[str]] = []
+    real = recall.ahead_result
+
+    def watched(future, read):
+        candidates = real(future, read)
+        taken.append([remembered.summary for remembered in candidates])
+        return candidates
+
+    monkeypatch.setattr(recall, "ahead_result", watched)
+
+    status, body = _send(token, b'{"content": "hello"}')
+
+    assert status == 200 and b"event: message_stop" in body
+    assert taken == [["Is called Ada"]]
+    answer = Message.objects.get(pair__chat__user=user, role=Message.Role.ASSISTANT)
+    assert answer.status == Message.Status.COMPLETE
+    assert recall._ahead.get() is None  # set in the admission's own context, never in the caller's

@@ -332,6 +332,30 @@ def test_recall_marks_memories_referenced_and_the_preview_does_not(chat):
     assert memory.last_referenced_at is not None
 
 
+@pytest.mark.django_db(transaction=True)  # read on another database thread: committed rows only
+def test_a_read_ahead_is_taken_by_the_context_of_the_same_user_and_project(django_assert_num_queries):
+    from chat.services.memory import recall
+
+    chat = ChatFactory()
+    project = ProjectFactory(user=chat.user)
+    services.memory_create(user=chat.user, summary="Is called Ada")
+    services.memory_create(user=chat.user, summary="Uses tabs", project_id=project.id)
+
+    services.recall_ahead(user_id=chat.user_id, project_id=None)
+    _, _, read = recall._ahead.get()
+    read.result(timeout=10)  # done on its own thread
+    with django_assert_num_queries(0):
+        block = services.memory_context_block(chat=chat, query="hi", mark_referenced=False)
+    assert [m.summary for m in block.memories] == ["Is called Ada"]
+    assert recall._ahead.get() is None  # taken once
+
+    # A read ahead for another project (or user) is not this chat's: it reads its own.
+    services.recall_ahead(user_id=chat.user_id, project_id=project.id)
+    with django_assert_num_queries(1):
+        block = services.memory_context_block(chat=chat, query="hi", mark_referenced=False)
+    assert [m.summary for m in block.memories] == ["Is called Ada"]
+
+
 def test_inactive_memories_are_not_recalled(chat):
     services.memory_create(user=chat.user, summary="Lives in Lisbon")
     UserMemory.objects.update(is_active=False)
