@@ -11,6 +11,8 @@ Two tools:
   for how long (`retry_after`, for the Retry-After header). On Redis one check is one
   round trip (a Lua script reads both windows, counts and un-counts atomically); on any
   other cache (the in-process default) it runs the same steps through the cache API.
+  `give_back()` un-counts an allowed event whose caller was refused for another reason (a
+  check made ahead of the others, in parallel with them).
 - `Lockout` is a per-key soft lockout with exponential backoff: after `threshold`
   failures within `window` seconds the key is locked for `base` seconds, doubling with
   every further lockout (up to `maximum`); locks expire on their own. A success clears
@@ -27,7 +29,7 @@ import hashlib
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache, caches
@@ -62,6 +64,7 @@ class Decision:
     allowed: bool
     count: int
     retry_after: int  # seconds until the window resets (0 when allowed)
+    counted: str | None = field(default=None, compare=False, repr=False)  # the window's key, when counted
 
 
 def _key(*parts: str) -> str:
@@ -102,8 +105,20 @@ def hit(scope: str, identifier: str, rate: Rate | str) -> Decision:
     else:
         allowed, count, previous = _hit_cache(current_key, previous_key, rate=rate, elapsed=elapsed, timeout=timeout)
     if allowed:
-        return Decision(allowed=True, count=count, retry_after=0)
+        return Decision(allowed=True, count=count, retry_after=0, counted=current_key)
     return Decision(allowed=False, count=count, retry_after=_retry_after(rate, elapsed, count - 1, previous))
+
+
+def give_back(decision: Decision) -> None:
+    """Un-count the event `decision` counted: its caller was refused for another reason before it acted.
+
+    For a check made ahead of the others it races with (one round trip fewer in series); a
+    refused event was never counted. Forgetting nothing else: a window that expired meanwhile
+    holds nothing to give back.
+    """
+    if decision.allowed and decision.counted is not None:
+        with contextlib.suppress(ValueError):  # expired meanwhile
+            cache.decr(decision.counted)
 
 
 def _allowed(rate: Rate, elapsed: float, count: int, previous: int) -> bool:

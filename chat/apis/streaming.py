@@ -13,6 +13,7 @@ The event contract is docs/streaming.md: `message_start`, `delta`, `snapshot`, `
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from uuid import UUID
 
@@ -137,27 +138,30 @@ def _admit_new(request: HttpRequest, user: AppUser, guard: SqlGuard | None) -> A
         attachment_create(user=user, upload=upload, alias=fields.get("model") or None).id for upload in files
     ]
     idempotency_key = http.idempotency_key(request)
-    if idempotency_key is None:  # a keyed request's answer is prepared after admission, elsewhere
-        messages.message_send_ahead(
+    if idempotency_key is not None:  # maybe a replay (nothing sent), and started after admission: in turn
+        ahead: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    else:
+        ahead = messages.message_send_ahead(
             user=user, chat_id=fields.get("chat_id"), project_id=fields.get("project_id"), attachment_ids=attachment_ids
         )
-    return engine.admit(
-        user=user,
-        guard=guard,
-        idempotency_key=idempotency_key,
-        fingerprint=messages.request_fingerprint({**data, "attachments": [str(i) for i in attachment_ids]}),
-        accept=lambda: admission_of(
-            messages.message_send(
-                user=user,
-                content=fields["content"],
-                chat_id=fields.get("chat_id"),
-                project_id=fields.get("project_id"),
-                parent_pair_id=fields.get("parent_pair_id"),
-                model=fields.get("model") or None,
-                attachment_ids=attachment_ids,
-            )
-        ),
-    )
+    with ahead:
+        return engine.admit(
+            user=user,
+            guard=guard,
+            idempotency_key=idempotency_key,
+            fingerprint=messages.request_fingerprint({**data, "attachments": [str(i) for i in attachment_ids]}),
+            accept=lambda: admission_of(
+                messages.message_send(
+                    user=user,
+                    content=fields["content"],
+                    chat_id=fields.get("chat_id"),
+                    project_id=fields.get("project_id"),
+                    parent_pair_id=fields.get("parent_pair_id"),
+                    model=fields.get("model") or None,
+                    attachment_ids=attachment_ids,
+                )
+            ),
+        )
 
 
 @http.documented(

@@ -10,8 +10,13 @@ handles Idempotency-Keys and the concurrency limit before them.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
+import logging
+from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,6 +26,7 @@ from django.db import transaction
 
 from appauth.models import AppUser
 from backend import errors, ratelimit
+from backend.db import ahead_result, db_submit
 from backend.llm.registry import get_registry
 from backend.llm.tokens import estimate_text_tokens
 from backend.streaming.engine import Engine, launch_before_write
@@ -29,6 +35,8 @@ from chat.models import Attachment, Chat, Message, MessagePair, Project
 from chat.services import memory, turn_sql
 from chat.services.attachments import attachments_claim
 from chat.services.generation import admission_of
+
+logger = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 200
 
@@ -48,8 +56,23 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _rate_hit(user_id: Any) -> ratelimit.Decision:
+    return ratelimit.hit("chat:message", str(user_id), settings.CHAT_MESSAGE_RATE)
+
+
+# The message rate check started ahead in this context (`message_send_ahead`): (user id, the check).
+_rate_ahead: contextvars.ContextVar[tuple[Any, Future[ratelimit.Decision]] | None] = contextvars.ContextVar(
+    "message_rate_ahead", default=None
+)
+
+
 def _check_rate(*, user: AppUser) -> None:
-    decision = ratelimit.hit("chat:message", str(user.pk), settings.CHAT_MESSAGE_RATE)
+    ahead = _rate_ahead.get()
+    if ahead is not None and ahead[0] == user.pk:
+        _rate_ahead.set(None)  # taken: the event counts, as a check made here does
+        decision = ahead_result(ahead[1], lambda: _rate_hit(user.pk))
+    else:
+        decision = _rate_hit(user.pk)
     if not decision.allowed:
         raise errors.RateLimited("Too many messages. Wait a moment.", retry_after=decision.retry_after)
 
@@ -166,18 +189,43 @@ def message_send(
     return Accepted(chat=chat, pair=pair, user_message=user_message, assistant_message=assistant_message)
 
 
+@contextlib.contextmanager
 def message_send_ahead(
     *, user: AppUser, chat_id: UUID | None, project_id: UUID | None, attachment_ids: list[UUID] | None
-) -> None:
-    """Start what `message_send`'s answer will read, before admission's round trips (a database thread).
+) -> Iterator[None]:
+    """Around an admission that calls `message_send` (a database thread): start its reads and checks
+    now, on other database threads, while the admission makes its own round trips.
 
-    A new chat written in one statement builds its answer's context on this thread, in this
-    context, while the turn is written (`_answer_early`): its memories are read meanwhile on
-    another thread (`memory.recall_ahead`). A follow-up's project is known only once its chat
-    is read, which is then the next step: nothing to read ahead.
+    - The message rate check (one Redis round trip), taken by `message_send` in this context.
+      When the admission ends without it (refused by the running-answers count, the budget or
+      a revoked token's guard), an event it counted is given back: a refused turn costs no
+      rate, as when the check ran after those.
+    - A new chat written in one statement builds its answer's context on this thread, in this
+      context, while the turn is written (`_answer_early`): its memories are read meanwhile
+      (`memory.recall_ahead`). A follow-up's project is known only once its chat is read, the
+      next step then: its memories are read as before.
     """
     if chat_id is None and turn_sql.available(attachment_ids=attachment_ids):
         memory.recall_ahead(user_id=user.pk, project_id=project_id)
+    rate = db_submit(_rate_hit, user.pk)
+    _rate_ahead.set((user.pk, rate))
+    try:
+        yield
+    finally:
+        if _rate_ahead.get() is not None:  # not taken
+            _rate_ahead.set(None)
+            _give_back(rate)
+
+
+def _give_back(rate: Future[ratelimit.Decision]) -> None:
+    if rate.cancel():
+        return
+    try:
+        decision = rate.result()
+    except Exception:  # the check failed: it counted nothing the caller could know of
+        logger.warning("the message rate check made ahead failed", exc_info=True)
+        return
+    ratelimit.give_back(decision)
 
 
 def _owned_project(*, user: AppUser, project_id: UUID | None) -> Project | None:

@@ -70,6 +70,19 @@ def test_refused_hits_are_not_counted(clock):
     assert ratelimit.hit("test", "k", "2/m").allowed
 
 
+def test_an_event_given_back_no_longer_counts_and_a_refused_one_has_nothing_to_give(clock):
+    first = ratelimit.hit("test", "k", "2/m")
+    ratelimit.give_back(first)  # its caller was refused for another reason
+    assert [ratelimit.hit("test", "k", "2/m").allowed for _ in range(3)] == [True, True, False]
+
+    refused = ratelimit.hit("test", "k", "2/m")
+    ratelimit.give_back(refused)  # never counted: the two allowed ones stay
+    assert not ratelimit.hit("test", "k", "2/m").allowed
+
+    clock[0] += 3 * 60  # both windows expired: nothing left to give back, nothing raised
+    ratelimit.give_back(first)
+
+
 def test_identifiers_and_scopes_are_counted_separately(clock):
     ratelimit.hit("test", "a", "1/m")
 

@@ -263,6 +263,33 @@ def test_messages_per_minute_are_limited(live, alice, settings):
     assert "Retry-After" in response.headers
 
 
+def test_turns_refused_for_another_reason_cost_no_message_rate(live, alice, settings):
+    """The rate check runs beside the running-answers count (one round trip fewer in series);
+    a turn the count refuses gives its event back, as when the check ran after the count."""
+    settings.CHAT_MESSAGE_RATE = "2/m"
+    settings.CHAT_MAX_CONCURRENT_GENERATIONS = 1
+    user, token = alice
+    pair = MessagePair.objects.create(chat=Chat.objects.create(user=user))
+    Message.objects.create(pair=pair, role="user", text="busy")
+    busy = Message.objects.create(
+        pair=pair, role="assistant", status="streaming", worker_id=worker_id(), heartbeat_at=timezone.now()
+    )
+    with httpx.Client(base_url=live.url) as client:
+        refused = [
+            client.post("/api/v1/chat/messages/", json={"content": "hi"}, headers=headers(token)) for _ in range(3)
+        ]
+    assert [response.status_code for response in refused] == [429] * 3
+    assert {response.json()["error"]["code"] for response in refused} == {"too_many_generations"}
+
+    busy.status = "complete"
+    busy.save(update_fields=["status"])
+    send(live, token, "[[emu:tokens=1]] one")
+    send(live, token, "[[emu:tokens=1]] two")  # both within the two a minute
+    with httpx.Client(base_url=live.url) as client:
+        response = client.post("/api/v1/chat/messages/", json={"content": "three"}, headers=headers(token))
+    assert_error(response, 429, "rate_limited")
+
+
 def test_nothing_is_lost_every_accepted_message_has_one_terminal_answer(live, alice, settings):
     settings.LLM_STREAM_READ_TIMEOUT = 1.0
     _, token = alice

@@ -248,27 +248,33 @@ def test_a_run_abandoned_before_its_task_started_leaves_nothing_behind():
     assert record_id not in engine.running and engine.log_key(record_id) not in logs.logs
 
 
-def test_a_new_chats_memories_are_read_while_admission_makes_its_round_trips(monkeypatch):
-    """Through the API, a new chat's context takes the memories read ahead (`memory.recall_ahead`)."""
+def test_a_new_chats_rate_check_and_memories_run_beside_its_running_count(monkeypatch):
+    """Through the API, the turn takes the rate check and the memories started ahead
+    (`messages.message_send_ahead`) instead of making them after the count."""
     from chat.services import memory
     from chat.services.memory import recall
 
     user, token = make_user("read-ahead@example.com")
     memory.memory_create(user=user, summary="Is called Ada")
-    taken: list[list[str]] = []
-    real = recall.ahead_result
+    taken: list[object] = []
 
-    def watched(future, read):
-        candidates = real(future, read)
-        taken.append([remembered.summary for remembered in candidates])
-        return candidates
+    def watching(module, describe):
+        real = module.ahead_result
 
-    monkeypatch.setattr(recall, "ahead_result", watched)
+        def watched(future, read):
+            result = real(future, read)
+            taken.append(describe(result))
+            return result
+
+        monkeypatch.setattr(module, "ahead_result", watched)
+
+    watching(recall, lambda candidates: [remembered.summary for remembered in candidates])
+    watching(messages, lambda decision: ("rate", decision.allowed))
 
     status, body = _send(token, b'{"content": "hello"}')
 
     assert status == 200 and b"event: message_stop" in body
-    assert taken == [["Is called Ada"]]
+    assert sorted(taken, key=str) == [("rate", True), ["Is called Ada"]]
     answer = Message.objects.get(pair__chat__user=user, role=Message.Role.ASSISTANT)
     assert answer.status == Message.Status.COMPLETE
     assert recall._ahead.get() is None  # set in the admission's own context, never in the caller's
