@@ -157,6 +157,71 @@ def guard_holds(guard: SqlGuard) -> bool:
     return bool(row and row[0])
 
 
+@dataclass(frozen=True)
+class Rider:
+    """A read sent in the same round trip as another statement (`ride_along`, `fetchone_with_riders`)."""
+
+    sql: str
+    params: Any
+    receive: Callable[[list[Any]], None]  # called with its rows, on the same thread and context
+
+
+_riders: contextvars.ContextVar[tuple[Rider, ...]] = contextvars.ContextVar("statement_riders", default=())
+
+
+def ride_along(rider: Rider) -> None:
+    """Send `rider` with the next `fetchone_with_riders` statement of this context.
+
+    For a read a request will need after a statement it makes anyway: one round trip instead of
+    two. A rider is dropped (never received) when that statement does not hold, fails, or cannot
+    carry it; its owner then reads for itself.
+    """
+    _riders.set((*_riders.get(), rider))
+
+
+def fetchone_with_riders(sql: str, params: Any) -> Any:
+    """`sql`'s first row (a `prepared_cursor` statement), with this context's riders in the same round trip.
+
+    On PostgreSQL with prepared statements on, outside a transaction, the statement and the
+    riders (`ride_along`) go out together in psycopg's pipeline mode and come back after one
+    Sync (they share its implicit transaction, which ends there); each rider then receives its
+    rows. Elsewhere, or when the pipeline fails, the statement runs alone and the riders are
+    dropped.
+    """
+    import psycopg
+
+    riders = _riders.get()
+    _riders.set(())
+    if (
+        riders
+        and connection.vendor == "postgresql"
+        and settings.DATABASE_PREPARED_STATEMENTS
+        and not connection.in_atomic_block  # a rider's error would abort the caller's transaction
+    ):
+        cursors: list[Any] = []
+        try:
+            with prepared_cursor() as cursor:
+                with connection.connection.pipeline():
+                    cursor.execute(sql, params)
+                    for rider in riders:
+                        cursors.append(prepared_cursor())
+                        cursors[-1].execute(rider.sql, rider.params)
+                row = cursor.fetchone()
+                results = [riding.fetchall() for riding in cursors]
+        except (DatabaseError, psycopg.Error):  # the pipeline's own errors are psycopg's
+            logger.warning("statements sent together failed; running the first alone", exc_info=True)
+        else:
+            for rider, rows in zip(riders, results, strict=True):
+                rider.receive(rows)
+            return row
+        finally:
+            for riding in cursors:
+                riding.close()
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 # A statement run through `prepared_cursor` is prepared on its connection the second time.
 _PREPARE_THRESHOLD = 1  # executions before the one that prepares
 

@@ -143,10 +143,25 @@ def memories_in_scope(
     the tags cost another round trip and ~0.15 ms of CPU per memory. Read through a plain
     (prepared) cursor: a raw queryset worked out its columns and converters on every turn.
     """
-    params = [_db_value("user", user_id), _db_value("project", project_id), limit]
+    sql, params = memories_in_scope_statement(
+        user_id=user_id, project_id=project_id, limit=limit, if_enabled=if_enabled
+    )
     with prepared_cursor() as cursor:
-        cursor.execute(_in_scope_sql(enabled_only=if_enabled), params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
+    return memories_from_rows(rows)
+
+
+def memories_in_scope_statement(
+    *, user_id: Any, project_id: UUID | None, limit: int = CONTEXT_CANDIDATES, if_enabled: bool = False
+) -> tuple[str, list[Any]]:
+    """`memories_in_scope`'s statement and parameters (for a caller that sends it with another one)."""
+    params = [_db_value("user", user_id), _db_value("project", project_id), limit]
+    return _in_scope_sql(enabled_only=if_enabled), params
+
+
+def memories_from_rows(rows: Iterable[tuple[Any, ...]]) -> list[UserMemory]:
+    """The memories of `memories_in_scope_statement`'s rows, with their `tag_names`."""
     memories = []
     for row in rows:
         memory, (names,) = model_from_row(UserMemory, row)

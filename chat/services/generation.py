@@ -26,7 +26,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from backend.db import GuardFailed, SqlGuard, db_sync_to_async, prepared_cursor, quoted_column
+from backend.db import GuardFailed, SqlGuard, db_sync_to_async, fetchone_with_riders, quoted_column
 from backend.llm import budget
 from backend.llm.errors import LLMError
 from backend.llm.types import Usage
@@ -117,9 +117,7 @@ class ChatAdapter:
         if guard is not None:
             sql = sql.replace("{guard}", guard.sql)
             params.update(guard.params)
-        with prepared_cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+        row = fetchone_with_riders(sql, params)  # with what the turn reads ahead (`message_send_ahead`)
         assert row is not None  # a SELECT without FROM always has its row
         if guard is not None:
             if not row[1]:

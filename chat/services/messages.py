@@ -193,17 +193,17 @@ def message_send(
 def message_send_ahead(
     *, user: AppUser, chat_id: UUID | None, project_id: UUID | None, attachment_ids: list[UUID] | None
 ) -> Iterator[None]:
-    """Around an admission that calls `message_send` (a database thread): start its reads and checks
-    now, on other database threads, while the admission makes its own round trips.
+    """Around an admission that calls `message_send` (a database thread): its reads and checks that
+    do not depend on the running-answers count are made beside it, not after it.
 
-    - The message rate check (one Redis round trip), taken by `message_send` in this context.
-      When the admission ends without it (refused by the running-answers count, the budget or
-      a revoked token's guard), an event it counted is given back: a refused turn costs no
-      rate, as when the check ran after those.
+    - The message rate check (one Redis round trip) starts now on another database thread;
+      `message_send` takes its result in this context. When the admission ends without it
+      (refused by the count, the budget or a revoked token's guard), an event it counted is
+      given back: a refused turn costs no rate, as when the check ran after those.
     - A new chat written in one statement builds its answer's context on this thread, in this
-      context, while the turn is written (`_answer_early`): its memories are read meanwhile
-      (`memory.recall_ahead`). A follow-up's project is known only once its chat is read, the
-      next step then: its memories are read as before.
+      context, while the turn is written (`_answer_early`): its memories are read in the count's
+      round trip (`memory.recall_ahead`). A follow-up's project is known only once its chat is
+      read, the next step then: its memories are read as before.
     """
     if chat_id is None and turn_sql.available(attachment_ids=attachment_ids):
         memory.recall_ahead(user_id=user.pk, project_id=project_id)

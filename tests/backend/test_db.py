@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backend.db import ahead_result, db_executor, db_submit, prepared_cursor
+from backend.db import Rider, ahead_result, db_executor, db_submit, fetchone_with_riders, prepared_cursor, ride_along
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +147,49 @@ def test_callers_on_every_database_thread_never_wait_for_reads_queued_behind_the
 
     results = [future.result(timeout=20) for future in [db_executor().submit(caller, n) for n in range(threads)]]
     assert set(results) <= {"ahead", "here"} and len(results) == threads
+
+
+# --- statements sent together ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # riders ride only outside a transaction
+def test_riders_go_in_the_same_round_trip_and_receive_their_rows(monkeypatch):
+    received: list[list] = []
+    pipelines = []
+    connection.ensure_connection()
+    real = type(connection.connection).pipeline
+
+    def pipeline(self):
+        pipelines.append(self)
+        return real(self)
+
+    monkeypatch.setattr(type(connection.connection), "pipeline", pipeline)
+    ride_along(Rider("SELECT %s::int * 2 AS rider_probe", [21], received.append))
+    ride_along(Rider("SELECT generate_series(1, %s) AS rider_probe", [2], received.append))
+
+    assert fetchone_with_riders(STATEMENT, {"value": 1}) == (2,)
+    assert received == [[(42,)], [(1,), (2,)]]
+    assert len(pipelines) == 1
+    assert fetchone_with_riders(STATEMENT, {"value": 2}) == (3,)  # riders are sent once
+    assert len(received) == 2 and len(pipelines) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_rider_is_dropped_and_the_statement_answers_alone(caplog):
+    received: list[list] = []
+    ride_along(Rider("SELECT 1 / %s::int AS rider_probe", [0], received.append))  # division by zero
+
+    assert fetchone_with_riders(STATEMENT, {"value": 4}) == (5,)
+    assert received == []
+    assert "statements sent together failed" in caplog.text
+    with connection.cursor() as cursor:  # the connection is usable afterwards
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+def test_in_a_transaction_riders_are_dropped_and_the_statement_answers_alone():
+    received: list[list] = []
+    ride_along(Rider("SELECT 1 AS rider_probe", [], received.append))
+
+    assert fetchone_with_riders(STATEMENT, {"value": 6}) == (7,)  # `django_db`: inside a transaction
+    assert received == []

@@ -1,18 +1,15 @@
 """Memory recall: the most relevant active memories, within a token budget, for the system prompt.
 
-A new chat's turn reads its candidates ahead (`recall_ahead`): on another database thread,
-while its admission makes its own round trips (the running count, the rate limit), so that the
-context built before the model call takes them instead of reading then. They are read about a
-millisecond earlier than the context is built, which is the same as reading them when the turn
-arrived.
+A new chat's turn reads its candidates ahead (`recall_ahead`): in the same round trip as its
+admission's running-answers count (`backend.db.ride_along`), so that the context built before
+the model call takes them instead of reading then. They are read about a millisecond earlier
+than the context is built, which is the same as reading them when the turn arrived.
 """
 
 from __future__ import annotations
 
 import contextvars
-import functools
 import logging
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,7 +18,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from backend.db import ahead_result, db_submit
+from backend.db import Rider, ride_along
 from backend.llm.tokens import estimate_text_tokens
 from chat.models import Chat, Message, UserMemory
 from chat.selectors import memory as selectors
@@ -49,35 +46,36 @@ def _line(memory: UserMemory) -> str:
     return f"- {memory.summary} [{memory.category}{'; ' + tags if tags else ''}]"
 
 
-# The candidates being read ahead in this context: (user id, project id, the read).
-_ahead: contextvars.ContextVar[tuple[Any, UUID | None, Future[list[UserMemory]]] | None] = contextvars.ContextVar(
+# The candidates read ahead in this context: (user id, project id, the memories).
+_ahead: contextvars.ContextVar[tuple[Any, UUID | None, list[UserMemory]] | None] = contextvars.ContextVar(
     "memories_read_ahead", default=None
 )
 
 
 def recall_ahead(*, user_id: Any, project_id: UUID | None) -> None:
-    """Start reading the candidates a chat of this user and project will recall (see the module docstring).
+    """Read the candidates a chat of this user and project will recall with the admission's count.
 
-    Call it on a database thread, in the context where the chat's context will be built: the
-    next `memory_context_block` there takes the read if it is for the same user and project.
+    Call it on the database thread, in the context where the chat's context will be built: the
+    candidates ride along with the running-answers count (`backend.db.ride_along`), and the next
+    `memory_context_block` there takes them if it is for the same user and project.
     """
-    read = db_submit(selectors.memories_in_scope, user_id=user_id, project_id=project_id, if_enabled=True)
-    _ahead.set((user_id, project_id, read))
+    sql, params = selectors.memories_in_scope_statement(user_id=user_id, project_id=project_id, if_enabled=True)
+
+    def receive(rows: list[Any]) -> None:
+        _ahead.set((user_id, project_id, selectors.memories_from_rows(rows)))
+
+    _ahead.set(None)
+    ride_along(Rider(sql, params, receive))
 
 
 def _candidates(chat: Chat) -> list[UserMemory]:
-    read = functools.partial(
-        selectors.memories_in_scope, user_id=chat.user_id, project_id=chat.project_id, if_enabled=True
-    )
     ahead = _ahead.get()
-    if ahead is None:
-        return read()
-    _ahead.set(None)  # one context, one read
-    user_id, project_id, future = ahead
-    if (user_id, project_id) != (chat.user_id, chat.project_id):
-        future.cancel()
-        return read()
-    return ahead_result(future, read)
+    if ahead is not None:
+        _ahead.set(None)  # one context, one read
+        user_id, project_id, memories = ahead
+        if (user_id, project_id) == (chat.user_id, chat.project_id):
+            return memories
+    return selectors.memories_in_scope(user_id=chat.user_id, project_id=chat.project_id, if_enabled=True)
 
 
 def memory_context_block(*, chat: Chat, query: str | None = None, mark_referenced: bool = True) -> MemoryBlock | None:

@@ -249,8 +249,8 @@ def test_a_run_abandoned_before_its_task_started_leaves_nothing_behind():
 
 
 def test_a_new_chats_rate_check_and_memories_run_beside_its_running_count(monkeypatch):
-    """Through the API, the turn takes the rate check and the memories started ahead
-    (`messages.message_send_ahead`) instead of making them after the count."""
+    """Through the API, the turn takes the rate check started ahead and the memories read with its
+    running-answers count (`messages.message_send_ahead`) instead of making them after the count."""
     from chat.services import memory
     from chat.services.memory import recall
 
@@ -268,13 +268,21 @@ def test_a_new_chats_rate_check_and_memories_run_beside_its_running_count(monkey
 
         monkeypatch.setattr(module, "ahead_result", watched)
 
-    watching(recall, lambda candidates: [remembered.summary for remembered in candidates])
     watching(messages, lambda decision: ("rate", decision.allowed))
+    real_candidates = recall._candidates
+
+    def candidates(chat):
+        read_with_the_count = recall._ahead.get() is not None
+        found = real_candidates(chat)
+        taken.append((read_with_the_count, [remembered.summary for remembered in found]))
+        return found
+
+    monkeypatch.setattr(recall, "_candidates", candidates)
 
     status, body = _send(token, b'{"content": "hello"}')
 
     assert status == 200 and b"event: message_stop" in body
-    assert sorted(taken, key=str) == [("rate", True), ["Is called Ada"]]
+    assert sorted(taken, key=str) == [("rate", True), (True, ["Is called Ada"])]
     answer = Message.objects.get(pair__chat__user=user, role=Message.Role.ASSISTANT)
     assert answer.status == Message.Status.COMPLETE
     assert recall._ahead.get() is None  # set in the admission's own context, never in the caller's

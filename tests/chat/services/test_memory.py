@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from backend.llm import service as llm
@@ -332,9 +333,12 @@ def test_recall_marks_memories_referenced_and_the_preview_does_not(chat):
     assert memory.last_referenced_at is not None
 
 
-@pytest.mark.django_db(transaction=True)  # read on another database thread: committed rows only
-def test_a_read_ahead_is_taken_by_the_context_of_the_same_user_and_project(django_assert_num_queries):
-    from chat.services.memory import recall
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="statements ride along in PostgreSQL's pipeline mode")
+@pytest.mark.django_db(transaction=True)  # outside a transaction, as admission runs
+def test_memories_read_with_the_running_count_are_taken_by_the_context_of_the_same_user_and_project(
+    django_assert_num_queries,
+):
+    from chat.services.generation import ChatAdapter
 
     chat = ChatFactory()
     project = ProjectFactory(user=chat.user)
@@ -342,18 +346,20 @@ def test_a_read_ahead_is_taken_by_the_context_of_the_same_user_and_project(djang
     services.memory_create(user=chat.user, summary="Uses tabs", project_id=project.id)
 
     services.recall_ahead(user_id=chat.user_id, project_id=None)
-    _, _, read = recall._ahead.get()
-    read.result(timeout=10)  # done on its own thread
+    with django_assert_num_queries(2):  # the count and the memories, sent together
+        assert ChatAdapter().running_count(user=chat.user)[0] == 0
     with django_assert_num_queries(0):
         block = services.memory_context_block(chat=chat, query="hi", mark_referenced=False)
     assert [m.summary for m in block.memories] == ["Is called Ada"]
-    assert recall._ahead.get() is None  # taken once
 
-    # A read ahead for another project (or user) is not this chat's: it reads its own.
+    # Taken once; and memories read for another project (or user) are not this chat's.
     services.recall_ahead(user_id=chat.user_id, project_id=project.id)
+    ChatAdapter().running_count(user=chat.user)
     with django_assert_num_queries(1):
         block = services.memory_context_block(chat=chat, query="hi", mark_referenced=False)
     assert [m.summary for m in block.memories] == ["Is called Ada"]
+    with django_assert_num_queries(1):
+        services.memory_context_block(chat=chat, query="hi", mark_referenced=False)
 
 
 def test_inactive_memories_are_not_recalled(chat):
