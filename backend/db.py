@@ -173,7 +173,7 @@ def ride_along(rider: Rider) -> None:
     """Send `rider` with the next `fetchone_with_riders` statement of this context.
 
     For a read a request will need after a statement it makes anyway: one round trip instead of
-    two. A rider is dropped (never received) when that statement does not hold, fails, or cannot
+    two. A rider is dropped (never received) when the statements fail or that statement cannot
     carry it; its owner then reads for itself.
     """
     _riders.set((*_riders.get(), rider))

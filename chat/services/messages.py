@@ -202,11 +202,15 @@ def message_send_ahead(
       given back: a refused turn costs no rate, as when the check ran after those.
     - A new chat written in one statement builds its answer's context on this thread, in this
       context, while the turn is written (`_answer_early`): its memories are read in the count's
-      round trip (`memory.recall_ahead`). A follow-up's project is known only once its chat is
-      read, the next step then: its memories are read as before.
+      round trip (`memory.recall_ahead`). A follow-up's chat (with its leaf and project) is read
+      there instead (`turn_sql.read_chat_ahead`); its memories depend on that project, and are
+      read with its context as before.
     """
-    if chat_id is None and turn_sql.available(attachment_ids=attachment_ids):
-        memory.recall_ahead(user_id=user.pk, project_id=project_id)
+    if turn_sql.available(attachment_ids=attachment_ids):
+        if chat_id is None:
+            memory.recall_ahead(user_id=user.pk, project_id=project_id)
+        else:
+            turn_sql.read_chat_ahead(chat_id=chat_id, user_id=user.pk)
     rate = db_submit(_rate_hit, user.pk)
     _rate_ahead.set((user.pk, rate))
     try:

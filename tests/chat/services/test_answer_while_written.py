@@ -286,3 +286,26 @@ def test_a_new_chats_rate_check_and_memories_run_beside_its_running_count(monkey
     answer = Message.objects.get(pair__chat__user=user, role=Message.Role.ASSISTANT)
     assert answer.status == Message.Status.COMPLETE
     assert recall._ahead.get() is None  # set in the admission's own context, never in the caller's
+
+
+def test_a_follow_ups_chat_is_read_in_its_running_counts_round_trip(monkeypatch):
+    from chat.services import turn_sql
+
+    _, token = make_user("chat-ahead@example.com")
+    status, body = _send(token, b'{"content": "hello"}')
+    assert status == 200 and b"event: message_stop" in body
+    chat = Chat.objects.get()
+    read_with_the_count: list[bool] = []
+    real = turn_sql._chat_with_leaf
+
+    def chat_with_leaf(**kwargs):
+        read_with_the_count.append(turn_sql._chat_ahead.get() is not None)
+        return real(**kwargs)
+
+    monkeypatch.setattr(turn_sql, "_chat_with_leaf", chat_with_leaf)
+
+    status, body = _send(token, json.dumps({"content": "and then?", "chat_id": str(chat.id)}).encode())
+
+    assert status == 200 and b"event: message_stop" in body
+    assert read_with_the_count == [True]
+    assert chat.pairs.count() == 2

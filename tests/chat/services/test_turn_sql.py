@@ -185,3 +185,27 @@ def test_the_turn_statements_are_prepared_on_the_connection(settings):
         prepared = [statement for (statement,) in cursor.fetchall()]
     assert any(statement.startswith("WITH new_chat AS (INSERT INTO") for statement in prepared)
     assert any(statement.startswith("WITH moved AS (UPDATE") for statement in prepared)
+
+
+@pytest.mark.django_db(transaction=True)  # riders ride outside a transaction, as admission runs
+def test_a_follow_ups_chat_read_with_the_running_count_is_taken_by_its_first_attempt(django_assert_num_queries):
+    from chat.services.generation import ChatAdapter
+
+    user = UserFactory()
+    first = message_send(user=user, content="one")
+    first.assistant_message.status = Message.Status.COMPLETE
+    first.assistant_message.save(update_fields=["status"])
+
+    turn_sql.read_chat_ahead(chat_id=first.chat.id, user_id=user.pk)
+    with django_assert_num_queries(2):  # the count and the chat, sent together
+        assert ChatAdapter().running_count(user=user)[0] == 0
+    with django_assert_num_queries(1):  # the write alone
+        second = message_send(user=user, content="two", chat_id=first.chat.id)
+    assert second.pair.parent_id == first.pair.id and second.chat.active_leaf_id == second.pair.id
+
+    # Taken once; a row read for another chat (or user) is not used.
+    turn_sql.read_chat_ahead(chat_id=uuid.uuid4(), user_id=user.pk)
+    ChatAdapter().running_count(user=user)
+    with django_assert_num_queries(2):  # the chat's read, then the write
+        third = message_send(user=user, content="three", chat_id=first.chat.id)
+    assert third.pair.parent_id == second.pair.id
