@@ -6,6 +6,12 @@ ends. A streamed answer is a request that lasts many seconds, so every open stre
 connection (and a thread): a few hundred streams exhaust the connection pool. `db_sync_to_async`
 runs database work on `DB_THREADS` dedicated threads instead; each keeps one connection, so the
 number of connections is bounded whatever the number of open streams.
+
+Two ways to keep a request's reads off its critical path: `db_submit` starts a call on another
+of these threads and `ahead_result` collects it (never waiting for one still queued), and
+`ride_along` sends a read in the same round trip as the next `fetchone_with_riders` statement
+(psycopg's pipeline mode). `prepared_cursor` binds hot statements on the server and plans them
+once per connection.
 """
 
 from __future__ import annotations
