@@ -53,6 +53,25 @@ def _send(token: str, body: bytes, *, then_wait_for: threading.Event | None = No
     return status, content
 
 
+def _runs_ended(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """An event set once a run has ended (its terminal write and log flush done).
+
+    Passed as `_send(then_wait_for=...)`: the test's loop then outlives the run's last awaits,
+    instead of cancelling them at its close (a server's loop keeps running).
+    """
+    ended = threading.Event()
+    real = engine._end
+
+    async def end(run, outcome) -> None:
+        try:
+            await real(run, outcome)
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(engine, "_end", end)
+    return ended
+
+
 def _streamed_text(body: bytes) -> str:
     """The text of the `delta` events of an SSE body."""
     text = []
@@ -115,7 +134,7 @@ def test_the_model_answers_before_the_turn_is_written_and_nothing_is_shown_befor
     calls = ModelCalls(monkeypatch)
     writes = HeldWrites(monkeypatch, until=calls.opened)
 
-    status, body = _send(token, b'{"content": "hello"}')
+    status, body = _send(token, b'{"content": "hello"}', then_wait_for=_runs_ended(monkeypatch))
 
     assert status == 200 and b"event: message_stop" in body
     [seen] = writes.seen
@@ -136,7 +155,7 @@ def test_the_rest_of_a_burst_is_read_once_the_turn_is_written(monkeypatch):
 
     HeldWrites(monkeypatch, until=calls.first_delta, then=after_the_first_delta)
 
-    status, body = _send(token, b'{"content": "[[emu:tokens=20]] hello"}')
+    status, body = _send(token, b'{"content": "[[emu:tokens=20]] hello"}', then_wait_for=_runs_ended(monkeypatch))
 
     assert status == 200 and b"event: message_stop" in body
     assert read_before_write == [1]  # the first token; the others waited for the write
@@ -156,7 +175,9 @@ def test_an_answer_that_ends_before_its_turn_is_written_is_stored_once_it_is(mon
     calls = ModelCalls(monkeypatch)
     writes = HeldWrites(monkeypatch, until=calls.closed)
 
-    response_status, body = _send(token, json.dumps({"content": content}).encode())
+    response_status, body = _send(
+        token, json.dumps({"content": content}).encode(), then_wait_for=_runs_ended(monkeypatch)
+    )
 
     assert response_status == 200 and (b"event: message_stop" in body or b"event: error" in body)
     [seen] = writes.seen
@@ -279,7 +300,7 @@ def test_a_new_chats_rate_check_and_memories_run_beside_its_running_count(monkey
 
     monkeypatch.setattr(recall, "_candidates", candidates)
 
-    status, body = _send(token, b'{"content": "hello"}')
+    status, body = _send(token, b'{"content": "hello"}', then_wait_for=_runs_ended(monkeypatch))
 
     assert status == 200 and b"event: message_stop" in body
     assert sorted(taken, key=str) == [("rate", True), (True, ["Is called Ada"])]
@@ -291,10 +312,9 @@ def test_a_new_chats_rate_check_and_memories_run_beside_its_running_count(monkey
 def test_a_follow_ups_chat_is_read_in_its_running_counts_round_trip(monkeypatch):
     from chat.services import turn_sql
 
-    _, token = make_user("chat-ahead@example.com")
-    status, body = _send(token, b'{"content": "hello"}')
-    assert status == 200 and b"event: message_stop" in body
-    chat = Chat.objects.get()
+    user, token = make_user("chat-ahead@example.com")
+    chat = ChatFactory(user=user)
+    Chat.objects.filter(id=chat.id).update(active_leaf=turn(chat))  # one `_send` per test: one event loop
     read_with_the_count: list[bool] = []
     real = turn_sql._chat_with_leaf
 
@@ -304,7 +324,10 @@ def test_a_follow_ups_chat_is_read_in_its_running_counts_round_trip(monkeypatch)
 
     monkeypatch.setattr(turn_sql, "_chat_with_leaf", chat_with_leaf)
 
-    status, body = _send(token, json.dumps({"content": "and then?", "chat_id": str(chat.id)}).encode())
+    ended = _runs_ended(monkeypatch)
+    status, body = _send(
+        token, json.dumps({"content": "and then?", "chat_id": str(chat.id)}).encode(), then_wait_for=ended
+    )
 
     assert status == 200 and b"event: message_stop" in body
     assert read_with_the_count == [True]
