@@ -13,7 +13,6 @@ The event contract is docs/streaming.md: `message_start`, `delta`, `snapshot`, `
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 from uuid import UUID
 
@@ -138,13 +137,13 @@ def _admit_new(request: HttpRequest, user: AppUser, guard: SqlGuard | None) -> A
         attachment_create(user=user, upload=upload, alias=fields.get("model") or None).id for upload in files
     ]
     idempotency_key = http.idempotency_key(request)
-    if idempotency_key is not None:  # maybe a replay (nothing sent), and started after admission: in turn
-        ahead: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-    else:
-        ahead = messages.message_send_ahead(
-            user=user, chat_id=fields.get("chat_id"), project_id=fields.get("project_id"), attachment_ids=attachment_ids
-        )
-    with ahead:
+    with messages.message_send_ahead(
+        user=user,
+        chat_id=fields.get("chat_id"),
+        project_id=fields.get("project_id"),
+        attachment_ids=attachment_ids,
+        keyed=idempotency_key is not None,
+    ):
         return engine.admit(
             user=user,
             guard=guard,

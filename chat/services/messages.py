@@ -191,7 +191,12 @@ def message_send(
 
 @contextlib.contextmanager
 def message_send_ahead(
-    *, user: AppUser, chat_id: UUID | None, project_id: UUID | None, attachment_ids: list[UUID] | None
+    *,
+    user: AppUser,
+    chat_id: UUID | None,
+    project_id: UUID | None,
+    attachment_ids: list[UUID] | None,
+    keyed: bool = False,
 ) -> Iterator[None]:
     """Around an admission that calls `message_send` (a database thread): its reads and checks that
     do not depend on the running-answers count are made beside it, not after it.
@@ -205,7 +210,13 @@ def message_send_ahead(
       round trip (`memory.recall_ahead`). A follow-up's chat (with its leaf and project) is read
       there instead (`turn_sql.read_chat_ahead`); its memories depend on that project, and are
       read with its context as before.
+
+    `keyed`: the request has an `Idempotency-Key`. It may be a replay (nothing is sent) and its
+    answer starts after admission, in another context: everything is checked and read in turn.
     """
+    if keyed:
+        yield
+        return
     if turn_sql.available(attachment_ids=attachment_ids):
         if chat_id is None:
             memory.recall_ahead(user_id=user.pk, project_id=project_id)
