@@ -46,6 +46,13 @@ class LocalMemo(Generic[T]):
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._bytes -= evicted
 
+    def discard(self, key: str) -> None:
+        """Forget `key`'s entry, if held."""
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+
     def __len__(self) -> int:
         return len(self._entries)
 

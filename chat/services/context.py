@@ -16,7 +16,8 @@ Order (stable first, so Bedrock's prompt cache can reuse it across turns):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -63,6 +64,9 @@ class BuiltContext:
     # The memories in the system prompt: marked referenced by the build, or by the caller that
     # asked it not to (`mark_memories=False`: the answer marks them with its terminal state).
     memory_ids: list[UUID] = field(default_factory=list)
+    # The shared cache's copy of the history entry this build made, when the caller asked to
+    # write it later (`share_history_later=True`: the answer writes it with its terminal state).
+    history_shares: list[Callable[[], None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -210,13 +214,17 @@ def context_build(
     pair: MessagePair | None = None,
     user_message: Message | None = None,
     mark_memories: bool = True,
+    share_history_later: bool = False,
 ) -> BuiltContext:
     """The request for `assistant_message` (status `streaming`), within its model's budget.
 
     `pair` (with its chat) and `user_message` may be passed when the caller has them loaded,
     as message acceptance does, to save the queries. With `mark_memories=False` the memories
     used are not marked referenced here: the caller marks `memory_ids` later (the answer does
-    it with its terminal write, off the path to the first token).
+    it with its terminal write, off the path to the first token). With
+    `share_history_later=True` the history entry this build made is written to the shared
+    cache by the callables of `history_shares`, which the caller runs later (the answer does it
+    with its terminal write too); this process's copy is kept at once.
     """
     if pair is None:
         pair = MessagePair.objects.select_related("chat__project", "chat__saved_prompt").get(
@@ -230,7 +238,8 @@ def context_build(
     current_user = user_message or pair.messages.get(role=Message.Role.USER)
     system, knowledge, memory_ids = _system_blocks(chat, model, current_user.text, mark_memories=mark_memories)
 
-    history = history_turns(pair=pair)
+    history_shares: list[Callable[[], None]] = []
+    history = history_turns(pair=pair, shares=history_shares if share_history_later else None)
     quota = _AttachmentQuota(images=model.max_images, documents=model.max_documents)
     current_turn = _turn(current_user.text, list(current_user.attachments.all()), quota)
 
@@ -277,6 +286,7 @@ def context_build(
         knowledge_mode=knowledge.mode if knowledge else Message.KnowledgeMode.NONE,
         citations=knowledge.excerpts if knowledge else [],
         memory_ids=memory_ids,
+        history_shares=history_shares,
     )
 
 
@@ -297,7 +307,7 @@ class HistoryTurn(NamedTuple):
     answer: str
 
 
-def history_turns(*, pair: MessagePair) -> list[HistoryTurn]:
+def history_turns(*, pair: MessagePair, shares: list[Callable[[], None]] | None = None) -> list[HistoryTurn]:
     """The turns above `pair`, root first, without hidden turns and turns whose answer has no text.
 
     On PostgreSQL this is cached per (chat, `history_edit_version`, last turn) for
@@ -305,6 +315,13 @@ def history_turns(*, pair: MessagePair) -> list[HistoryTurn]:
     a long chat is not walked again; any change to a turn already in the history (hide, delete,
     an edited message or file) raises the edit version and the next build walks it once more.
     An entry holding an unfinished answer is not stored: its later final write raises nothing.
+
+    A new entry goes into this process's copy at once, and the entry it extended leaves it: the
+    next follow-up extends the new one, so the old one would only take the room of other chats'
+    entries (it stays in the shared cache). The shared cache's copy is written at once, or, when
+    `shares` is given, by the callable appended to it: pickling a long history and sending it
+    need not delay the first token, since the next turn, which reads it, usually follows this
+    turn's answer (and a process that misses the entry walks the history instead).
     """
     if pair.parent_id is None:  # the first turn of a chat has no history
         return []
@@ -341,8 +358,14 @@ def history_turns(*, pair: MessagePair) -> list[HistoryTurn]:
             turns = [*base, HistoryTurn(str(pair.parent_id), question, attachments, answer)]
     if finished:
         entry = tuple(turns)
-        cache.set(own_key, entry, timeout=int(settings.CHAT_HISTORY_CACHE_SECONDS))
         _history_memo.put(own_key, entry)
+        if base_key is not None:
+            _history_memo.discard(base_key)
+        share = functools.partial(cache.set, own_key, entry, timeout=int(settings.CHAT_HISTORY_CACHE_SECONDS))
+        if shares is None:
+            share()
+        else:
+            shares.append(share)
     return turns
 
 

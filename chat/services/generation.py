@@ -138,6 +138,7 @@ class ChatAdapter:
             pair=turn.pair,
             user_message=turn.user_message,
             mark_memories=False,  # marked with the answer's terminal write (`run`)
+            share_history_later=True,  # written to the shared cache with it too
         )
         turn.tools = tools_for(chat=turn.pair.chat, assistant_message_id=turn.assistant_message.id)
 
@@ -163,6 +164,7 @@ class ChatAdapter:
         turn.built = built
         if built.memory_ids:  # the memories it uses are counted once the answer has ended
             run.terminal_writes.append(functools.partial(memory.memories_mark_referenced, memory_ids=built.memory_ids))
+        run.terminal_writes.extend(built.history_shares)  # the history entry, for the other processes
         tools, context = turn.tools or await _atool_setup(assistant_message_id=turn.assistant_message.id)
         if tools and context is not None:
             result = await tool_loop(

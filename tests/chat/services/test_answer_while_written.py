@@ -332,3 +332,35 @@ def test_a_follow_ups_chat_is_read_in_its_running_counts_round_trip(monkeypatch)
     assert status == 200 and b"event: message_stop" in body
     assert read_with_the_count == [True]
     assert chat.pairs.count() == 2
+
+
+def test_a_follow_up_shares_its_history_entry_with_its_terminal_write(monkeypatch, settings):
+    """The entry other processes extend next is written after the answer, not before its first token."""
+    from django.core.cache import cache
+
+    from chat.services import context
+
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+    user, token = make_user("history-later@example.com")
+    chat = ChatFactory(user=user)
+    first = turn(chat)
+    Chat.objects.filter(id=chat.id).update(active_leaf=first)
+    version = Chat.objects.values_list("history_edit_version", flat=True).get(id=chat.id)
+    key = context._history_key(chat.id, version, first.id)
+    seen_when_the_model_answered: list[bool] = []
+    real_append = engine_module.Run.append_text
+
+    def append_text(self, text, **extra):
+        if not self.text_parts:
+            seen_when_the_model_answered.append(cache.get(key) is not None)
+        return real_append(self, text, **extra)
+
+    monkeypatch.setattr(engine_module.Run, "append_text", append_text)
+    ended = _runs_ended(monkeypatch)
+    status, body = _send(
+        token, json.dumps({"content": "and then?", "chat_id": str(chat.id)}).encode(), then_wait_for=ended
+    )
+
+    assert status == 200 and b"event: message_stop" in body
+    assert seen_when_the_model_answered == [False]
+    assert [turn_.pair_id for turn_ in cache.get(key)] == [str(first.id)]

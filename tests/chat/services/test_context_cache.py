@@ -214,3 +214,53 @@ def test_a_turn_hidden_by_any_writer_is_seen_through_the_process_copy(settings):
 
     after = history_turns(pair=last)
     assert [t.pair_id for t in after] == [t.pair_id for t in before if t.pair_id != str(pairs[5].id)]
+
+
+def test_an_extended_entry_replaces_its_base_in_the_process_copy(settings):
+    """The next follow-up extends the new entry: the old one would only take other chats' room."""
+    from chat.services import context
+
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+    chat, pairs = _chat(12)
+    first = _follow_up(chat, pairs[-1])
+    history_turns(pair=first)  # a walk; stores the entry ending at the last turn
+    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(status=Message.Status.COMPLETE, text="ok")
+    second = _follow_up(chat, first)
+    version = type(chat).objects.values_list("history_edit_version", flat=True).get(id=chat.id)
+    base_key = context._history_key(chat.id, version, pairs[-1].id)
+    own_key = context._history_key(chat.id, version, first.id)
+    assert context._history_memo.get(base_key) is not None
+
+    extended = history_turns(pair=second)
+
+    assert context._history_memo.get(base_key) is None
+    assert context._history_memo.get(own_key) == tuple(extended)
+    assert context.cache.get(base_key) is not None  # still shared, for a turn that branches off there
+
+
+def test_a_build_can_leave_the_shared_copy_of_its_entry_to_its_caller(settings):
+    """`share_history_later=True`: the entry is in this process at once, in the shared cache only
+    when the caller runs `history_shares` (the answer does, with its terminal write)."""
+    from unittest import mock
+
+    from chat.services import context
+
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+    chat, pairs = _chat(12)
+    pair = _follow_up(chat, pairs[-1])
+    assistant = Message.objects.get(pair=pair, role=Message.Role.ASSISTANT)
+    version = type(chat).objects.values_list("history_edit_version", flat=True).get(id=chat.id)
+    key = context._history_key(chat.id, version, pairs[-1].id)
+
+    with mock.patch.object(context.cache, "set", wraps=context.cache.set) as shared_writes:
+        built = context_build(assistant_message=assistant, share_history_later=True)
+        assert shared_writes.call_count == 0
+    assert context.cache.get(key) is None
+    assert context._history_memo.get(key) is not None
+    assert len(built.history_shares) == 1
+
+    for share in built.history_shares:
+        share()
+
+    assert context.cache.get(key) == context._history_memo.get(key)
+    assert context_build(assistant_message=assistant).history_shares == []  # shared at once by default
