@@ -22,7 +22,7 @@ from appauth.models import AppUser
 from backend.db import model_from_row, prepared_cursor, selected_columns
 from backend.errors import NotFound
 from chat.errors import ErrorCode
-from chat.models import MemoryExtraction, MemorySettings, MemoryTag, UserMemory
+from chat.models import Chat, MemoryExtraction, MemorySettings, MemoryTag, UserMemory
 
 # How many of the newest active memories are considered for one context (bounds the work).
 CONTEXT_CANDIDATES = 200
@@ -160,6 +160,16 @@ def memories_in_scope_statement(
     return _in_scope_sql(enabled_only=if_enabled), params
 
 
+def memories_in_chat_scope_statement(
+    *, user_id: Any, chat_id: UUID, limit: int = CONTEXT_CANDIDATES, if_enabled: bool = False
+) -> tuple[str, list[Any]]:
+    """`memories_in_scope_statement` for the project of the user's chat `chat_id`, read in the
+    statement itself (for a caller that has not read the chat yet: a follow-up's admission).
+    A chat that is not the user's, or not there, has no project: the global memories only."""
+    user, chat = _db_value("user", user_id), Chat._meta.pk.get_db_prep_value(chat_id, connection)
+    return _in_scope_sql(enabled_only=if_enabled, by_chat=True), [user, chat, user, limit]
+
+
 def memories_from_rows(rows: Iterable[tuple[Any, ...]]) -> list[UserMemory]:
     """The memories of `memories_in_scope_statement`'s rows, with their `tag_names`."""
     memories = []
@@ -184,7 +194,7 @@ def _db_value(field: str, value: Any) -> Any:
 
 
 @functools.cache
-def _in_scope_sql(*, enabled_only: bool) -> str:
+def _in_scope_sql(*, enabled_only: bool, by_chat: bool = False) -> str:
     memory, settings_table = UserMemory._meta.db_table, MemorySettings._meta.db_table
     tag, through = MemoryTag._meta.db_table, UserMemory.tags.through._meta.db_table
     # The tag names as a JSON array (unordered: sorted in Python).
@@ -195,9 +205,14 @@ def _in_scope_sql(*, enabled_only: bool) -> str:
         if enabled_only
         else ""
     )
+    project = (
+        f"(SELECT c.project_id FROM {Chat._meta.db_table} c WHERE c.id = %s AND c.user_id = %s)"  # noqa: S608 - a table name only
+        if by_chat
+        else "%s"
+    )
     return (
         f"SELECT {selected_columns(UserMemory, 'm')}, {tag_names} AS tag_names_json FROM {memory} m"  # noqa: S608 - table names only; values are parameters
-        f" WHERE m.user_id = %s AND m.is_active{switched_on} AND (m.project_id IS NULL OR m.project_id = %s)"
+        f" WHERE m.user_id = %s AND m.is_active{switched_on} AND (m.project_id IS NULL OR m.project_id = {project})"
         " ORDER BY m.updated_at DESC, m.id DESC LIMIT %s"
     )
 

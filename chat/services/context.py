@@ -16,6 +16,7 @@ Order (stable first, so Bedrock's prompt cache can reuse it across turns):
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Sum
 
-from backend.db import prepared_cursor
+from backend.db import Rider, prepared_cursor, ride_along
 from backend.llm.registry import ModelSpec, get_registry
 from backend.llm.tokens import MESSAGE_OVERHEAD_TOKENS, estimate_block_tokens, estimate_text_tokens
 from backend.llm.types import (
@@ -327,9 +328,11 @@ def history_turns(*, pair: MessagePair, shares: list[Callable[[], None]] | None 
         return []
     if int(settings.CHAT_HISTORY_CACHE_SECONDS) <= 0 or connection.vendor != "postgresql":
         return _history_orm(pair)
-    with prepared_cursor() as cursor:
-        cursor.execute(_LAST_TURN, [pair.parent_id, pair.chat_id])
-        row = cursor.fetchone()
+    row = _last_turn_read_ahead(pair)
+    if row is None:
+        with prepared_cursor() as cursor:
+            cursor.execute(_LAST_TURN, [pair.parent_id, pair.chat_id])
+            row = cursor.fetchone()
     if row is None:  # the parent went away meanwhile: nothing to extend
         return _history_orm(pair)
     version, grandparent_id, hidden, question, answer, answer_status, has_attachments = row
@@ -413,6 +416,53 @@ SELECT w.id, w.hidden, u.id, u.text, a.text, a.status,
   LEFT JOIN {_MESSAGE} a ON a.pair_id = w.id AND a.role = 'assistant'
  ORDER BY w.up DESC
 """  # noqa: S608 - table names only; values are parameters
+
+
+# `_LAST_TURN` for the turn that is the chat's active leaf, by the chat and its owner, with the
+# turn's id first: what a follow-up continuing the branch reads, before it knows the leaf.
+_LEAF_TURN = f"""
+SELECT p.id, c.history_edit_version, p.parent_id, p.hidden, u.text, a.text, a.status,
+       EXISTS (SELECT 1 FROM {_ATTACHMENT} f WHERE f.message_id = u.id)
+  FROM {Chat._meta.db_table} c
+  JOIN {_PAIR} p ON p.chat_id = c.id AND p.id = c.active_leaf_id
+  LEFT JOIN {_MESSAGE} u ON u.pair_id = p.id AND u.role = 'user'
+  LEFT JOIN {_MESSAGE} a ON a.pair_id = p.id AND a.role = 'assistant'
+ WHERE c.id = %s AND c.user_id = %s
+"""  # noqa: S608 - table names only; values are parameters
+
+# A follow-up's last turn read ahead in this context (`history_ahead`): (chat id, its row or None).
+_last_turn_ahead: contextvars.ContextVar[tuple[UUID, tuple[Any, ...] | None] | None] = contextvars.ContextVar(
+    "last_turn_read_ahead", default=None
+)
+
+
+def history_ahead(*, chat_id: UUID, user_id: Any) -> None:
+    """Read the last turn of the user's chat `chat_id` (its active leaf) with the admission's
+    running-answers count (`backend.db.ride_along`).
+
+    Call it on the database thread, in the admission's context: the next `history_turns` there
+    takes the row if its turn continues that leaf (the leaf of the chat row it read in the same
+    round trip), instead of reading it. The row is read a moment earlier, which changes nothing:
+    the turn's write is guarded by the leaf it saw either way.
+    """
+
+    def receive(rows: list[Any]) -> None:
+        _last_turn_ahead.set((chat_id, tuple(rows[0]) if rows else None))
+
+    _last_turn_ahead.set(None)
+    ride_along(Rider(_LEAF_TURN, [chat_id, user_id], receive))
+
+
+def _last_turn_read_ahead(pair: MessagePair) -> tuple[Any, ...] | None:
+    """`_LAST_TURN`'s row for `pair`'s parent, when `history_ahead` read it in this context (taken once)."""
+    ahead = _last_turn_ahead.get()
+    if ahead is None:
+        return None
+    _last_turn_ahead.set(None)
+    chat_id, row = ahead
+    if row is None or chat_id != pair.chat_id or row[0] != pair.parent_id:
+        return None
+    return row[1:]
 
 
 def _history_walk(*, chat_id: UUID, last_id: UUID) -> tuple[list[HistoryTurn], bool]:

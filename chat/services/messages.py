@@ -32,7 +32,7 @@ from backend.llm.tokens import estimate_text_tokens
 from backend.streaming.engine import Engine, launch_before_write
 from chat.errors import ErrorCode
 from chat.models import Attachment, Chat, Message, MessagePair, Project
-from chat.services import memory, turn_sql
+from chat.services import context, memory, turn_sql
 from chat.services.attachments import attachments_claim
 from chat.services.generation import admission_of
 
@@ -205,11 +205,12 @@ def message_send_ahead(
       `message_send` takes its result in this context. When the admission ends without it
       (refused by the count, the budget or a revoked token's guard), an event it counted is
       given back: a refused turn costs no rate, as when the check ran after those.
-    - A new chat written in one statement builds its answer's context on this thread, in this
+    - A turn written in one statement builds its answer's context on this thread, in this
       context, while the turn is written (`_answer_early`): its memories are read in the count's
-      round trip (`memory.recall_ahead`). A follow-up's chat (with its leaf and project) is read
-      there instead (`turn_sql.read_chat_ahead`); its memories depend on that project, and are
-      read with its context as before.
+      round trip (`memory.recall_ahead`). A follow-up's chat (with its leaf and project,
+      `turn_sql.read_chat_ahead`) and the last turn of its history (`context.history_ahead`)
+      are read there too; its memories are those of the chat's project, which their statement
+      reads itself.
 
     `keyed`: the request has an `Idempotency-Key`. It may be a replay (nothing is sent) and its
     answer starts after admission, in another context: everything is checked and read in turn.
@@ -222,6 +223,8 @@ def message_send_ahead(
             memory.recall_ahead(user_id=user.pk, project_id=project_id)
         else:
             turn_sql.read_chat_ahead(chat_id=chat_id, user_id=user.pk)
+            memory.recall_ahead(user_id=user.pk, chat_id=chat_id)
+            context.history_ahead(chat_id=chat_id, user_id=user.pk)
     rate = db_submit(_rate_hit, user.pk)
     _rate_ahead.set((user.pk, rate))
     try:

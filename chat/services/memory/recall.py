@@ -1,9 +1,11 @@
 """Memory recall: the most relevant active memories, within a token budget, for the system prompt.
 
-A new chat's turn reads its candidates ahead (`recall_ahead`): in the same round trip as its
-admission's running-answers count (`backend.db.ride_along`), so that the context built before
-the model call takes them instead of reading then. They are read about a millisecond earlier
-than the context is built, which is the same as reading them when the turn arrived.
+A turn reads its candidates ahead (`recall_ahead`): in the same round trip as its admission's
+running-answers count (`backend.db.ride_along`), so that the context built before the model
+call takes them instead of reading then. They are read about a millisecond earlier than the
+context is built, which is the same as reading them when the turn arrived. A new chat's are
+those of the project it is created in; a follow-up's those of its chat's project, which the
+statement reads itself (the chat is read in the same round trip).
 """
 
 from __future__ import annotations
@@ -46,23 +48,31 @@ def _line(memory: UserMemory) -> str:
     return f"- {memory.summary} [{memory.category}{'; ' + tags if tags else ''}]"
 
 
-# The candidates read ahead in this context: (user id, project id, the memories).
-_ahead: contextvars.ContextVar[tuple[Any, UUID | None, list[UserMemory]] | None] = contextvars.ContextVar(
+# The candidates read ahead in this context: (user id, scope, the memories); the scope is
+# ("project", project id or None) for a new chat, ("chat", chat id) for a follow-up.
+_ahead: contextvars.ContextVar[tuple[Any, tuple[str, UUID | None], list[UserMemory]] | None] = contextvars.ContextVar(
     "memories_read_ahead", default=None
 )
 
 
-def recall_ahead(*, user_id: Any, project_id: UUID | None) -> None:
-    """Read the candidates a chat of this user and project will recall with the admission's count.
+def recall_ahead(*, user_id: Any, project_id: UUID | None = None, chat_id: UUID | None = None) -> None:
+    """Read the candidates a turn of this user will recall with the admission's count.
 
-    Call it on the database thread, in the context where the chat's context will be built: the
-    candidates ride along with the running-answers count (`backend.db.ride_along`), and the next
-    `memory_context_block` there takes them if it is for the same user and project.
+    For a new chat in `project_id`, or for a follow-up in the user's chat `chat_id`. Call it on
+    the database thread, in the context where the chat's context will be built: the candidates
+    ride along with the running-answers count (`backend.db.ride_along`), and the next
+    `memory_context_block` there takes them if it is for the same user and chat or project.
     """
-    sql, params = selectors.memories_in_scope_statement(user_id=user_id, project_id=project_id, if_enabled=True)
+    scope: tuple[str, UUID | None]
+    if chat_id is not None:
+        scope = ("chat", chat_id)
+        sql, params = selectors.memories_in_chat_scope_statement(user_id=user_id, chat_id=chat_id, if_enabled=True)
+    else:
+        scope = ("project", project_id)
+        sql, params = selectors.memories_in_scope_statement(user_id=user_id, project_id=project_id, if_enabled=True)
 
     def receive(rows: list[Any]) -> None:
-        _ahead.set((user_id, project_id, selectors.memories_from_rows(rows)))
+        _ahead.set((user_id, scope, selectors.memories_from_rows(rows)))
 
     _ahead.set(None)
     ride_along(Rider(sql, params, receive))
@@ -72,8 +82,9 @@ def _candidates(chat: Chat) -> list[UserMemory]:
     ahead = _ahead.get()
     if ahead is not None:
         _ahead.set(None)  # one context, one read
-        user_id, project_id, memories = ahead
-        if (user_id, project_id) == (chat.user_id, chat.project_id):
+        user_id, scope, memories = ahead
+        # ("chat", id): the statement read that chat's project itself, in the same round trip.
+        if user_id == chat.user_id and scope in (("project", chat.project_id), ("chat", chat.id)):
             return memories
     return selectors.memories_in_scope(user_id=chat.user_id, project_id=chat.project_id, if_enabled=True)
 

@@ -309,13 +309,43 @@ def test_a_new_chats_rate_check_and_memories_run_beside_its_running_count(monkey
     assert recall._ahead.get() is None  # set in the admission's own context, never in the caller's
 
 
+def _statements_after_the_count(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL the admission's thread runs after its running-answers count, up to the turn's write."""
+    from django.db.backends import utils
+
+    from chat.services import generation
+
+    after: list[str] = []
+    counted: dict[int, bool] = {}
+    real_count, real_execute = generation.fetchone_with_riders, utils.CursorWrapper.execute
+
+    def count(sql, params):
+        try:
+            return real_count(sql, params)
+        finally:
+            counted[threading.get_ident()] = True
+
+    def execute(self, sql, params=None):
+        if counted.get(threading.get_ident()) and not any(done.startswith("WITH moved") for done in after):
+            after.append(" ".join(str(sql).split()))
+        return real_execute(self, sql, params)
+
+    monkeypatch.setattr(generation, "fetchone_with_riders", count)
+    monkeypatch.setattr(utils.CursorWrapper, "execute", execute)
+    return after
+
+
 def test_a_follow_ups_chat_is_read_in_its_running_counts_round_trip(monkeypatch):
-    from chat.services import turn_sql
+    """Its chat, its memories and the last turn of its history come with the count: after the
+    count, the turn's only statement is its write."""
+    from chat.services import context, memory, turn_sql
+    from chat.services.memory import recall
 
     user, token = make_user("chat-ahead@example.com")
+    memory.memory_create(user=user, summary="Is called Ada")
     chat = ChatFactory(user=user)
     Chat.objects.filter(id=chat.id).update(active_leaf=turn(chat))  # one `_send` per test: one event loop
-    read_with_the_count: list[bool] = []
+    read_with_the_count: list[object] = []
     real = turn_sql._chat_with_leaf
 
     def chat_with_leaf(**kwargs):
@@ -323,6 +353,22 @@ def test_a_follow_ups_chat_is_read_in_its_running_counts_round_trip(monkeypatch)
         return real(**kwargs)
 
     monkeypatch.setattr(turn_sql, "_chat_with_leaf", chat_with_leaf)
+    real_candidates, real_last_turn = recall._candidates, context._last_turn_read_ahead
+
+    def candidates(chat):
+        ahead = recall._ahead.get() is not None
+        found = real_candidates(chat)
+        read_with_the_count.append(("memories", ahead, [m.summary for m in found]))
+        return found
+
+    def last_turn(pair):
+        row = real_last_turn(pair)
+        read_with_the_count.append(("last turn", row is not None))
+        return row
+
+    monkeypatch.setattr(recall, "_candidates", candidates)
+    monkeypatch.setattr(context, "_last_turn_read_ahead", last_turn)
+    statements = _statements_after_the_count(monkeypatch)
 
     ended = _runs_ended(monkeypatch)
     status, body = _send(
@@ -330,7 +376,8 @@ def test_a_follow_ups_chat_is_read_in_its_running_counts_round_trip(monkeypatch)
     )
 
     assert status == 200 and b"event: message_stop" in body
-    assert read_with_the_count == [True]
+    assert read_with_the_count == [True, ("memories", True, ["Is called Ada"]), ("last turn", True)]
+    assert [sql.split()[:2] for sql in statements] == [["WITH", "moved"]]
     assert chat.pairs.count() == 2
 
 

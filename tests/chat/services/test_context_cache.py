@@ -264,3 +264,38 @@ def test_a_build_can_leave_the_shared_copy_of_its_entry_to_its_caller(settings):
 
     assert context.cache.get(key) == context._history_memo.get(key)
     assert context_build(assistant_message=assistant).history_shares == []  # shared at once by default
+
+
+@pytest.mark.django_db(transaction=True)  # outside a transaction, as admission runs
+def test_a_follow_ups_last_turn_is_read_with_the_running_count(settings, django_assert_num_queries):
+    """`history_ahead`: the chat's leaf turn comes with the count, and `history_turns` takes it if
+    the turn continues that leaf (once); else it reads as before."""
+    from chat.services import context
+    from chat.services.generation import ChatAdapter
+
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+    chat, pairs = _chat(12)
+    first = _follow_up(chat, pairs[-1])
+    history_turns(pair=first)  # stores the entry ending at the last turn
+    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(status=Message.Status.COMPLETE, text="ok")
+    # Continues the leaf the count's round trip reads (not yet the leaf itself, as before its write).
+    second = turn(chat, first, user_text="and now?", assistant_text="", status=Message.Status.STREAMING, activate=False)
+    user = chat.user
+
+    context.history_ahead(chat_id=chat.id, user_id=user.id)
+    with django_assert_num_queries(2):  # the count and the last turn, sent together
+        ChatAdapter().running_count(user=user)
+    with django_assert_num_queries(0):
+        extended = history_turns(pair=second)
+    settings.CHAT_HISTORY_CACHE_SECONDS = 0
+    assert extended == history_turns(pair=second)
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+
+    # A turn that does not continue the leaf read (another branch) reads its own parent.
+    branch = turn(chat, pairs[5], user_text="another branch", assistant_text="", status="streaming", activate=False)
+    context.history_ahead(chat_id=chat.id, user_id=user.id)
+    ChatAdapter().running_count(user=user)
+    with django_assert_num_queries(3):  # its parent's turn, the walk (no entry ends there), the files in it
+        on_branch = history_turns(pair=branch)
+    settings.CHAT_HISTORY_CACHE_SECONDS = 0
+    assert on_branch == history_turns(pair=branch)

@@ -362,6 +362,39 @@ def test_memories_read_with_the_running_count_are_taken_by_the_context_of_the_sa
         services.memory_context_block(chat=chat, query="hi", mark_referenced=False)
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="statements ride along in PostgreSQL's pipeline mode")
+@pytest.mark.django_db(transaction=True)  # outside a transaction, as admission runs
+def test_a_follow_ups_memories_are_read_with_the_running_count_for_its_chats_project(django_assert_num_queries):
+    """The statement reads the chat's project itself (the admission has not read the chat yet)."""
+    from chat.services.generation import ChatAdapter
+    from tests.chat.factories import ChatFactory as Chats
+
+    project = ProjectFactory()
+    user = project.user
+    in_project, outside = Chats(user=user, project=project), Chats(user=user)
+    someone_elses = Chats(project=ProjectFactory())
+    services.memory_create(user=user, summary="Is called Ada")
+    services.memory_create(user=user, summary="Uses tabs", project_id=project.id)
+
+    for chat, expected in [(in_project, ["Uses tabs", "Is called Ada"]), (outside, ["Is called Ada"])]:
+        services.recall_ahead(user_id=user.id, chat_id=chat.id)
+        with django_assert_num_queries(2):  # the count and the memories, sent together
+            ChatAdapter().running_count(user=user)
+        with django_assert_num_queries(0):
+            block = services.memory_context_block(chat=chat, query="tabs", mark_referenced=False)
+        assert [m.summary for m in block.memories] == expected
+        assert expected == [
+            m.summary for m in services.memory_context_block(chat=chat, query="tabs", mark_referenced=False).memories
+        ]  # as read afterwards
+
+    # Another user's chat lends its project to no one; read for another chat, not taken.
+    services.recall_ahead(user_id=user.id, chat_id=someone_elses.id)
+    ChatAdapter().running_count(user=user)
+    with django_assert_num_queries(1):
+        block = services.memory_context_block(chat=in_project, query="tabs", mark_referenced=False)
+    assert [m.summary for m in block.memories] == ["Uses tabs", "Is called Ada"]
+
+
 def test_inactive_memories_are_not_recalled(chat):
     services.memory_create(user=chat.user, summary="Lives in Lisbon")
     UserMemory.objects.update(is_active=False)
