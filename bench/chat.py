@@ -12,7 +12,7 @@ the emulator called directly (aiobotocore, same prompt).
     python bench/chat.py latency [--runs 300] [--workers 2] [--against REV]   (see bench/chat_latency.py)
     python bench/chat.py tokens [--against HEAD~1] [--rounds 3]   (see bench/chat_tokens.py)
     python bench/chat.py loads [--against HEAD~1] [--rounds 3] [--workers 2]   (the stream loads, two trees)
-    python bench/chat.py steps [--runs 150]   (a new chat's added TTFT step by step, see bench/chat_steps.py)
+    python bench/chat.py steps [--runs 150] [--follow-up]   (a turn's added TTFT step by step, see bench/chat_steps.py)
     python bench/chat.py all --write docs/benchmarks.md
 
 `reads` compares the read paths before and after (see bench/chat_reads.py); `latency` measures
@@ -409,6 +409,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="`tokens`, `loads`, `reads --against`: interleaved rounds"
     )
+    parser.add_argument(
+        "--follow-up", action="store_true", help="`steps`: follow-ups in 200-message chats instead of new chats"
+    )
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
@@ -421,7 +424,7 @@ def main() -> None:
         "latency": "admission latency and streaming load",
         "tokens": "server CPU per streamed token against another revision",
         "loads": "stream loads against another revision",
-        "steps": "where a new chat's added time to first token goes",
+        "steps": "where a turn's added time to first token goes",
     }
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [
@@ -454,10 +457,16 @@ def main() -> None:
         if args.what in ("latency", "all"):
             sections.append(latency_sections(emulator_url, args.runs, args.workers, args.against))
         if args.what == "steps":
-            from bench.chat_steps import bench_steps
+            from bench.chat_latency import seed_follow_up_chats
+            from bench.chat_steps import WARMUP, bench_steps
 
-            _, token = make_token()
-            sections.append(bench_steps(emulator_url=emulator_url, env=ENV, token=token, model=MODEL, runs=args.runs))
+            user, token = make_token()
+            chats = seed_follow_up_chats(user, args.runs + WARMUP) if args.follow_up else None
+            sections.append(
+                bench_steps(
+                    emulator_url=emulator_url, env=ENV, token=token, model=MODEL, runs=args.runs, follow_chat_ids=chats
+                )
+            )
         if args.what in ("tokens", "loads"):  # not part of `all`: they compare with another revision
             from bench import chat_latency, chat_tokens
 

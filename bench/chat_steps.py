@@ -1,12 +1,17 @@
-"""Where a new chat's added time to first token goes, step by step (one request at a time).
+"""Where a turn's added time to first token goes, step by step (one request at a time).
 
-    python bench/chat.py steps [--runs 150]
+    python bench/chat.py steps [--runs 150] [--follow-up]
 
 The product is served (one uvicorn worker) through `bench/steps_app.py`, which records the
 wall-clock span of each admission step, SQL statement and Redis command in the server. Each
 round sends the prompt to the emulator directly (the baseline) and then to the product, one
 request at a time after 10 of warm-up; the table gives the median of each step's start, end and
-duration, in ms after the request reached the ASGI application.
+duration, in ms after the request reached the ASGI application, over all requests and over the
+slowest 5 % of them (by the product's time to first token), where a tail comes from.
+
+With `--follow-up` each request is a follow-up in a conversation in progress: a chat of 200
+messages that had one turn answered through the product before the run (its history cached);
+the baseline then sends the same 200 messages to the emulator directly.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import statistics
 import urllib.request
 from typing import Any
 
-from bench.common import raw_converse_stream, raw_sse_post, uvicorn_server
+from bench.common import percentile, raw_converse_stream, raw_sse_post, uvicorn_server
 
 WARMUP = 10
 STEPS = [
@@ -52,23 +57,46 @@ def _per_request(spans: list[list[Any]]) -> list[dict[str, tuple[float, float]]]
     return requests
 
 
-def bench_steps(*, emulator_url: str, env: dict[str, str], token: str, model: str, runs: int) -> str:
+def bench_steps(
+    *,
+    emulator_url: str,
+    env: dict[str, str],
+    token: str,
+    model: str,
+    runs: int,
+    follow_chat_ids: list[str] | None = None,
+) -> str:
+    """`follow_chat_ids`: `runs + WARMUP` chats of 200 messages, for `--follow-up` (else new chats)."""
     import uvloop
 
+    from bench.chat_latency import SEEDED_HISTORY
+
     prompt = "[[emu:tokens=3]] hello"
-    body = json.dumps({"content": prompt}).encode()
+    history = SEEDED_HISTORY if follow_chat_ids else None
     e_host, e_port = emulator_url.removeprefix("http://").split(":")
     with uvicorn_server(emulator_url, env, workers=1, port=19731, app="bench.steps_app:application") as (url, _):
         host, port = url.removeprefix("http://").split(":")
 
+        def body(index: int) -> bytes:
+            if follow_chat_ids is None:
+                return json.dumps({"content": prompt}).encode()
+            return json.dumps({"content": prompt, "chat_id": follow_chat_ids[index]}).encode()
+
+        async def post(index: int) -> tuple[float, list[float], bool]:
+            return await raw_sse_post(
+                host, int(port), "/api/v1/chat/messages/", body(index), headers={"Authorization": f"Token {token}"}
+            )
+
         async def run() -> list[tuple[float, float]]:
+            if follow_chat_ids is not None:  # the turn before the timed one: a conversation in progress
+                for index in range(len(follow_chat_ids)):
+                    if not (await post(index))[2]:
+                        raise RuntimeError("a warm-up turn failed")
             ttft = []
             for index in range(runs + WARMUP):
-                direct = await raw_converse_stream(e_host, int(e_port), model, prompt)
+                direct = await raw_converse_stream(e_host, int(e_port), model, prompt, history=history)
                 await asyncio.sleep(0.05)
-                product = await raw_sse_post(
-                    host, int(port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {token}"}
-                )
+                product = await post(index)
                 await asyncio.sleep(0.05)
                 if index >= WARMUP:
                     ttft.append(((product[1][0] - product[0]) * 1000, (direct[1][0] - direct[0]) * 1000))
@@ -78,38 +106,52 @@ def bench_steps(*, emulator_url: str, env: dict[str, str], token: str, model: st
         request = urllib.request.Request(f"{url}/__bench_steps", method="POST")  # noqa: S310 - our own server
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             spans = json.loads(response.read())
-    requests = _per_request(spans)[WARMUP:]
+    requests = _per_request(spans)[-runs:]  # the warm-up turns and requests left out
+    slow_from = percentile([product for product, _ in ttft], 0.95)
+    slowest = [spans_of for spans_of, (product, _) in zip(requests, ttft, strict=True) if product >= slow_from]
     names: list[str] = []
     for spans_of in requests:
         names += [name for name in spans_of if name not in names]
+
+    def medians(group: list[dict[str, tuple[float, float]]], name: str) -> tuple[float, float, float] | None:
+        values = [spans_of[name] for spans_of in group if name in spans_of]
+        if len(values) < len(group) // 2:
+            return None  # not on every request's path (a periodic flush, a maintenance query)
+        return (
+            statistics.median(value[0] for value in values),
+            statistics.median(value[1] for value in values),
+            statistics.median(value[1] - value[0] for value in values),
+        )
+
     rows = []
     for name in names:
-        values = [spans_of[name] for spans_of in requests if name in spans_of]
-        if len(values) < len(requests) // 2:
-            continue  # not on every request's path (a periodic flush, a maintenance query)
-        start = statistics.median(value[0] for value in values)
-        end = statistics.median(value[1] for value in values)
-        duration = statistics.median(value[1] - value[0] for value in values)
-        rows.append((start, name, end, duration))
+        every, tail = medians(requests, name), medians(slowest, name)
+        if every is not None:
+            rows.append((every[0], name, every, tail))
     product_ttft = statistics.median(product for product, _ in ttft)
     direct_ttft = statistics.median(direct for _, direct in ttft)
-    added = statistics.median(product - direct for product, direct in ttft)
+    added = sorted(product - direct for product, direct in ttft)
+    what = "A follow-up's (200 messages before it, conversation in progress)" if follow_chat_ids else "A new chat's"
+    baseline = "the same conversation sent to the emulator directly" if follow_chat_ids else "the emulator directly"
     lines = [
-        f"### A new chat's added time to first token, step by step ({runs} requests, one at a time)",
+        f"### {what} added time to first token, step by step ({runs} requests, one at a time)",
         "",
         "One uvicorn worker; spans recorded in the server (`bench/steps_app.py`), medians, ms after the",
-        f"request reached the ASGI application. TTFT: product {product_ttft:.2f} ms, the emulator directly",
-        f"{direct_ttft:.2f} ms, **added {added:.2f} ms** (median of the paired differences). Indented rows",
-        "are the SQL statements and Redis commands inside the step above them.",
+        f"request reached the ASGI application. TTFT: product {product_ttft:.2f} ms, {baseline}",
+        f"{direct_ttft:.2f} ms, **added {statistics.median(added):.2f} ms** p50, {percentile(added, 0.99):.2f} ms",
+        f"p99 (paired differences). The last columns: the same medians over the slowest 5 % ({len(slowest)}",
+        "requests, by the product's TTFT). Indented rows are the SQL statements and Redis commands inside",
+        "the step above them.",
         "",
-        "| step | from | to | ms |",
-        "|---|---|---|---|",
+        "| step | from | to | ms | slowest 5 %: from | to | ms |",
+        "|---|---|---|---|---|---|---|",
     ]
     sent = next((start for start, name, _, _ in rows if name == "first delta sent"), float("inf"))
-    for start, name, end, duration in sorted(rows):
+    for start, name, every, tail in sorted(rows, key=lambda row: row[0]):
         label = name if name in STEPS else f"&nbsp;&nbsp;{name}"
         if start > sent:  # the answer's finish, after the first token
             label = f"after the first token: {name}"
-        lines.append(f"| {label} | {start:.2f} | {end:.2f} | {duration:.2f} |")
+        slow = " | ".join(f"{value:.2f}" for value in tail) if tail is not None else "- | - | -"
+        lines.append(f"| {label} | {every[0]:.2f} | {every[1]:.2f} | {every[2]:.2f} | {slow} |")
     lines.append("")
     return "\n".join(lines)
