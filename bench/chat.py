@@ -364,7 +364,11 @@ def latency_sections(emulator_url: str, runs: int, workers: int, against: str | 
         async with emulator_client(emulator_url) as boto_client:
             parts.append(
                 await chat_latency.bench_streams(
-                    server_url=server_url, emulator_url=emulator_url, token=token, workers=workers
+                    server_url=server_url,
+                    emulator_url=emulator_url,
+                    token=token,
+                    workers=workers,
+                    server_pid=server_pid,
                 )
             )
             parts.append(

@@ -26,7 +26,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.common import raw_converse_stream, raw_sse_post, summary, tree_cpu_seconds
+from bench.common import (
+    cpu_account,
+    machine_busy_seconds,
+    raw_converse_stream,
+    raw_sse_post,
+    summary,
+    tree_cpu_seconds,
+)
 from bench.litellm_peer import litellm_stream
 
 MODEL = "us.anthropic.claude-sonnet-4-6"
@@ -283,7 +290,11 @@ def _load_prompt(events: int, delay_ms: int) -> str:
     return f"[[emu:tokens={events}]] [[emu:delay_ms={delay_ms}]] load"
 
 
-async def bench_streams(*, server_url: str, emulator_url: str, token: str, workers: int) -> str:
+async def bench_streams(
+    *, server_url: str, emulator_url: str, token: str, workers: int, server_pid: int | None = None
+) -> str:
+    """The stream loads, through the product and directly; with `server_pid`, also the cores each
+    party used during each load (`cpu_account`)."""
     host, port = server_url.removeprefix("http://").split(":")
     e_host, e_port = emulator_url.removeprefix("http://").split(":")
     lines = [
@@ -296,21 +307,62 @@ async def bench_streams(*, server_url: str, emulator_url: str, token: str, worke
         "| load | through | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | failed |",
         "|---|---|---|---|---|---|---|",
     ]
+    accounts: list[tuple[str, str, float, dict[str, float]]] = []
+
+    async def busiest(peaks: dict[str, float]) -> None:
+        """The most cores the server and the machine used over any half second (until cancelled)."""
+        assert server_pid is not None
+        last = (tree_cpu_seconds(server_pid), machine_busy_seconds(), time.perf_counter())
+        while True:
+            await asyncio.sleep(0.5)
+            now = (tree_cpu_seconds(server_pid), machine_busy_seconds(), time.perf_counter())
+            span = now[2] - last[2]
+            peaks["server"] = max(peaks.get("server", 0.0), (now[0] - last[0]) / span)
+            peaks["machine"] = max(peaks.get("machine", 0.0), (now[1] - last[1]) / span)
+            last = now
+
+    async def measured(what: str, name: str, load: Awaitable[list[Any]]) -> list[Any]:
+        if server_pid is None:
+            return await load
+        peaks: dict[str, float] = {}
+        before = cpu_account(server_pid=server_pid, emulator_url=emulator_url)
+        sampler = asyncio.create_task(busiest(peaks))
+        try:
+            results = await load
+        finally:
+            sampler.cancel()
+        after = cpu_account(server_pid=server_pid, emulator_url=emulator_url)
+        wall = after["wall"] - before["wall"]
+        used = {party: (after[party] - before[party]) / wall for party in after if party != "wall"}
+        used["server, busiest half second"] = peaks.get("server", float("nan"))
+        used["machine, busiest half second"] = peaks.get("machine", float("nan"))
+        accounts.append((what, name, wall, used))
+        return results
+
     for streams, events, delay in [(1000, 75, 80), (300, 300, 20)]:
         prompt = _load_prompt(events, delay)
         body = ('{"content": "' + prompt + '"}').encode()
-        direct = await _spread(streams, lambda prompt=prompt: raw_converse_stream(e_host, int(e_port), MODEL, prompt))
-        through = await _spread(
-            streams,
-            lambda body=body: raw_sse_post(
-                host, int(port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {token}"}
+        what = f"{streams} x {events} events @ {delay} ms"
+        direct = await measured(
+            what,
+            "emulator directly",
+            _spread(streams, lambda prompt=prompt: raw_converse_stream(e_host, int(e_port), MODEL, prompt)),
+        )
+        through = await measured(
+            what,
+            "product",
+            _spread(
+                streams,
+                lambda body=body: raw_sse_post(
+                    host, int(port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {token}"}
+                ),
             ),
         )
         for name, results in (("emulator directly", direct), ("product", through)):
             ttft, itl, failures = _stream_figures(results, events)
             t, i = summary(ttft), summary(itl)
             lines.append(
-                f"| {streams} x {events} events @ {delay} ms | {name} | {fmt(t['p50'])} | {fmt(t['p99'])} "
+                f"| {what} | {name} | {fmt(t['p50'])} | {fmt(t['p99'])} "
                 f"| {fmt(i['p50'])} | {fmt(i['p99'])} | {failures} |"
             )
     lines += [
@@ -319,6 +371,20 @@ async def bench_streams(*, server_url: str, emulator_url: str, token: str, worke
         "20 ms per token with TTFT p99 ≤ 1.5 s.",
         "",
     ]
+    if accounts:
+        parties = list(accounts[0][3])
+        lines += [
+            "Where the CPU went during each load: cores used on average from the first arrival to the last",
+            "event, and over the busiest half second (/proc; the machine is every process on it, this",
+            "benchmark's included).",
+            "",
+            f"| load | through | seconds | {' | '.join(parties)} |",
+            "|---|---|---|" + "---|" * len(parties),
+        ]
+        for what, name, wall, used in accounts:
+            cores = " | ".join(fmt(used[party]) for party in parties)
+            lines.append(f"| {what} | {name} | {wall:.1f} | {cores} |")
+        lines.append("")
     return "\n".join(lines)
 
 

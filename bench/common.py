@@ -18,6 +18,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The process id of each running emulator, by the URL `emulator_process` yielded (CPU accounting).
+EMULATOR_PIDS: dict[str, int] = {}
+
 
 @contextmanager
 def emulator_process() -> Iterator[str]:
@@ -34,7 +37,11 @@ def emulator_process() -> Iterator[str]:
         for line in process.stdout:
             match = re.search(r"listening on (http://\S+)", line)
             if match:
-                yield match.group(1)
+                EMULATOR_PIDS[match.group(1)] = process.pid
+                try:
+                    yield match.group(1)
+                finally:
+                    EMULATOR_PIDS.pop(match.group(1), None)
                 break
         else:
             raise RuntimeError("the emulator did not start")
@@ -225,19 +232,49 @@ def postgres_cpu_seconds() -> float:
     The difference over a measurement is PostgreSQL's share of it, when nothing else uses the
     database meanwhile (a backend that exits during it takes its CPU time along).
     """
+    return command_cpu_seconds("postgres")
+
+
+def command_cpu_seconds(name: str) -> float:
+    """CPU seconds (user + system) used so far by every living process whose command is `name`."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if (entry / "comm").read_text().strip() != "postgres":
+            if (entry / "comm").read_text().strip() != name:
                 continue
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy so far, all cores (Linux /proc/stat; idle and iowait excluded)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_account(*, server_pid: int, emulator_url: str) -> dict[str, float]:
+    """CPU seconds used so far by each party of a load: the server's processes, the emulator, this
+    process (the load client), PostgreSQL, Redis and the whole machine; plus the wall clock.
+    The difference of two accounts over a load, divided by its wall time, is the cores each used."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    emulator = EMULATOR_PIDS.get(emulator_url)
+    return {
+        "server": tree_cpu_seconds(server_pid),
+        "emulator": process_cpu_seconds(emulator) if emulator else float("nan"),
+        "load client": own.ru_utime + own.ru_stime,
+        "PostgreSQL": command_cpu_seconds("postgres"),
+        "Redis": command_cpu_seconds("redis-server"),
+        "machine": machine_busy_seconds(),
+        "wall": time.perf_counter(),
+    }
 
 
 # --- Minimal clients on raw asyncio streams (cheap enough for 1000 streams on one core) ------------------
