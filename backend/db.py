@@ -10,7 +10,7 @@ number of connections is bounded whatever the number of open streams.
 Two ways to keep a request's reads off its critical path: `db_submit` starts a call on another
 of these threads and `ahead_result` collects it (never waiting for one still queued), and
 `ride_along` sends a read in the same round trip as the next `fetchone_with_riders` statement
-(psycopg's pipeline mode). `prepared_cursor` binds hot statements on the server and plans them
+(psycopg's pipeline mode); `ReadAhead` keeps such a read's result for the step that needs it. `prepared_cursor` binds hot statements on the server and plans them
 once per connection.
 """
 
@@ -25,7 +25,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+K = TypeVar("K")
 M = TypeVar("M", bound=Model)
 
 _executor: ThreadPoolExecutor | None = None
@@ -183,6 +184,37 @@ def ride_along(rider: Rider) -> None:
     carry it; its owner then reads for itself.
     """
     _riders.set((*_riders.get(), rider))
+
+
+class ReadAhead(Generic[K, R]):
+    """A read its owner sends with the next `fetchone_with_riders` statement (`ride_along`) and
+    takes later in the same context, once.
+
+    `send(key, ...)` labels the read with what it is for; `take()` hands back (key, result) and
+    forgets it, or None when nothing was received (no such statement came, or the pipeline
+    failed). The owner checks the key against what it needs, and reads for itself otherwise.
+    """
+
+    def __init__(self, name: str, result: Callable[[list[Any]], R]) -> None:
+        self._slot: contextvars.ContextVar[tuple[K, R] | None] = contextvars.ContextVar(name, default=None)
+        self._result = result
+
+    def send(self, key: K, sql: str, params: Any) -> None:
+        def receive(rows: list[Any]) -> None:
+            self._slot.set((key, self._result(rows)))
+
+        self._slot.set(None)
+        ride_along(Rider(sql, params, receive))
+
+    def get(self) -> tuple[K, R] | None:
+        """What was received and not taken yet in this context (None: nothing)."""
+        return self._slot.get()
+
+    def take(self) -> tuple[K, R] | None:
+        received = self._slot.get()
+        if received is not None:
+            self._slot.set(None)
+        return received
 
 
 def fetchone_with_riders(sql: str, params: Any) -> Any:

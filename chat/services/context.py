@@ -16,7 +16,6 @@ Order (stable first, so Bedrock's prompt cache can reuse it across turns):
 
 from __future__ import annotations
 
-import contextvars
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Sum
 
-from backend.db import Rider, prepared_cursor, ride_along
+from backend.db import ReadAhead, prepared_cursor
 from backend.llm.registry import ModelSpec, get_registry
 from backend.llm.tokens import MESSAGE_OVERHEAD_TOKENS, estimate_block_tokens, estimate_text_tokens
 from backend.llm.types import (
@@ -430,9 +429,9 @@ SELECT p.id, c.history_edit_version, p.parent_id, p.hidden, u.text, a.text, a.st
  WHERE c.id = %s AND c.user_id = %s
 """  # noqa: S608 - table names only; values are parameters
 
-# A follow-up's last turn read ahead in this context (`history_ahead`): (chat id, its row or None).
-_last_turn_ahead: contextvars.ContextVar[tuple[UUID, tuple[Any, ...] | None] | None] = contextvars.ContextVar(
-    "last_turn_read_ahead", default=None
+# A follow-up's last turn read ahead in this context (`history_ahead`), keyed by the chat's id.
+_last_turn_ahead: ReadAhead[UUID, tuple[Any, ...] | None] = ReadAhead(
+    "last_turn_read_ahead", lambda rows: tuple(rows[0]) if rows else None
 )
 
 
@@ -445,20 +444,14 @@ def history_ahead(*, chat_id: UUID, user_id: Any) -> None:
     round trip), instead of reading it. The row is read a moment earlier, which changes nothing:
     the turn's write is guarded by the leaf it saw either way.
     """
-
-    def receive(rows: list[Any]) -> None:
-        _last_turn_ahead.set((chat_id, tuple(rows[0]) if rows else None))
-
-    _last_turn_ahead.set(None)
-    ride_along(Rider(_LEAF_TURN, [chat_id, user_id], receive))
+    _last_turn_ahead.send(chat_id, _LEAF_TURN, [chat_id, user_id])
 
 
 def _last_turn_read_ahead(pair: MessagePair) -> tuple[Any, ...] | None:
     """`_LAST_TURN`'s row for `pair`'s parent, when `history_ahead` read it in this context (taken once)."""
-    ahead = _last_turn_ahead.get()
+    ahead = _last_turn_ahead.take()
     if ahead is None:
         return None
-    _last_turn_ahead.set(None)
     chat_id, row = ahead
     if row is None or chat_id != pair.chat_id or row[0] != pair.parent_id:
         return None

@@ -27,7 +27,6 @@ races.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import json
 from collections.abc import Callable
@@ -43,7 +42,7 @@ from psycopg.types.json import Json, Jsonb
 
 from appauth.models import AppUser
 from backend import errors
-from backend.db import Rider, model_from_row, prepared_cursor, ride_along, selected_columns
+from backend.db import ReadAhead, model_from_row, prepared_cursor, selected_columns
 from backend.llm.tokens import estimate_text_tokens
 from backend.streaming.engine import Engine
 from chat.errors import ErrorCode
@@ -195,9 +194,9 @@ def _chat_read_sql() -> str:
     )
 
 
-# A follow-up's chat row read ahead in this context (`read_chat_ahead`): (chat id, user id, the row or None).
-_chat_ahead: contextvars.ContextVar[tuple[UUID, Any, tuple[Any, ...] | None] | None] = contextvars.ContextVar(
-    "chat_read_ahead", default=None
+# A follow-up's chat row read ahead in this context (`read_chat_ahead`), keyed (chat id, user id).
+_chat_ahead: ReadAhead[tuple[UUID, Any], tuple[Any, ...] | None] = ReadAhead(
+    "chat_read_ahead", lambda rows: rows[0] if rows else None
 )
 
 
@@ -209,22 +208,14 @@ def read_chat_ahead(*, chat_id: UUID, user_id: Any) -> None:
     a race reads it afresh). The row is read a moment earlier, which changes nothing: the
     write is guarded by the leaf it saw either way.
     """
-    params = {"chat": chat_id, "user": user_id}
-
-    def receive(rows: list[Any]) -> None:
-        _chat_ahead.set((chat_id, user_id, rows[0] if rows else None))
-
-    _chat_ahead.set(None)
-    ride_along(Rider(_chat_read_sql(), params, receive))
+    _chat_ahead.send((chat_id, user_id), _chat_read_sql(), {"chat": chat_id, "user": user_id})
 
 
 def _chat_with_leaf(*, chat_id: UUID, user: AppUser) -> Chat | None:
     """The user's chat with its active leaf and project loaded, or None (not found, or not theirs)."""
-    ahead = _chat_ahead.get()
-    if ahead is not None:
-        _chat_ahead.set(None)  # taken once
-    if ahead is not None and ahead[:2] == (chat_id, user.pk):
-        row = ahead[2]
+    ahead = _chat_ahead.take()  # taken once
+    if ahead is not None and ahead[0] == (chat_id, user.pk):
+        row = ahead[1]
     else:
         with prepared_cursor() as cursor:
             cursor.execute(_chat_read_sql(), {"chat": chat_id, "user": user.pk})

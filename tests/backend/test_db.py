@@ -10,7 +10,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from backend.db import Rider, ahead_result, db_executor, db_submit, fetchone_with_riders, prepared_cursor, ride_along
+from backend.db import (
+    ReadAhead,
+    Rider,
+    ahead_result,
+    db_executor,
+    db_submit,
+    fetchone_with_riders,
+    prepared_cursor,
+    ride_along,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +202,19 @@ def test_in_a_transaction_riders_are_dropped_and_the_statement_answers_alone():
 
     assert fetchone_with_riders(STATEMENT, {"value": 6}) == (7,)  # `django_db`: inside a transaction
     assert received == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_ahead_is_taken_once_with_its_key_and_not_at_all_when_its_statement_failed():
+    ahead: ReadAhead[str, int] = ReadAhead("probe_read_ahead", lambda rows: rows[0][0])
+    assert ahead.take() is None  # nothing sent
+
+    ahead.send("doubled", "SELECT %s::int * 2 AS rider_probe", [21])
+    assert ahead.get() is None  # sent, not received before its statement
+    fetchone_with_riders(STATEMENT, {"value": 1})
+    assert ahead.take() == ("doubled", 42)
+    assert ahead.take() is None
+
+    ahead.send("failing", "SELECT 1 / %s::int AS rider_probe", [0])  # division by zero
+    assert fetchone_with_riders(STATEMENT, {"value": 2}) == (3,)
+    assert ahead.take() is None

@@ -10,7 +10,6 @@ statement reads itself (the chat is read in the same round trip).
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from backend.db import Rider, ride_along
+from backend.db import ReadAhead
 from backend.llm.tokens import estimate_text_tokens
 from chat.models import Chat, Message, UserMemory
 from chat.selectors import memory as selectors
@@ -48,10 +47,10 @@ def _line(memory: UserMemory) -> str:
     return f"- {memory.summary} [{memory.category}{'; ' + tags if tags else ''}]"
 
 
-# The candidates read ahead in this context: (user id, scope, the memories); the scope is
+# The candidates read ahead in this context, keyed (user id, scope); the scope is
 # ("project", project id or None) for a new chat, ("chat", chat id) for a follow-up.
-_ahead: contextvars.ContextVar[tuple[Any, tuple[str, UUID | None], list[UserMemory]] | None] = contextvars.ContextVar(
-    "memories_read_ahead", default=None
+_ahead: ReadAhead[tuple[Any, tuple[str, UUID | None]], list[UserMemory]] = ReadAhead(
+    "memories_read_ahead", selectors.memories_from_rows
 )
 
 
@@ -63,26 +62,18 @@ def recall_ahead(*, user_id: Any, project_id: UUID | None = None, chat_id: UUID 
     ride along with the running-answers count (`backend.db.ride_along`), and the next
     `memory_context_block` there takes them if it is for the same user and chat or project.
     """
-    scope: tuple[str, UUID | None]
     if chat_id is not None:
-        scope = ("chat", chat_id)
         sql, params = selectors.memories_in_chat_scope_statement(user_id=user_id, chat_id=chat_id, if_enabled=True)
+        _ahead.send((user_id, ("chat", chat_id)), sql, params)
     else:
-        scope = ("project", project_id)
         sql, params = selectors.memories_in_scope_statement(user_id=user_id, project_id=project_id, if_enabled=True)
-
-    def receive(rows: list[Any]) -> None:
-        _ahead.set((user_id, scope, selectors.memories_from_rows(rows)))
-
-    _ahead.set(None)
-    ride_along(Rider(sql, params, receive))
+        _ahead.send((user_id, ("project", project_id)), sql, params)
 
 
 def _candidates(chat: Chat) -> list[UserMemory]:
-    ahead = _ahead.get()
+    ahead = _ahead.take()  # one context, one read
     if ahead is not None:
-        _ahead.set(None)  # one context, one read
-        user_id, scope, memories = ahead
+        (user_id, scope), memories = ahead
         # ("chat", id): the statement read that chat's project itself, in the same round trip.
         if user_id == chat.user_id and scope in (("project", chat.project_id), ("chat", chat.id)):
             return memories

@@ -48,6 +48,15 @@ def _follow_up(chat, parent, text="and now?"):
     return pair
 
 
+def _answered_follow_up(turns: int):
+    """A chat of `turns` turns and a follow-up answered "ok", its history entry stored (a walk)."""
+    chat, pairs = _chat(turns)
+    first = _follow_up(chat, pairs[-1])
+    history_turns(pair=first)  # a walk; stores the entry ending at the last turn (both caches)
+    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(status=Message.Status.COMPLETE, text="ok")
+    return chat, pairs, first
+
+
 def _build(pair, settings, *, cached: bool):
     settings.CHAT_HISTORY_CACHE_SECONDS = 300 if cached else 0
     assistant = Message.objects.get(pair=pair, role=Message.Role.ASSISTANT)
@@ -157,10 +166,7 @@ def test_the_first_turn_has_no_history(settings):
 def test_the_history_of_a_follow_up_costs_one_statement(settings, django_assert_num_queries):
     """The previous turn's entry plus the new turn's parent: one statement, whatever the chat's length."""
     settings.CHAT_HISTORY_CACHE_SECONDS = 300
-    chat, pairs = _chat(100)
-    first = _follow_up(chat, pairs[-1])
-    history_turns(pair=first)  # a walk; stores the entry ending at the last turn
-    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(status=Message.Status.COMPLETE, text="ok")
+    chat, _, first = _answered_follow_up(100)
     second = _follow_up(chat, first)
 
     with django_assert_num_queries(1):  # the chat's edit version and the parent turn
@@ -181,10 +187,7 @@ def test_a_follow_up_in_the_same_process_reads_its_base_from_the_process_copy(se
     from chat.services import context
 
     settings.CHAT_HISTORY_CACHE_SECONDS = 300
-    chat, pairs = _chat(30)
-    first = _follow_up(chat, pairs[-1])
-    history_turns(pair=first)  # a walk; stores the entry ending at the last turn (both caches)
-    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(status=Message.Status.COMPLETE, text="ok")
+    chat, _, first = _answered_follow_up(30)
     second = _follow_up(chat, first)
 
     with mock.patch.object(context.cache, "get_many", wraps=context.cache.get_many) as shared_reads:
@@ -221,10 +224,7 @@ def test_an_extended_entry_replaces_its_base_in_the_process_copy(settings):
     from chat.services import context
 
     settings.CHAT_HISTORY_CACHE_SECONDS = 300
-    chat, pairs = _chat(12)
-    first = _follow_up(chat, pairs[-1])
-    history_turns(pair=first)  # a walk; stores the entry ending at the last turn
-    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(status=Message.Status.COMPLETE, text="ok")
+    chat, pairs, first = _answered_follow_up(12)
     second = _follow_up(chat, first)
     version = type(chat).objects.values_list("history_edit_version", flat=True).get(id=chat.id)
     base_key = context._history_key(chat.id, version, pairs[-1].id)
@@ -274,10 +274,7 @@ def test_a_follow_ups_last_turn_is_read_with_the_running_count(settings, django_
     from chat.services.generation import ChatAdapter
 
     settings.CHAT_HISTORY_CACHE_SECONDS = 300
-    chat, pairs = _chat(12)
-    first = _follow_up(chat, pairs[-1])
-    history_turns(pair=first)  # stores the entry ending at the last turn
-    Message.objects.filter(pair=first, role=Message.Role.ASSISTANT).update(status=Message.Status.COMPLETE, text="ok")
+    chat, pairs, first = _answered_follow_up(12)
     # Continues the leaf the count's round trip reads (not yet the leaf itself, as before its write).
     second = turn(chat, first, user_text="and now?", assistant_text="", status=Message.Status.STREAMING, activate=False)
     user = chat.user
