@@ -10,8 +10,8 @@ number of connections is bounded whatever the number of open streams.
 Two ways to keep a request's reads off its critical path: `db_submit` starts a call on another
 of these threads and `ahead_result` collects it (never waiting for one still queued), and
 `ride_along` sends a read in the same round trip as the next `fetchone_with_riders` statement
-(psycopg's pipeline mode); `ReadAhead` keeps such a read's result for the step that needs it. `prepared_cursor` binds hot statements on the server and plans them
-once per connection.
+(psycopg's pipeline mode); `ReadAhead` keeps such a read's result for the step that needs it.
+`prepared_cursor` binds hot statements on the server and plans them once per connection.
 """
 
 from __future__ import annotations
