@@ -22,7 +22,14 @@ import statistics
 import urllib.request
 from typing import Any
 
-from bench.common import percentile, raw_converse_stream, raw_sse_post, uvicorn_server
+from bench.common import (
+    measuring_client,
+    pauses_line,
+    percentile,
+    raw_converse_stream,
+    raw_sse_post,
+    uvicorn_server,
+)
 
 WARMUP = 10
 STEPS = [
@@ -93,15 +100,18 @@ def bench_steps(
                     if not (await post(index))[2]:
                         raise RuntimeError("a warm-up turn failed")
             ttft = []
-            for index in range(runs + WARMUP):
-                direct = await raw_converse_stream(e_host, int(e_port), model, prompt, history=history)
-                await asyncio.sleep(0.05)
-                product = await post(index)
-                await asyncio.sleep(0.05)
-                if index >= WARMUP:
-                    ttft.append(((product[1][0] - product[0]) * 1000, (direct[1][0] - direct[0]) * 1000))
+            with measuring_client() as timed_pauses:
+                for index in range(runs + WARMUP):
+                    direct = await raw_converse_stream(e_host, int(e_port), model, prompt, history=history)
+                    await asyncio.sleep(0.05)
+                    product = await post(index)
+                    await asyncio.sleep(0.05)
+                    if index >= WARMUP:
+                        ttft.append(((product[1][0] - product[0]) * 1000, (direct[1][0] - direct[0]) * 1000))
+            pauses.extend(timed_pauses)
             return ttft
 
+        pauses: list[float] = []
         ttft = uvloop.run(run())
         request = urllib.request.Request(f"{url}/__bench_steps", method="POST")  # noqa: S310 - our own server
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
@@ -153,5 +163,5 @@ def bench_steps(
             label = f"after the first token: {name}"
         slow = " | ".join(f"{value:.2f}" for value in tail) if tail is not None else "- | - | -"
         lines.append(f"| {label} | {every[0]:.2f} | {every[1]:.2f} | {every[2]:.2f} | {slow} |")
-    lines.append("")
+    lines += ["", pauses_line(pauses), ""]
     return "\n".join(lines)
