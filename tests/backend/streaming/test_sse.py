@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,3 +39,16 @@ def test_an_event_frame() -> None:
         encode_event(3, "delta", {"text": 'Hé "x"\n'})
         == 'id: 3\nevent: delta\ndata: {"text":"Hé \\"x\\"\\n"}\n\n'.encode()
     )
+
+
+def test_a_delta_does_not_go_through_the_encoder(monkeypatch):
+    """The shortcut is taken: a token's payload never builds the encoder's per-call state."""
+
+    class Refusing:
+        def encode(self, data: object) -> str:
+            raise AssertionError(f"encoded through JSONEncoder: {data!r}")
+
+    monkeypatch.setattr("backend.streaming.sse._ENCODER", Refusing())
+    assert encode_json({"text": 'a "b"\n'}) == '{"text":"a \\"b\\"\\n"}'
+    with pytest.raises(AssertionError):
+        encode_json({"text": "a", "phase": "rewrite"})
