@@ -23,7 +23,7 @@ from uuid import UUID
 from django.conf import settings
 
 from backend.db import db_sync_to_async
-from backend.streaming.log import Follow, logs
+from backend.streaming.log import TYPE, Follow, event_data, logs
 from backend.streaming.sse import KEEPALIVE, encode_event, encode_payload
 
 if TYPE_CHECKING:
@@ -40,8 +40,8 @@ async def events(engine: Engine, record_id: UUID, *, after: int = 0) -> AsyncIte
         await _wait_for_log(engine, record_id, key)
     if after > 0:
         first = await logs.first_event(key)
-        if first is not None and first.type == "message_start":
-            yield encode_event(None, "message_start", first.data)
+        if first is not None and first[TYPE] == "message_start":
+            yield encode_event(None, "message_start", event_data(first))
             started = True
     follow = Follow(position=after)
 
@@ -53,13 +53,13 @@ async def events(engine: Engine, record_id: UUID, *, after: int = 0) -> AsyncIte
             yield KEEPALIVE
             continue
         if not started:
-            started = any(event.type == "message_start" for event in batch)
+            started = any(event[TYPE] == "message_start" for event in batch)
         if len(batch) == 1:  # the usual case: one event per wake-up
-            event = batch[0]
-            yield encode_payload(event.seq, event.type, event.payload).encode()
+            seq, event_type, payload = batch[0]
+            yield encode_payload(seq, event_type, payload).encode()
             continue
         # Every event that is there goes out in one write: a reader that fell behind catches up at once.
-        yield "".join(encode_payload(event.seq, event.type, event.payload) for event in batch).encode()
+        yield "".join(encode_payload(seq, event_type, payload) for seq, event_type, payload in batch).encode()
     if follow.ended:
         return
     async for chunk in stored_events(engine, record_id, after=follow.position, started=started):
