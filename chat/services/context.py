@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -249,21 +249,21 @@ def context_build(
 
     kept: list[tuple[LLMMessage, LLMMessage]] = []
     omitted: list[UUID] = []
-    for past in reversed(history):  # newest first: the oldest turns are the ones left out
+    for past_id, question, attachments, answer in reversed(history):  # newest first: the oldest are left out
         user_turn: LLMMessage | None = None
-        if past.attachments:
-            built_turn = _turn(past.question, past.attachments, quota)
+        if attachments:
+            built_turn = _turn(question, attachments, quota)
             user_turn, asked = built_turn, sum(estimate_block_tokens(b) for b in built_turn.content)
         else:  # the usual turn, its text alone: built only if kept
-            asked = estimate_text_tokens(past.question)
-        cost = 2 * MESSAGE_OVERHEAD_TOKENS + asked + estimate_text_tokens(past.answer)
+            asked = estimate_text_tokens(question)
+        cost = 2 * MESSAGE_OVERHEAD_TOKENS + asked + estimate_text_tokens(answer)
         if omitted or used + cost > budget:
-            omitted.append(UUID(past.pair_id))
+            omitted.append(UUID(past_id))
             continue
         used += cost
         if user_turn is None:
-            user_turn = LLMMessage(role="user", content=(TextBlock(past.question),))
-        kept.append((user_turn, LLMMessage.assistant(past.answer)))
+            user_turn = LLMMessage(role="user", content=(TextBlock(question),))
+        kept.append((user_turn, LLMMessage.assistant(answer)))
     kept.reverse()
     omitted.reverse()
 
@@ -293,18 +293,16 @@ def context_build(
 # --- the history before a turn ---------------------------------------------------------------------
 
 
-class HistoryTurn(NamedTuple):
-    """A turn of the history as the model sees it: visible, with an answer that has text.
-
-    A named tuple with the pair's id as text: the cached history of a long chat is pickled and
-    unpickled on every follow-up, and these tuples do that ~4 times faster than dataclass
-    instances holding `UUID` objects (0.24 against 0.9 ms for 230 turns, measured in process).
-    """
-
-    pair_id: str
-    question: str
-    attachments: tuple[Attachment, ...]
-    answer: str
+# A turn of the history as the model sees it, visible, with an answer that has text:
+# (pair id as text, question, the question's attachments, answer).
+#
+# A plain tuple of strings (and, rarely, attachments): the cached history of a long chat is
+# pickled and unpickled on every follow-up, which tuples do ~4 times faster than dataclass
+# instances holding `UUID` objects (0.24 against 0.9 ms for 230 turns, measured in process). And
+# a process keeps thousands of them in `_history_memo`: the garbage collector stops tracking an
+# exact tuple of strings the first time it sees it, while a named tuple stays tracked and every
+# full collection walks it again (a tail of the follow-up's time to first token, docs/benchmarks.md).
+HistoryTurn = tuple[str, str, tuple[Attachment, ...], str]
 
 
 def history_turns(*, pair: MessagePair, shares: list[Callable[[], None]] | None = None) -> list[HistoryTurn]:
@@ -357,7 +355,7 @@ def history_turns(*, pair: MessagePair, shares: list[Callable[[], None]] | None 
         turns, finished = base, answer_status != Message.Status.STREAMING
         if not hidden and question is not None and answer and answer.strip():
             attachments = _attachments_of([pair.parent_id]).get(pair.parent_id, ()) if has_attachments else ()
-            turns = [*base, HistoryTurn(str(pair.parent_id), question, attachments, answer)]
+            turns = [*base, (str(pair.parent_id), question, attachments, answer)]
     if finished:
         entry = tuple(turns)
         _history_memo.put(own_key, entry)
@@ -372,7 +370,7 @@ def history_turns(*, pair: MessagePair, shares: list[Callable[[], None]] | None 
 
 
 def _turns_size(turns: tuple[HistoryTurn, ...]) -> int:
-    return sum(len(turn.question) + len(turn.answer) + 100 for turn in turns)
+    return sum(len(question) + len(answer) + 100 for _, question, _, answer in turns)
 
 
 # The history entries this process read or wrote last (a key holds the chat's edit version and
@@ -382,8 +380,8 @@ _history_memo: LocalMemo[tuple[HistoryTurn, ...]] = LocalMemo(16 * 1024 * 1024, 
 
 
 def _history_key(chat_id: UUID, version: int, last_id: UUID) -> str:
-    # "v2": entries are tuples of `HistoryTurn` tuples (entries of the dataclass form are never read).
-    return f"chat:context:v2:{chat_id}:{version}:{last_id}"
+    # "v3": entries are tuples of plain `HistoryTurn` tuples (entries of earlier forms are never read).
+    return f"chat:context:v3:{chat_id}:{version}:{last_id}"
 
 
 _PAIR = MessagePair._meta.db_table
@@ -466,7 +464,7 @@ def _history_walk(*, chat_id: UUID, last_id: UUID) -> tuple[list[HistoryTurn], b
     finished = all(status != Message.Status.STREAMING for *_, status, _ in rows)
     visible = [row for row in rows if not row[1] and row[3] is not None and row[4] and row[4].strip()]
     attachments = _attachments_of([row[0] for row in visible if row[6]])
-    turns = [HistoryTurn(str(row[0]), row[3], attachments.get(row[0], ()), row[4]) for row in visible]
+    turns = [(str(row[0]), row[3], attachments.get(row[0], ()), row[4]) for row in visible]
     return turns, finished
 
 
@@ -493,7 +491,7 @@ def _history_orm(pair: MessagePair) -> list[HistoryTurn]:
         p.id: p
         for p in MessagePair.objects.filter(id__in=history_ids, hidden=False).prefetch_related("messages__attachments")
     }
-    turns = []
+    turns: list[HistoryTurn] = []
     for pair_id in history_ids:
         history_pair = history_pairs.get(pair_id)
         if history_pair is None:
@@ -502,7 +500,7 @@ def _history_orm(pair: MessagePair) -> list[HistoryTurn]:
         question, answer = by_role.get(Message.Role.USER), by_role.get(Message.Role.ASSISTANT)
         if question is None or answer is None or not answer.text.strip():
             continue  # no answer text to show the model (failed before content)
-        turns.append(HistoryTurn(str(pair_id), question.text, tuple(question.attachments.all()), answer.text))
+        turns.append((str(pair_id), question.text, tuple(question.attachments.all()), answer.text))
     return turns
 
 

@@ -410,4 +410,4 @@ def test_a_follow_up_shares_its_history_entry_with_its_terminal_write(monkeypatc
 
     assert status == 200 and b"event: message_stop" in body
     assert seen_when_the_model_answered == [False]
-    assert [turn_.pair_id for turn_ in cache.get(key)] == [str(first.id)]
+    assert [turn_[0] for turn_ in cache.get(key)] == [str(first.id)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 
 import pytest
 from django.db import connection
@@ -176,7 +177,7 @@ def test_the_history_of_a_follow_up_costs_one_statement(settings, django_assert_
 
     settings.CHAT_HISTORY_CACHE_SECONDS = 0
     assert extended == again == history_turns(pair=second)
-    assert extended[-1].answer == "ok" and len(extended) == 99  # 100 + 1 turns, less a hidden and an empty one
+    assert extended[-1][3] == "ok" and len(extended) == 99  # 100 + 1 turns, less a hidden and an empty one
 
 
 def test_a_follow_up_in_the_same_process_reads_its_base_from_the_process_copy(settings):
@@ -216,7 +217,7 @@ def test_a_turn_hidden_by_any_writer_is_seen_through_the_process_copy(settings):
     MessagePair.objects.filter(id=pairs[5].id).update(hidden=True)
 
     after = history_turns(pair=last)
-    assert [t.pair_id for t in after] == [t.pair_id for t in before if t.pair_id != str(pairs[5].id)]
+    assert [t[0] for t in after] == [t[0] for t in before if t[0] != str(pairs[5].id)]
 
 
 def test_an_extended_entry_replaces_its_base_in_the_process_copy(settings):
@@ -296,3 +297,25 @@ def test_a_follow_ups_last_turn_is_read_with_the_running_count(settings, django_
         on_branch = history_turns(pair=branch)
     settings.CHAT_HISTORY_CACHE_SECONDS = 0
     assert on_branch == history_turns(pair=branch)
+
+
+def test_the_process_copy_of_a_history_is_left_alone_by_the_garbage_collector(settings):
+    """A process keeps thousands of cached turns: as exact tuples of strings the collector stops
+    tracking them, and full collections do not walk them again on every pass."""
+    from chat.services import context
+
+    settings.CHAT_HISTORY_CACHE_SECONDS = 300
+    chat = ChatFactory()
+    pairs: list[MessagePair] = []
+    for index in range(5):
+        pairs.append(turn(chat, pairs[-1] if pairs else None, user_text=f"question {index}", assistant_text="answer"))
+    history_turns(pair=_follow_up(chat, pairs[-1]))
+    version = type(chat).objects.values_list("history_edit_version", flat=True).get(id=chat.id)
+    entry = context._history_memo.get(context._history_key(chat.id, version, pairs[-1].id))
+
+    gc.collect()
+    gc.collect()  # the entry's turns at the first, the entry (which held tracked turns then) at the second
+
+    assert entry is not None and len(entry) == 5
+    assert not gc.is_tracked(entry)
+    assert not any(gc.is_tracked(past) for past in entry)
