@@ -12,6 +12,7 @@ for them (see `backend.core.management.commands.serve`).
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -50,13 +51,34 @@ async def freeze_heap() -> None:
     turns. Frozen (`gc.freeze()`, after collecting what is already garbage), they are never
     scanned again; objects created later are collected as usual. The URL configuration (every view,
     serializer and service module it imports, ~35,000 objects) is loaded first: Django imports it
-    on the first request otherwise.
+    on the first request otherwise. So are the libraries the first requests import
+    (`_load_clients_libraries`): left to them, ~8,000 objects stayed tracked for the process's
+    life, two thirds of what a full collection at rest scanned (8-11 ms each).
     """
     resolver = get_resolver()
     resolver.url_patterns  # noqa: B018 - the property imports the URL configuration
     resolver.reverse_dict  # noqa: B018 - and this one builds the reverse lookups `reverse()` would on first use
+    _load_clients_libraries()
     gc.collect()
     gc.freeze()
+
+
+def _load_clients_libraries() -> None:
+    """Import what the first requests would: the Redis client (the cache, rate limits and the
+    event log import it on first use), Celery's result backend and its broker's transport.
+    Nothing connects: a broker or a Redis that is down at startup changes nothing here."""
+    if settings.REDIS_URL:
+        importlib.import_module("redis.asyncio")  # and `redis`
+    from celery import current_app
+
+    current_app.backend  # noqa: B018 - built on first use
+    connection = current_app.connection_for_write()
+    try:
+        connection.transport  # noqa: B018 - imports the transport's module; connects nothing
+    except Exception:  # an unknown transport: publishing will say so, not startup
+        logger.warning("could not load the task broker's transport", exc_info=True)
+    finally:
+        connection.release()
 
 
 def with_lifespan(application: ASGIApp) -> ASGIApp:

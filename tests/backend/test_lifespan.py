@@ -84,3 +84,39 @@ def test_startup_warms_the_model_clients_and_freezes_the_heap_with_the_url_confi
     patterns = get_resolver().url_patterns
     assert warmed and gc.get_freeze_count() > before
     assert all(tracked is not patterns for tracked in gc.get_objects())  # frozen: out of the collector's sight
+
+
+_FREEZE_IN_A_NEW_PROCESS = """
+import asyncio, gc, json, sys
+import django
+django.setup()
+from backend import lifespan
+loaded_before = "redis" in sys.modules
+asyncio.run(lifespan.freeze_heap())
+from redis.commands.core import BasicKeyCommands
+from kombu.transport.redis import Transport
+tracked = {id(o) for o in gc.get_objects()}
+print(json.dumps({
+    "loaded_before": loaded_before,
+    "redis_frozen": id(BasicKeyCommands.get) not in tracked,
+    "transport_frozen": id(Transport.driver_version) not in tracked,
+}))
+"""
+
+
+def test_startup_freezes_the_libraries_the_first_requests_would_import():
+    """The Redis client and the broker's transport are imported before the freeze: left to the
+    first requests, their ~8,000 objects stayed tracked for the process's life."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0", "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}
+    result = subprocess.run(
+        [sys.executable, "-c", _FREEZE_IN_A_NEW_PROCESS], env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert facts == {"loaded_before": False, "redis_frozen": True, "transport_frozen": True}
