@@ -33,8 +33,6 @@ from django.conf import settings
 
 from backend.streaming.sse import encode_json
 
-_json = encode_json
-
 logger = logging.getLogger(__name__)
 
 TERMINAL_EVENTS = frozenset({"message_stop", "error"})
@@ -61,9 +59,9 @@ LOGS_PER_FLUSH = 20
 # keeps every event of its running answers and of the last STREAM_LOCAL_RETENTION_SECONDS of
 # finished ones (~100,000 under a thousand streams). The garbage collector stops tracking an
 # exact tuple of numbers and strings the first time it sees it; a dataclass, a named tuple or a
-# tuple holding a dict stays tracked, and every full collection walks it again. Those walks
-# took 140-244 ms under the 1,000-stream load and were the follow-up's p99 tail at rest
-# (docs/benchmarks.md).
+# tuple holding a dict stays tracked, and every full collection, which stops the event loop,
+# walks it again. As dataclasses they were most of the 135,000-165,000 objects those walks
+# scanned under the 1,000-stream load (docs/benchmarks.md, eleventh and twelfth recordings).
 Event = tuple[int, str, str]
 SEQ: Final = 0
 TYPE: Final = 1
@@ -110,7 +108,7 @@ class LocalLog:
         return len(self.events)
 
     def append(self, event_type: str, data: dict[str, Any]) -> Event:
-        event = (len(self.events) + 1, event_type, _json(data))
+        event = (len(self.events) + 1, event_type, encode_json(data))
         self.events.append(event)
         if not self._unflushed and self._owner is not None:
             self._owner._pending[id(self)] = self
@@ -199,7 +197,7 @@ def _encode_fields(events: list[Event]) -> dict[Any, Any]:
     """One Redis Stream entry holding consecutive events; its id is the last event's `0-seq`.
 
     A single event is `{t: type, d: payload}`; several are their types and payloads joined by
-    newlines (a JSON payload from `_json` never holds a raw newline), with `f`, the first
+    newlines (a JSON payload from `encode_json` never holds a raw newline), with `f`, the first
     event's seq. One entry per log and flush instead of one per event: a command per flush.
     """
     if len(events) == 1:
@@ -541,7 +539,7 @@ def close_orphaned_log(key: str, *, after_seq: int, events: list[tuple[str, dict
         seq = max(_decode_entry(*last[0])[-1][SEQ], after_seq) + ORPHAN_SEQ_GAP  # type: ignore[arg-type]
         pipeline = client.pipeline(transaction=False)
         for offset, (event_type, data) in enumerate(events):
-            pipeline.xadd(key, _encode_fields([(seq + offset, event_type, _json(data))]), id=f"0-{seq + offset}")
+            pipeline.xadd(key, _encode_fields([(seq + offset, event_type, encode_json(data))]), id=f"0-{seq + offset}")
         pipeline.expire(key, settings.STREAM_LOG_TTL)
         pipeline.execute()
         return seq + len(events) - 1
