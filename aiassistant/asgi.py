@@ -2,9 +2,9 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiassistant.settings")
+
+from backend.asgi_handler import get_asgi_application
 
 django_application = get_asgi_application()
 

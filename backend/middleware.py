@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -124,7 +126,42 @@ class XFrameOptionsMiddleware(_InlineHooks, clickjacking.XFrameOptionsMiddleware
 
 
 class AuthenticationMiddleware(_InlineHooks, auth_middleware.AuthenticationMiddleware):
-    """Sets a lazy `request.user`: nothing is read until a view asks."""
+    """Sets a lazy `request.user` (and `request.auser`): nothing is read until a view asks.
+
+    Django's middleware closes over the request (`lambda: get_user(request)`), a reference
+    cycle that keeps every request for the garbage collector; these hold it weakly
+    (`_RequestRef`), so the request is freed when its handler lets go of it.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        if not hasattr(request, "session"):
+            super().process_request(request)  # Django's ImproperlyConfigured
+        request_ref = _RequestRef(request)
+        request.user = SimpleLazyObject(functools.partial(_lazy_user, request_ref))  # type: ignore[assignment]
+        request.auser = functools.partial(_lazy_auser, request_ref)
+
+
+class _RequestRef:
+    """A weak reference to a request, called by the lazy attributes set on it while it is served."""
+
+    __slots__ = ("_ref",)
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._ref = weakref.ref(request)
+
+    def __call__(self) -> HttpRequest:
+        request = self._ref()
+        if request is None:  # only reachable by keeping a lazy attribute after dropping its request
+            raise RuntimeError("the request this lazy attribute belongs to was freed")
+        return request
+
+
+def _lazy_user(request_ref: _RequestRef) -> Any:
+    return auth_middleware.get_user(request_ref())
+
+
+async def _lazy_auser(request_ref: _RequestRef) -> Any:
+    return await auth_middleware.auser(request_ref())
 
 
 class CsrfViewMiddleware(_InlineHooks, csrf.CsrfViewMiddleware):
@@ -157,7 +194,9 @@ class MessageMiddleware(messages_middleware.MessageMiddleware):
     """
 
     def process_request(self, request: HttpRequest) -> None:
-        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+        # a weak reference to the request, as `AuthenticationMiddleware` (no cycle per request)
+        lazy_storage = functools.partial(_lazy_storage, _RequestRef(request))
+        request._messages = SimpleLazyObject(lazy_storage)  # type: ignore[attr-defined]
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if not _messages_built(request):
@@ -172,6 +211,10 @@ class MessageMiddleware(messages_middleware.MessageMiddleware):
             if storage.used or storage.added_new:
                 return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
         return self.process_response(request, response)
+
+
+def _lazy_storage(request_ref: _RequestRef) -> Any:
+    return default_storage(request_ref())
 
 
 def _messages_built(request: HttpRequest) -> bool:

@@ -26,17 +26,21 @@ from typing import Any
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
-from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.asgi import get_script_prefix
 from django.http import HttpRequest
 from django.urls import Resolver404, ResolverMatch, get_resolver, set_script_prefix
 
+from backend.asgi_handler import ASGIHandler
 from backend.lifespan import ASGIApp, Receive, Scope, Send
 
 PATH_CACHE = 2048
 
 
 class StreamingHandler(ASGIHandler):
-    """Django's ASGI handler without the per-request thread (see the module docstring)."""
+    """Django's ASGI handler without the per-request thread (see the module docstring).
+
+    The disconnect ends `listen_for_disconnect` without an exception (`backend.asgi_handler`).
+    """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handle(scope, receive, send)
@@ -73,8 +77,6 @@ class StreamingHandler(ASGIHandler):
             if task.done():
                 try:
                     task.result()
-                except RequestAborted:
-                    pass  # a client disconnect
                 except AssertionError:
                     body_file.close()
                     raise
