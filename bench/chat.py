@@ -13,6 +13,7 @@ the emulator called directly (aiobotocore, same prompt).
     python bench/chat.py tokens [--against HEAD~1] [--rounds 3]   (see bench/chat_tokens.py)
     python bench/chat.py loads [--against HEAD~1] [--rounds 3] [--workers 2]   (the stream loads, two trees)
     python bench/chat.py steps [--runs 150] [--follow-up]   (a turn's added TTFT step by step, see bench/chat_steps.py)
+    python bench/chat.py collector [--against HEAD~1] [--rounds 3] [--streams 1000]   (see bench/chat_collector.py)
     python bench/chat.py all --write docs/benchmarks.md
 
 `reads` compares the read paths before and after (see bench/chat_reads.py); `latency` measures
@@ -395,7 +396,8 @@ def latency_sections(emulator_url: str, runs: int, workers: int, against: str | 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "what", choices=["ttft", "concurrency", "history", "reads", "latency", "tokens", "loads", "steps", "all"]
+        "what",
+        choices=["ttft", "concurrency", "history", "reads", "latency", "tokens", "loads", "steps", "collector", "all"],
     )
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--streams", type=int, nargs="+", default=[100, 500, 1000])
@@ -429,6 +431,7 @@ def main() -> None:
         "tokens": "server CPU per streamed token against another revision",
         "loads": "stream loads against another revision",
         "steps": "where a turn's added time to first token goes",
+        "collector": "the garbage collector's work per answer against another revision",
     }
     heading = "all benchmarks" if args.what == "all" else title[args.what]
     sections = [
@@ -471,8 +474,8 @@ def main() -> None:
                     emulator_url=emulator_url, env=ENV, token=token, model=MODEL, runs=args.runs, follow_chat_ids=chats
                 )
             )
-        if args.what in ("tokens", "loads"):  # not part of `all`: they compare with another revision
-            from bench import chat_latency, chat_tokens
+        if args.what in ("tokens", "loads", "collector"):  # not part of `all`: they compare with another revision
+            from bench import chat_collector, chat_latency, chat_tokens
 
             _, token = make_token()
             compare: dict[str, Any] = {
@@ -483,6 +486,8 @@ def main() -> None:
             }
             if args.what == "tokens":
                 sections.append(chat_tokens.compare(**compare, rounds=args.rounds))
+            elif args.what == "collector":
+                sections.append(chat_collector.compare(**compare, rounds=args.rounds, streams=args.streams[-1]))
             else:
                 sections.append(chat_latency.compare_loads(**compare, rounds=args.rounds, workers=args.workers))
     emit(sections, args)
