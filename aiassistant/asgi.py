@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiassistant.settings")
 
+# Django's handler, without the reference cycle Django's own leaves behind every request.
 from backend.asgi_handler import get_asgi_application
 
 django_application = get_asgi_application()

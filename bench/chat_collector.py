@@ -66,12 +66,10 @@ def _round(url: str, pid: int, token: str, prefix: str, streams: int, clients: i
     workers = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout.split()
     worker = int(workers[0]) if workers else pid
     before = _counters(worker, prefix)
-    started = time.perf_counter()
     ok = uvloop.run(_load(port, token, streams, clients))
-    seconds = time.perf_counter() - started
     time.sleep(1.0)  # the last answers' terminal writes
     after = _counters(worker, prefix)
-    figures: dict[str, float] = {"failed": streams - ok, "seconds": seconds, "tracked": after["tracked"]}
+    figures: dict[str, float] = {"failed": streams - ok}
     figures["worker_ms"] = (after["cpu"] - before["cpu"]) * 1000 / streams
     collector = 0.0
     for generation in "012":
@@ -87,6 +85,8 @@ def _round(url: str, pid: int, token: str, prefix: str, streams: int, clients: i
 
 
 def compare(*, emulator_url: str, env: dict[str, str], token: str, against: str, rounds: int, streams: int) -> str:
+    import uvloop
+
     from bench.chat_tokens import worktree
 
     prefix = str(Path(tempfile.gettempdir()) / f"bench-gcprobe-{os.getpid()}")  # the probe's files, removed as read
@@ -104,8 +104,6 @@ def compare(*, emulator_url: str, env: dict[str, str], token: str, against: str,
             for name in order:
                 with uvicorn_server(emulator_url, probed, workers=1, port=19721, tree=trees[name]) as (url, pid):
                     port = int(url.rsplit(":", 1)[1])
-                    import uvloop
-
                     uvloop.run(_load(port, token, 20, 20))  # warm: clients, statements, caches
                     results.setdefault(name, []).append(_round(url, pid, token, prefix, streams, CLIENTS))
     lines = [

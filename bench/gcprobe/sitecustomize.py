@@ -2,9 +2,8 @@
 
 With this directory on `PYTHONPATH` and `BENCH_GC_PROBE` set, every process that starts adds a
 `gc.callbacks` hook that counts, per generation: collections, their CPU and wall time, the
-objects they freed and the longest one. SIGUSR2 writes the counters, the process's CPU time and
-the number of objects tracked to `$BENCH_GC_PROBE.<pid>` (JSON); the longest collection is the
-longest since the previous write.
+objects they freed and the longest one. SIGUSR2 writes the counters and the process's CPU time to
+`$BENCH_GC_PROBE.<pid>` (JSON); the longest collection is the longest since the previous write.
 """
 
 import gc
@@ -33,7 +32,7 @@ if _prefix:
         counters[4] = max(counters[4], wall)
 
     def _write(signum: int, frame: object) -> None:
-        state = {"generations": _counters, "cpu": time.process_time(), "tracked": len(gc.get_objects())}
+        state = {"generations": _counters, "cpu": time.process_time()}
         path = f"{_prefix}.{os.getpid()}"
         with open(f"{path}.part", "w") as out:
             json.dump(state, out)

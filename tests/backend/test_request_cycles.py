@@ -22,6 +22,7 @@ from django.test import RequestFactory
 
 from backend import middleware
 from backend.asgi_handler import ASGIHandler
+from backend.llm import service
 from backend.streaming.asgi import with_streaming_fast_path
 from tests.e2e.live import make_user
 from tests.helpers import asgi_scope
@@ -43,7 +44,11 @@ def cyclic_garbage() -> Iterator[list[str]]:
 
 
 def served(application: Any, scope: dict[str, Any], body: bytes = b"") -> tuple[int, bytes]:
-    """Serve one request as uvicorn does: `http.disconnect` once the response is complete."""
+    """Serve one request as uvicorn does: `http.disconnect` once the response is complete.
+
+    The model clients made on this request's event loop are closed with it, as the server's
+    shutdown hook closes them (otherwise the collector finalizes them, warning of an unclosed session).
+    """
 
     async def run() -> tuple[int, bytes]:
         complete = asyncio.Event()
@@ -66,6 +71,7 @@ def served(application: Any, scope: dict[str, Any], body: bytes = b"") -> tuple[
                     complete.set()
 
         await application(scope, receive, send)
+        await service.aclose_clients()
         return status[0], b"".join(parts)
 
     return asyncio.run(run())
