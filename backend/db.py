@@ -11,7 +11,8 @@ Two ways to keep a request's reads off its critical path: `db_submit` starts a c
 of these threads and `ahead_result` collects it (never waiting for one still queued), and
 `ride_along` sends a read in the same round trip as the next `fetchone_with_riders` statement
 (psycopg's pipeline mode); `ReadAhead` keeps such a read's result for the step that needs it.
-`prepared_cursor` binds hot statements on the server and plans them once per connection.
+`prepared_cursor` binds hot statements on the server and plans them once per connection, and
+`json_insert` writes model instances with one parameter per table.
 """
 
 from __future__ import annotations
@@ -20,18 +21,25 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Generic, ParamSpec, TypeVar
+from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 from django.db import Error as DatabaseError
+from django.db import models as model_fields
 from django.db.models import Field, Model
+from django.db.models.fields import AutoFieldMixin
+from psycopg.types.json import Json, Jsonb
 
 logger = logging.getLogger(__name__)
 
@@ -338,3 +346,148 @@ def _converters(model: type[Model], vendor: str) -> tuple[tuple[int, tuple[Any, 
         if converters:
             found.append((index, converters))
     return tuple(found)
+
+
+# --- Rows written as one JSON parameter per table (PostgreSQL) ---------------------------------------
+
+
+def json_insert(model: type[Model], objects: list[Any], *, guard: str | None = None) -> tuple[str, list[Any]]:
+    """An INSERT of `objects` (every concrete field, as the ORM would prepare it) and its one parameter.
+
+    For statements that write several tables at once (data-modifying CTEs) on PostgreSQL. The
+    rows go as one JSON array that PostgreSQL reads into the table's row type
+    (`json_populate_recordset`, each value through its column's type): a statement has a handful
+    of parameters instead of one per column, its text depends only on the model (so it is
+    prepared once per connection, `prepared_cursor`, however many rows it writes), and psycopg
+    converts it once (it re-parses statements of more than 50 parameters on every execution).
+    With `guard` (a CTE name), the rows are inserted only if that CTE returned a row.
+
+    Each value is what the field's own `pre_save` and `get_db_prep_save` give (defaults,
+    `auto_now_add`, JSON with the field's encoder), computed by Django's methods except for the
+    plain values of fields whose preparation is known to leave them as they are (`_insert_plan`):
+    a turn's two messages have 26 columns each, and the generic call per column cost more than
+    the statement. The model's primary key must be set by the client (a UUID default): an
+    auto-incremented one would be written NULL.
+    """
+    db = connections[DEFAULT_DB_ALIAS]  # the connection itself: the `connection` proxy looks it up per use
+    plan = _insert_plan(model)
+    rows = [{column: prepare(obj, db) for column, prepare in plan} for obj in objects]
+    return _insert_sql(model, guard), [json.dumps(rows)]
+
+
+def json_value(value: Any) -> Any:
+    """A value prepared for its column (`get_db_prep_save`) as JSON that the column's type reads back."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Json | Jsonb):  # a JSONField's value, with the field's own encoder
+        return json.loads((value.dumps or json.dumps)(value.obj))
+    raise TypeError(f"no JSON form for a {type(value).__name__} column value")
+
+
+@functools.cache
+def _insert_sql(model: type[Model], guard: str | None) -> str:
+    """`json_insert`'s statement text, which depends only on the model and the guard."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(field.column)) for field in model._meta.concrete_fields)
+    table = quote(model._meta.db_table)
+    rows = f"SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"  # noqa: S608 - names from the model; values are parameters
+    where = "" if guard is None else f" WHERE EXISTS (SELECT FROM {guard})"
+    return f"INSERT INTO {table} ({columns}) {rows}{where}"
+
+
+Prepare = Callable[[Any, Any], Any]  # (instance, connection) -> the column's JSON value
+
+# Field classes whose `pre_save` reads the attribute and whose database preparation, on
+# PostgreSQL, leaves a value of the given type as it is (JSON gives it back unchanged). Exact
+# classes only: a subclass may prepare its values otherwise. Text takes any `str` (a choices
+# enum member is one, and JSON writes its value); numbers their exact type (True is an int,
+# which an integer column must not receive as JSON `true`).
+_TEXT = (model_fields.CharField, model_fields.TextField)
+_EXACT: dict[type[Field], type] = {
+    model_fields.BooleanField: bool,
+    **dict.fromkeys(
+        (
+            model_fields.IntegerField,
+            model_fields.BigIntegerField,
+            model_fields.SmallIntegerField,
+            model_fields.PositiveIntegerField,
+            model_fields.PositiveBigIntegerField,
+            model_fields.PositiveSmallIntegerField,
+        ),
+        int,
+    ),
+}
+_INTEGER_KEYS = (model_fields.AutoField, model_fields.BigAutoField, model_fields.SmallAutoField)
+_JSON_NATIVE = (dict, list, str, int, float, bool)
+
+
+@functools.cache
+def _insert_plan(model: type[Model]) -> tuple[tuple[str, Prepare], ...]:
+    """`(column, prepare)` for each concrete field of `model`, in field order (`json_insert`)."""
+    if isinstance(model._meta.pk, AutoFieldMixin):
+        raise TypeError(f"{model.__name__}: json_insert needs a primary key the client sets")
+    return tuple((str(field.column), _preparer(field)) for field in model._meta.concrete_fields)
+
+
+def _preparer(field: Field) -> Prepare:
+    name = field.attname
+
+    def generic(obj: Any, db: Any) -> Any:
+        return json_value(field.get_db_prep_save(field.pre_save(obj, True), db))
+
+    kind = type(field)
+    if kind in _TEXT:
+
+        def text(obj: Any, db: Any) -> Any:
+            value = getattr(obj, name)
+            return value if value is None or isinstance(value, str) else generic(obj, db)
+
+        return text
+    exact = _EXACT.get(kind)
+    if exact is not None:
+
+        def plain(obj: Any, db: Any) -> Any:
+            value = getattr(obj, name)
+            return value if value is None or type(value) is exact else generic(obj, db)
+
+        return plain
+    target = type(getattr(field, "target_field", None)) if kind is model_fields.ForeignKey else None
+    if kind is model_fields.UUIDField or target is model_fields.UUIDField:
+
+        def uuid_key(obj: Any, db: Any) -> Any:
+            value = getattr(obj, name)
+            if value is None:
+                return None
+            return str(value) if type(value) is UUID else generic(obj, db)
+
+        return uuid_key
+    if target in _INTEGER_KEYS:
+
+        def integer_key(obj: Any, db: Any) -> Any:
+            value = getattr(obj, name)
+            return value if value is None or type(value) is int else generic(obj, db)
+
+        return integer_key
+    stamped = getattr(field, "auto_now", True) or getattr(field, "auto_now_add", True)
+    if kind is model_fields.DateTimeField and not stamped:
+
+        def moment(obj: Any, db: Any) -> Any:
+            value = getattr(obj, name)
+            if value is None:
+                return None
+            return value.isoformat() if type(value) is datetime and value.tzinfo is not None else generic(obj, db)
+
+        return moment
+    if kind is model_fields.JSONField and getattr(field, "encoder", True) is None:
+
+        def document(obj: Any, db: Any) -> Any:
+            # The value itself: the row's JSON encodes it as `json.dumps` would have on its own.
+            value = getattr(obj, name)
+            return value if value is None or type(value) in _JSON_NATIVE else generic(obj, db)
+
+        return document
+    return generic

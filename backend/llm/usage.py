@@ -19,11 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-from django.db.models import Model
-from django.db.models.sql import InsertQuery
-
-from backend.db import db_sync_to_async
+from backend.db import db_sync_to_async, json_insert
 from backend.llm.budget import budget_record_spend
 from backend.llm.models import LLMCall
 from backend.llm.types import CallContext, Usage
@@ -126,12 +122,11 @@ def record_usages(records: list[UsageRecord]) -> None:
 
 def ledger_insert(records: list[UsageRecord]) -> tuple[str, list[Any], list[LLMCall]]:
     """The INSERT of `records`' ledger rows as SQL and parameters, for a statement that writes
-    them with other rows (a data-modifying CTE); and the rows (call `record_spent` once written)."""
+    them with other rows (a data-modifying CTE, PostgreSQL: `backend.db.json_insert`); and the
+    rows (call `record_spent` once written)."""
     rows = [ledger_row(record) for record in records]
-    query = InsertQuery(LLMCall)
-    query.insert_values(LLMCall._meta.concrete_fields, list[Model](rows))
-    ((sql, params),) = query.get_compiler(connection.alias).as_sql()
-    return sql, list(params), rows
+    sql, params = json_insert(LLMCall, rows)  # one text whatever the number of rows
+    return sql, params, rows
 
 
 arecord_usages = db_sync_to_async(record_usages)

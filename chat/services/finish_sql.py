@@ -16,7 +16,7 @@ by themselves:
   statement, whether or not the UPDATE matched;
 - the statement returns what scheduling the follow-ups needs (the chat, its title source,
   incognito, the user's memory switch: no extraction is enqueued for a user who turned memory off);
-- its text takes a few shapes (the values' and the number of ledger rows), so it is bound on the
+- its text takes a few shapes (the values', and whether it has ledger rows), so it is bound on the
   server and planned once per connection (`backend.db.prepared_cursor`), not parsed anew per answer.
 
 Used on PostgreSQL; SQLite takes the engine's path (`ChatAdapter.finished`).
@@ -164,7 +164,7 @@ def finish_write(
     inserted = f", ledger AS ({insert_sql})" if ledger else ""
     now = timezone.now()
     try:
-        with prepared_cursor() as cursor:  # a few fixed texts (the values' shape, the ledger's rows)
+        with prepared_cursor() as cursor:  # a few fixed texts (the values' shape, a ledger or none)
             cursor.execute(
                 f"WITH done AS ({update_sql}{_returning()}){inserted}{_tail_sql()}",
                 [*update_params, *insert_params, now, timezone.localdate(now), purpose],

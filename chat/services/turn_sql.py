@@ -8,7 +8,8 @@ messages and the chat's leaf), in autocommit, so it is atomic by itself:
 
 - the rows are model instances, rendered with each field's own `pre_save` and database
   preparation (defaults, `auto_now`, JSON) and sent as one JSON parameter per table that
-  PostgreSQL reads into the table's row type, so a new field with a default needs no change here;
+  PostgreSQL reads into the table's row type (`backend.db.json_insert`), so a new field with a
+  default needs no change here;
 - a follow-up reads its chat and the leaf it continues (one owner-scoped query), then writes
   under a guard instead of a row lock: the UPDATE moves the leaf only if it is still the one
   that was read, and the pair and messages are inserted only if that UPDATE matched. A turn
@@ -28,21 +29,17 @@ races.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Model, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
-from psycopg.types.json import Json, Jsonb
 
 from appauth.models import AppUser
 from backend import errors
-from backend.db import ReadAhead, model_from_row, prepared_cursor, selected_columns
+from backend.db import ReadAhead, json_insert, model_from_row, prepared_cursor, selected_columns
 from backend.llm.tokens import estimate_text_tokens
 from backend.streaming.engine import Engine
 from chat.errors import ErrorCode
@@ -62,50 +59,6 @@ CHAT_TABLE = Chat._meta.db_table
 def available(*, attachment_ids: list[UUID] | None) -> bool:
     """Whether this path can write the turn (PostgreSQL, no attachments to claim)."""
     return connection.vendor == "postgresql" and not attachment_ids
-
-
-def _insert(model: type[Model], objects: list[Any], *, guard: str | None = None) -> tuple[str, list[Any]]:
-    """An INSERT of `objects` (every concrete field, as the ORM would prepare it) and its one parameter.
-
-    The rows go as one JSON array that PostgreSQL reads into the table's row type
-    (`json_populate_recordset`, each value through its column's type): a turn's statement has a
-    handful of parameters instead of one per column, so psycopg converts its text once and
-    caches it (it re-parses statements of more than 50 parameters on every execution).
-    With `guard` (a CTE name), the rows are inserted only if that CTE returned a row.
-    """
-    fields = model._meta.concrete_fields
-    # This thread's connection itself: each use of `django.db.connection` (a proxy) looks it up
-    # again in an asgiref Local, which made preparing a turn's values ~1.6x slower.
-    db = connections[DEFAULT_DB_ALIAS]
-    rows = [
-        {field.column: _json_value(field.get_db_prep_save(field.pre_save(obj, True), db)) for field in fields}
-        for obj in objects
-    ]
-    return _insert_sql(model, guard, db.alias), [json.dumps(rows)]
-
-
-def _json_value(value: Any) -> Any:
-    """A value prepared for its column (`get_db_prep_save`) as JSON that the column's type reads back."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, UUID | Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Json | Jsonb):  # a JSONField's value, with the field's own encoder
-        return json.loads((value.dumps or json.dumps)(value.obj))
-    raise TypeError(f"no JSON form for a {type(value).__name__} column value")
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(model: type[Model], guard: str | None, alias: str) -> str:
-    """`_insert`'s statement text, which depends only on the model and the guard."""
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(field.column)) for field in model._meta.concrete_fields)
-    table = quote(model._meta.db_table)
-    rows = f"SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s::json)"  # noqa: S608 - names from the model; values are parameters
-    where = "" if guard is None else f" WHERE EXISTS (SELECT FROM {guard})"
-    return f"INSERT INTO {table} ({columns}) {rows}{where}"
 
 
 def _turn_rows(
@@ -161,9 +114,9 @@ def turn_write_new(
     pair, user_message, assistant_message = _turn_rows(chat=chat, parent=None, content=content, alias=alias)
     chat.active_leaf = pair
     chat.last_message_preview = content[: Chat._meta.get_field("last_message_preview").max_length]
-    chat_sql, chat_params = _insert(Chat, [chat])
-    pair_sql, pair_params = _insert(MessagePair, [pair])
-    messages_sql, messages_params = _insert(Message, [user_message, assistant_message])
+    chat_sql, chat_params = json_insert(Chat, [chat])
+    pair_sql, pair_params = json_insert(MessagePair, [pair])
+    messages_sql, messages_params = json_insert(Message, [user_message, assistant_message])
     chat._state.adding = False
     chat._state.db = connection.alias
     _written(pair, user_message, assistant_message)
@@ -265,8 +218,8 @@ def turn_write_follow_up(
         now = timezone.now()
         # An explicit parent does not depend on the leaf; continuing the branch does.
         leaf_guard = "" if parent_pair_id is not None else " AND active_leaf_id IS NOT DISTINCT FROM %s::uuid"
-        pair_sql, pair_params = _insert(MessagePair, [pair], guard="moved")
-        messages_sql, messages_params = _insert(Message, [user_message, assistant_message], guard="moved")
+        pair_sql, pair_params = json_insert(MessagePair, [pair], guard="moved")
+        messages_sql, messages_params = json_insert(Message, [user_message, assistant_message], guard="moved")
         update_params: list[Any] = [pair.id, preview, now, chat.id, user.pk]
         if leaf_guard:
             update_params.append(seen_leaf_id)
