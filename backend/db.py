@@ -238,16 +238,17 @@ def fetchone_with_riders(sql: str, params: Any) -> Any:
 
     riders = _riders.get()
     _riders.set(())
+    db = connections[DEFAULT_DB_ALIAS]
     if (
         riders
-        and connection.vendor == "postgresql"
+        and db.vendor == "postgresql"
         and settings.DATABASE_PREPARED_STATEMENTS
-        and not connection.in_atomic_block  # a rider's error would abort the caller's transaction
+        and not db.in_atomic_block  # a rider's error would abort the caller's transaction
     ):
         cursors: list[Any] = []
         try:
             with prepared_cursor() as cursor:
-                with connection.connection.pipeline():
+                with db.connection.pipeline():
                     cursor.execute(sql, params)
                     for rider in riders:
                         cursors.append(prepared_cursor())
@@ -283,19 +284,22 @@ def prepared_cursor() -> Any:
     queries are counted and logged as any other. Use it for fixed statements whose parameters are
     all values; `%(name)s` placeholders keep their meaning.
     """
-    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
-        return connection.cursor()
+    # The connection itself, looked up once: each use of the `connection` proxy looks it up again
+    # (a thread-local lookup, ~1.5 us); a cursor took ten of them.
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+        return db.cursor()
     import psycopg
 
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        raw = connection.connection
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        raw = db.connection
         if raw.prepare_threshold is None:  # Django turns psycopg's preparing off; only these cursors use it
             raw.prepare_threshold = _PREPARE_THRESHOLD
         cursor: Any = psycopg.Cursor(raw)  # the stubs want a wrapper here; Django wraps the driver's cursor
-    connection.validate_thread_sharing()
-    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+    db.validate_thread_sharing()
+    return db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
 
 
 def quoted_column(model: type[Model], name: str) -> str:

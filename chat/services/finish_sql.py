@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
@@ -50,7 +50,7 @@ class Finished:
 
 
 def available() -> bool:
-    return connection.vendor == "postgresql"
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
 
 
 @functools.cache
@@ -179,5 +179,5 @@ def finish_write(
     chat_id, user_id, project_id, title_source, incognito, memory_off = row
     chat = Chat(id=chat_id, user_id=user_id, project_id=project_id, title_source=title_source, incognito=incognito)
     chat._state.adding = False
-    chat._state.db = connection.alias
+    chat._state.db = DEFAULT_DB_ALIAS
     return Finished(chat=chat, memory_enabled=not memory_off)

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -58,7 +58,7 @@ CHAT_TABLE = Chat._meta.db_table
 
 def available(*, attachment_ids: list[UUID] | None) -> bool:
     """Whether this path can write the turn (PostgreSQL, no attachments to claim)."""
-    return connection.vendor == "postgresql" and not attachment_ids
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql" and not attachment_ids
 
 
 def _turn_rows(
@@ -95,7 +95,7 @@ def _written(pair: MessagePair, *messages: Message) -> None:
     """
     for obj in (pair, *messages):
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = DEFAULT_DB_ALIAS
     user_message = messages[0]
     user_message._prefetched_objects_cache = {"attachments": _no_attachments()}  # type: ignore[attr-defined]
 
@@ -118,7 +118,7 @@ def turn_write_new(
     pair_sql, pair_params = json_insert(MessagePair, [pair])
     messages_sql, messages_params = json_insert(Message, [user_message, assistant_message])
     chat._state.adding = False
-    chat._state.db = connection.alias
+    chat._state.db = DEFAULT_DB_ALIAS
     _written(pair, user_message, assistant_message)
     if before_write is not None:
         before_write(chat, pair, user_message, assistant_message)
