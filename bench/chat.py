@@ -418,6 +418,12 @@ def main() -> None:
     parser.add_argument(
         "--follow-up", action="store_true", help="`steps`: follow-ups in 200-message chats instead of new chats"
     )
+    parser.add_argument(
+        "--first-token-ms",
+        type=int,
+        default=0,
+        help="`steps`: the model's time from opening its stream to its first token (default: at once)",
+    )
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
 
@@ -471,7 +477,13 @@ def main() -> None:
             chats = seed_follow_up_chats(user, args.runs + WARMUP) if args.follow_up else None
             sections.append(
                 bench_steps(
-                    emulator_url=emulator_url, env=ENV, token=token, model=MODEL, runs=args.runs, follow_chat_ids=chats
+                    emulator_url=emulator_url,
+                    env=ENV,
+                    token=token,
+                    model=MODEL,
+                    runs=args.runs,
+                    follow_chat_ids=chats,
+                    first_token_ms=args.first_token_ms,
                 )
             )
         if args.what in ("tokens", "loads", "collector"):  # not part of `all`: they compare with another revision

@@ -12,6 +12,12 @@ slowest 5 % of them (by the product's time to first token), where a tail comes f
 With `--follow-up` each request is a follow-up in a conversation in progress: a chat of 200
 messages that had one turn answered through the product before the run (its history cached);
 the baseline then sends the same 200 messages to the emulator directly.
+
+With `--first-token-ms N` the model takes N ms from opening its stream to its first token (the
+emulator's `first_token_ms`; a deployed model takes hundreds), in both the baseline and the
+product: the turn's write then ends before the first token comes, and what is left on the path
+is the product's work before and around the model call. Without it the emulator answers at once,
+so a write that ends after the model's first token delays the first delta.
 """
 
 from __future__ import annotations
@@ -34,11 +40,13 @@ from bench.common import (
 WARMUP = 10
 STEPS = [
     "admission (database thread)",
+    "the request body validated",
     "running answers and the token's guard",
     "budget limits",
     "message rate limit",
     "the turn statement",
     "context and tools",
+    "the answer launched (event loop)",
     "the model call opened",
     "first delta appended",
     "first delta sent",
@@ -72,13 +80,14 @@ def bench_steps(
     model: str,
     runs: int,
     follow_chat_ids: list[str] | None = None,
+    first_token_ms: int = 0,
 ) -> str:
     """`follow_chat_ids`: `runs + WARMUP` chats of 200 messages, for `--follow-up` (else new chats)."""
     import uvloop
 
     from bench.chat_latency import SEEDED_HISTORY
 
-    prompt = "[[emu:tokens=3]] hello"
+    prompt = "[[emu:tokens=3]] " + (f"[[emu:first_token_ms={first_token_ms}]] " if first_token_ms else "") + "hello"
     history = SEEDED_HISTORY if follow_chat_ids else None
     e_host, e_port = emulator_url.removeprefix("http://").split(":")
     with uvicorn_server(emulator_url, env, workers=1, port=19731, app="bench.steps_app:application") as (url, _):
@@ -142,9 +151,10 @@ def bench_steps(
     direct_ttft = statistics.median(direct for _, direct in ttft)
     added = sorted(product - direct for product, direct in ttft)
     what = "A follow-up's (200 messages before it, conversation in progress)" if follow_chat_ids else "A new chat's"
+    model_pace = f", the model's first token {first_token_ms} ms after its stream opens" if first_token_ms else ""
     baseline = "the same conversation sent to the emulator directly" if follow_chat_ids else "the emulator directly"
     lines = [
-        f"### {what} added time to first token, step by step ({runs} requests, one at a time)",
+        f"### {what} added time to first token, step by step ({runs} requests, one at a time{model_pace})",
         "",
         "One uvicorn worker; spans recorded in the server (`bench/steps_app.py`), medians, ms after the",
         f"request reached the ASGI application. TTFT: product {product_ttft:.2f} ms, {baseline}",

@@ -59,11 +59,13 @@ def _instrument() -> None:
     from chat.services import generation, turn_sql
 
     _timed_sync(streaming, "_accept_new", "admission (database thread)")
+    _timed_sync(streaming, "validated", "the request body validated")
     _timed_sync(generation.ChatAdapter, "running_count", "running answers and the token's guard")
     _timed_sync(budget, "check_budget", "budget limits")
     _timed_sync(ratelimit, "hit", "message rate limit")
     _timed_sync(turn_sql, "turn_write_new", "the turn statement")
     _timed_sync(generation.ChatAdapter, "prepare", "context and tools")
+    _timed_sync(engine.Engine, "launch", "the answer launched (event loop)")
     _timed_async(bedrock.BedrockAdapter, "aopen_stream", "the model call opened")
 
     execute = utils.CursorWrapper.execute
