@@ -80,6 +80,7 @@ emulator: $(RUNTIME_STAMP)  ## The LLM emulator alone on 127.0.0.1:$EMULATOR_POR
 bench: $(STAMP)  ## Benchmarks (needs PostgreSQL and Redis); figures go to docs/benchmarks.md
 	$(PY) bench/llm_layer.py --write docs/benchmarks.md
 	$(PY) bench/bedrock_send.py --write docs/benchmarks.md
+	$(PY) bench/pg_commit.py --write docs/benchmarks.md
 	$(PY) bench/chat.py all --write docs/benchmarks.md
 	$(PY) bench/sitehelp.py --write docs/benchmarks.md
 	$(PY) bench/retrieval.py --write docs/benchmarks.md
