@@ -290,6 +290,25 @@ def test_turns_refused_for_another_reason_cost_no_message_rate(live, alice, sett
     assert_error(response, 429, "rate_limited")
 
 
+def test_malformed_turns_cost_no_message_rate(live, alice, settings):
+    """The rate check starts before the body is read (its work runs beside the validation); a body
+    refused as malformed gives its event back."""
+    settings.CHAT_MESSAGE_RATE = "2/m"
+    _, token = alice
+    with httpx.Client(base_url=live.url) as client:
+        malformed = [
+            client.post("/api/v1/chat/messages/", json=body, headers=headers(token))
+            for body in ({}, {"content": "hi", "chat_id": "not-a-uuid"}, {"content": "hi", "attachments": "x"})
+        ]
+    assert [response.status_code for response in malformed] == [400] * 3
+
+    send(live, token, "[[emu:tokens=1]] one")
+    send(live, token, "[[emu:tokens=1]] two")  # both within the two a minute
+    with httpx.Client(base_url=live.url) as client:
+        response = client.post("/api/v1/chat/messages/", json={"content": "three"}, headers=headers(token))
+    assert_error(response, 429, "rate_limited")
+
+
 def test_nothing_is_lost_every_accepted_message_has_one_terminal_answer(live, alice, settings):
     settings.LLM_STREAM_READ_TIMEOUT = 1.0
     _, token = alice
