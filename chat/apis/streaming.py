@@ -130,21 +130,20 @@ def _accept_new(request: HttpRequest) -> Admission:
 
 
 def _admit_new(request: HttpRequest, user: AppUser, guard: SqlGuard | None) -> Admission:
+    data, files = _payload(request)
+    fields = validated(MessageCreateSerializer, data)
+    attachment_ids: list[UUID] = list(fields.get("attachments") or [])
+    attachment_ids += [
+        attachment_create(user=user, upload=upload, alias=fields.get("model") or None).id for upload in files
+    ]
     idempotency_key = http.idempotency_key(request)
-    with messages.message_rate_ahead(user=user, keyed=idempotency_key is not None):
-        data, files = _payload(request)
-        fields = validated(MessageCreateSerializer, data)
-        attachment_ids: list[UUID] = list(fields.get("attachments") or [])
-        attachment_ids += [
-            attachment_create(user=user, upload=upload, alias=fields.get("model") or None).id for upload in files
-        ]
-        messages.message_send_ahead(
-            user=user,
-            chat_id=fields.get("chat_id"),
-            project_id=fields.get("project_id"),
-            attachment_ids=attachment_ids,
-            keyed=idempotency_key is not None,
-        )
+    with messages.message_send_ahead(
+        user=user,
+        chat_id=fields.get("chat_id"),
+        project_id=fields.get("project_id"),
+        attachment_ids=attachment_ids,
+        keyed=idempotency_key is not None,
+    ):
         return engine.admit(
             user=user,
             guard=guard,

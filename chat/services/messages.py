@@ -60,7 +60,7 @@ def _rate_hit(user_id: Any) -> ratelimit.Decision:
     return ratelimit.hit("chat:message", str(user_id), settings.CHAT_MESSAGE_RATE)
 
 
-# The message rate check started ahead in this context (`message_rate_ahead`): (user id, the check).
+# The message rate check started ahead in this context (`message_send_ahead`): (user id, the check).
 _rate_ahead: contextvars.ContextVar[tuple[Any, Future[ratelimit.Decision]] | None] = contextvars.ContextVar(
     "message_rate_ahead", default=None
 )
@@ -190,23 +190,41 @@ def message_send(
 
 
 @contextlib.contextmanager
-def message_rate_ahead(*, user: AppUser, keyed: bool = False) -> Iterator[None]:
-    """Around an admission that calls `message_send` (a database thread): the message rate check
-    (one Redis round trip) starts now, on another database thread, and `message_send` takes its
-    result in this context.
+def message_send_ahead(
+    *,
+    user: AppUser,
+    chat_id: UUID | None,
+    project_id: UUID | None,
+    attachment_ids: list[UUID] | None,
+    keyed: bool = False,
+) -> Iterator[None]:
+    """Around an admission that calls `message_send` (a database thread): its reads and checks that
+    do not depend on the running-answers count are made beside it, not after it.
 
-    Enter it first, before the request body is read and validated: the check's own work then
-    runs beside that, not beside the running-answers count's round trip, which it slowed by
-    competing for the interpreter. When the admission ends without taking it (a malformed body,
-    a refusal by the count or the budget, a revoked token's guard), an event it counted is given
-    back: a refused turn costs no rate, as when the check ran after those.
+    - The message rate check (one Redis round trip) starts now on another database thread;
+      `message_send` takes its result in this context. When the admission ends without it
+      (refused by the count, the budget or a revoked token's guard), an event it counted is
+      given back: a refused turn costs no rate, as when the check ran after those.
+    - A turn written in one statement builds its answer's context on this thread, in this
+      context, while the turn is written (`_answer_early`): its memories are read in the count's
+      round trip (`memory.recall_ahead`). A follow-up's chat (with its leaf and project,
+      `turn_sql.read_chat_ahead`) and the last turn of its history (`context.history_ahead`)
+      are read there too; its memories are those of the chat's project, which their statement
+      reads itself.
 
-    `keyed`: the request has an `Idempotency-Key`. It may be a replay, which costs no rate:
-    the check is made in turn, by `message_send`.
+    `keyed`: the request has an `Idempotency-Key`. It may be a replay (nothing is sent) and its
+    answer starts after admission, in another context: everything is checked and read in turn.
     """
     if keyed:
         yield
         return
+    if turn_sql.available(attachment_ids=attachment_ids):
+        if chat_id is None:
+            memory.recall_ahead(user_id=user.pk, project_id=project_id)
+        else:
+            turn_sql.read_chat_ahead(chat_id=chat_id, user_id=user.pk)
+            memory.recall_ahead(user_id=user.pk, chat_id=chat_id)
+            context.history_ahead(chat_id=chat_id, user_id=user.pk)
     rate = db_submit(_rate_hit, user.pk)
     _rate_ahead.set((user.pk, rate))
     try:
@@ -215,37 +233,6 @@ def message_rate_ahead(*, user: AppUser, keyed: bool = False) -> Iterator[None]:
         if _rate_ahead.get() is not None:  # not taken
             _rate_ahead.set(None)
             _give_back(rate)
-
-
-def message_send_ahead(
-    *,
-    user: AppUser,
-    chat_id: UUID | None,
-    project_id: UUID | None,
-    attachment_ids: list[UUID] | None,
-    keyed: bool = False,
-) -> None:
-    """Before an admission that calls `message_send` (a database thread): its reads that do not
-    depend on the running-answers count are sent with it (`backend.db.ride_along`), not after it.
-
-    A turn written in one statement builds its answer's context on this thread, in this
-    context, while the turn is written (`_answer_early`): its memories are read in the count's
-    round trip (`memory.recall_ahead`). A follow-up's chat (with its leaf and project,
-    `turn_sql.read_chat_ahead`) and the last turn of its history (`context.history_ahead`) are
-    read there too; its memories are those of the chat's project, which their statement reads
-    itself.
-
-    `keyed`: the request has an `Idempotency-Key`. It may be a replay (nothing is sent) and its
-    answer starts after admission, in another context: everything is read in turn.
-    """
-    if keyed or not turn_sql.available(attachment_ids=attachment_ids):
-        return
-    if chat_id is None:
-        memory.recall_ahead(user_id=user.pk, project_id=project_id)
-    else:
-        turn_sql.read_chat_ahead(chat_id=chat_id, user_id=user.pk)
-        memory.recall_ahead(user_id=user.pk, chat_id=chat_id)
-        context.history_ahead(chat_id=chat_id, user_id=user.pk)
 
 
 def _give_back(rate: Future[ratelimit.Decision]) -> None:

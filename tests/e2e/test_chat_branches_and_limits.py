@@ -291,8 +291,7 @@ def test_turns_refused_for_another_reason_cost_no_message_rate(live, alice, sett
 
 
 def test_malformed_turns_cost_no_message_rate(live, alice, settings):
-    """The rate check starts before the body is read (its work runs beside the validation); a body
-    refused as malformed gives its event back."""
+    """A body refused as malformed costs no message rate: the check is made after validation."""
     settings.CHAT_MESSAGE_RATE = "2/m"
     _, token = alice
     with httpx.Client(base_url=live.url) as client:

@@ -271,8 +271,7 @@ def test_a_run_abandoned_before_its_task_started_leaves_nothing_behind():
 
 def test_a_new_chats_rate_check_and_memories_run_beside_its_running_count(monkeypatch):
     """Through the API, the turn takes the rate check started ahead and the memories read with its
-    running-answers count (`messages.message_rate_ahead`, `messages.message_send_ahead`) instead of making
-    them after the count."""
+    running-answers count (`messages.message_send_ahead`) instead of making them after the count."""
     from chat.services import memory
     from chat.services.memory import recall
 
