@@ -327,7 +327,9 @@ async def bench_history(server_url: str, token: str, chat_id: str, total: int, c
     return "\n".join(lines)
 
 
-def latency_sections(emulator_url: str, runs: int, workers: int, against: str | None = None) -> str:
+def latency_sections(
+    emulator_url: str, runs: int, workers: int, against: str | None = None, first_token_ms: int = 0
+) -> str:
     """`bench/chat_latency.py`: TTFT against the emulator and LiteLLM, streaming load, CPU per token.
 
     With `against` (a git revision), that tree is served too (same workers) and its new-chat
@@ -358,6 +360,7 @@ def latency_sections(emulator_url: str, runs: int, workers: int, against: str | 
                 boto_client=boto_client,
                 others=others,
                 memory_token=memory_token,
+                first_token_ms=first_token_ms,
             )
             parts.append(text)
 
@@ -422,7 +425,8 @@ def main() -> None:
         "--first-token-ms",
         type=int,
         default=0,
-        help="`steps`: the model's time from opening its stream to its first token (default: at once)",
+        help="`steps`, `latency` (one request at a time): the model's time from opening its stream to its first"
+        " token (default: at once)",
     )
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
@@ -468,7 +472,7 @@ def main() -> None:
         if args.what in ("reads", "all"):
             sections.append(bench_reads(emulator_url, args))
         if args.what in ("latency", "all"):
-            sections.append(latency_sections(emulator_url, args.runs, args.workers, args.against))
+            sections.append(latency_sections(emulator_url, args.runs, args.workers, args.against, args.first_token_ms))
         if args.what == "steps":
             from bench.chat_latency import seed_follow_up_chats
             from bench.chat_steps import WARMUP, bench_steps

@@ -132,12 +132,16 @@ async def bench_ttft(
     boto_client: Any,
     others: dict[str, str] | None = None,
     memory_token: str | None = None,
+    first_token_ms: int = 0,
 ) -> tuple[str, dict[str, dict[str, float]]]:
     """`others`: label → URL of other servers (another revision) whose turns are timed too: a new
     chat, a new chat of the user with memories (`memory_token`, see `seed_memories`), and a
     follow-up in a conversation in progress (`follow_chat_ids` holds `runs + 20` more chats per
-    other server, after the `2 * (runs + 20)` of this one)."""
+    other server, after the `2 * (runs + 20)` of this one). `first_token_ms`: the model takes that
+    long from opening its stream to its first token, for every target (the emulator's
+    `first_token_ms`), as a deployed model does; 0, the emulator answers at once."""
     e_host, e_port = emulator_url.removeprefix("http://").split(":")
+    prompt = TTFT_PROMPT if not first_token_ms else f"[[emu:first_token_ms={first_token_ms}]] {TTFT_PROMPT}"
 
     def product(
         body: bytes, url: str = server_url, as_token: str = token
@@ -147,7 +151,7 @@ async def bench_ttft(
             p_host, int(p_port), "/api/v1/chat/messages/", body, headers={"Authorization": f"Token {as_token}"}
         )
 
-    new_body = ('{"content": "' + TTFT_PROMPT + '"}').encode()
+    new_body = ('{"content": "' + prompt + '"}').encode()
     # Half the seeded chats are read cold (their history never built: the first turn after the
     # history cache expired); the other half had one turn answered through the product before
     # the run, as a conversation in progress has (its history cached).
@@ -160,7 +164,7 @@ async def bench_ttft(
     }
 
     def follow_up(chat_id: str) -> bytes:
-        return ('{"content": "' + TTFT_PROMPT + '", "chat_id": "' + chat_id + '"}').encode()
+        return ('{"content": "' + prompt + '", "chat_id": "' + chat_id + '"}').encode()
 
     warm_ups = [(server_url, chat_id) for chat_id in warm_ids]
     warm_ups += [(url, chat_id) for label, url in (others or {}).items() for chat_id in other_warm[label]]
@@ -173,7 +177,7 @@ async def bench_ttft(
         arrivals: list[float] = []
         response = await boto_client.converse_stream(
             modelId=MODEL,
-            messages=[{"role": "user", "content": [{"text": TTFT_PROMPT}]}],
+            messages=[{"role": "user", "content": [{"text": prompt}]}],
             inferenceConfig={"maxTokens": 4096},
         )
         async for event in response["stream"]:
@@ -182,9 +186,9 @@ async def bench_ttft(
         return started, arrivals, True
 
     targets: dict[str, Callable[[], Awaitable[tuple[float, list[float], bool]]]] = {
-        "emulator, raw socket (baseline)": lambda: raw_converse_stream(e_host, int(e_port), MODEL, TTFT_PROMPT),
+        "emulator, raw socket (baseline)": lambda: raw_converse_stream(e_host, int(e_port), MODEL, prompt),
         "emulator through aiobotocore": boto,
-        LONG_BASELINE: lambda: raw_converse_stream(e_host, int(e_port), MODEL, TTFT_PROMPT, history=SEEDED_HISTORY),
+        LONG_BASELINE: lambda: raw_converse_stream(e_host, int(e_port), MODEL, prompt, history=SEEDED_HISTORY),
         "product: new chat": lambda: product(new_body),
         "product: follow-up in a 200-message chat, history cold": lambda: product(follow_up(next(chats))),
         "product: follow-up in a 200-message chat, conversation in progress": lambda: product(
@@ -205,7 +209,7 @@ async def bench_ttft(
         )
     if litellm_url:
         l_host, l_port = litellm_url.removeprefix("http://").split(":")
-        targets["LiteLLM proxy (no database)"] = lambda: litellm_stream(l_host, int(l_port), TTFT_PROMPT)
+        targets["LiteLLM proxy (no database)"] = lambda: litellm_stream(l_host, int(l_port), prompt)
     baseline = next(iter(targets))
     times: dict[str, list[float]] = {name: [] for name in targets}
     added: dict[str, list[float]] = {name: [] for name in targets}
@@ -236,8 +240,9 @@ async def bench_ttft(
         name: {**summary(times[name]), **{f"added_{k}": v for k, v in summary(added[name]).items()}} for name in targets
     }
     base = figures[baseline]
+    pace = f"; the model's first token {first_token_ms} ms after its stream opens" if first_token_ms else ""
     lines = [
-        f"### Added time to first token, one request at a time ({runs} interleaved rounds)",
+        f"### Added time to first token, one request at a time ({runs} interleaved rounds{pace})",
         "",
         "Each round sends one request to every target, in random order, each on a new TCP connection",
         "(20 warm-up rounds first). Product: authentication, rate limit, concurrency slot, the turn",
