@@ -369,9 +369,10 @@ def json_insert(model: type[Model], objects: list[Any], *, guard: str | None = N
     Each value is what the field's own `pre_save` and `get_db_prep_save` give (defaults,
     `auto_now_add`, JSON with the field's encoder), computed by Django's methods except for the
     plain values of fields whose preparation is known to leave them as they are (`_insert_plan`):
-    a turn's two messages have 26 columns each, and the generic call per column cost more than
-    the statement. The model's primary key must be set by the client (a UUID default): an
-    auto-incremented one would be written NULL.
+    a turn's rows have ~60 columns, and the generic calls cost ~0.17 ms of CPU on the path to the
+    model call (~0.08 ms now). Keys to integer primary keys, and every field class not listed
+    there, take Django's methods. The model's primary key must be set by the client (a UUID
+    default): an auto-incremented one would be written NULL.
     """
     db = connections[DEFAULT_DB_ALIAS]  # the connection itself: the `connection` proxy looks it up per use
     plan = _insert_plan(model)
@@ -425,7 +426,6 @@ _EXACT: dict[type[Field], type] = {
         int,
     ),
 }
-_INTEGER_KEYS = (model_fields.AutoField, model_fields.BigAutoField, model_fields.SmallAutoField)
 _JSON_NATIVE = (dict, list, str, int, float, bool)
 
 
@@ -469,13 +469,6 @@ def _preparer(field: Field) -> Prepare:
             return str(value) if type(value) is UUID else generic(obj, db)
 
         return uuid_key
-    if target in _INTEGER_KEYS:
-
-        def integer_key(obj: Any, db: Any) -> Any:
-            value = getattr(obj, name)
-            return value if value is None or type(value) is int else generic(obj, db)
-
-        return integer_key
     stamped = getattr(field, "auto_now", True) or getattr(field, "auto_now_add", True)
     if kind is model_fields.DateTimeField and not stamped:
 
