@@ -32,7 +32,8 @@ import itertools
 import os
 import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -327,6 +328,16 @@ async def bench_history(server_url: str, token: str, chat_id: str, total: int, c
     return "\n".join(lines)
 
 
+@contextmanager
+def floor_server(emulator_url: str, *, workers: int, port: int) -> Iterator[str]:
+    """The floor server (`bench/floor_app.py`) on `workers` uvicorn workers: its URL."""
+    from bench.floor_app import create_table
+
+    create_table(ENV["DATABASE_URL"].replace("postgres://", "postgresql://", 1))
+    with uvicorn_server(emulator_url, ENV, workers=workers, port=port, app="bench.floor_app:application") as (url, _):
+        yield url
+
+
 def latency_sections(
     emulator_url: str, runs: int, workers: int, against: str | None = None, first_token_ms: int = 0
 ) -> str:
@@ -348,7 +359,7 @@ def latency_sections(
     parts = [f"{workers} uvicorn workers serve the product in this section.\n"]
     others: dict[str, str] = {}
 
-    async def measure(server_url: str, server_pid: int, litellm_url: str | None) -> None:
+    async def measure(server_url: str, server_pid: int, litellm_url: str | None, floor_url: str) -> None:
         async with emulator_client(emulator_url) as boto_client:
             text, _ = await chat_latency.bench_ttft(
                 server_url=server_url,
@@ -361,6 +372,7 @@ def latency_sections(
                 others=others,
                 memory_token=memory_token,
                 first_token_ms=first_token_ms,
+                floor_url=floor_url,
             )
             parts.append(text)
 
@@ -391,7 +403,8 @@ def latency_sections(
             if litellm_url is None:
                 parts.append(f"LiteLLM column skipped: {skipped}.\n")
                 print(f"LiteLLM skipped: {skipped}", file=sys.stderr)
-            uvloop.run(measure(url, pid, litellm_url))
+            floor_url = peers.enter_context(floor_server(emulator_url, workers=workers, port=19300 + os.getpid() % 150))
+            uvloop.run(measure(url, pid, litellm_url, floor_url))
         uvloop.run(load(url, pid))
     return "\n".join(parts)
 

@@ -53,6 +53,8 @@ SEEDED_HISTORY = [
     )
 ]
 LONG_BASELINE = "emulator, raw socket, the same 200 messages before the question"
+FLOOR_LOAD = "floor (`bench/floor_app.py`)"
+FLOOR_TARGET = "floor: bare ASGI app, the turn written durably in one statement, aiobotocore"
 
 
 def fmt(value: float) -> str:
@@ -133,13 +135,15 @@ async def bench_ttft(
     others: dict[str, str] | None = None,
     memory_token: str | None = None,
     first_token_ms: int = 0,
+    floor_url: str | None = None,
 ) -> tuple[str, dict[str, dict[str, float]]]:
     """`others`: label → URL of other servers (another revision) whose turns are timed too: a new
     chat, a new chat of the user with memories (`memory_token`, see `seed_memories`), and a
     follow-up in a conversation in progress (`follow_chat_ids` holds `runs + 20` more chats per
     other server, after the `2 * (runs + 20)` of this one). `first_token_ms`: the model takes that
     long from opening its stream to its first token, for every target (the emulator's
-    `first_token_ms`), as a deployed model does; 0, the emulator answers at once."""
+    `first_token_ms`), as a deployed model does; 0, the emulator answers at once. `floor_url`: the
+    floor server (`bench/floor_app.py`), whose new turns are timed too."""
     e_host, e_port = emulator_url.removeprefix("http://").split(":")
     prompt = TTFT_PROMPT if not first_token_ms else f"[[emu:first_token_ms={first_token_ms}]] {TTFT_PROMPT}"
 
@@ -207,6 +211,11 @@ async def bench_ttft(
         targets[f"product at {label}: follow-up in a 200-message chat, conversation in progress"] = (
             lambda url=url, warm=warm: product(follow_up(next(warm)), url)  # type: ignore[misc]
         )
+    if floor_url:
+        f_host, f_port = floor_url.removeprefix("http://").split(":")
+        targets[FLOOR_TARGET] = lambda: raw_sse_post(
+            f_host, int(f_port), "/", new_body, headers={"Authorization": f"Token {token}"}
+        )
     if litellm_url:
         l_host, l_port = litellm_url.removeprefix("http://").split(":")
         targets["LiteLLM proxy (no database)"] = lambda: litellm_stream(l_host, int(l_port), prompt)
@@ -269,6 +278,14 @@ async def bench_ttft(
         figure = summary(values)
         lines.append(f"| {name} | {fmt(figure['p50'])} | {fmt(figure['p99'])} |")
     lines += ["", pauses_line(pauses), ""]
+    if floor_url:
+        lines += [
+            "The floor (`bench/floor_app.py`) authenticates the token and writes the turn in one durable",
+            "statement on the event loop, opens the model's stream with aiobotocore meanwhile, and sends the",
+            "first delta once the write returned: what a Python server on the same database and model client",
+            "cannot go below. Its added time bounds what the targets below can mean on this machine.",
+            "",
+        ]
     lines += ["Target: the product's added TTFT p50 ≤ 3 ms and p99 ≤ 10 ms, below LiteLLM's.", ""]
     return "\n".join(lines), figures
 
@@ -467,12 +484,14 @@ LOADS = [(1000, 75, 80), (300, 300, 20)]
 
 
 def compare_loads(
-    *, emulator_url: str, env: dict[str, str], token: str, against: str, rounds: int, workers: int
+    *, emulator_url: str, env: dict[str, str], token: str, against: str, rounds: int, workers: int, floor: bool = True
 ) -> str:
     """`bench_streams`' loads through this tree and `against`, interleaved round by round (one at a time).
 
-    Both servers run for the whole section with the same workers; only one serves a load at a time,
-    in alternating order, so the machine's drift falls on both alike.
+    The servers run for the whole section with the same workers; only one serves a load at a time,
+    in alternating order, so the machine's drift falls on all alike. With `floor`, the floor server
+    (`bench/floor_app.py`) serves the same loads too: what a Python server on the same database
+    and model client reaches on this machine.
     """
     from contextlib import ExitStack
 
@@ -488,6 +507,12 @@ def compare_loads(
             commit: stack.enter_context(uvicorn_server(emulator_url, env, workers=workers, port=19711, tree=old_tree)),
             "this tree": stack.enter_context(uvicorn_server(emulator_url, env, workers=workers, port=19712)),
         }
+        paths = dict.fromkeys(servers, "/api/v1/chat/messages/")
+        if floor:
+            from bench.chat import floor_server
+
+            servers[FLOOR_LOAD] = (stack.enter_context(floor_server(emulator_url, workers=workers, port=19713)), 0)
+            paths[FLOOR_LOAD] = "/"
         for round_index in range(rounds):
             order = list(servers) if round_index % 2 == 0 else list(reversed(servers))
             for streams, events, delay in LOADS:
@@ -497,10 +522,10 @@ def compare_loads(
                     outcome = uvloop.run(
                         _spread(
                             streams,
-                            lambda body=body, host=host, port=port: raw_sse_post(
+                            lambda body=body, host=host, port=port, path=paths[name]: raw_sse_post(
                                 host,
                                 int(port),
-                                "/api/v1/chat/messages/",
+                                path,
                                 body,
                                 headers={"Authorization": f"Token {token}"},
                             ),
