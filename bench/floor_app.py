@@ -10,6 +10,10 @@ A bare ASGI application (no Django, no DRF, no streaming engine) that answers `P
   path), and the first `delta` is sent only once the write has returned, as the product does;
 - the answer's text is written back in one more statement when the stream ends.
 
+`POST /checked` is the floor of a server that checks before it spends: one round trip first
+authenticates the token and counts the user's streaming answers (the product's concurrency
+check), and only then are the model's stream and the turn's write started together.
+
 No rate limit, concurrency limit, budget, context, memory, usage ledger, event log, replay or
 fault handling beyond "a refused token is a 401": everything else the product does is what its
 added time is made of. Served by uvicorn (uvloop, httptools) as the product is, through
@@ -30,6 +34,7 @@ from typing import Any
 
 FLOOR_TABLE = "bench_floor_turn"
 MODEL = "us.anthropic.claude-sonnet-4-6"
+MAX_RUNNING = 100_000  # the bench's CHAT_MAX_CONCURRENT_GENERATIONS
 TOKEN_KEY_LENGTH = 15  # knox.settings.CONSTANTS.TOKEN_KEY_LENGTH
 
 _INSERT = f"""
@@ -38,6 +43,12 @@ SELECT %s, t.user_id, %s FROM appauth_authtoken t JOIN appauth_appuser u ON u.id
 WHERE t.token_key = %s AND t.digest = %s AND (t.expiry IS NULL OR t.expiry > now()) AND u.is_active
 RETURNING user_id
 """  # noqa: S608 - a constant table name
+_CHECK = """
+SELECT t.user_id, (SELECT count(*) FROM chat_message m
+                   WHERE m.user_id = t.user_id AND m.role = 'assistant' AND m.status = 'streaming')
+FROM appauth_authtoken t JOIN appauth_appuser u ON u.id = t.user_id
+WHERE t.token_key = %s AND t.digest = %s AND (t.expiry IS NULL OR t.expiry > now()) AND u.is_active
+"""
 _FINISH = f"UPDATE {FLOOR_TABLE} SET answer = %s, finished = now() WHERE id = %s"  # noqa: S608
 
 
@@ -96,13 +107,26 @@ async def _lifespan(receive: Any, send: Any) -> None:
             return
 
 
+def _token_params(token: str) -> tuple[str, str]:
+    """Knox's token key and digest (SHA-512 of the token) as the token table stores them."""
+    return token[:TOKEN_KEY_LENGTH], hashlib.sha512(token.encode()).hexdigest()
+
+
 async def _write(turn_id: uuid.UUID, token: str, content: str) -> Any:
     async with _State.pool.connection() as connection:
-        cursor = await connection.execute(
-            _INSERT, (turn_id, content, token[:TOKEN_KEY_LENGTH], hashlib.sha512(token.encode()).hexdigest())
-        )
+        cursor = await connection.execute(_INSERT, (turn_id, content, *_token_params(token)))
         row = await cursor.fetchone()
     return row[0] if row else None
+
+
+async def _check(token: str) -> int:
+    """200 when the token is valid and its user under the running-answers limit, else 401 or 429."""
+    async with _State.pool.connection() as connection:
+        cursor = await connection.execute(_CHECK, _token_params(token))
+        row = await cursor.fetchone()
+    if row is None:
+        return 401
+    return 200 if row[1] < MAX_RUNNING else 429
 
 
 async def _finish(turn_id: uuid.UUID, answer: str) -> None:
@@ -143,8 +167,12 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if not auth.startswith("Token ") or not isinstance(content, str):
         await _refuse(send, 401)
         return
+    token = auth.removeprefix("Token ")
+    if scope["path"] == "/checked" and (status := await _check(token)) != 200:
+        await _refuse(send, status)
+        return
     turn_id = uuid.uuid4()
-    write = asyncio.ensure_future(_write(turn_id, auth.removeprefix("Token "), content))
+    write = asyncio.ensure_future(_write(turn_id, token, content))
     response = await _State.client.converse_stream(
         modelId=MODEL, messages=[{"role": "user", "content": [{"text": content}]}], inferenceConfig={"maxTokens": 4096}
     )
