@@ -55,9 +55,11 @@ def _instrument() -> None:
     from backend import ratelimit
     from backend.llm import bedrock, budget
     from backend.streaming import engine
+    from backend.streaming import http as streaming_http
     from chat.apis import streaming
     from chat.services import generation, turn_sql
 
+    _timed_async(streaming_http, "start_response", "the view: admitted, launched, response made")
     _timed_sync(streaming, "_accept_new", "admission (database thread)")
     _timed_sync(streaming, "validated", "the request body validated")
     _timed_sync(generation.ChatAdapter, "running_count", "running answers and the token's guard")
