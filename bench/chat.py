@@ -329,13 +329,13 @@ async def bench_history(server_url: str, token: str, chat_id: str, total: int, c
 
 
 @contextmanager
-def floor_server(emulator_url: str, *, workers: int, port: int) -> Iterator[str]:
-    """The floor server (`bench/floor_app.py`) on `workers` uvicorn workers: its URL."""
+def floor_server(emulator_url: str, *, workers: int, port: int) -> Iterator[tuple[str, int]]:
+    """The floor server (`bench/floor_app.py`) on `workers` uvicorn workers: its URL and process id."""
     from bench.floor_app import create_table
 
     create_table(ENV["DATABASE_URL"].replace("postgres://", "postgresql://", 1))
-    with uvicorn_server(emulator_url, ENV, workers=workers, port=port, app="bench.floor_app:application") as (url, _):
-        yield url
+    with uvicorn_server(emulator_url, ENV, workers=workers, port=port, app="bench.floor_app:application") as server:
+        yield server
 
 
 def latency_sections(
@@ -403,7 +403,8 @@ def latency_sections(
             if litellm_url is None:
                 parts.append(f"LiteLLM column skipped: {skipped}.\n")
                 print(f"LiteLLM skipped: {skipped}", file=sys.stderr)
-            floor_url = peers.enter_context(floor_server(emulator_url, workers=workers, port=19300 + os.getpid() % 150))
+            floor = floor_server(emulator_url, workers=workers, port=19300 + os.getpid() % 150)
+            floor_url, _ = peers.enter_context(floor)
             uvloop.run(measure(url, pid, litellm_url, floor_url))
         uvloop.run(load(url, pid))
     return "\n".join(parts)

@@ -515,7 +515,7 @@ def compare_loads(
         if floor:
             from bench.chat import floor_server
 
-            servers[FLOOR_LOAD] = (stack.enter_context(floor_server(emulator_url, workers=workers, port=19713)), 0)
+            servers[FLOOR_LOAD] = stack.enter_context(floor_server(emulator_url, workers=workers, port=19713))
             paths[FLOOR_LOAD] = "/checked"
         for round_index in range(rounds):
             order = list(servers) if round_index % 2 == 0 else list(reversed(servers))

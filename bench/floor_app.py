@@ -10,6 +10,11 @@ A bare ASGI application (no Django, no DRF, no streaming engine) that answers `P
   path), and the first `delta` is sent only once the write has returned, as the product does;
 - the answer's text is written back in one more statement when the stream ends.
 
+`GET /chats/` and `GET /chats/{id}/messages/` are the floor of the two read pages: one
+statement each authenticates the token and has PostgreSQL render the page's JSON (the user's
+20 latest chats; the chat's 100 latest messages, its owner checked, without the product's
+branch walk, cursors or links), which is sent as it comes.
+
 `POST /checked` is the floor of a server that checks before it spends: one round trip first
 authenticates the token and counts the user's streaming answers (the product's concurrency
 check), and only then are the model's stream and the turn's write started together.
@@ -49,6 +54,35 @@ SELECT t.user_id, (SELECT count(*) FROM chat_message m
 FROM appauth_authtoken t JOIN appauth_appuser u ON u.id = t.user_id
 WHERE t.token_key = %s AND t.digest = %s AND (t.expiry IS NULL OR t.expiry > now()) AND u.is_active
 """
+_USER = """
+WITH u AS (
+    SELECT t.user_id FROM appauth_authtoken t JOIN appauth_appuser a ON a.id = t.user_id
+    WHERE t.token_key = %s AND t.digest = %s AND (t.expiry IS NULL OR t.expiry > now()) AND a.is_active
+)"""
+_LIST = (
+    _USER  # noqa: S608 - constant text
+    + """
+SELECT (SELECT user_id FROM u), (
+    SELECT coalesce(json_agg(c), '[]')::text FROM (
+        SELECT ch.id, ch.title, ch.model, ch.project_id, ch.last_message_preview, ch.created_at, ch.updated_at
+        FROM chat_chat ch WHERE ch.user_id = (SELECT user_id FROM u) AND NOT ch.archived
+        ORDER BY ch.updated_at DESC, ch.id DESC LIMIT 20
+    ) c
+)"""
+)
+_HISTORY = (
+    _USER  # noqa: S608 - constant text
+    + """, owned AS (SELECT ch.id FROM chat_chat ch WHERE ch.id = %s AND ch.user_id = (SELECT user_id FROM u))
+SELECT (SELECT user_id FROM u), (SELECT id FROM owned), (
+    SELECT coalesce(json_agg(m ORDER BY m.created_at, m.id), '[]')::text FROM (
+        SELECT m.id, m.pair_id, m.role, m.status, m.text, m.model_alias, m.stop_reason, m.input_tokens,
+               m.output_tokens, m.created_at, m.completed_at
+        FROM chat_message m JOIN chat_messagepair p ON p.id = m.pair_id
+        WHERE p.chat_id = (SELECT id FROM owned)
+        ORDER BY m.created_at DESC, m.id DESC LIMIT 100
+    ) m
+)"""
+)
 _FINISH = f"UPDATE {FLOOR_TABLE} SET answer = %s, finished = now() WHERE id = %s"  # noqa: S608
 
 
@@ -134,6 +168,34 @@ async def _finish(turn_id: uuid.UUID, answer: str) -> None:
         await connection.execute(_FINISH, (answer, turn_id))
 
 
+async def _read(send: Any, path: str, token: str) -> None:
+    """`GET /chats/` or `GET /chats/{id}/messages/`: the page PostgreSQL renders, or 401 / 404."""
+    parts = path.strip("/").split("/")
+    try:
+        chat_id = uuid.UUID(parts[1]) if len(parts) == 3 and parts[2] == "messages" else None
+    except ValueError:
+        chat_id = None
+    if parts[0] != "chats" or (len(parts) > 1 and chat_id is None):
+        await _refuse(send, 404)
+        return
+    async with _State.pool.connection() as connection:
+        if chat_id is None:
+            cursor = await connection.execute(_LIST, _token_params(token))
+        else:
+            cursor = await connection.execute(_HISTORY, (*_token_params(token), chat_id))
+        row = await cursor.fetchone()
+    if row[0] is None:
+        await _refuse(send, 401)
+        return
+    if chat_id is not None and row[1] is None:
+        await _refuse(send, 404)
+        return
+    body = row[-1].encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def _event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
@@ -153,12 +215,18 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
         return
+    auth = dict(scope["headers"]).get(b"authorization", b"").decode()
+    if scope["method"] == "GET":
+        if not auth.startswith("Token "):
+            await _refuse(send, 401)
+            return
+        await _read(send, scope["path"], auth.removeprefix("Token "))
+        return
     body, more = b"", True
     while more:
         message = await receive()
         body += message.get("body", b"")
         more = message.get("more_body", False)
-    auth = dict(scope["headers"]).get(b"authorization", b"").decode()
     try:
         content = json.loads(body)["content"]
     except (ValueError, KeyError, TypeError):
