@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import (
     REPO,
     emulator_process,
+    free_port,
     machine_line,
     prepare_database,
     raw_converse_stream,
@@ -393,17 +394,17 @@ def latency_sections(
                 )
             )
 
-    with uvicorn_server(emulator_url, ENV, workers=workers, port=19000 + os.getpid() % 1000) as (url, pid):
+    with uvicorn_server(emulator_url, ENV, workers=workers, port=free_port()) as (url, pid):
         with ExitStack() as peers:  # stopped before the load: only the product serves it
             if against:
                 tree, commit = peers.enter_context(worktree(against))
-                other = uvicorn_server(emulator_url, ENV, workers=workers, port=19500 + os.getpid() % 400, tree=tree)
+                other = uvicorn_server(emulator_url, ENV, workers=workers, port=free_port(), tree=tree)
                 others[commit] = peers.enter_context(other)[0]
             litellm_url, skipped = peers.enter_context(litellm_process(emulator_url, MODEL))
             if litellm_url is None:
                 parts.append(f"LiteLLM column skipped: {skipped}.\n")
                 print(f"LiteLLM skipped: {skipped}", file=sys.stderr)
-            floor = floor_server(emulator_url, workers=workers, port=19300 + os.getpid() % 150)
+            floor = floor_server(emulator_url, workers=workers, port=free_port())
             floor_url, _ = peers.enter_context(floor)
             uvloop.run(measure(url, pid, litellm_url, floor_url))
         uvloop.run(load(url, pid))

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import postgres_cpu_seconds, raw_get_load, summary, tree_cpu_seconds, uvicorn_server
+from bench.common import free_port, postgres_cpu_seconds, raw_get_load, summary, tree_cpu_seconds, uvicorn_server
 
 # The old read path, kept callable through settings, as the baseline.
 BEFORE = {"CHAT_SQL_PAGES": "0", "CHAT_HISTORY_CACHE_SECONDS": "0", "AUTH_TOKEN_CACHE_SECONDS": "0"}
@@ -88,7 +88,7 @@ def http_reads(
 
     floor_paths = {"list": "/chats/", "history": f"/chats/{chat_id}/messages/"}
     floor_name = f"floor (`bench/floor_app.py`), {workers} worker{'s' if workers > 1 else ''}"
-    with floor_server(emulator_url, workers=workers, port=18900 + os.getpid() % 100) as (url, pid):
+    with floor_server(emulator_url, workers=workers, port=free_port()) as (url, pid):
         for endpoint, path in floor_paths.items():
             results[(floor_name, endpoint)] = uvloop.run(_measure(url, pid, path, token, clients, seconds))
     lines = [

@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -143,6 +144,18 @@ def uvicorn_process(emulator_url: str, env: dict[str, str], *, workers: int = 1)
         yield url
 
 
+def free_port() -> int:
+    """A loopback port no socket listens on now, chosen by the kernel.
+
+    The servers bind with `SO_REUSEPORT` (`backend.serve`), so two of them given the same port
+    would both start and share its connections without an error: ports are never derived from
+    the process id, where two servers of one run could meet.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
 def uvicorn_server(
     emulator_url: str,
@@ -157,7 +170,7 @@ def uvicorn_server(
 
     `tree` is the checkout whose code is served (another revision, to compare two in one run).
     """
-    port = port or 18000 + os.getpid() % 1000
+    port = port or free_port()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from bench.common import free_port
 
 REQUIREMENTS = Path(__file__).resolve().parent / "requirements-litellm.txt"
 MASTER_KEY = "sk-bench-only"
@@ -49,12 +50,6 @@ def _venv() -> tuple[Path | None, str]:
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"LiteLLM could not be installed from the package index ({exc})"
     return venv, ""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -85,7 +80,7 @@ def litellm_process(emulator_url: str, model_id: str) -> Iterator[tuple[str | No
                 }
             )
         )
-        port = _free_port()
+        port = free_port()
         command = [str(venv / "bin" / "litellm"), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
         process = subprocess.Popen(
             [*command, "--num_workers", "1"],
