@@ -12,8 +12,8 @@ A bare ASGI application (no Django, no DRF, no streaming engine) that answers `P
 
 `GET /chats/` and `GET /chats/{id}/messages/` are the floor of the two read pages: one
 statement each authenticates the token and has PostgreSQL render the page's JSON (the user's
-20 latest chats; the chat's 100 latest messages, its owner checked, without the product's
-branch walk, cursors or links), which is sent as it comes.
+20 latest chats; the messages of the chat's 50 deepest turns, its owner checked, without the
+product's branch walk, cursors or links), which is sent as it comes.
 
 `POST /checked` is the floor of a server that checks before it spends: one round trip first
 authenticates the token and counts the user's streaming answers (the product's concurrency
@@ -74,12 +74,13 @@ _HISTORY = (
     _USER  # noqa: S608 - constant text
     + """, owned AS (SELECT ch.id FROM chat_chat ch WHERE ch.id = %s AND ch.user_id = (SELECT user_id FROM u))
 SELECT (SELECT user_id FROM u), (SELECT id FROM owned), (
-    SELECT coalesce(json_agg(m ORDER BY m.created_at, m.id), '[]')::text FROM (
-        SELECT m.id, m.pair_id, m.role, m.status, m.text, m.model_alias, m.stop_reason, m.input_tokens,
-               m.output_tokens, m.created_at, m.completed_at
-        FROM chat_message m JOIN chat_messagepair p ON p.id = m.pair_id
-        WHERE p.chat_id = (SELECT id FROM owned)
-        ORDER BY m.created_at DESC, m.id DESC LIMIT 100
+    SELECT coalesce(json_agg(m ORDER BY m.depth, m.created_at, m.id), '[]')::text FROM (
+        SELECT m.id, m.pair_id, p.depth, m.role, m.status, m.text, m.model_alias, m.stop_reason,
+               m.input_tokens, m.output_tokens, m.created_at, m.completed_at
+        FROM (
+            SELECT id, depth FROM chat_messagepair WHERE chat_id = (SELECT id FROM owned)
+            ORDER BY depth DESC, created_at DESC LIMIT 50
+        ) p JOIN chat_message m ON m.pair_id = p.id
     ) m
 )"""
 )
