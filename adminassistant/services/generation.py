@@ -17,6 +17,7 @@ one QueryLog row in the answer's terminal transaction, after the query's own rol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,18 +194,20 @@ class AnswerAdapter:
         stop: StreamStop | None = None
         async with asyncio.timeout(timeout):
             # The operator's key from the AI settings, for this question's calls only.
+            # The call is closed (and what it billed recorded) here however the loop ends.
             with llm.use_api_keys(run.payload.question.config.api_keys):
-                async for event in llm.astream(request, report=report):
-                    if isinstance(event, TextDelta):
-                        parts.append(event.text)
-                        text = explanation.feed(event.text)
-                        if text:
-                            sent.append(text)
-                            run.append_text(text)
-                    elif isinstance(event, StreamStart):
-                        run.started(event.model_id)
-                    elif isinstance(event, StreamStop):
-                        stop = event
+                async with contextlib.aclosing(llm.astream(request, report=report)) as events:
+                    async for event in events:
+                        if isinstance(event, TextDelta):
+                            parts.append(event.text)
+                            text = explanation.feed(event.text)
+                            if text:
+                                sent.append(text)
+                                run.append_text(text)
+                        elif isinstance(event, StreamStart):
+                            run.started(event.model_id)
+                        elif isinstance(event, StreamStop):
+                            stop = event
         assert stop is not None, "the LLM layer ends every stream with a stop event or an error"
         reply = "".join(parts)
         # Text after the code block (rare) is explanation too: added once the reply is whole.

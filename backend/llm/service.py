@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -319,7 +319,7 @@ def stream(request: LLMRequest, *, report: CallReport | None = None) -> Iterator
             record_usage(call.cancelled_record(model, assembler))
 
 
-async def astream(request: LLMRequest, *, report: CallReport | None = None) -> AsyncIterator[Event]:
+async def astream(request: LLMRequest, *, report: CallReport | None = None) -> AsyncGenerator[Event, None]:
     """Async `stream` on the event loop: no thread per stream, the loop is never blocked.
 
     Same contract as `stream`. When the consumer is cancelled (client disconnect) or closes the

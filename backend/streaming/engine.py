@@ -284,25 +284,31 @@ class Run:
         report = CallReport()
         self.reports.append(report)
         stop: StreamStop | None = None
-        async for event in llm.astream(request, report=report):
-            if isinstance(event, TextDelta):
-                first = not self.text_parts
-                self.append_text(event.text, **delta_extra)
-                if first:
-                    # The readers send the first token before this task parses the rest of what the
-                    # upstream already delivered (a burst read in one go never yields otherwise).
-                    # A run started before its record was written waits for the write first: no
-                    # reader exists before it, and the admission's return and the response's start
-                    # are what the first token waits for then, not the rest of the burst.
-                    if self.gate is not None and not self.gate.done():
-                        await self.committed()
-                    await asyncio.sleep(0)
-            elif isinstance(event, StreamStart):
-                self.started(event.model_id)
-            elif isinstance(event, StreamStop):
-                stop = event
-            elif isinstance(event, ToolUseEvent):
-                self.tool_uses.append(event)
+        # Closed here however the loop ends: a run cancelled while it waits between two events
+        # (below) leaves the model's stream suspended, and only its closing records what the
+        # call billed. Left to the collector, that record came after the run's terminal write
+        # had taken the held rows, and was written on its own, later, or not at all.
+        async with contextlib.aclosing(llm.astream(request, report=report)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    first = not self.text_parts
+                    self.append_text(event.text, **delta_extra)
+                    if first:
+                        # The readers send the first token before this task parses the rest of what
+                        # the upstream already delivered (a burst read in one go never yields
+                        # otherwise). A run started before its record was written waits for the
+                        # write first: no reader exists before it, and the admission's return and
+                        # the response's start are what the first token waits for then, not the
+                        # rest of the burst.
+                        if self.gate is not None and not self.gate.done():
+                            await self.committed()
+                        await asyncio.sleep(0)
+                elif isinstance(event, StreamStart):
+                    self.started(event.model_id)
+                elif isinstance(event, StreamStop):
+                    stop = event
+                elif isinstance(event, ToolUseEvent):
+                    self.tool_uses.append(event)
         assert stop is not None, "the LLM layer ends every stream with a stop event or an error"
         if stop.stop_reason == StopReason.TOOL_USE and self.held_usage.records:
             # Tools run next, and a destructive one waits for the user: the row is not held that long.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from decimal import Decimal
 
@@ -80,3 +81,36 @@ def test_a_calls_held_ledger_row_is_written_before_its_tools_run_or_before_the_n
     assert after_second == ["call-1"]  # held for the terminal write
     assert written_at_call == [[], ["call-1"], ["call-1", "call-2"]]  # written before the next call
     assert [record.context.reference for record in held] == ["call-3"]
+
+
+def test_a_run_abandoned_while_it_waits_between_events_closes_the_call_before_its_rows_are_taken(monkeypatch):
+    """The model's stream is closed when `Run.stream` ends, not when the collector finds it:
+    what the call billed is held by the run before the run's last write takes the held rows."""
+    cancelled = UsageRecord(
+        context=CallContext(reference="the call"), alias="pair", model_id="m", streamed=True, status="cancelled"
+    )
+
+    async def open_call(request, *, report=None):
+        try:
+            yield StreamStart(model_id="m", alias="pair")
+            yield TextDelta("first ")
+            await asyncio.Event().wait()  # the model's next event never comes
+        finally:  # as `llm.astream` records a call that did not finish
+            await usage.arecord_usage(cancelled)
+
+    monkeypatch.setattr(engine_module.llm, "astream", open_call)
+    record_id = uuid.uuid4()
+    run = Run(engine=engine, record_id=record_id, admission=Admission(record_id=record_id), log=LocalLog(key="t"))
+
+    async def generation() -> list[UsageRecord]:
+        run.held_usage = usage.hold_usage()  # as the engine's task does
+        run.gate = asyncio.get_running_loop().create_future()  # launched before its record was written
+        streaming = asyncio.ensure_future(run.stream(request=None))  # type: ignore[arg-type]
+        while not run.text_parts:  # the first token is in: the run waits for the write
+            await asyncio.sleep(0)
+        run.gate.set_result(False)  # the write failed: the run is abandoned
+        with contextlib.suppress(asyncio.CancelledError):
+            await streaming
+        return run.held_usage.close()  # what `_abandoned` takes, with nothing run in between
+
+    assert asyncio.run(generation()) == [cancelled]

@@ -7,6 +7,7 @@ happened on the answer's side, which is only possible when the answer started be
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -93,12 +94,14 @@ class ModelCalls:
 
         async def watched(request, *, report=None):
             try:
-                async for event in real(request, report=report):
-                    self.opened.set()
-                    if isinstance(event, TextDelta):
-                        self.deltas += 1
-                        self.first_delta.set()
-                    yield event
+                # closed with this wrapper, as the engine closes the call it holds
+                async with contextlib.aclosing(real(request, report=report)) as events:
+                    async for event in events:
+                        self.opened.set()
+                        if isinstance(event, TextDelta):
+                            self.deltas += 1
+                            self.first_delta.set()
+                        yield event
                 self.ended.set()
             finally:
                 self.closed.set()
