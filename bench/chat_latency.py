@@ -7,9 +7,10 @@
   aiobotocore (what the product uses inside), the product's new chat, the product's follow-up
   turn in a 200-message chat (a fresh chat each round, so every one is the same size) twice —
   with its history never read before (the first turn after the history cache expired) and with
-  its previous turn answered through the product (a conversation in progress) — and the
-  LiteLLM proxy on the same emulator (`bench/litellm_peer.py`). "Added" is the paired
-  difference, round by round, against the baseline.
+  its previous turn answered through the product (a conversation in progress) — the floor
+  server's new turn, unchecked and checking first (`bench/floor_app.py`), and the LiteLLM proxy
+  on the same emulator (`bench/litellm_peer.py`). "Added" is the paired difference, round by
+  round, against the baseline.
 - **Concurrent streams**: 1,000 streams of 75 events at 80 ms, and 300 of 300 tokens at 20 ms,
   arrivals spread over one second; the same loads on the emulator directly as the baseline.
 - **Server CPU per streamed token**: the server's processes, 100 streams of 300 tokens minus
@@ -488,14 +489,14 @@ LOADS = [(1000, 75, 80), (300, 300, 20)]
 
 
 def compare_loads(
-    *, emulator_url: str, env: dict[str, str], token: str, against: str, rounds: int, workers: int, floor: bool = True
+    *, emulator_url: str, env: dict[str, str], token: str, against: str, rounds: int, workers: int
 ) -> str:
     """`bench_streams`' loads through this tree and `against`, interleaved round by round (one at a time).
 
     The servers run for the whole section with the same workers; only one serves a load at a time,
-    in alternating order, so the machine's drift falls on all alike. With `floor`, the floor server
-    (`bench/floor_app.py`) serves the same loads too: what a Python server on the same database
-    and model client reaches on this machine.
+    in alternating order, so the machine's drift falls on all alike. The floor server checking
+    first (`bench/floor_app.py`) serves the same loads too: what a Python server on the same
+    database and model client reaches on this machine.
     """
     from contextlib import ExitStack
 
@@ -512,11 +513,10 @@ def compare_loads(
             "this tree": stack.enter_context(uvicorn_server(emulator_url, env, workers=workers, port=19712)),
         }
         paths = dict.fromkeys(servers, "/api/v1/chat/messages/")
-        if floor:
-            from bench.chat import floor_server
+        from bench.chat import floor_server
 
-            servers[FLOOR_LOAD] = stack.enter_context(floor_server(emulator_url, workers=workers, port=19713))
-            paths[FLOOR_LOAD] = "/checked"
+        servers[FLOOR_LOAD] = stack.enter_context(floor_server(emulator_url, workers=workers, port=19713))
+        paths[FLOOR_LOAD] = "/checked"
         for round_index in range(rounds):
             order = list(servers) if round_index % 2 == 0 else list(reversed(servers))
             for streams, events, delay in LOADS:

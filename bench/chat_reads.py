@@ -7,8 +7,9 @@ has its baseline measured in the same run:
   time, back to back, on the same data: the ORM + DRF path with per-request token lookups (the
   settings `CHAT_SQL_PAGES=0`, `CHAT_HISTORY_CACHE_SECONDS=0`, `AUTH_TOKEN_CACHE_SECONDS=0`),
   the database-rendered pages without the page cache, and the defaults; then the last two again
-  on `--workers` uvicorn workers when that is more than one. Server CPU per request is read from
-  /proc (the server's processes; PostgreSQL's own CPU is not in it).
+  on `--workers` uvicorn workers when that is more than one, and the floor server's two pages
+  on as many (`bench/floor_app.py`). Server CPU per request is read from /proc (the server's
+  processes; PostgreSQL's own CPU is in its own column).
 - In process: token authentication from the database and from the cache; a rate-limit check as
   cache-API steps and as the one-round-trip script; the history of a follow-up turn in a
   200-message chat through the ORM and from the cache.

@@ -194,7 +194,8 @@ class AnswerAdapter:
         stop: StreamStop | None = None
         async with asyncio.timeout(timeout):
             # The operator's key from the AI settings, for this question's calls only.
-            # The call is closed (and what it billed recorded) here however the loop ends.
+            # Closed here however the loop ends, as `Run.stream` closes its call: should the loop
+            # ever wait between events, a cancellation there still records what the call billed.
             with llm.use_api_keys(run.payload.question.config.api_keys):
                 async with contextlib.aclosing(llm.astream(request, report=report)) as events:
                     async for event in events:
